@@ -1,0 +1,58 @@
+#pragma once
+/// Protocol-agnostic error codes, the one table that maps them to HTTP, and the envelope
+/// `{"error":{"code","message","request_id","details"}}` every service answers with.
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace suite::core {
+
+enum class ErrorCode {
+  kBadRequest,
+  kUnauthenticated,
+  kForbidden,
+  kNotFound,
+  kMethodNotAllowed,
+  kConflict,
+  kPayloadTooLarge,
+  kValidation,
+  kRateLimited,
+  kQuotaExceeded,
+  kInternal,
+  kUpstreamUnavailable,
+  kServiceUnavailable,
+  kUpstreamTimeout,
+};
+
+/// "RATE_LIMIT_EXCEEDED", ...
+std::string_view CodeName(ErrorCode code);
+int HttpStatus(ErrorCode code);
+
+/// Thrown by handlers; the server turns it into the envelope. `message` reaches the client,
+/// `internal` only the log.
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(ErrorCode code, std::string message, nlohmann::json details = nullptr,
+           std::string internal = {})
+      : std::runtime_error(message),
+        code_(code),
+        details_(std::move(details)),
+        internal_(std::move(internal)) {}
+  ErrorCode code() const { return code_; }
+  const nlohmann::json& details() const { return details_; }
+  const std::string& internal() const { return internal_; }
+
+ private:
+  ErrorCode code_;
+  nlohmann::json details_;
+  std::string internal_;
+};
+
+/// The envelope body. `detail` mirrors the message for clients of the FastAPI systems we
+/// replace, which read `detail`.
+std::string ErrorBody(ErrorCode code, std::string_view message, std::string_view request_id,
+                      const nlohmann::json& details = nullptr);
+
+}  // namespace suite::core

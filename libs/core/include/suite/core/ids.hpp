@@ -1,0 +1,19 @@
+#pragma once
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace suite::core {
+
+/// Random (CSPRNG) UUIDv4, lowercase, hyphenated.
+std::string NewUuid();
+/// Accepts a client-supplied request id: 1..128 chars of [A-Za-z0-9._:-]. Anything else would
+/// let a client forge log lines or headers.
+bool IsValidRequestId(std::string_view id);
+/// RFC 3339 UTC with microseconds: 2025-10-26T12:34:56.789123+00:00 (seed 000's format).
+std::string IsoTimestamp(std::chrono::system_clock::time_point tp);
+inline std::string NowIso() { return IsoTimestamp(std::chrono::system_clock::now()); }
+/// Hex of `n` random bytes.
+std::string RandomHex(std::size_t n);
+
+}  // namespace suite::core

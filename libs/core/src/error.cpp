@@ -1,0 +1,43 @@
+#include "suite/core/error.hpp"
+
+namespace suite::core {
+namespace {
+struct Row {
+  ErrorCode code;
+  std::string_view name;
+  int status;
+};
+constexpr Row kTable[] = {
+    {ErrorCode::kBadRequest, "BAD_REQUEST", 400},
+    {ErrorCode::kUnauthenticated, "UNAUTHENTICATED", 401},
+    {ErrorCode::kForbidden, "FORBIDDEN", 403},
+    {ErrorCode::kNotFound, "NOT_FOUND", 404},
+    {ErrorCode::kMethodNotAllowed, "METHOD_NOT_ALLOWED", 405},
+    {ErrorCode::kConflict, "CONFLICT", 409},
+    {ErrorCode::kPayloadTooLarge, "PAYLOAD_TOO_LARGE", 413},
+    {ErrorCode::kValidation, "VALIDATION_ERROR", 422},
+    {ErrorCode::kRateLimited, "RATE_LIMIT_EXCEEDED", 429},
+    {ErrorCode::kQuotaExceeded, "QUOTA_EXCEEDED", 429},
+    {ErrorCode::kInternal, "INTERNAL_ERROR", 500},
+    {ErrorCode::kUpstreamUnavailable, "UPSTREAM_UNAVAILABLE", 502},
+    {ErrorCode::kServiceUnavailable, "UPSTREAM_UNAVAILABLE", 503},
+    {ErrorCode::kUpstreamTimeout, "UPSTREAM_TIMEOUT", 504},
+};
+const Row& Find(ErrorCode code) {
+  for (const auto& row : kTable)
+    if (row.code == code) return row;
+  return kTable[10];  // INTERNAL_ERROR
+}
+}  // namespace
+
+std::string_view CodeName(ErrorCode code) { return Find(code).name; }
+int HttpStatus(ErrorCode code) { return Find(code).status; }
+
+std::string ErrorBody(ErrorCode code, std::string_view message, std::string_view request_id,
+                      const nlohmann::json& details) {
+  nlohmann::json err = {{"code", CodeName(code)}, {"message", message}, {"request_id", request_id}};
+  if (!details.is_null()) err["details"] = details;
+  return nlohmann::json{{"error", std::move(err)}, {"detail", message}}.dump();
+}
+
+}  // namespace suite::core

@@ -1,0 +1,69 @@
+#include <catch2/catch.hpp>
+#include <cstdlib>
+
+#include "suite/core/config.hpp"
+#include "suite/core/error.hpp"
+#include "suite/core/ids.hpp"
+
+using namespace suite::core;
+
+TEST_CASE("error codes map to the seed's statuses") {
+  CHECK(HttpStatus(ErrorCode::kValidation) == 422);
+  CHECK(CodeName(ErrorCode::kRateLimited) == "RATE_LIMIT_EXCEEDED");
+  CHECK(HttpStatus(ErrorCode::kQuotaExceeded) == 429);
+  CHECK(HttpStatus(ErrorCode::kUpstreamTimeout) == 504);
+  CHECK(HttpStatus(ErrorCode::kUnauthenticated) == 401);
+}
+
+TEST_CASE("envelope carries code, message, request id and details") {
+  auto body = nlohmann::json::parse(
+      ErrorBody(ErrorCode::kBadRequest, "boom", "rid-1", {{"field", "x"}}));
+  CHECK(body["error"]["code"] == "BAD_REQUEST");
+  CHECK(body["error"]["message"] == "boom");
+  CHECK(body["error"]["request_id"] == "rid-1");
+  CHECK(body["error"]["details"]["field"] == "x");
+  CHECK(body["detail"] == "boom");
+  auto plain = nlohmann::json::parse(ErrorBody(ErrorCode::kNotFound, "no", "r"));
+  CHECK_FALSE(plain["error"].contains("details"));
+}
+
+TEST_CASE("uuid v4 shape and uniqueness") {
+  auto a = NewUuid(), b = NewUuid();
+  CHECK(a.size() == 36);
+  CHECK(a[14] == '4');
+  CHECK(std::string("89ab").find(a[19]) != std::string::npos);
+  CHECK(a != b);
+  CHECK(IsValidRequestId(a));
+}
+
+TEST_CASE("request ids from clients are checked") {
+  CHECK(IsValidRequestId("abc-123_X.y:z"));
+  CHECK_FALSE(IsValidRequestId(""));
+  CHECK_FALSE(IsValidRequestId("a b"));
+  CHECK_FALSE(IsValidRequestId("x\r\nSet-Cookie: y"));
+  CHECK_FALSE(IsValidRequestId(std::string(129, 'a')));
+}
+
+TEST_CASE("timestamps are RFC 3339 with microseconds") {
+  std::chrono::system_clock::time_point tp{std::chrono::microseconds(1761482096789123LL)};
+  CHECK(IsoTimestamp(tp) == "2025-10-26T12:34:56.789123+00:00");
+}
+
+TEST_CASE("env config collects every error") {
+  ::setenv("T_INT", "abc", 1);
+  ::setenv("T_RANGE", "70000", 1);
+  ::setenv("T_BOOL", "maybe", 1);
+  ::setenv("T_SECRET", "short", 1);
+  ::setenv("T_OK", "42", 1);
+  Env env("test");
+  CHECK(env.Int("T_OK", 1, 0, 100) == 42);
+  env.Int("T_INT", 1, 0, 100);
+  env.Port("T_RANGE", 80);
+  env.Bool("T_BOOL", false);
+  env.Secret("T_SECRET", 32);
+  env.Str("T_MISSING_VAR");
+  REQUIRE(env.errors().size() == 5);
+  CHECK(env.errors()[0].rfind("T_INT:", 0) == 0);
+  CHECK(env.errors()[4] == "T_MISSING_VAR: is required");
+  for (const auto& e : env.errors()) CHECK(e.find("short") == std::string::npos);  // no secret echo
+}

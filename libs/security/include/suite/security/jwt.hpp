@@ -1,0 +1,47 @@
+#pragma once
+/// HS256 JSON Web Tokens over OpenSSL. The algorithm is pinned: a token whose header names any
+/// other `alg` (including "none") is rejected before its signature is looked at. `exp` is
+/// required; `nbf`, `iss` and `aud` are checked when the verifier asks for them.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace suite::security {
+
+std::string Base64UrlEncode(std::string_view in);
+std::optional<std::string> Base64UrlDecode(std::string_view in);
+
+/// Constant-time equality (length leaks, content does not).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+std::string HmacSha256(std::string_view key, std::string_view data);
+std::string Sha256Hex(std::string_view data);
+
+struct JwtOptions {
+  std::optional<std::string> issuer;    ///< required `iss` when set
+  std::optional<std::string> audience;  ///< required in `aud` when set
+  std::chrono::seconds leeway{0};
+};
+
+class Hs256 {
+ public:
+  explicit Hs256(std::string secret) : secret_(std::move(secret)) {}
+  std::string Sign(const nlohmann::json& claims) const;
+  /// The claims, or throws JwtError with a message safe to show a client.
+  nlohmann::json Verify(std::string_view token, const JwtOptions& opts = {},
+                        std::chrono::system_clock::time_point now =
+                            std::chrono::system_clock::now()) const;
+
+ private:
+  std::string secret_;
+};
+
+class JwtError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace suite::security

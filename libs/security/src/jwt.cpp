@@ -1,0 +1,141 @@
+#include "suite/security/jwt.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include <array>
+
+namespace suite::security {
+namespace {
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::size_t kMaxTokenBytes = 8192;
+
+std::int64_t Seconds(std::chrono::system_clock::time_point tp) {
+  return std::chrono::duration_cast<std::chrono::seconds>(tp.time_since_epoch()).count();
+}
+}  // namespace
+
+std::string Base64UrlEncode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                       (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63],
+            kAlphabet[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    const unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63]};
+  } else if (i + 2 == in.size()) {
+    const unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63]};
+  }
+  return out;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view in) {
+  if (in.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '-') v = 62;
+    else if (c == '_') v = 63;
+    else return std::nullopt;
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  // Non-canonical trailing bits would let two strings decode to the same bytes.
+  if ((acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(),
+           &len) == nullptr)
+    throw std::runtime_error("HMAC failed");
+  return std::string(reinterpret_cast<char*>(mac.data()), len);
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : md) out += {kHex[c >> 4], kHex[c & 15]};
+  return out;
+}
+
+std::string Hs256::Sign(const nlohmann::json& claims) const {
+  static const std::string kHeader = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
+  std::string signing_input = kHeader + "." + Base64UrlEncode(claims.dump());
+  const std::string sig = Base64UrlEncode(HmacSha256(secret_, signing_input));
+  return signing_input + "." + sig;
+}
+
+nlohmann::json Hs256::Verify(std::string_view token, const JwtOptions& opts,
+                             std::chrono::system_clock::time_point now) const {
+  if (token.size() > kMaxTokenBytes) throw JwtError("token too large");
+  const auto dot1 = token.find('.');
+  const auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
+    throw JwtError("Not enough segments");
+  auto header_raw = Base64UrlDecode(token.substr(0, dot1));
+  auto payload_raw = Base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  auto sig = Base64UrlDecode(token.substr(dot2 + 1));
+  if (!header_raw || !payload_raw || !sig) throw JwtError("Invalid token encoding");
+  auto header = nlohmann::json::parse(*header_raw, nullptr, false);
+  if (!header.is_object()) throw JwtError("Invalid header");
+  // Algorithm pinning: decided by us, never by the token.
+  if (!header.contains("alg") || header["alg"] != "HS256")
+    throw JwtError("The specified alg value is not allowed");
+  const std::string expected = HmacSha256(secret_, token.substr(0, dot2));
+  if (!ConstantTimeEquals(expected, *sig)) throw JwtError("Signature verification failed");
+  auto claims = nlohmann::json::parse(*payload_raw, nullptr, false);
+  if (!claims.is_object()) throw JwtError("Invalid payload");
+  const std::int64_t t = Seconds(now), leeway = opts.leeway.count();
+  if (!claims.contains("exp") || !claims["exp"].is_number())
+    throw JwtError("Token is missing the \"exp\" claim");
+  if (claims["exp"].get<double>() <= static_cast<double>(t - leeway))
+    throw JwtError("Signature has expired");
+  if (claims.contains("nbf")) {
+    if (!claims["nbf"].is_number()) throw JwtError("Invalid nbf claim");
+    if (claims["nbf"].get<double>() > static_cast<double>(t + leeway))
+      throw JwtError("The token is not yet valid (nbf)");
+  }
+  if (opts.issuer && (!claims.contains("iss") || claims["iss"] != *opts.issuer))
+    throw JwtError("Invalid issuer");
+  if (opts.audience) {
+    const auto& aud = claims.contains("aud") ? claims["aud"] : nlohmann::json();
+    bool ok = aud.is_string() && aud == *opts.audience;
+    if (aud.is_array())
+      for (const auto& a : aud) ok = ok || (a.is_string() && a == *opts.audience);
+    if (!ok) throw JwtError("Invalid audience");
+  }
+  return claims;
+}
+
+}  // namespace suite::security
