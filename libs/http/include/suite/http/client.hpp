@@ -1,0 +1,59 @@
+#pragma once
+/// A pooled keep-alive HTTP/1.1 client for one upstream (host:port). Connections are reused;
+/// a request that fails on a reused connection before any response byte is retried once on a
+/// fresh one (the upstream may have closed an idle connection at the same moment).
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "suite/http/message.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace suite::http {
+
+struct ClientRequest {
+  std::string method;
+  std::string target;
+  Headers headers;
+  std::string body;
+};
+
+struct ClientResult {
+  enum class Status { kOk, kConnectFailed, kTimeout, kFailed };
+  Status status = Status::kFailed;
+  Response response;
+  std::string error;  ///< for logs only
+};
+
+struct UpstreamOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 80;
+  std::size_t max_idle = 64;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds request_timeout{30'000};
+  std::chrono::milliseconds idle_ttl{30'000};  ///< below the upstream's keep-alive timeout
+  std::size_t max_response_body = 16 * 1024 * 1024;
+};
+
+class UpstreamPool {
+ public:
+  UpstreamPool(boost::asio::io_context& io, UpstreamOptions options);
+  ~UpstreamPool();
+  /// `done` runs on the pool's strand.
+  void Send(ClientRequest request, std::function<void(ClientResult)> done);
+  const UpstreamOptions& options() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+/// Parses "http://host:port" (no path); nullopt when malformed.
+std::optional<UpstreamOptions> ParseUpstreamUrl(std::string_view url);
+
+}  // namespace suite::http

@@ -1,0 +1,40 @@
+#pragma once
+/// Method + path routing. A pattern ending in "/*" matches the prefix; otherwise exact.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "suite/http/message.hpp"
+#include "suite/http/worker_pool.hpp"
+
+namespace suite::http {
+
+class Router {
+ public:
+  using SyncFn = std::function<Response(Request&)>;
+
+  /// Asynchronous handler: must reply once, may do so later from any thread.
+  void Add(std::string method, std::string pattern, Handler handler);
+  /// Runs on the I/O thread: must not block.
+  void Inline(std::string method, std::string pattern, SyncFn fn);
+  /// Runs on the worker pool: may block (database, password hashing). A full pool answers 503.
+  void Blocking(std::string method, std::string pattern, WorkerPool& pool, SyncFn fn);
+
+  /// Routes and replies: 404 for an unknown path, 405 (with Allow) for a known path and another
+  /// method. ApiError and other exceptions become the error envelope.
+  void Dispatch(RequestPtr req, Reply reply) const;
+
+ private:
+  struct Route {
+    std::string method, pattern;
+    Handler handler;
+  };
+  static bool Matches(const std::string& pattern, const std::string& path);
+  std::vector<Route> routes_;
+};
+
+/// Converts an exception thrown by handler code into the envelope (logging what the client
+/// must not see).
+Response ErrorFromException(std::exception_ptr e, const Request& req);
+
+}  // namespace suite::http

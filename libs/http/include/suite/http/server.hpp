@@ -1,0 +1,79 @@
+#pragma once
+/// The HTTP/1.1 server (Beast, C++20 coroutines): keep-alive, header/body/idle timeouts,
+/// header and body limits, 100-continue, TLS 1.2+, request ids, one JSON log line and metrics per
+/// request, graceful drain on SIGTERM. This header stays free of Beast and Asio templates.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "suite/http/message.hpp"
+#include "suite/observability/metrics.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace suite::http {
+
+/// io_context, I/O threads and the stop sequence (signal -> stop hooks -> drain -> exit 0).
+class Runtime {
+ public:
+  explicit Runtime(std::size_t io_threads = 1);
+  ~Runtime();
+  boost::asio::io_context& io();
+  /// `begin` runs when the stop starts; Run() then waits until every `drained` returns true.
+  void OnStop(std::function<void()> begin, std::function<bool()> drained = nullptr);
+  /// Blocks until SIGTERM/SIGINT (or RequestStop) and the drain; returns the exit code.
+  int Run(std::chrono::milliseconds drain_timeout);
+  void RequestStop();
+  bool stopping() const { return stopping_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> stopping_{false};
+};
+
+struct TlsFiles {
+  std::string cert_file;  ///< PEM chain
+  std::string key_file;   ///< PEM private key
+};
+
+struct ServerOptions {
+  std::size_t body_limit = 1024 * 1024;
+  std::size_t header_limit = 16 * 1024;
+  std::chrono::milliseconds header_timeout{10'000};  ///< whole request head (slowloris)
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{75'000};    ///< keep-alive wait for the next request
+  std::chrono::milliseconds write_timeout{30'000};
+  std::size_t max_connections = 10'000;
+  /// Response headers added to every response (security headers, ...).
+  Headers extra_headers;
+};
+
+struct Listener {
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 0;
+  std::optional<TlsFiles> tls;
+};
+
+class Server {
+ public:
+  Server(Runtime& runtime, ServerOptions options, obs::Metrics& metrics, Handler handler);
+  ~Server();
+  /// Binds and starts accepting; throws std::runtime_error naming the address on failure.
+  /// Returns the bound port (useful with port 0).
+  std::uint16_t Listen(const Listener& listener);
+  std::size_t active_requests() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace suite::http

@@ -1,0 +1,150 @@
+#include "suite/http/client.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <charconv>
+#include <deque>
+
+namespace suite::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = net::ip::tcp;
+
+struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
+  Impl(net::io_context& io, UpstreamOptions o) : strand(net::make_strand(io)), options(std::move(o)) {}
+
+  struct Idle {
+    std::unique_ptr<beast::tcp_stream> stream;
+    std::chrono::steady_clock::time_point since;
+  };
+  net::strand<net::io_context::executor_type> strand;
+  UpstreamOptions options;
+  std::deque<Idle> idle;  // most recently used at the back
+
+  std::unique_ptr<beast::tcp_stream> TakeIdle() {
+    const auto now = std::chrono::steady_clock::now();
+    while (!idle.empty()) {
+      Idle entry = std::move(idle.back());
+      idle.pop_back();
+      if (now - entry.since < options.idle_ttl && entry.stream->socket().is_open())
+        return std::move(entry.stream);
+    }
+    return nullptr;
+  }
+
+  net::awaitable<std::unique_ptr<beast::tcp_stream>> Connect(beast::error_code& ec) {
+    tcp::resolver resolver(strand);
+    auto [rec, results] = co_await resolver.async_resolve(
+        options.host, std::to_string(options.port), net::as_tuple(net::use_awaitable));
+    if (rec) {
+      ec = rec;
+      co_return nullptr;
+    }
+    auto stream = std::make_unique<beast::tcp_stream>(strand);
+    stream->expires_after(options.connect_timeout);
+    auto [cec, ep] = co_await stream->async_connect(results, net::as_tuple(net::use_awaitable));
+    ec = cec;
+    if (cec) co_return nullptr;
+    stream->socket().set_option(tcp::no_delay(true));
+    co_return stream;
+  }
+
+  net::awaitable<void> Run(ClientRequest req, std::function<void(ClientResult)> done) {
+    auto self = shared_from_this();
+    bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(req.method), req.target, 11};
+    if (out.method() == bhttp::verb::unknown) out.method_string(req.method);
+    for (const auto& [k, v] : req.headers) out.set(k, v);
+    out.set(bhttp::field::host, options.host + ":" + std::to_string(options.port));
+    out.keep_alive(true);
+    out.body() = std::move(req.body);
+    out.prepare_payload();
+
+    ClientResult result;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto stream = TakeIdle();
+      const bool reused = stream != nullptr;
+      beast::error_code ec;
+      if (!stream) stream = co_await Connect(ec);
+      if (!stream) {
+        result.status = ec == beast::error::timeout ? ClientResult::Status::kTimeout
+                                                    : ClientResult::Status::kConnectFailed;
+        result.error = "connect: " + ec.message();
+        break;
+      }
+      stream->expires_after(options.request_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(*stream, out, net::as_tuple(net::use_awaitable));
+      if (wec) {
+        result.status = wec == beast::error::timeout ? ClientResult::Status::kTimeout
+                                                     : ClientResult::Status::kFailed;
+        result.error = "write: " + wec.message();
+        if (reused && wec != beast::error::timeout) continue;
+        break;
+      }
+      beast::flat_buffer buffer;
+      bhttp::response_parser<bhttp::string_body> parser;
+      parser.body_limit(options.max_response_body);
+      auto [rec, rn] = co_await bhttp::async_read(*stream, buffer, parser,
+                                                  net::as_tuple(net::use_awaitable));
+      if (rec) {
+        result.status = rec == beast::error::timeout ? ClientResult::Status::kTimeout
+                                                     : ClientResult::Status::kFailed;
+        result.error = "read: " + rec.message();
+        // Nothing came back on a reused connection: it was closed under us; safe to resend.
+        if (reused && rn == 0 && rec != beast::error::timeout) continue;
+        break;
+      }
+      auto msg = parser.release();
+      result.status = ClientResult::Status::kOk;
+      result.error.clear();
+      result.response.status = static_cast<int>(msg.result_int());
+      for (const auto& f : msg) {
+        std::string name(f.name_string());
+        for (auto& c : name)
+          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        result.response.headers.emplace_back(std::move(name), std::string(f.value()));
+      }
+      result.response.body = std::move(msg.body());
+      if (msg.keep_alive() && idle.size() < options.max_idle) {
+        stream->expires_never();
+        idle.push_back({std::move(stream), std::chrono::steady_clock::now()});
+      }
+      break;
+    }
+    done(std::move(result));
+  }
+};
+
+UpstreamPool::UpstreamPool(net::io_context& io, UpstreamOptions options)
+    : impl_(std::make_shared<Impl>(io, std::move(options))) {}
+UpstreamPool::~UpstreamPool() = default;
+
+const UpstreamOptions& UpstreamPool::options() const { return impl_->options; }
+
+void UpstreamPool::Send(ClientRequest request, std::function<void(ClientResult)> done) {
+  net::co_spawn(impl_->strand, impl_->Run(std::move(request), std::move(done)), net::detached);
+}
+
+std::optional<UpstreamOptions> ParseUpstreamUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
+  url.remove_prefix(kScheme.size());
+  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
+  const auto colon = url.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || url.find('/') != std::string_view::npos)
+    return std::nullopt;
+  unsigned port = 0;
+  auto ps = url.substr(colon + 1);
+  auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), port);
+  if (ec != std::errc{} || p != ps.data() + ps.size() || port == 0 || port > 65535)
+    return std::nullopt;
+  UpstreamOptions o;
+  o.host = std::string(url.substr(0, colon));
+  o.port = static_cast<std::uint16_t>(port);
+  return o;
+}
+
+}  // namespace suite::http

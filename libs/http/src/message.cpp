@@ -1,0 +1,128 @@
+#include "suite/http/message.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+namespace suite::http {
+
+namespace {
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = Lower(c);
+  return out;
+}
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string_view Request::Header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers)
+    if (k == lower_name) return v;
+  return {};
+}
+
+bool Request::HasHeader(std::string_view lower_name) const {
+  return std::any_of(headers.begin(), headers.end(),
+                     [&](const auto& h) { return h.first == lower_name; });
+}
+
+std::optional<std::string> Request::Query(std::string_view name) const {
+  auto form = ParseForm(query);
+  if (!form) return std::nullopt;
+  for (auto& [k, v] : *form)
+    if (k == name) return v;
+  return std::nullopt;
+}
+
+void Response::Set(std::string_view name, std::string value) {
+  std::string lname = ToLower(name);
+  for (auto& [k, v] : headers)
+    if (k == lname) {
+      v = std::move(value);
+      return;
+    }
+  headers.emplace_back(std::move(lname), std::move(value));
+}
+
+std::string_view Response::Header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers)
+    if (k == lower_name) return v;
+  return {};
+}
+
+Response Response::Json(int status, const nlohmann::json& body) {
+  Response r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  r.headers.emplace_back("content-type", "application/json");
+  return r;
+}
+
+Response Response::Error(core::ErrorCode code, std::string_view message,
+                         std::string_view request_id, const nlohmann::json& details) {
+  Response r;
+  r.status = core::HttpStatus(code);
+  r.body = core::ErrorBody(code, message, request_id, details);
+  r.headers.emplace_back("content-type", "application/json");
+  if (code == core::ErrorCode::kUnauthenticated)
+    r.headers.emplace_back("www-authenticate", "Bearer realm=\"api\"");
+  return r;
+}
+
+std::optional<std::string> PercentDecode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out.push_back(' ');
+    } else if (in[i] == '%') {
+      if (i + 2 >= in.size()) return std::nullopt;
+      const int hi = Hex(in[i + 1]), lo = Hex(in[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_view in) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!in.empty()) {
+    const auto amp = in.find('&');
+    const std::string_view part = in.substr(0, amp);
+    in = amp == std::string_view::npos ? std::string_view{} : in.substr(amp + 1);
+    if (part.empty()) continue;
+    const auto eq = part.find('=');
+    auto k = PercentDecode(part.substr(0, eq));
+    auto v = PercentDecode(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1));
+    if (!k || !v) return std::nullopt;
+    out.emplace_back(std::move(*k), std::move(*v));
+  }
+  return out;
+}
+
+struct Reply::State {
+  Fn fn;
+  std::atomic<bool> done{false};
+  ~State() {
+    if (!done.exchange(true) && fn)
+      fn(Response::Error(core::ErrorCode::kInternal, "Internal server error", ""));
+  }
+};
+
+Reply::Reply(Fn fn) : state_(std::make_shared<State>()) { state_->fn = std::move(fn); }
+
+void Reply::operator()(Response res) const {
+  if (state_->done.exchange(true)) return;
+  state_->fn(std::move(res));
+}
+
+}  // namespace suite::http

@@ -1,0 +1,89 @@
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <thread>
+
+#include "suite/http/client.hpp"
+#include "suite/http/router.hpp"
+
+using namespace suite::http;
+
+TEST_CASE("percent decoding and forms") {
+  CHECK(PercentDecode("a%20b+c") == "a b c");
+  CHECK_FALSE(PercentDecode("%4"));
+  CHECK_FALSE(PercentDecode("%zz"));
+  auto form = ParseForm("username=john%40x.io&password=S3c%21&&flag");
+  REQUIRE(form);
+  REQUIRE(form->size() == 3);
+  CHECK((*form)[0] == std::pair<std::string, std::string>{"username", "john@x.io"});
+  CHECK((*form)[1].second == "S3c!");
+  CHECK((*form)[2] == std::pair<std::string, std::string>{"flag", ""});
+  Request r;
+  r.query = "api_key=k%2B1&x=2";
+  CHECK(r.Query("api_key") == "k+1");
+  CHECK_FALSE(r.Query("nope"));
+}
+
+TEST_CASE("router: exact, prefix, 404 and 405 with Allow") {
+  WorkerPool pool({.threads = 1});
+  Router router;
+  router.Inline("GET", "/health", [](Request&) { return Response::Json(200, {{"ok", true}}); });
+  router.Inline("POST", "/health", [](Request&) -> Response {
+    throw suite::core::ApiError(suite::core::ErrorCode::kConflict, "taken");
+  });
+  router.Inline("GET", "/audit/*", [](Request& r) { return Response::Json(200, {{"p", r.path}}); });
+  auto run = [&](std::string method, std::string path) {
+    auto req = std::make_shared<Request>();
+    req->method = std::move(method);
+    req->path = std::move(path);
+    req->request_id = "rid";
+    Response out;
+    router.Dispatch(req, Reply([&](Response r) { out = std::move(r); }));
+    return out;
+  };
+  CHECK(run("GET", "/health").status == 200);
+  auto conflict = run("POST", "/health");
+  CHECK(conflict.status == 409);
+  CHECK(nlohmann::json::parse(conflict.body)["error"]["message"] == "taken");
+  CHECK(run("GET", "/audit/requests").body == R"({"p":"/audit/requests"})");
+  CHECK(run("GET", "/audit").status == 200);
+  CHECK(run("GET", "/auditx").status == 404);
+  auto not_allowed = run("DELETE", "/health");
+  CHECK(not_allowed.status == 405);
+  CHECK(not_allowed.Header("allow") == "GET, POST");
+  auto missing = nlohmann::json::parse(run("GET", "/nope").body);
+  CHECK(missing["error"]["code"] == "NOT_FOUND");
+  CHECK(missing["error"]["request_id"] == "rid");
+}
+
+TEST_CASE("a dropped reply still answers 500") {
+  Response out;
+  { Reply r([&](Response res) { out = std::move(res); }); }
+  CHECK(out.status == 500);
+}
+
+TEST_CASE("worker pool refuses work beyond its queue") {
+  WorkerPool pool({.threads = 1, .max_queue = 1, .max_wait = std::chrono::milliseconds(1000)});
+  std::atomic<int> ran{0}, rejected{0};
+  std::promise<void> gate;
+  auto blocker = gate.get_future().share();
+  pool.Submit([&, blocker] { blocker.wait(); ++ran; }, [&] { ++rejected; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the worker holds the blocker
+  pool.Submit([&] { ++ran; }, [&] { ++rejected; });            // queued
+  pool.Submit([&] { ++ran; }, [&] { ++rejected; });            // over max_queue
+  CHECK(rejected == 1);
+  gate.set_value();
+  pool.Stop();
+  CHECK(ran == 2);
+}
+
+TEST_CASE("upstream URLs") {
+  auto u = ParseUpstreamUrl("http://auth-user:8081/");
+  REQUIRE(u);
+  CHECK(u->host == "auth-user");
+  CHECK(u->port == 8081);
+  CHECK_FALSE(ParseUpstreamUrl("https://x:1"));
+  CHECK_FALSE(ParseUpstreamUrl("http://x"));
+  CHECK_FALSE(ParseUpstreamUrl("http://x:99999"));
+  CHECK_FALSE(ParseUpstreamUrl("http://x:80/path"));
+}
