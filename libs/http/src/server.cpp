@@ -282,7 +282,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       req->keep_alive = msg.keep_alive();
       AssignRequestId(*req);
 
-      Response res = co_await Dispatch(req);
+      Response res = co_await Dispatch(req, lowest.get_executor());
       const bool keep = req->keep_alive && !runtime.stopping();
       const bool ok = co_await Write(stream, res, keep, msg.version(), req.get());
       Observe(*req, res);
@@ -299,9 +299,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     --connections;
   }
 
-  net::awaitable<Response> Dispatch(RequestPtr req) {
-    auto ex = co_await net::this_coro::executor;
-    co_return co_await net::async_initiate<decltype(net::use_awaitable), void(Response)>(
+  // Deliberately not a coroutine: GCC 12 destroys by-value coroutine parameters twice here.
+  net::awaitable<Response> Dispatch(RequestPtr req, net::any_io_executor ex) {
+    return net::async_initiate<decltype(net::use_awaitable), void(Response)>(
         [this, req, ex](auto completion) {
           auto shared = std::make_shared<decltype(completion)>(std::move(completion));
           Reply reply([shared, ex](Response r) {

@@ -1,0 +1,51 @@
+#include "suite/db/migrations.hpp"
+
+#include <pqxx/pqxx>
+
+#include <algorithm>
+
+#include "suite/observability/log.hpp"
+
+namespace suite::db {
+
+int Migrate(pqxx::connection& conn, const std::string& schema,
+            const std::vector<Migration>& migrations) {
+  pqxx::nontransaction session(conn);
+  const std::string lock_key = "suite.migrate." + schema;
+  session.exec_params("SELECT pg_advisory_lock(hashtext($1))", lock_key);
+  int applied = 0;
+  try {
+    const std::string s = session.quote_name(schema);
+    session.exec("CREATE SCHEMA IF NOT EXISTS " + s);
+    session.exec("CREATE TABLE IF NOT EXISTS " + s +
+                 ".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+                 "applied_at timestamptz NOT NULL DEFAULT now())");
+    session.commit();
+    auto sorted = migrations;
+    std::sort(sorted.begin(), sorted.end(),
+              [](const Migration& a, const Migration& b) { return a.version < b.version; });
+    for (const auto& m : sorted) {
+      pqxx::work tx(conn);
+      const bool done = tx.exec_params1("SELECT count(*) FROM " + s +
+                                            ".schema_migrations WHERE version = $1",
+                                        m.version)[0].as<int>() > 0;
+      if (done) continue;
+      tx.exec("SET LOCAL search_path TO " + s);
+      tx.exec(m.sql);
+      tx.exec_params("INSERT INTO " + s + ".schema_migrations (version, name) VALUES ($1, $2)",
+                     m.version, std::string(m.name));
+      tx.commit();
+      ++applied;
+      obs::Info("migration applied", {{"schema", schema}, {"version", m.version}, {"name", m.name}});
+    }
+  } catch (...) {
+    pqxx::nontransaction unlock(conn);
+    unlock.exec_params("SELECT pg_advisory_unlock(hashtext($1))", lock_key);
+    throw;
+  }
+  pqxx::nontransaction unlock(conn);
+  unlock.exec_params("SELECT pg_advisory_unlock(hashtext($1))", lock_key);
+  return applied;
+}
+
+}  // namespace suite::db

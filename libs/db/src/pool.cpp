@@ -1,0 +1,56 @@
+#include "suite/db/pool.hpp"
+
+#include "suite/core/error.hpp"
+
+namespace suite::db {
+
+Pool::Pool(std::string dsn, std::size_t max_size, std::chrono::milliseconds acquire_timeout)
+    : dsn_(std::move(dsn)), max_size_(max_size), acquire_timeout_(acquire_timeout) {}
+
+Pool::Lease::Lease(Pool& p) : pool(p) {
+  std::unique_lock lock(p.mu_);
+  const bool ok = p.cv_.wait_for(lock, p.acquire_timeout_,
+                                 [&] { return !p.idle_.empty() || p.open_ < p.max_size_; });
+  if (!ok)
+    throw core::ApiError(core::ErrorCode::kServiceUnavailable, "Database is busy, retry shortly",
+                         nullptr, "no database connection free within the deadline");
+  if (!p.idle_.empty()) {
+    conn = std::move(p.idle_.back());
+    p.idle_.pop_back();
+    return;
+  }
+  ++p.open_;
+  lock.unlock();
+  try {
+    conn = std::make_unique<pqxx::connection>(p.dsn_);
+  } catch (const std::exception& e) {
+    std::lock_guard relock(p.mu_);
+    --p.open_;
+    p.cv_.notify_one();
+    throw core::ApiError(core::ErrorCode::kServiceUnavailable, "Database unavailable", nullptr,
+                         std::string("connect: ") + e.what());
+  }
+}
+
+Pool::Lease::~Lease() {
+  std::lock_guard lock(pool.mu_);
+  if (conn && !broken && conn->is_open()) {
+    pool.idle_.push_back(std::move(conn));
+  } else {
+    --pool.open_;
+  }
+  pool.cv_.notify_one();
+}
+
+bool Pool::Ping() {
+  try {
+    return With([](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      return tx.exec1("SELECT 1")[0].as<int>() == 1;
+    });
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace suite::db

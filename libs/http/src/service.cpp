@@ -1,0 +1,59 @@
+#include "suite/http/service.hpp"
+
+#include "suite/core/ids.hpp"
+#include "suite/observability/log.hpp"
+
+namespace suite::http {
+
+void AddProbes(Router& router, obs::Metrics& metrics, WorkerPool& pool, std::string service,
+               std::function<nlohmann::json()> ready) {
+  router.Inline("GET", "/health", [service](Request&) {
+    return Response::Json(200, {{"status", "healthy"}, {"service", service},
+                                {"timestamp", core::NowIso()}, {"version", "0.1.0"}});
+  });
+  router.Blocking("GET", "/ready", pool, [ready](Request&) {
+    auto checks = ready();
+    bool ok = true;
+    for (auto& [k, v] : checks.items()) ok = ok && v == "ok";
+    return Response::Json(ok ? 200 : 503, {{"status", ok ? "ready" : "not_ready"}, {"checks", checks}});
+  });
+  router.Inline("GET", "/metrics", [&metrics](Request&) {
+    Response r;
+    r.body = metrics.Render();
+    r.Set("content-type", "text/plain; version=0.0.4");
+    return r;
+  });
+}
+
+Handler WithIdentity(const Router& router, const security::IdentitySigner& verifier) {
+  return [&router, &verifier](RequestPtr req, Reply reply) {
+    if (req->path != "/health" && req->path != "/ready" && req->path != "/metrics") {
+      try {
+        req->identity = verifier.Verify(req->Header(security::kIdentityHeader)).ToJson();
+      } catch (const security::JwtError& e) {
+        obs::Warn("request without a valid internal identity",
+                  {{"request_id", req->request_id}, {"reason", e.what()}, {"client", req->remote_ip}});
+        req->route = "unauthenticated";
+        reply(Response::Error(core::ErrorCode::kUnauthenticated,
+                              "Requests must come through the gateway", req->request_id));
+        return;
+      }
+    }
+    router.Dispatch(std::move(req), std::move(reply));
+  };
+}
+
+security::Identity IdentityOf(const Request& req) {
+  security::Identity id;
+  const auto& j = req.identity;
+  if (!j.is_object()) return id;
+  id.subject = j.value("subject", "");
+  id.roles = j.value("roles", std::vector<std::string>{});
+  id.tier = j.value("tier", "");
+  id.method = j.value("method", "");
+  id.api_key_id = j.value("api_key_id", "");
+  id.client_ip = j.value("client_ip", "");
+  return id;
+}
+
+}  // namespace suite::http

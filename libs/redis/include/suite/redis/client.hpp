@@ -1,0 +1,67 @@
+#pragma once
+/// An asynchronous Redis client: hiredis's protocol code driven by Asio (no thread per
+/// connection, nothing blocks the I/O thread). One connection, pipelined; reconnects with
+/// backoff; every command has a deadline. Commands issued while disconnected fail at once, so
+/// callers choose their own failure mode (fail open, buffer and retry, ...).
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace suite::redis {
+
+struct Reply {
+  enum class Type { kError, kNil, kString, kInteger, kArray, kStatus };
+  Type type = Type::kError;
+  std::string str;  ///< string, status or error text
+  long long integer = 0;
+  std::vector<Reply> elements;
+
+  bool ok() const { return type != Type::kError; }
+  static Reply Failure(std::string why) { return Reply{Type::kError, std::move(why), 0, {}}; }
+};
+
+struct Options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::string password;
+  int db = 0;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds command_timeout{1000};
+  std::chrono::milliseconds max_backoff{2000};
+};
+
+/// redis://[:password@]host:port[/db]
+std::optional<Options> ParseUrl(std::string_view url);
+
+class Client {
+ public:
+  using Callback = std::function<void(Reply)>;
+  Client(boost::asio::io_context& io, Options options, std::string name = "redis");
+  ~Client();
+  /// Starts connecting (and reconnecting whenever the connection drops).
+  void Start();
+  void Stop();
+  /// Thread-safe. `cb` runs on the client's strand. `timeout` overrides command_timeout (use a
+  /// longer one for blocking commands such as XREADGROUP BLOCK).
+  void Command(std::vector<std::string> args, Callback cb,
+               std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  /// EVALSHA, falling back to EVAL (which caches it) when the server answers NOSCRIPT.
+  void Script(const std::string& source, std::vector<std::string> keys,
+              std::vector<std::string> args, Callback cb);
+  bool connected() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace suite::redis

@@ -1,0 +1,343 @@
+#include "suite/redis/client.hpp"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <atomic>
+#include <charconv>
+
+#include "suite/observability/log.hpp"
+#include <openssl/sha.h>
+
+#include <future>
+
+namespace suite::redis {
+
+namespace net = boost::asio;
+using boost::system::error_code;
+
+namespace {
+Reply Convert(const redisReply* r) {
+  Reply out;
+  if (r == nullptr) return Reply::Failure("connection lost");
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_NIL:
+      out.type = Reply::Type::kNil;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
+      break;
+    default:
+      out = Reply::Failure("unsupported reply type");
+  }
+  return out;
+}
+}  // namespace
+
+struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
+  Impl(net::io_context& io, Options o, std::string n)
+      : strand(net::make_strand(io)), options(std::move(o)), name(std::move(n)),
+        reconnect_timer(strand), connect_timer(strand) {}
+
+  // One hiredis context plus the Asio descriptor that watches its socket.
+  struct Conn {
+    explicit Conn(net::strand<net::io_context::executor_type>& s) : sd(s) {}
+    redisAsyncContext* ac = nullptr;
+    net::posix::stream_descriptor sd;
+    bool want_read = false, want_write = false;
+    bool read_armed = false, write_armed = false;
+    bool up = false;
+    std::weak_ptr<Impl> owner;
+  };
+  struct Pending {
+    Callback cb;
+    std::unique_ptr<net::steady_timer> timer;
+    bool done = false;
+    std::shared_ptr<Conn> conn;
+  };
+
+  net::strand<net::io_context::executor_type> strand;
+  Options options;
+  std::string name;
+  net::steady_timer reconnect_timer, connect_timer;
+  std::shared_ptr<Conn> conn;
+  std::atomic<bool> is_connected{false};
+  bool stopped = false;
+  std::chrono::milliseconds backoff{50};
+
+  // -- hiredis event hooks (all on the strand) --
+  static void ArmRead(const std::shared_ptr<Conn>& c) {
+    if (c->read_armed || !c->want_read || c->ac == nullptr) return;
+    c->read_armed = true;
+    c->sd.async_wait(net::posix::descriptor_base::wait_read, [c](error_code ec) {
+      c->read_armed = false;
+      if (ec || c->ac == nullptr || !c->want_read) return;
+      redisAsyncHandleRead(c->ac);  // may free the context (cleanup hook clears c->ac)
+      ArmRead(c);
+    });
+  }
+  static void ArmWrite(const std::shared_ptr<Conn>& c) {
+    if (c->write_armed || !c->want_write || c->ac == nullptr) return;
+    c->write_armed = true;
+    c->sd.async_wait(net::posix::descriptor_base::wait_write, [c](error_code ec) {
+      c->write_armed = false;
+      if (ec || c->ac == nullptr || !c->want_write) return;
+      redisAsyncHandleWrite(c->ac);
+      ArmWrite(c);
+    });
+  }
+  static std::shared_ptr<Conn>& Self(void* p) { return *static_cast<std::shared_ptr<Conn>*>(p); }
+  static void AddRead(void* p) { auto c = Self(p); c->want_read = true; ArmRead(c); }
+  static void DelRead(void* p) { Self(p)->want_read = false; }
+  static void AddWrite(void* p) { auto c = Self(p); c->want_write = true; ArmWrite(c); }
+  static void DelWrite(void* p) { Self(p)->want_write = false; }
+  static void Cleanup(void* p) {
+    auto* holder = static_cast<std::shared_ptr<Conn>*>(p);
+    auto c = *holder;
+    c->ac = nullptr;
+    c->want_read = c->want_write = false;
+    error_code ec;
+    c->sd.cancel(ec);
+    c->sd.release();  // hiredis owns and closes the fd
+    delete holder;
+  }
+
+  static void OnConnect(const redisAsyncContext* ac, int status) {
+    auto c = Self(ac->ev.data);
+    auto self = c->owner.lock();
+    if (!self) return;
+    self->connect_timer.cancel();
+    if (status != REDIS_OK) {
+      obs::Warn("redis connect failed", {{"client", self->name}, {"error", ac->errstr}});
+      self->is_connected = false;
+      self->ScheduleReconnect();
+      return;
+    }
+    c->up = true;
+    self->is_connected = true;
+    self->backoff = std::chrono::milliseconds(50);
+    obs::Info("redis connected", {{"client", self->name}});
+  }
+  static void OnDisconnect(const redisAsyncContext* ac, int) {
+    auto c = Self(ac->ev.data);
+    auto self = c->owner.lock();
+    c->up = false;
+    if (!self) return;
+    if (self->conn == c) {
+      self->is_connected = false;
+      self->conn.reset();
+      if (!self->stopped) {
+        obs::Warn("redis disconnected", {{"client", self->name}});
+        self->ScheduleReconnect();
+      }
+    }
+  }
+
+  void Connect() {
+    if (stopped) return;
+    redisAsyncContext* ac = redisAsyncConnect(options.host.c_str(), options.port);
+    if (ac == nullptr || ac->err) {
+      obs::Warn("redis connect failed", {{"client", name}, {"error", ac ? ac->errstr : "alloc"}});
+      if (ac) redisAsyncFree(ac);
+      ScheduleReconnect();
+      return;
+    }
+    auto c = std::make_shared<Conn>(strand);
+    c->ac = ac;
+    c->owner = weak_from_this();
+    c->sd.assign(ac->c.fd);
+    ac->ev.data = new std::shared_ptr<Conn>(c);
+    ac->ev.addRead = AddRead;
+    ac->ev.delRead = DelRead;
+    ac->ev.addWrite = AddWrite;
+    ac->ev.delWrite = DelWrite;
+    ac->ev.cleanup = Cleanup;
+    redisAsyncSetConnectCallback(ac, OnConnect);
+    redisAsyncSetDisconnectCallback(ac, OnDisconnect);
+    conn = c;
+    // Commands queue on the context before the connection completes; send AUTH/SELECT first.
+    if (!options.password.empty()) Send(c, {"AUTH", options.password}, [](Reply) {}, std::nullopt);
+    if (options.db != 0) Send(c, {"SELECT", std::to_string(options.db)}, [](Reply) {}, std::nullopt);
+    connect_timer.expires_after(options.connect_timeout);
+    connect_timer.async_wait([w = weak_from_this(), c](error_code ec) {
+      auto self = w.lock();
+      if (ec || !self || c->up || c->ac == nullptr) return;
+      obs::Warn("redis connect timeout", {{"client", self->name}});
+      redisAsyncFree(c->ac);  // fails pending commands, triggers OnDisconnect
+    });
+  }
+
+  void ScheduleReconnect() {
+    if (stopped) return;
+    reconnect_timer.expires_after(backoff);
+    backoff = std::min(backoff * 2, options.max_backoff);
+    reconnect_timer.async_wait([w = weak_from_this()](error_code ec) {
+      if (auto self = w.lock(); self && !ec) self->Connect();
+    });
+  }
+
+  static void OnReply(redisAsyncContext*, void* r, void* privdata) {
+    auto* p = static_cast<Pending*>(privdata);
+    if (p->timer) p->timer->cancel();
+    if (!p->done) {
+      p->done = true;
+      p->cb(Convert(static_cast<redisReply*>(r)));
+    }
+    delete p;
+  }
+
+  void Send(const std::shared_ptr<Conn>& c, const std::vector<std::string>& args, Callback cb,
+            std::optional<std::chrono::milliseconds> timeout) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* p = new Pending{std::move(cb), std::make_unique<net::steady_timer>(strand), false, c};
+    if (redisAsyncCommandArgv(c->ac, OnReply, p, static_cast<int>(args.size()), argv.data(),
+                              lens.data()) != REDIS_OK) {
+      auto failed = std::move(p->cb);
+      delete p;
+      failed(Reply::Failure("redis command rejected"));
+      return;
+    }
+    p->timer->expires_after(timeout.value_or(options.command_timeout));
+    p->timer->async_wait([p, c, w = weak_from_this()](error_code ec) {
+      if (ec || p->done) return;
+      p->done = true;
+      p->cb(Reply::Failure("redis command timed out"));
+      // A connection that stopped answering is replaced; freeing it releases `p`.
+      if (c->ac != nullptr) redisAsyncFree(c->ac);
+    });
+  }
+};
+
+Client::Client(net::io_context& io, Options options, std::string name)
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(name))) {}
+
+Client::~Client() { Stop(); }
+
+void Client::Start() {
+  net::dispatch(impl_->strand, [i = impl_] { i->Connect(); });
+}
+
+void Client::Stop() {
+  std::promise<void> done;
+  auto fut = done.get_future();
+  net::dispatch(impl_->strand, [i = impl_, &done] {
+    i->stopped = true;
+    i->reconnect_timer.cancel();
+    i->connect_timer.cancel();
+    if (i->conn && i->conn->ac) redisAsyncFree(i->conn->ac);
+    i->conn.reset();
+    i->is_connected = false;
+    done.set_value();
+  });
+  // When the io_context no longer runs, the posted stop cannot run either: do not wait then.
+  if (!impl_->strand.get_inner_executor().context().stopped())
+    fut.wait_for(std::chrono::milliseconds(500));
+}
+
+bool Client::connected() const { return impl_->is_connected.load(); }
+
+namespace {
+void Dispatch(const std::shared_ptr<Client::Impl>& impl, std::vector<std::string> args,
+              Client::Callback cb, std::optional<std::chrono::milliseconds> timeout);
+}  // namespace
+
+void Client::Command(std::vector<std::string> args, Callback cb,
+                     std::optional<std::chrono::milliseconds> timeout) {
+  Dispatch(impl_, std::move(args), std::move(cb), timeout);
+}
+
+namespace {
+void Dispatch(const std::shared_ptr<Client::Impl>& impl, std::vector<std::string> args,
+              Client::Callback cb, std::optional<std::chrono::milliseconds> timeout) {
+  net::dispatch(impl->strand, [i = impl, args = std::move(args), cb = std::move(cb), timeout]() mutable {
+    if (!i->conn || i->conn->ac == nullptr || !i->conn->up) {
+      cb(Reply::Failure("redis not connected"));
+      return;
+    }
+    i->Send(i->conn, args, std::move(cb), timeout);
+  });
+}
+}  // namespace
+
+void Client::Script(const std::string& source, std::vector<std::string> keys,
+                    std::vector<std::string> args, Callback cb) {
+  unsigned char md[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(source.data()), source.size(), md);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string sha;
+  for (unsigned char b : md) sha += {kHex[b >> 4], kHex[b & 15]};
+  std::vector<std::string> argv = {"EVALSHA", sha, std::to_string(keys.size())};
+  for (auto& k : keys) argv.push_back(std::move(k));
+  for (auto& a : args) argv.push_back(std::move(a));
+  Dispatch(impl_, argv, [impl = impl_, source, argv, cb = std::move(cb)](Reply r) mutable {
+    if (r.type != Reply::Type::kError || r.str.rfind("NOSCRIPT", 0) != 0) {
+      cb(std::move(r));
+      return;
+    }
+    argv[0] = "EVAL";
+    argv[1] = source;
+    Dispatch(impl, std::move(argv), std::move(cb), std::nullopt);
+  }, std::nullopt);
+}
+
+std::optional<Options> ParseUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "redis://";
+  if (url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
+  url.remove_prefix(kScheme.size());
+  Options o;
+  if (auto at = url.rfind('@'); at != std::string_view::npos) {
+    auto cred = url.substr(0, at);
+    if (auto colon = cred.find(':'); colon != std::string_view::npos) cred = cred.substr(colon + 1);
+    o.password = std::string(cred);
+    url.remove_prefix(at + 1);
+  }
+  if (auto slash = url.find('/'); slash != std::string_view::npos) {
+    auto dbs = url.substr(slash + 1);
+    if (!dbs.empty()) {
+      auto [p, ec] = std::from_chars(dbs.data(), dbs.data() + dbs.size(), o.db);
+      if (ec != std::errc{} || p != dbs.data() + dbs.size()) return std::nullopt;
+    }
+    url = url.substr(0, slash);
+  }
+  auto colon = url.rfind(':');
+  if (colon == std::string_view::npos) {
+    o.host = std::string(url);
+  } else {
+    o.host = std::string(url.substr(0, colon));
+    unsigned port = 0;
+    auto ps = url.substr(colon + 1);
+    auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), port);
+    if (ec != std::errc{} || p != ps.data() + ps.size() || port == 0 || port > 65535)
+      return std::nullopt;
+    o.port = static_cast<std::uint16_t>(port);
+  }
+  if (o.host.empty()) return std::nullopt;
+  return o;
+}
+
+}  // namespace suite::redis

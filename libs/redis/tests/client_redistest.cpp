@@ -1,0 +1,102 @@
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <thread>
+
+#include "suite/core/ids.hpp"
+#include "suite/http/server.hpp"
+#include "suite/redis/client.hpp"
+#include "suite/testing/env.hpp"
+
+using namespace suite::redis;
+
+namespace {
+struct Loop {
+  suite::http::Runtime runtime;
+  std::thread thread;
+  Loop() { thread = std::thread([this] { runtime.Run(std::chrono::milliseconds(200)); }); }
+  ~Loop() {
+    runtime.RequestStop();
+    thread.join();
+  }
+};
+
+Reply Call(Client& c, std::vector<std::string> args) {
+  std::promise<Reply> p;
+  c.Command(std::move(args), [&](Reply r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+
+bool WaitConnected(Client& c) {
+  for (int i = 0; i < 200 && !c.connected(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return c.connected();
+}
+}  // namespace
+
+TEST_CASE("commands, pipelining and replies against a real Redis") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  Loop loop;
+  Client client(loop.runtime.io(), *ParseUrl(*url), "test");
+  client.Start();
+  REQUIRE(WaitConnected(client));
+  const std::string key = "test:" + suite::core::NewUuid();
+  CHECK(Call(client, {"SET", key, std::string("bin\0ary", 7)}).str == "OK");
+  CHECK(Call(client, {"GET", key}).str == std::string("bin\0ary", 7));
+  CHECK(Call(client, {"GET", key + ":missing"}).type == Reply::Type::kNil);
+  // 200 commands in flight at once on one connection, answered in order.
+  std::atomic<int> done{0};
+  std::promise<void> all;
+  for (int i = 0; i < 200; ++i)
+    client.Command({"INCR", key + ":n"}, [&](Reply r) {
+      if (r.type == Reply::Type::kInteger && ++done == 200) all.set_value();
+    });
+  REQUIRE(all.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  CHECK(Call(client, {"GET", key + ":n"}).str == "200");
+  auto err = Call(client, {"INCR", key});
+  CHECK(err.type == Reply::Type::kError);
+  auto arr = Call(client, {"MGET", key + ":n", key + ":none"});
+  REQUIRE(arr.elements.size() == 2);
+  CHECK(arr.elements[1].type == Reply::Type::kNil);
+  Call(client, {"DEL", key, key + ":n"});
+}
+
+TEST_CASE("scripts run by EVALSHA after a NOSCRIPT fallback") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  Loop loop;
+  Client client(loop.runtime.io(), *ParseUrl(*url), "test");
+  client.Start();
+  REQUIRE(WaitConnected(client));
+  const std::string src = "return {KEYS[1], ARGV[1], 7}";
+  for (int i = 0; i < 2; ++i) {
+    std::promise<Reply> p;
+    client.Script(src, {"k"}, {"v"}, [&](Reply r) { p.set_value(std::move(r)); });
+    auto r = p.get_future().get();
+    REQUIRE(r.elements.size() == 3);
+    CHECK(r.elements[0].str == "k");
+    CHECK(r.elements[2].integer == 7);
+  }
+}
+
+TEST_CASE("commands fail fast when Redis is unreachable, and blocking commands time out") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  Loop loop;
+  Options bad = *ParseUrl(*url);
+  bad.port = 1;
+  Client down(loop.runtime.io(), bad, "down");
+  down.Start();
+  auto r = Call(down, {"PING"});
+  CHECK(r.type == Reply::Type::kError);
+  Options o = *ParseUrl(*url);
+  o.command_timeout = std::chrono::milliseconds(100);
+  Client client(loop.runtime.io(), o, "test");
+  client.Start();
+  REQUIRE(WaitConnected(client));
+  auto slow = Call(client, {"BLPOP", "test:never:" + suite::core::NewUuid(), "2"});
+  CHECK(slow.str == "redis command timed out");
+  REQUIRE(WaitConnected(client));  // reconnected
+  CHECK(Call(client, {"PING"}).str == "PONG");
+}

@@ -1,0 +1,41 @@
+#pragma once
+/// The internal identity token: the gateway's statement of who is calling, signed with the
+/// shared INTERNAL_TOKEN_SECRET and valid for seconds. Services trust nothing else.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "suite/security/jwt.hpp"
+
+namespace suite::security {
+
+inline constexpr const char* kIdentityHeader = "x-internal-identity";
+
+struct Identity {
+  std::string subject;             ///< user id / username / API-key name
+  std::vector<std::string> roles;
+  std::string tier;                ///< free | pro | enterprise | anonymous
+  std::string method;              ///< api_key | jwt | api_key+jwt | none
+  std::string api_key_id;
+  std::string client_ip;
+  bool HasRole(std::string_view r) const;
+  nlohmann::json ToJson() const;
+};
+
+class IdentitySigner {
+ public:
+  explicit IdentitySigner(std::string secret, std::chrono::seconds ttl = std::chrono::seconds(30))
+      : jwt_(std::move(secret)), ttl_(ttl) {}
+  std::string Sign(const Identity& id, const std::string& request_id) const;
+  /// Throws JwtError when the token is missing, forged, expired or for another audience.
+  Identity Verify(std::string_view token) const;
+
+ private:
+  Hs256 jwt_;
+  std::chrono::seconds ttl_;
+};
+
+}  // namespace suite::security

@@ -1,0 +1,23 @@
+#pragma once
+/// Seed 000's POST /process, as a pure function: validation, the actions, the forced failure.
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace processing {
+
+struct Outcome {
+  int http_status = 200;
+  std::string status;       ///< "success" | "failure" (seed 000's log field)
+  nlohmann::json data;      ///< the `data` of a success
+  std::string error_code;   ///< for failures: VALIDATION_ERROR | BAD_REQUEST
+  std::string message;      ///< for failures, seed wording
+  nlohmann::json details;   ///< for validation failures: {"errors":[...]}
+  std::string dataset_id, action;
+  /// Seed 000's log `output`: the data on success, the message on failure.
+  nlohmann::json Output() const { return status == "success" ? data : nlohmann::json(message); }
+};
+
+Outcome Process(const std::string& body);
+
+}  // namespace processing

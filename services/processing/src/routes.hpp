@@ -1,0 +1,10 @@
+#pragma once
+#include "suite/audit/publisher.hpp"
+#include "suite/http/router.hpp"
+
+namespace processing {
+
+/// POST /process and POST /api/test.
+void Register(suite::http::Router& router, suite::audit::Publisher& publisher);
+
+}  // namespace processing
