@@ -1,0 +1,50 @@
+// audit: consumes the audit stream into PostgreSQL and NDJSON; serves GET /audit/requests.
+#include <unistd.h>
+
+#include "consumer.hpp"
+#include "routes.hpp"
+#include "suite/db/migrations.hpp"
+#include "suite/http/host.hpp"
+#include "suite/observability/log.hpp"
+
+namespace audit {
+const std::vector<suite::db::Migration>& Migrations();
+}
+
+int main() {
+  suite::core::Env env("audit");
+  auto host_config = suite::http::HostConfig::FromEnv(env, "audit", 8083);
+  const auto database_url = env.Secret("DATABASE_URL", 1);
+  auto redis_options = suite::redis::ParseUrl(env.Str("REDIS_URL"));
+  if (!redis_options) env.Fail("REDIS_URL", "must look like redis://[:password@]host:port[/db]");
+  const auto ndjson = env.Str("AUDIT_LOG_FILE", "logs/requests.log");
+  char host[256] = "audit";
+  ::gethostname(host, sizeof host - 1);
+  const auto consumer_name = env.Str("AUDIT_CONSUMER_NAME", std::string(host) + "-" + std::to_string(::getpid()));
+  env.Finish();
+
+  suite::http::ServiceHost svc(std::move(host_config));
+  suite::db::Pool pool(database_url, svc.workers().threads(), std::chrono::milliseconds(2000));
+  try {
+    pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "audit", audit::Migrations()); });
+  } catch (const std::exception& e) {
+    suite::obs::Error("migrations failed", {{"error", e.what()}});
+    return 1;
+  }
+  suite::redis::Client redis(svc.runtime().io(), *redis_options, "audit-consumer");
+  redis.Start();
+  std::unique_ptr<audit::Consumer> consumer;
+  try {
+    consumer = std::make_unique<audit::Consumer>(redis, pool, svc.workers(), ndjson, consumer_name);
+  } catch (const std::exception& e) {
+    suite::obs::Error("cannot start consumer", {{"error", e.what()}});
+    return 1;
+  }
+  consumer->Start();
+  svc.runtime().OnStop([&] { consumer->Stop(); }, [&] { return consumer->Idle(); });
+  audit::Register(svc.router(), svc.workers(), pool);
+  return svc.Run([&] {
+    return nlohmann::json{{"database", pool.Ping() ? "ok" : "unavailable"},
+                          {"redis", redis.connected() ? "ok" : "unavailable"}};
+  });
+}

@@ -1,0 +1,44 @@
+// auth-user: users, passwords (argon2id), lockout, access tokens.
+#include "routes.hpp"
+#include "suite/db/migrations.hpp"
+#include "suite/http/host.hpp"
+#include "suite/observability/log.hpp"
+
+namespace auth {
+const std::vector<suite::db::Migration>& Migrations();
+}
+
+int main() {
+  suite::core::Env env("auth-user");
+  auto host_config = suite::http::HostConfig::FromEnv(env, "auth-user", 8081);
+  const auto database_url = env.Secret("DATABASE_URL", 1);
+  const auto jwt_secret = env.Secret("JWT_SECRET", 32);
+  auth::AuthConfig cfg;
+  cfg.access_ttl = std::chrono::minutes(env.Int("ACCESS_TOKEN_EXPIRE_MINUTES", 15, 1, 24 * 60));
+  cfg.lockout_threshold = static_cast<int>(env.Int("LOCKOUT_THRESHOLD", 5, 1, 100));
+  cfg.lockout_duration = std::chrono::minutes(env.Int("LOCKOUT_MINUTES", 30, 1, 24 * 60));
+  suite::security::PasswordParams pw;
+  pw.ops_limit = static_cast<std::uint64_t>(env.Int("ARGON2_OPS_LIMIT", 2, 1, 10));
+  pw.mem_limit = static_cast<std::size_t>(env.Int("ARGON2_MEMORY_KIB", 64 * 1024, 8, 4 * 1024 * 1024)) * 1024;
+  const auto admin_user = env.Str("ADMIN_USERNAME", "");
+  const auto admin_email = env.Str("ADMIN_EMAIL", "");
+  const auto admin_password = admin_user.empty() ? std::string() : env.Secret("ADMIN_PASSWORD", 8);
+  if (!admin_user.empty() && admin_email.empty()) env.Fail("ADMIN_EMAIL", "is required with ADMIN_USERNAME");
+  env.Finish();
+
+  suite::http::ServiceHost svc(std::move(host_config));
+  suite::db::Pool pool(database_url, svc.workers().threads(), std::chrono::milliseconds(2000));
+  suite::security::PasswordHasher hasher(pw);
+  suite::security::Hs256 jwt(jwt_secret);
+  auth::Users users(pool, hasher, jwt, cfg);
+  try {
+    pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });
+    if (!admin_user.empty() && users.EnsureAdmin(admin_user, admin_email, admin_password))
+      suite::obs::Info("bootstrap admin created", {{"username", admin_user}});
+  } catch (const std::exception& e) {
+    suite::obs::Error("start-up failed", {{"error", e.what()}});
+    return 1;
+  }
+  auth::Register(svc.router(), svc.workers(), users);
+  return svc.Run([&] { return nlohmann::json{{"database", pool.Ping() ? "ok" : "unavailable"}}; });
+}

@@ -1,0 +1,48 @@
+#include "validation.hpp"
+
+#include <cctype>
+
+namespace auth {
+namespace {
+nlohmann::json Err(const char* field, std::string message) {
+  return {{"field", field}, {"message", std::move(message)}, {"type", "value_error"}};
+}
+}  // namespace
+
+void CheckUsername(const std::string& u, nlohmann::json& errors) {
+  if (u.size() < 3 || u.size() > 50) {
+    errors.push_back(Err("username", "Username must be 3 to 50 characters"));
+    return;
+  }
+  for (unsigned char c : u)
+    if (!std::isalnum(c) && c != '_' && c != '-' && c != '.') {
+      errors.push_back(Err("username", "Username may contain only letters, digits, '_', '-' and '.'"));
+      return;
+    }
+}
+
+void CheckEmail(const std::string& e, nlohmann::json& errors) {
+  const auto at = e.find('@');
+  const bool ok = e.size() <= 254 && at != std::string::npos && at > 0 && e.find('@', at + 1) == std::string::npos &&
+                  e.find('.', at + 2) != std::string::npos && e.back() != '.' &&
+                  e.find_first_of(" \t\r\n<>()[],;:\"\\") == std::string::npos;
+  if (!ok) errors.push_back(Err("email", "value is not a valid email address"));
+}
+
+void CheckPassword(const std::string& p, nlohmann::json& errors) {
+  if (p.size() < 8) errors.push_back(Err("password", "Password must be at least 8 characters long"));
+  if (p.size() > 128) errors.push_back(Err("password", "Password must be at most 128 characters long"));
+  bool upper = false, lower = false, digit = false, special = false;
+  for (unsigned char c : p) {
+    upper = upper || std::isupper(c);
+    lower = lower || std::islower(c);
+    digit = digit || std::isdigit(c);
+    special = special || (!std::isalnum(c) && c >= 0x20);
+  }
+  if (!upper) errors.push_back(Err("password", "Password must contain at least one uppercase letter"));
+  if (!lower) errors.push_back(Err("password", "Password must contain at least one lowercase letter"));
+  if (!digit) errors.push_back(Err("password", "Password must contain at least one digit"));
+  if (!special) errors.push_back(Err("password", "Password must contain at least one special character"));
+}
+
+}  // namespace auth
