@@ -1,0 +1,49 @@
+// gateway: the TLS edge. Authenticates, rate-limits and forwards to the services.
+#include "gateway.hpp"
+#include "suite/core/ids.hpp"
+#include "suite/http/server.hpp"
+#include "suite/http/service.hpp"
+#include "suite/observability/log.hpp"
+
+int main() {
+  suite::core::Env env("gateway");
+  const auto config = gateway::Config::FromEnv(env);
+  env.Finish();
+  suite::obs::SetService("gateway");
+
+  suite::http::Runtime runtime;
+  suite::obs::Metrics metrics("gateway");
+  suite::http::WorkerPool probes({.threads = 1});
+  suite::redis::Client redis(runtime.io(), config.redis, "ratelimit");
+  redis.Start();
+  suite::http::Router local;
+  suite::http::AddProbes(local, metrics, probes, "gateway", [&] {
+    return nlohmann::json{{"redis", redis.connected() ? "ok" : "unavailable"}};
+  });
+  gateway::Gateway gw(config, runtime.io(), local, redis, metrics);
+  suite::http::ServerOptions options;
+  options.body_limit = config.body_limit;
+  // Seed 001's security headers, on every response.
+  options.extra_headers = {
+      {"x-content-type-options", "nosniff"},
+      {"x-frame-options", "DENY"},
+      {"x-xss-protection", "1; mode=block"},
+      {"strict-transport-security", "max-age=31536000; includeSubDomains"},
+      {"referrer-policy", "strict-origin-when-cross-origin"},
+      {"permissions-policy", "geolocation=(), microphone=(), camera=()"},
+      {"cache-control", "no-store"},
+  };
+  suite::http::Server server(runtime, options, metrics,
+                             [&](suite::http::RequestPtr req, suite::http::Reply reply) { gw.Handle(req, reply); });
+  try {
+    server.Listen({.address = config.bind, .port = config.https_port,
+                   .tls = suite::http::TlsFiles{config.tls_cert_file, config.tls_key_file}});
+    if (config.http_port != 0) server.Listen({.address = config.bind, .port = config.http_port});
+  } catch (const std::exception& e) {
+    suite::obs::Error("cannot start", {{"error", e.what()}});
+    return 1;
+  }
+  const int rc = runtime.Run(config.drain);
+  probes.Stop();
+  return rc;
+}

@@ -1,0 +1,50 @@
+#include "config.hpp"
+
+namespace gateway {
+
+namespace {
+suite::http::UpstreamOptions Upstream(suite::core::Env& env, const char* name, const char* fallback,
+                                      std::chrono::milliseconds timeout) {
+  auto o = suite::http::ParseUpstreamUrl(env.Str(name, fallback));
+  if (!o) {
+    env.Fail(name, "must look like http://host:port");
+    return {};
+  }
+  o->request_timeout = timeout;
+  return *o;
+}
+}  // namespace
+
+Config Config::FromEnv(suite::core::Env& env) {
+  Config c;
+  c.bind = env.Str("BIND_ADDRESS", "0.0.0.0");
+  c.https_port = env.Port("HTTPS_PORT", 8443);
+  c.http_port = env.Port("HTTP_PORT", 0);
+  c.tls_cert_file = env.Str("TLS_CERT_FILE");
+  c.tls_key_file = env.Str("TLS_KEY_FILE");
+  std::string err;
+  auto keys = ApiKeyStore::Parse(env.Secret("API_KEYS", 1), err);
+  if (!keys) env.Fail("API_KEYS", err);
+  else c.api_keys = std::move(*keys);
+  c.jwt_secret = env.Secret("JWT_SECRET", 32);
+  c.internal_secret = env.Secret("INTERNAL_TOKEN_SECRET", 32);
+  if (!c.jwt_secret.empty() && c.jwt_secret == c.internal_secret)
+    env.Fail("INTERNAL_TOKEN_SECRET", "must differ from JWT_SECRET");
+  auto redis = suite::redis::ParseUrl(env.Str("REDIS_URL"));
+  if (!redis) env.Fail("REDIS_URL", "must look like redis://[:password@]host:port[/db]");
+  else c.redis = *redis;
+  c.redis.command_timeout = env.Millis("REDIS_TIMEOUT_MS", 250, 10, 10'000);
+  const auto timeout = env.Millis("UPSTREAM_TIMEOUT_MS", 30'000, 100, 600'000);
+  c.auth_user = Upstream(env, "AUTH_USER_URL", "http://127.0.0.1:8081", timeout);
+  c.processing = Upstream(env, "PROCESSING_URL", "http://127.0.0.1:8082", timeout);
+  c.audit = Upstream(env, "AUDIT_URL", "http://127.0.0.1:8083", timeout);
+  c.rate_limit.enabled = env.Bool("RATE_LIMIT_ENABLED", true);
+  c.rate_limit.requests = static_cast<int>(env.Int("RATE_LIMIT_REQUESTS", 100, 1, 1'000'000));
+  c.rate_limit.period = std::chrono::seconds(env.Int("RATE_LIMIT_PERIOD_SECONDS", 60, 1, 86'400));
+  c.rate_limit.fail_open = env.Bool("RATE_LIMIT_FAIL_OPEN", true);
+  c.body_limit = static_cast<std::size_t>(env.Int("BODY_LIMIT_BYTES", 1024 * 1024, 1024, 1LL << 30));
+  c.drain = env.Millis("DRAIN_TIMEOUT_MS", 10'000, 0, 600'000);
+  return c;
+}
+
+}  // namespace gateway

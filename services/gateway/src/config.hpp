@@ -1,0 +1,37 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "api_keys.hpp"
+#include "suite/core/config.hpp"
+#include "suite/http/client.hpp"
+#include "suite/redis/client.hpp"
+
+namespace gateway {
+
+struct RateLimitConfig {
+  bool enabled = true;
+  int requests = 100;
+  std::chrono::seconds period{60};
+  bool fail_open = true;  ///< when Redis is unavailable: let requests through (counted)
+};
+
+struct Config {
+  std::string bind = "0.0.0.0";
+  std::uint16_t https_port = 8443;
+  std::uint16_t http_port = 0;  ///< 0: no plain listener
+  std::string tls_cert_file, tls_key_file;
+  ApiKeyStore api_keys;
+  std::string jwt_secret, internal_secret;
+  suite::redis::Options redis;
+  suite::http::UpstreamOptions auth_user, processing, audit;
+  RateLimitConfig rate_limit;
+  std::size_t body_limit = 1024 * 1024;
+  std::chrono::milliseconds drain{10'000};
+
+  static Config FromEnv(suite::core::Env& env);
+};
+
+}  // namespace gateway

@@ -1,0 +1,82 @@
+#include "forwarding.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "suite/core/ids.hpp"
+
+namespace gateway {
+
+namespace {
+
+constexpr std::array<std::string_view, 10> kHopByHop = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+    "trailer",    "transfer-encoding", "upgrade", "host", "content-length"};
+
+bool HopByHop(std::string_view name) {
+  return std::find(kHopByHop.begin(), kHopByHop.end(), name) != kHopByHop.end();
+}
+
+bool Stripped(std::string_view name) {
+  return HopByHop(name) || name.rfind("x-internal-", 0) == 0 || name.rfind("x-auth-", 0) == 0 ||
+         name == "authorization" || name == "x-api-key" || name == "x-request-id" ||
+         name == "traceparent" || name == "x-forwarded-for" || name == "x-forwarded-proto" ||
+         name == "x-real-ip" || name == "forwarded" || name == "cookie";
+}
+
+bool IsLowerHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+std::string Traceparent(const suite::http::Request& req) {
+  auto tp = req.Header("traceparent");
+  // version(2)-trace-id(32)-parent-id(16)-flags(2)
+  if (tp.size() == 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' && IsLowerHex(tp.substr(0, 2)) &&
+      tp.substr(0, 2) != "ff" && IsLowerHex(tp.substr(3, 32)) && tp.substr(3, 32) != std::string(32, '0') &&
+      IsLowerHex(tp.substr(36, 16)) && tp.substr(36, 16) != std::string(16, '0') && IsLowerHex(tp.substr(53, 2)))
+    return "00-" + std::string(tp.substr(3, 32)) + "-" + suite::core::RandomHex(8) + "-" + std::string(tp.substr(53, 2));
+  return "00-" + suite::core::RandomHex(16) + "-" + suite::core::RandomHex(8) + "-01";
+}
+
+suite::http::Headers UpstreamHeaders(const suite::http::Request& req, const std::string& identity_token,
+                                     const std::string& traceparent) {
+  suite::http::Headers out;
+  std::string xff;
+  for (const auto& [k, v] : req.headers) {
+    if (k == "x-forwarded-for") xff = v;  // kept as history, the client address appended
+    if (!Stripped(k)) out.emplace_back(k, v);
+  }
+  out.emplace_back("x-request-id", req.request_id);
+  out.emplace_back("traceparent", traceparent);
+  out.emplace_back("x-forwarded-for", xff.empty() ? req.remote_ip : xff + ", " + req.remote_ip);
+  out.emplace_back("x-forwarded-proto", req.secure ? "https" : "http");
+  out.emplace_back("x-real-ip", req.remote_ip);
+  out.emplace_back("x-internal-identity", identity_token);
+  return out;
+}
+
+std::string UpstreamTarget(const suite::http::Request& req) {
+  if (req.query.empty()) return req.path;
+  std::string kept;
+  std::string_view q = req.query;
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    auto part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    if (part.empty() || part.substr(0, part.find('=')) == "api_key") continue;
+    if (!kept.empty()) kept.push_back('&');
+    kept += part;
+  }
+  return kept.empty() ? req.path : req.path + "?" + kept;
+}
+
+suite::http::Headers DownstreamHeaders(const suite::http::Headers& upstream) {
+  suite::http::Headers out;
+  for (const auto& [k, v] : upstream)
+    if (!HopByHop(k) && k != "x-response-time") out.emplace_back(k, v);
+  return out;
+}
+
+}  // namespace gateway

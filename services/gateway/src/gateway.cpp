@@ -1,0 +1,145 @@
+#include "gateway.hpp"
+
+#include "forwarding.hpp"
+#include "suite/observability/log.hpp"
+
+namespace gateway {
+
+using suite::core::ApiError;
+using suite::core::ErrorCode;
+using suite::http::Reply;
+using suite::http::RequestPtr;
+using suite::http::Response;
+
+Gateway::Gateway(const Config& config, boost::asio::io_context& io, suite::http::Router& local,
+                 suite::redis::Client& redis, suite::obs::Metrics& metrics)
+    : config_(config),
+      local_(local),
+      jwt_(config.jwt_secret),
+      signer_(config.internal_secret),
+      limiter_(redis, config.rate_limit),
+      auth_user_(io, config.auth_user),
+      processing_(io, config.processing),
+      audit_(io, config.audit) {
+  routes_ = {
+      {"/process", Policy::kApiKeyAndJwt, &processing_},
+      {"/api/test", Policy::kAny, &processing_},
+      {"/jobs/", Policy::kAny, &processing_},
+      {"/auth/register", Policy::kPublic, &auth_user_},
+      {"/auth/login", Policy::kPublic, &auth_user_},
+      {"/auth/", Policy::kAny, &auth_user_},
+      {"/users/", Policy::kAny, &auth_user_},
+      {"/api-keys/", Policy::kAny, &auth_user_},
+      {"/audit/", Policy::kAny, &audit_},
+      {"/security/", Policy::kAny, &audit_},
+  };
+  decisions_ = &prometheus::BuildCounter()
+                    .Name("gateway_ratelimit_decisions_total")
+                    .Help("Rate-limit decisions: allowed, limited, failed_open, failed_closed")
+                    .Register(metrics.registry());
+  upstream_errors_ = &prometheus::BuildCounter()
+                          .Name("gateway_upstream_errors_total")
+                          .Help("Upstream failures by upstream and kind")
+                          .Register(metrics.registry());
+}
+
+const Gateway::Route* Gateway::Find(const std::string& path) const {
+  for (const auto& r : routes_) {
+    if (r.prefix.back() == '/') {
+      if (path.compare(0, r.prefix.size(), r.prefix) == 0 || path == r.prefix.substr(0, r.prefix.size() - 1))
+        return &r;
+    } else if (path == r.prefix) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+void Gateway::Handle(RequestPtr req, Reply reply) {
+  const Route* route = Find(req->path);
+  if (route == nullptr) {
+    local_.Dispatch(std::move(req), std::move(reply));
+    return;
+  }
+  req->route = route->prefix;
+  suite::security::Identity id;
+  try {
+    id = Authenticate(*req, route->policy, config_.api_keys, jwt_);
+  } catch (const ApiError& e) {
+    suite::obs::Warn("authentication failed", {{"request_id", req->request_id}, {"reason", e.what()},
+                                               {"client", req->remote_ip}, {"path", req->path}});
+    reply(Response::Error(e.code(), e.what(), req->request_id));
+    return;
+  }
+  if (!config_.rate_limit.enabled) {
+    Forward(std::move(req), std::move(reply), *route, id, Decision{});
+    return;
+  }
+  // One bucket per caller: API key, else user, else client address.
+  const std::string subject = !id.api_key_id.empty() ? "key:" + id.api_key_id
+                              : id.method != "none"  ? "user:" + id.subject
+                                                     : "ip:" + req->remote_ip;
+  limiter_.Check(subject, [this, req, reply, route, id](Decision d) {
+    const char* outcome = d.degraded ? (d.allowed ? "failed_open" : "failed_closed") : (d.allowed ? "allowed" : "limited");
+    decisions_->Add({{"decision", outcome}}).Increment();
+    if (!d.allowed) {
+      const auto& rl = config_.rate_limit;
+      auto res = d.degraded
+                     ? Response::Error(ErrorCode::kServiceUnavailable, "Rate limiter unavailable, retry shortly", req->request_id)
+                     : Response::Error(ErrorCode::kRateLimited,
+                                       "Rate limit exceeded. Max " + std::to_string(rl.requests) + " requests per " +
+                                           std::to_string(rl.period.count()) + "s",
+                                       req->request_id,
+                                       {{"limit", rl.requests}, {"period_seconds", rl.period.count()},
+                                        {"retry_after_seconds", d.reset_seconds}});
+      res.Set("retry-after", std::to_string(d.reset_seconds));
+      res.Set("x-ratelimit-limit", std::to_string(d.limit));
+      res.Set("x-ratelimit-remaining", "0");
+      res.Set("x-ratelimit-reset", std::to_string(d.reset_seconds));
+      reply(std::move(res));
+      return;
+    }
+    Forward(req, reply, *route, id, d);
+  });
+}
+
+void Gateway::Forward(RequestPtr req, Reply reply, const Route& route, const suite::security::Identity& id,
+                      Decision decision) {
+  suite::http::ClientRequest out;
+  out.method = req->method;
+  out.target = UpstreamTarget(*req);
+  out.headers = UpstreamHeaders(*req, signer_.Sign(id, req->request_id), Traceparent(*req));
+  out.body = std::move(req->body);
+  const bool limited = config_.rate_limit.enabled;
+  auto* upstream = route.upstream;
+  upstream->Send(std::move(out), [this, req, reply, decision, limited, upstream](suite::http::ClientResult r) {
+    using Status = suite::http::ClientResult::Status;
+    Response res;
+    if (r.status == Status::kOk) {
+      res.status = r.response.status;
+      res.headers = DownstreamHeaders(r.response.headers);
+      res.body = std::move(r.response.body);
+    } else {
+      const auto& o = upstream->options();
+      const std::string name = o.host + ":" + std::to_string(o.port);
+      const char* kind = r.status == Status::kTimeout ? "timeout" : r.status == Status::kConnectFailed ? "connect" : "protocol";
+      upstream_errors_->Add({{"upstream", name}, {"kind", kind}}).Increment();
+      suite::obs::Warn("upstream failed", {{"request_id", req->request_id}, {"upstream", name}, {"error", r.error}});
+      if (r.status == Status::kTimeout)
+        res = Response::Error(ErrorCode::kUpstreamTimeout, "Upstream service timed out", req->request_id);
+      else if (r.status == Status::kConnectFailed)
+        res = Response::Error(ErrorCode::kServiceUnavailable, "Upstream service unavailable", req->request_id);
+      else
+        res = Response::Error(ErrorCode::kUpstreamUnavailable, "Upstream service failed", req->request_id);
+      if (res.status == 503) res.Set("retry-after", "1");
+    }
+    if (limited) {
+      res.Set("x-ratelimit-limit", std::to_string(decision.limit));
+      res.Set("x-ratelimit-remaining", std::to_string(decision.remaining));
+      res.Set("x-ratelimit-reset", std::to_string(decision.reset_seconds));
+    }
+    reply(std::move(res));
+  });
+}
+
+}  // namespace gateway

@@ -1,0 +1,51 @@
+#pragma once
+/// The edge pipeline, in this order (each step may answer and stop):
+///   1. local routes (/health, /ready, /metrics): answered here, no credentials, no limit
+///   2. route lookup by path prefix: 404 in the envelope for anything else
+///   3. authentication by the route's policy (API key / JWT): 401 + WWW-Authenticate
+///   4. rate limit per identity in Redis: 429 + Retry-After and X-RateLimit-* headers
+///   5. proxy to the service over pooled keep-alive connections with the signed identity:
+///      503 when it is down, 502 when it fails, 504 when it is too slow
+/// Request ids, security headers, logs and metrics are the server's job (suite::http::Server).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "authn.hpp"
+#include "config.hpp"
+#include "rate_limiter.hpp"
+#include "suite/http/client.hpp"
+#include "suite/http/router.hpp"
+#include "suite/observability/metrics.hpp"
+#include "suite/security/identity.hpp"
+
+namespace gateway {
+
+class Gateway {
+ public:
+  Gateway(const Config& config, boost::asio::io_context& io, suite::http::Router& local,
+          suite::redis::Client& redis, suite::obs::Metrics& metrics);
+  void Handle(suite::http::RequestPtr req, suite::http::Reply reply);
+
+ private:
+  struct Route {
+    std::string prefix;  ///< exact path, or prefix when it ends with '/'
+    Policy policy;
+    suite::http::UpstreamPool* upstream;
+  };
+  const Route* Find(const std::string& path) const;
+  void Forward(suite::http::RequestPtr req, suite::http::Reply reply, const Route& route,
+               const suite::security::Identity& id, Decision decision);
+
+  const Config& config_;
+  suite::http::Router& local_;
+  suite::security::Hs256 jwt_;
+  suite::security::IdentitySigner signer_;
+  RateLimiter limiter_;
+  suite::http::UpstreamPool auth_user_, processing_, audit_;
+  std::vector<Route> routes_;
+  prometheus::Family<prometheus::Counter>* decisions_;
+  prometheus::Family<prometheus::Counter>* upstream_errors_;
+};
+
+}  // namespace gateway

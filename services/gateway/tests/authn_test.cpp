@@ -1,0 +1,92 @@
+#include <catch2/catch.hpp>
+
+#include "authn.hpp"
+#include "rate_limiter.hpp"
+#include "suite/core/error.hpp"
+
+using namespace gateway;
+using Catch::Matchers::Contains;
+
+namespace {
+const std::string kSecret = "0123456789abcdef0123456789abcdef";
+ApiKeyStore Keys() {
+  std::string err;
+  return *ApiKeyStore::Parse(R"([{"key":"sk-prod-key-123","name":"Prod","tier":"enterprise"},{"key":"sk-free-key-456"}])", err);
+}
+std::int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+suite::http::Request Req(std::string query, suite::http::Headers headers) {
+  suite::http::Request r;
+  r.query = std::move(query);
+  r.headers = std::move(headers);
+  r.remote_ip = "10.1.2.3";
+  return r;
+}
+std::string Message(const suite::http::Request& r, Policy p) {
+  try {
+    Authenticate(r, p, Keys(), suite::security::Hs256(kSecret));
+  } catch (const suite::core::ApiError& e) {
+    CHECK(e.code() == suite::core::ErrorCode::kUnauthenticated);
+    return e.what();
+  }
+  return "ok";
+}
+}  // namespace
+
+TEST_CASE("API_KEYS: JSON list with tiers, or comma list") {
+  std::string err;
+  auto keys = Keys();
+  CHECK(keys.size() == 2);
+  CHECK(keys.Find("sk-prod-key-123")->tier == "enterprise");
+  CHECK(keys.Find("sk-free-key-456")->name == "key-2");
+  CHECK_FALSE(keys.Find("sk-prod-key-12"));
+  auto plain = ApiKeyStore::Parse("my-secret-api-key-12345, other-key-678", err);
+  REQUIRE(plain);
+  CHECK(plain->Find("other-key-678")->name == "key-2");
+  CHECK_FALSE(ApiKeyStore::Parse("short", err));
+  CHECK(err == "every key must be at least 8 characters");
+  CHECK_FALSE(ApiKeyStore::Parse(R"([{"key":"sk-xxxxxxxx","tier":"gold"}])", err));
+  CHECK_FALSE(ApiKeyStore::Parse("[", err));
+  CHECK_FALSE(ApiKeyStore::Parse(" , ", err));
+}
+
+TEST_CASE("POST /process needs both credentials, with seed 000's messages") {
+  suite::security::Hs256 jwt(kSecret);
+  const std::string token = jwt.Sign({{"sub", "testuser"}, {"exp", Now() + 3600}});
+  auto ok = Authenticate(Req("api_key=sk-prod-key-123", {{"authorization", "Bearer " + token}}),
+                         Policy::kApiKeyAndJwt, Keys(), jwt);
+  CHECK(ok.subject == "testuser");
+  CHECK(ok.tier == "enterprise");
+  CHECK(ok.method == "api_key+jwt");
+  CHECK(ok.client_ip == "10.1.2.3");
+  CHECK(Message(Req("", {{"x-api-key", "sk-prod-key-123"}, {"authorization", "bearer " + token}}),
+                Policy::kApiKeyAndJwt) == "ok");
+  CHECK(Message(Req("", {{"authorization", "Bearer " + token}}), Policy::kApiKeyAndJwt) ==
+        "API key required (query param 'api_key' or header 'X-API-Key')");
+  CHECK_THAT(Message(Req("api_key=sk-prod-key-123", {{"authorization", "Bearer invalid.jwt.token"}}),
+                     Policy::kApiKeyAndJwt), Contains("Invalid JWT token: "));
+  CHECK(Message(Req("api_key=wrong-key-000", {{"authorization", "Bearer " + token}}), Policy::kApiKeyAndJwt) ==
+        "Invalid API key");
+  CHECK_THAT(Message(Req("api_key=sk-prod-key-123", {}), Policy::kApiKeyAndJwt), Contains("JWT required"));
+  const std::string expired = jwt.Sign({{"sub", "u"}, {"exp", Now() - 10}});
+  CHECK_THAT(Message(Req("api_key=sk-prod-key-123", {{"authorization", "Bearer " + expired}}), Policy::kApiKeyAndJwt),
+             Contains("expired"));
+}
+
+TEST_CASE("either credential on kAny routes; none on public ones") {
+  suite::security::Hs256 jwt(kSecret);
+  const std::string token = jwt.Sign({{"sub", "admin"}, {"roles", {"admin", "user"}}, {"exp", Now() + 60}});
+  auto by_jwt = Authenticate(Req("", {{"authorization", "Bearer " + token}}), Policy::kAny, Keys(), jwt);
+  CHECK(by_jwt.method == "jwt");
+  CHECK(by_jwt.HasRole("admin"));
+  auto by_key = Authenticate(Req("", {{"x-api-key", "sk-free-key-456"}}), Policy::kAny, Keys(), jwt);
+  CHECK(by_key.method == "api_key");
+  CHECK(by_key.subject == "api-key:key-2");
+  CHECK_THAT(Message(Req("", {}), Policy::kAny), Contains("Authentication required"));
+  CHECK(Authenticate(Req("", {}), Policy::kPublic, Keys(), jwt).method == "none");
+}
+
+TEST_CASE("rate-limit keys are built in one place") {
+  CHECK(RateLimiter::Key("key:Prod") == "rl:{key:Prod}");
+}

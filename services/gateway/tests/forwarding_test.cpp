@@ -1,0 +1,66 @@
+#include <catch2/catch.hpp>
+
+#include "forwarding.hpp"
+
+using namespace gateway;
+
+namespace {
+std::string Get(const suite::http::Headers& h, const std::string& name) {
+  for (const auto& [k, v] : h)
+    if (k == name) return v;
+  return "<absent>";
+}
+}  // namespace
+
+TEST_CASE("client-sent internal headers and credentials never reach a service") {
+  suite::http::Request req;
+  req.request_id = "rid-1";
+  req.remote_ip = "203.0.113.9";
+  req.secure = true;
+  req.headers = {{"x-internal-identity", "forged"}, {"x-auth-user", "admin"}, {"x-api-key", "sk"},
+                 {"authorization", "Bearer t"},      {"connection", "close"},  {"content-type", "application/json"},
+                 {"x-forwarded-for", "198.51.100.1"}, {"x-request-id", "client"}};
+  auto h = UpstreamHeaders(req, "signed", "00-abc");
+  CHECK(Get(h, "x-internal-identity") == "signed");
+  CHECK(Get(h, "x-auth-user") == "<absent>");
+  CHECK(Get(h, "x-api-key") == "<absent>");
+  CHECK(Get(h, "authorization") == "<absent>");
+  CHECK(Get(h, "connection") == "<absent>");
+  CHECK(Get(h, "content-type") == "application/json");
+  CHECK(Get(h, "x-request-id") == "rid-1");
+  CHECK(Get(h, "x-forwarded-for") == "198.51.100.1, 203.0.113.9");
+  CHECK(Get(h, "x-forwarded-proto") == "https");
+  int identities = 0;
+  for (const auto& [k, v] : h) identities += k == "x-internal-identity";
+  CHECK(identities == 1);
+}
+
+TEST_CASE("traceparent is continued when valid, created otherwise") {
+  suite::http::Request req;
+  req.headers = {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}};
+  auto tp = Traceparent(req);
+  CHECK(tp.substr(0, 36) == "00-4bf92f3577b34da6a3ce929d0e0e4736-");
+  CHECK(tp.size() == 55);
+  CHECK(tp.substr(36, 16) != "00f067aa0ba902b7");  // our own span id
+  req.headers = {{"traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}};
+  CHECK(Traceparent(req).substr(3, 32) != std::string(32, '0'));
+  req.headers = {};
+  CHECK(Traceparent(req).size() == 55);
+}
+
+TEST_CASE("the API key query parameter stays at the edge") {
+  suite::http::Request req;
+  req.path = "/process";
+  req.query = "api_key=secret&x=1&api_key=again";
+  CHECK(UpstreamTarget(req) == "/process?x=1");
+  req.query = "api_key=secret";
+  CHECK(UpstreamTarget(req) == "/process");
+  req.query = "";
+  CHECK(UpstreamTarget(req) == "/process");
+}
+
+TEST_CASE("hop-by-hop response headers are dropped") {
+  auto h = DownstreamHeaders({{"connection", "keep-alive"}, {"transfer-encoding", "chunked"}, {"content-type", "x"}});
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].first == "content-type");
+}
