@@ -119,7 +119,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     error_code ec;
     c->sd.cancel(ec);
     c->sd.release();  // hiredis owns and closes the fd
-    delete holder;
+    // hiredis calls the disconnect callback after this hook, and it still reads ev.data.
+    net::post(c->sd.get_executor(), [holder] { delete holder; });
   }
 
   static void OnConnect(const redisAsyncContext* ac, int status) {

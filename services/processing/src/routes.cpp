@@ -15,6 +15,8 @@ using suite::core::ErrorCode;
 
 namespace {
 
+nlohmann::json OrNull(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+
 Response HandleProcess(Request& req, suite::audit::Publisher& publisher) {
   const Outcome out = Process(req.body);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -22,8 +24,8 @@ Response HandleProcess(Request& req, suite::audit::Publisher& publisher) {
   publisher.Publish({{"type", "process"},
                      {"service", "processing"},
                      {"request_id", req.request_id},
-                     {"dataset_id", out.dataset_id},
-                     {"action", out.action},
+                     {"dataset_id", OrNull(out.dataset_id)},
+                     {"action", OrNull(out.action)},
                      {"status", out.status},
                      {"duration_ms", ms},
                      {"output", out.Output()},

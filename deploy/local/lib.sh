@@ -1,0 +1,196 @@
+# Shared by deploy/local/stack and tests/run: packages, PostgreSQL, Redis, certificates and the
+# four services as local processes. Source it; every function is idempotent.
+set -euo pipefail
+
+SUITE_ROOT=${SUITE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+SUITE_PACKAGES=(g++ cmake ninja-build ccache pkg-config make libboost1.81-dev libssl-dev libpqxx-dev libpq-dev
+  libhiredis-dev prometheus-cpp-dev nlohmann-json3-dev catch2 libsodium-dev postgresql redis-server
+  curl openssl jq ca-certificates)
+
+log() { printf '\033[1m[%s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_deps() {
+  local missing=()
+  for p in "${SUITE_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {  # build <preset>
+  export CCACHE_BASEDIR="$SUITE_ROOT" CCACHE_NOHASHDIR=1
+  cmake --preset "$1" -S "$SUITE_ROOT" >/dev/null
+  cmake --build "$SUITE_ROOT/build/$1" -j "$(nproc)"
+}
+
+# PostgreSQL refuses to run as root: as root it runs as the postgres user.
+pg_run() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+pg_start() {  # pg_start <dir> <port>
+  local dir=$1 port=$2
+  mkdir -p "$dir/sock"
+  if [ "$(id -u)" = 0 ]; then
+    chown -R postgres:postgres "$dir"
+    local d=$dir; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+  fi
+  chmod 700 "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    echo postgres > "$dir/pw"; [ "$(id -u)" = 0 ] && chown postgres "$dir/pw"
+    pg_run "$PGBIN/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pw" -A scram-sha-256 \
+      --auth-local=trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+  fi
+  if ! pg_run "$PGBIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    pg_run "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+      -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 ${PG_EXTRA_OPTS:-}" start >/dev/null
+  fi
+}
+
+pg_stop() { [ -d "$1/data" ] && pg_run "$PGBIN/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true; }
+
+pg_psql() {  # pg_psql <dir> <port> [psql args]
+  local dir=$1 port=$2; shift 2
+  psql -q -h "$dir/sock" -p "$port" -U postgres -v ON_ERROR_STOP=1 "$@"
+}
+
+# One database, one role per service with rights on its own schema only.
+pg_setup_suite() {  # pg_setup_suite <dir> <port> <db> <password>
+  local dir=$1 port=$2 db=$3 pw=$4
+  for role in auth processing audit; do
+    pg_psql "$dir" "$port" -d postgres -c "DO \$\$BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN CREATE ROLE $role LOGIN; END IF;
+      END\$\$;" -c "ALTER ROLE $role PASSWORD '$pw'"
+  done
+  pg_psql "$dir" "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
+    pg_psql "$dir" "$port" -d postgres -c "CREATE DATABASE $db"
+  pg_psql "$dir" "$port" -d "$db" -c "REVOKE ALL ON DATABASE $db FROM PUBLIC" \
+    -c "REVOKE CREATE ON SCHEMA public FROM PUBLIC" \
+    -c "GRANT CONNECT, CREATE ON DATABASE $db TO auth, processing, audit"
+}
+
+redis_start() {  # redis_start <dir> <port> [extra args]
+  local dir=$1 port=$2; shift 2
+  mkdir -p "$dir"
+  redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$dir" --pidfile "$dir/redis.pid" \
+    --logfile "$dir/redis.log" "$@"
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
+  log "redis did not start on $port"; return 1
+}
+
+redis_stop() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true; }
+
+make_certs() {  # make_certs <dir>: a throwaway CA and a server certificate for localhost
+  local d=$1
+  [ -f "$d/server.crt" ] && return 0
+  mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" \
+    -days 30 -subj "/CN=Suite Local CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/server.key" -out "$d/server.csr" \
+    -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' > "$d/server.ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -out "$d/server.crt" \
+    -days 30 -extfile "$d/server.ext" 2>/dev/null
+  chmod 600 "$d"/*.key
+}
+
+# HS256 token for tests and the demo user: jwt_hs256 <secret> <json claims>
+jwt_hs256() {
+  local b64='openssl base64 -A | tr "+/" "-_" | tr -d "="'
+  local h p s
+  h=$(printf '%s' '{"alg":"HS256","typ":"JWT"}' | eval "$b64")
+  p=$(printf '%s' "$2" | eval "$b64")
+  s=$(printf '%s' "$h.$p" | openssl dgst -sha256 -hmac "$1" -binary | eval "$b64")
+  printf '%s.%s.%s' "$h" "$p" "$s"
+}
+
+# start_services <build dir> <run dir> <env file>: starts the four binaries in the background with
+# the variables of <env file>; pids in <run dir>/*.pid, logs in <run dir>/logs.
+start_services() {
+  local bin=$1 run=$2 envfile=$3
+  mkdir -p "$run/logs"
+  for svc in auth-user processing audit gateway; do
+    if [ -f "$run/$svc.pid" ] && kill -0 "$(cat "$run/$svc.pid")" 2>/dev/null; then continue; fi
+    ( set -a; . "$envfile"; set +a; svc_env "$svc"; exec "$bin/services/$svc/$svc" ) >>"$run/logs/$svc.log" 2>&1 &
+    echo $! > "$run/$svc.pid"
+  done
+}
+
+# The per-service variables (PORT, DATABASE_URL) derived from the shared env file.
+svc_env() {
+  case $1 in
+    auth-user) export PORT=$AUTH_PORT DATABASE_URL=$AUTH_DATABASE_URL ;;
+    processing) export PORT=$PROCESSING_PORT ;;
+    audit) export PORT=$AUDIT_PORT DATABASE_URL=$AUDIT_DATABASE_URL ;;
+    gateway) ;;
+  esac
+}
+
+stop_services() {  # stop_services <run dir>: SIGTERM, wait for the drain
+  local run=$1
+  for svc in gateway processing auth-user audit; do
+    [ -f "$run/$svc.pid" ] || continue
+    local pid; pid=$(cat "$run/$svc.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$run/$svc.pid"
+  done
+}
+
+wait_ready() {  # wait_ready <url> [curl args]: until /ready answers 200 (30 s)
+  local url=$1; shift
+  for _ in $(seq 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$@" "$url" 2>/dev/null)" = 200 ] && return 0
+    sleep 0.1
+  done
+  log "not ready: $url"; return 1
+}
+
+# write_env <file> <dir> <pg port> <redis port> <port base> <secrets file>: the shared variables
+# of one stack (services on base+1..3, gateway HTTPS on base+443).
+write_env() {
+  local file=$1 dir=$2 pgport=$3 rport=$4 base=$5 secrets=$6
+  if [ ! -f "$secrets" ]; then
+    umask 077
+    cat > "$secrets" <<SECRETS
+DB_PASSWORD=$(openssl rand -hex 16)
+JWT_SECRET=$(openssl rand -hex 32)
+INTERNAL_TOKEN_SECRET=$(openssl rand -hex 32)
+API_KEY=sk-$(openssl rand -hex 16)
+API_KEY_2=sk-$(openssl rand -hex 16)
+ADMIN_PASSWORD=Adm1n-$(openssl rand -hex 8)!
+SECRETS
+  fi
+  . "$secrets"
+  umask 077
+  cat > "$file" <<ENV
+JWT_SECRET=$JWT_SECRET
+INTERNAL_TOKEN_SECRET=$INTERNAL_TOKEN_SECRET
+API_KEY=$API_KEY
+API_KEYS='[{"key":"$API_KEY","name":"local","tier":"enterprise"},{"key":"$API_KEY_2","name":"local-free","tier":"free"}]'
+REDIS_URL=redis://127.0.0.1:$rport
+AUTH_PORT=$((base + 1))
+PROCESSING_PORT=$((base + 2))
+AUDIT_PORT=$((base + 3))
+AUTH_USER_URL=http://127.0.0.1:$((base + 1))
+PROCESSING_URL=http://127.0.0.1:$((base + 2))
+AUDIT_URL=http://127.0.0.1:$((base + 3))
+HTTPS_PORT=$((base + 443))
+BIND_ADDRESS=127.0.0.1
+TLS_CERT_FILE=$dir/certs/server.crt
+TLS_KEY_FILE=$dir/certs/server.key
+AUTH_DATABASE_URL=postgresql://auth:$DB_PASSWORD@127.0.0.1:$pgport/suite
+AUDIT_DATABASE_URL=postgresql://audit:$DB_PASSWORD@127.0.0.1:$pgport/suite
+AUDIT_LOG_FILE=$dir/logs/requests.log
+ADMIN_USERNAME=admin
+ADMIN_EMAIL=admin@example.com
+ADMIN_PASSWORD=$ADMIN_PASSWORD
+ENV
+  umask 022
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# End to end: the four services against real PostgreSQL and Redis, through the gateway over TLS.
+# Plays seed 000's six requests and checks statuses, bodies, and that each record reaches
+# PostgreSQL and the NDJSON file; plus login, the audit query, identity bypass, rate limits and
+# SIGTERM. Needs E2E_PG_DIR, E2E_PG_PORT, E2E_REDIS_PORT (tests/run sets them). $1 = binaries.
+set -euo pipefail
+BIN=$1
+. "$(dirname "$0")/../../deploy/local/lib.sh"
+: "${E2E_PG_DIR:?}" "${E2E_PG_PORT:?}" "${E2E_REDIS_PORT:?}"
+DIR=$(mktemp -d /tmp/suite-e2e.XXXXXX)
+mkdir -p "$DIR/logs"
+fails=0
+pass() { printf '  ok   %s\n' "$1"; }
+fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
+check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$3], got [$2]"; fi; }
+cleanup() {
+  local rc=$?
+  stop_services "$DIR"
+  if [ $fails -ne 0 ] || [ $rc -ne 0 ]; then for f in "$DIR"/logs/*.log; do echo "--- $f"; tail -n 30 "$f"; done; fi
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+make_certs "$DIR/certs"
+write_env "$DIR/env" "$DIR" "$E2E_PG_PORT" "$E2E_REDIS_PORT" 28000 "$DIR/secrets"
+DB=suite_e2e_$(openssl rand -hex 4)  # a fresh database per run
+sed -i "s|/suite\$|/$DB|" "$DIR/env"
+echo "RATE_LIMIT_REQUESTS=20" >> "$DIR/env"
+echo "ARGON2_MEMORY_KIB=1024" >> "$DIR/env"
+. "$DIR/secrets"; set -a; . "$DIR/env"; set +a
+pg_setup_suite "$E2E_PG_DIR" "$E2E_PG_PORT" "$DB" "$DB_PASSWORD"
+start_services "$BIN" "$DIR" "$DIR/env"
+GW=https://localhost:$HTTPS_PORT
+C=(curl -s --cacert "$DIR/certs/ca.crt")
+for p in $AUTH_PORT $PROCESSING_PORT $AUDIT_PORT; do wait_ready "http://127.0.0.1:$p/ready"; done
+wait_ready "$GW/ready" --cacert "$DIR/certs/ca.crt"
+
+# call <method> <path+query> [curl args]: sets STATUS, BODY, HEADERS
+call() {
+  local m=$1 u=$2; shift 2
+  local out; out=$("${C[@]}" -D "$DIR/h" -o "$DIR/b" -w '%{http_code}' -X "$m" "$GW$u" "$@")
+  STATUS=$out; BODY=$(cat "$DIR/b"); HEADERS=$(tr -d '\r' < "$DIR/h")
+}
+header() { printf '%s\n' "$HEADERS" | grep -i "^$1:" | head -1 | cut -d' ' -f2-; }
+
+echo "seed 000 through the gateway"
+JWT_TOKEN=$(jwt_hs256 "$JWT_SECRET" "{\"sub\":\"testuser\",\"exp\":$(( $(date +%s) + 3600 ))}")
+J=(-H "Content-Type: application/json")
+call POST "/process?api_key=$API_KEY" -H "Authorization: Bearer $JWT_TOKEN" "${J[@]}" \
+  -d '{"dataset_id": "sales_2025_q3", "action": "summarize", "payload": {"rows": [1, 2, 3]}}'
+check "2: summarize status" "$STATUS" 200
+check "2: summarize data" "$(jq -c .data <<<"$BODY")" '{"dataset":"sales_2025_q3","rows_processed":3,"summary":"3 records processed"}'
+check "2: status field" "$(jq -r .status <<<"$BODY")" success
+RID2=$(jq -r .request_id <<<"$BODY")
+check "2: request id echoed" "$(header x-request-id)" "$RID2"
+check "2: security header" "$(header x-frame-options)" DENY
+check "2: HSTS" "$(header strict-transport-security)" "max-age=31536000; includeSubDomains"
+check "2: rate-limit header" "$(header x-ratelimit-limit)" 20
+
+call POST /process -H "X-API-Key: $API_KEY" -H "Authorization: Bearer $JWT_TOKEN" "${J[@]}" -H "X-Request-ID: e2e-count-1" \
+  -d '{"dataset_id": "inventory_2025", "action": "count", "payload": {"items": ["A", "B", "C", "D"]}}'
+check "3: count status" "$STATUS" 200
+check "3: count" "$(jq -c .data <<<"$BODY")" '{"count":4,"dataset":"inventory_2025"}'
+check "3: client request id kept" "$(jq -r .request_id <<<"$BODY")" e2e-count-1
+
+call POST "/process?api_key=$API_KEY" -H "Authorization: Bearer $JWT_TOKEN" "${J[@]}" \
+  -d '{"dataset_id": "sales_2025_q3", "action": "summarize", "payload": {"force_fail": true}}'
+check "4: forced failure status" "$STATUS" 400
+check "4: message" "$(jq -r .error.message <<<"$BODY")" "forced failure requested: payload.force_fail=true"
+check "4: detail (FastAPI clients)" "$(jq -r .detail <<<"$BODY")" "forced failure requested: payload.force_fail=true"
+check "4: code" "$(jq -r .error.code <<<"$BODY")" BAD_REQUEST
+RID4=$(jq -r .error.request_id <<<"$BODY")
+
+call POST /process -H "Authorization: Bearer $JWT_TOKEN" "${J[@]}" -d '{"dataset_id": "test", "action": "summarize", "payload": {}}'
+check "5: missing API key status" "$STATUS" 401
+check "5: message" "$(jq -r .error.message <<<"$BODY")" "API key required (query param 'api_key' or header 'X-API-Key')"
+check "5: WWW-Authenticate" "$(header www-authenticate | cut -c1-6)" Bearer
+
+call POST "/process?api_key=$API_KEY" -H "Authorization: Bearer invalid.jwt.token" "${J[@]}" \
+  -d '{"dataset_id": "test", "action": "summarize", "payload": {}}'
+check "6: invalid JWT status" "$STATUS" 401
+check "6: message prefix" "$(jq -r .error.message <<<"$BODY" | cut -c1-19)" "Invalid JWT token: "
+
+call POST "/process?api_key=$API_KEY" -H "Authorization: Bearer $JWT_TOKEN" "${J[@]}" -d '{"action": 3}'
+check "validation status" "$STATUS" 422
+check "validation fields" "$(jq -c '[.error.details.errors[].field]' <<<"$BODY")" '["dataset_id","action"]'
+
+echo "identity"
+call GET /health
+check "health" "$(jq -r .status <<<"$BODY")" healthy
+call POST /auth/register "${J[@]}" -d '{"username":"alice","email":"alice@example.com","password":"weak"}'
+check "weak password refused" "$STATUS" 422
+call POST /auth/register "${J[@]}" -d '{"username":"alice","email":"alice@example.com","password":"SecurePass123!"}'
+check "register" "$STATUS" 201
+call POST /auth/register "${J[@]}" -d '{"username":"alice","email":"other@example.com","password":"SecurePass123!"}'
+check "duplicate register" "$STATUS" 409
+call POST /auth/login -d 'username=alice&password=SecurePass123!'
+check "login (form)" "$STATUS" 200
+USER_TOKEN=$(jq -r .access_token <<<"$BODY")
+call POST /auth/login -d 'username=alice&password=wrong'
+check "bad password" "$STATUS" 401
+call POST "/process?api_key=$API_KEY" -H "Authorization: Bearer $USER_TOKEN" "${J[@]}" \
+  -d '{"dataset_id": "by_login", "action": "validate", "payload": {"rows": []}}'
+check "login token accepted as seed 000 JWT" "$STATUS" 200
+check "audit forbidden to non-admin" "$(call GET /audit/requests -H "Authorization: Bearer $USER_TOKEN"; echo "$STATUS")" 403
+call POST /auth/login "${J[@]}" -d "{\"username\":\"admin\",\"password\":\"$ADMIN_PASSWORD\"}"
+check "admin login (JSON)" "$STATUS" 200
+ADMIN_TOKEN=$(jq -r .access_token <<<"$BODY")
+
+echo "audit trail"
+for _ in $(seq 50); do
+  call GET "/audit/requests?limit=100" -H "Authorization: Bearer $ADMIN_TOKEN"
+  [ "$(jq -r .count <<<"$BODY")" -ge 5 ] 2>/dev/null && break; sleep 0.1
+done
+check "audit query" "$STATUS" 200
+check "records (2,3,4,422,login)" "$(jq -r .count <<<"$BODY")" 5
+check "newest first" "$(jq -r '.items[0].dataset_id' <<<"$BODY")" by_login
+call GET "/audit/requests?request_id=$RID4" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "failure record" "$(jq -c '.items[0] | [.status, .http_status, .output, .action]' <<<"$BODY")" \
+  '["failure",400,"forced failure requested: payload.force_fail=true","summarize"]'
+call GET "/audit/requests?status=success&dataset_id=sales_2025_q3" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "filtered success record" "$(jq -c '[.count, .items[0].request_id, .items[0].output.rows_processed]' <<<"$BODY")" "[1,\"$RID2\",3]"
+check "client recorded" "$(jq -r '.items[0].client' <<<"$BODY")" 127.0.0.1
+call GET "/audit/requests?limit=0" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "bad limit" "$STATUS" 422
+check "PostgreSQL rows" "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc 'SELECT count(*) FROM audit.requests')" 5
+check "NDJSON lines" "$(wc -l < "$AUDIT_LOG_FILE")" 5
+check "NDJSON record" "$(grep "$RID2" "$AUDIT_LOG_FILE" | jq -c '[.status, .http_status, .duration_ms >= 0, .output.summary]')" \
+  '["success",200,true,"3 records processed"]'
+
+echo "edges"
+check "direct call without identity" "$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:$PROCESSING_PORT/process -H 'X-Internal-Identity: forged' -d '{}')" 401
+check "unknown path" "$(call GET /nope; echo "$STATUS")" 404
+call POST /api/test -H "X-API-Key: $API_KEY" "${J[@]}" -d '{"test_name":"sample_test","iterations":10}'
+check "seed 001 /api/test" "$(jq -c '[.success, .received_data.iterations]' <<<"$BODY")" '[true,10]'
+check "TLS 1.1 refused" "$(echo | openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >/dev/null 2>&1; echo $?)" 1
+redis-cli -p "$E2E_REDIS_PORT" DEL 'rl:{key:local-free}' >/dev/null  # this test's own bucket
+codes=""
+for _ in $(seq 21); do codes="$codes $("${C[@]}" -o /dev/null -w '%{http_code}' -X POST "$GW/api/test" -H "X-API-Key: $API_KEY_2" "${J[@]}" -d '{}')"; done
+check "rate limit: 20 pass, 21st refused" "$(echo $codes | tr ' ' '\n' | sort | uniq -c | tr -s ' ' | xargs)" "20 200 1 429"
+call POST /api/test -H "X-API-Key: $API_KEY_2" "${J[@]}" -d '{}'
+check "429 envelope" "$(jq -r .error.code <<<"$BODY")" RATE_LIMIT_EXCEEDED
+[ -n "$(header retry-after)" ] && pass "Retry-After present" || fail "Retry-After missing"
+
+echo "graceful stop"
+for svc in gateway processing auth-user audit; do
+  pid=$(cat "$DIR/$svc.pid"); kill -TERM "$pid"
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then fail "$svc did not stop"; else wait "$pid" 2>/dev/null; check "$svc exit code" "$?" 0; fi
+  rm -f "$DIR/$svc.pid"
+done
+
+echo "e2e: $fails failure(s)"
+[ $fails -eq 0 ]
