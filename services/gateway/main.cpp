@@ -1,5 +1,6 @@
 // gateway: the TLS edge. Authenticates, rate-limits and forwards to the services.
 #include "gateway.hpp"
+#include "local_routes.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/http/server.hpp"
 #include "suite/http/service.hpp"
@@ -20,6 +21,7 @@ int main() {
   suite::http::AddProbes(local, metrics, probes, "gateway", [&] {
     return nlohmann::json{{"redis", redis.connected() ? "ok" : "unavailable"}};
   });
+  gateway::RegisterLocalRoutes(local, config);
   gateway::Gateway gw(config, runtime.io(), local, redis, metrics);
   suite::http::ServerOptions options;
   options.body_limit = config.body_limit;

@@ -130,6 +130,11 @@ check "NDJSON record" "$(grep "$RID2" "$AUDIT_LOG_FILE" | jq -c '[.status, .http
 
 echo "edges"
 check "direct call without identity" "$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:$PROCESSING_PORT/process -H 'X-Internal-Identity: forged' -d '{}')" 401
+call GET /protected -H "X-API-Key: $API_KEY"
+check "seed 001 /protected" "$(jq -c '[.message, .api_key]' <<<"$BODY")" '["Access granted to protected resource","local"]'
+check "seed 001 /protected without key" "$(call GET /protected; echo "$STATUS")" 401
+call GET /api/status -H "X-API-Key: $API_KEY"
+check "seed 001 /api/status" "$(jq -r .rate_limiting.limit <<<"$BODY")" "20 requests per 60s"
 check "unknown path" "$(call GET /nope; echo "$STATUS")" 404
 call POST /api/test -H "X-API-Key: $API_KEY" "${J[@]}" -d '{"test_name":"sample_test","iterations":10}'
 check "seed 001 /api/test" "$(jq -c '[.success, .received_data.iterations]' <<<"$BODY")" '[true,10]'

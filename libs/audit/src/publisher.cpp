@@ -58,15 +58,18 @@ void Publisher::Loop() {
       in_flight_ = batch.size();
     }
     // Pipelined: all XADDs go out back to back; we wait for every answer.
-    std::vector<std::promise<bool>> results(batch.size());
+    auto results_ptr = std::make_shared<std::vector<std::promise<bool>>>(batch.size());
+    auto& results = *results_ptr;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       client_.Command({"XADD", options_.stream, "MAXLEN", "~", std::to_string(options_.stream_maxlen),
                        "*", "event", batch[i]},
-                      [&results, i](redis::Reply r) { results[i].set_value(r.ok()); });
+                      [results_ptr, i](redis::Reply r) { (*results_ptr)[i].set_value(r.ok()); });
     }
+    // Bounded wait: once the I/O loop has stopped, replies never come.
     std::size_t ok = 0;
     for (auto& r : results) {
-      if (!r.get_future().get()) break;
+      auto f = r.get_future();
+      if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready || !f.get()) break;
       ++ok;
     }
     // Only the leading run of successes is removed: order is kept, failures are retried.

@@ -214,10 +214,17 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     const auto remote = lowest.socket().remote_endpoint(rec);
     const std::string remote_ip = rec ? std::string() : remote.address().to_string();
     std::list<SessionHandle>::iterator handle;
+    auto alive = std::make_shared<bool>(true);
     {
       std::lock_guard lock(mu);
       auto ex = lowest.get_executor();
-      sessions.push_front({[&lowest, ex] { net::post(ex, [&lowest] { lowest.cancel(); }); }, true});
+      // Runs on the session's strand; `alive` is cleared there too before the stream goes away.
+      sessions.push_front({[&lowest, ex, alive] {
+                             net::post(ex, [&lowest, alive] {
+                               if (*alive) lowest.cancel();
+                             });
+                           },
+                           true});
       handle = sessions.begin();
     }
     beast::flat_buffer buffer;
@@ -296,6 +303,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       std::lock_guard lock(mu);
       sessions.erase(handle);
     }
+    *alive = false;
     --connections;
   }
 

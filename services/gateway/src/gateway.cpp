@@ -32,6 +32,10 @@ Gateway::Gateway(const Config& config, boost::asio::io_context& io, suite::http:
       {"/api-keys/", Policy::kAny, &auth_user_},
       {"/audit/", Policy::kAny, &audit_},
       {"/security/", Policy::kAny, &audit_},
+      // Seed 001's protected endpoints, answered by the gateway itself (upstream nullptr).
+      {"/health/detailed", Policy::kAny, nullptr},
+      {"/protected", Policy::kAny, nullptr},
+      {"/api/status", Policy::kAny, nullptr},
   };
   decisions_ = &prometheus::BuildCounter()
                     .Name("gateway_ratelimit_decisions_total")
@@ -105,6 +109,19 @@ void Gateway::Handle(RequestPtr req, Reply reply) {
 
 void Gateway::Forward(RequestPtr req, Reply reply, const Route& route, const suite::security::Identity& id,
                       Decision decision) {
+  if (route.upstream == nullptr) {
+    req->identity = id.ToJson();
+    const bool limited = config_.rate_limit.enabled;
+    local_.Dispatch(req, Reply([reply, decision, limited](Response res) {
+      if (limited) {
+        res.Set("x-ratelimit-limit", std::to_string(decision.limit));
+        res.Set("x-ratelimit-remaining", std::to_string(decision.remaining));
+        res.Set("x-ratelimit-reset", std::to_string(decision.reset_seconds));
+      }
+      reply(std::move(res));
+    }));
+    return;
+  }
   suite::http::ClientRequest out;
   out.method = req->method;
   out.target = UpstreamTarget(*req);

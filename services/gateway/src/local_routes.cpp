@@ -1,0 +1,35 @@
+#include "local_routes.hpp"
+
+#include "suite/core/ids.hpp"
+#include "suite/http/service.hpp"
+
+namespace gateway {
+
+using suite::http::Request;
+using suite::http::Response;
+
+void RegisterLocalRoutes(suite::http::Router& router, const Config& config) {
+  const auto& rl = config.rate_limit;
+  const std::string limit = std::to_string(rl.requests) + " requests per " + std::to_string(rl.period.count()) + "s";
+  router.Inline("GET", "/health/detailed", [&rl](Request&) {
+    return Response::Json(200, {{"status", "healthy"}, {"timestamp", suite::core::NowIso()}, {"version", "0.1.0"},
+                                {"environment", "production"}, {"rate_limiting", rl.enabled ? "enabled" : "disabled"},
+                                {"cors_origins", nlohmann::json::array()}});
+  });
+  router.Inline("GET", "/protected", [](Request& req) {
+    const auto id = suite::http::IdentityOf(req);
+    // The key's name, never the key: seed 001 echoed a prefix of the secret itself.
+    return Response::Json(200, {{"message", "Access granted to protected resource"},
+                                {"api_key", id.api_key_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.api_key_id)},
+                                {"subject", id.subject},
+                                {"timestamp", suite::core::NowIso()}});
+  });
+  router.Inline("GET", "/api/status", [&rl, limit](Request&) {
+    return Response::Json(200, {{"api_status", "running"}, {"authentication", "enabled"},
+                                {"rate_limiting", {{"enabled", rl.enabled}, {"limit", limit}}},
+                                {"cors", {{"allowed_origins", nlohmann::json::array()}}},
+                                {"timestamp", suite::core::NowIso()}});
+  });
+}
+
+}  // namespace gateway
