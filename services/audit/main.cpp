@@ -43,8 +43,10 @@ int main() {
   consumer->Start();
   svc.runtime().OnStop([&] { consumer->Stop(); }, [&] { return consumer->Idle(); });
   audit::Register(svc.router(), svc.workers(), pool);
-  return svc.Run([&] {
+  const int rc = svc.Run([&] {
     return nlohmann::json{{"database", pool.Ping() ? "ok" : "unavailable"},
                           {"redis", redis.connected() ? "ok" : "unavailable"}};
   });
+  redis.Stop();  // fails the pending read while the consumer still exists
+  return rc;
 }

@@ -46,6 +46,7 @@ int main() {
     return 1;
   }
   const int rc = runtime.Run(config.drain);
+  redis.Stop();  // answers what is pending while the pipeline still exists
   probes.Stop();
   return rc;
 }

@@ -21,5 +21,6 @@ int main() {
     return nlohmann::json{{"redis", redis.connected() ? "ok" : "unavailable"}};
   });
   publisher.Stop();
+  redis.Stop();
   return rc;
 }

@@ -17,7 +17,7 @@ cleanup() {
   local rc=$?
   stop_services "$DIR"
   if [ $fails -ne 0 ] || [ $rc -ne 0 ]; then for f in "$DIR"/logs/*.log; do echo "--- $f"; tail -n 30 "$f"; done; fi
-  rm -rf "$DIR"
+  if [ -n "${E2E_KEEP:-}" ]; then echo "kept $DIR"; else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT
 
@@ -26,6 +26,7 @@ write_env "$DIR/env" "$DIR" "$E2E_PG_PORT" "$E2E_REDIS_PORT" 28000 "$DIR/secrets
 DB=suite_e2e_$(openssl rand -hex 4)  # a fresh database per run
 sed -i "s|/suite\$|/$DB|" "$DIR/env"
 echo "RATE_LIMIT_REQUESTS=20" >> "$DIR/env"
+sed -i "s|^REDIS_URL=.*|&/$((RANDOM % 15 + 1))|" "$DIR/env"  # a Redis database of its own
 echo "ARGON2_MEMORY_KIB=1024" >> "$DIR/env"
 . "$DIR/secrets"; set -a; . "$DIR/env"; set +a
 pg_setup_suite "$E2E_PG_DIR" "$E2E_PG_PORT" "$DB" "$DB_PASSWORD"
@@ -124,6 +125,7 @@ check "client recorded" "$(jq -r '.items[0].client' <<<"$BODY")" 127.0.0.1
 call GET "/audit/requests?limit=0" -H "Authorization: Bearer $ADMIN_TOKEN"
 check "bad limit" "$STATUS" 422
 check "PostgreSQL rows" "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc 'SELECT count(*) FROM audit.requests')" 5
+check "audit rows are append-only" "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc 'DELETE FROM audit.requests' 2>&1 | grep -c 'append-only')" 1
 check "NDJSON lines" "$(wc -l < "$AUDIT_LOG_FILE")" 5
 check "NDJSON record" "$(grep "$RID2" "$AUDIT_LOG_FILE" | jq -c '[.status, .http_status, .duration_ms >= 0, .output.summary]')" \
   '["success",200,true,"3 records processed"]'
@@ -139,7 +141,7 @@ check "unknown path" "$(call GET /nope; echo "$STATUS")" 404
 call POST /api/test -H "X-API-Key: $API_KEY" "${J[@]}" -d '{"test_name":"sample_test","iterations":10}'
 check "seed 001 /api/test" "$(jq -c '[.success, .received_data.iterations]' <<<"$BODY")" '[true,10]'
 check "TLS 1.1 refused" "$(echo | openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >/dev/null 2>&1; echo $?)" 1
-redis-cli -p "$E2E_REDIS_PORT" DEL 'rl:{key:local-free}' >/dev/null  # this test's own bucket
+redis-cli -u "$REDIS_URL" DEL 'rl:{key:local-free}' >/dev/null  # this test's own bucket
 codes=""
 for _ in $(seq 21); do codes="$codes $("${C[@]}" -o /dev/null -w '%{http_code}' -X POST "$GW/api/test" -H "X-API-Key: $API_KEY_2" "${J[@]}" -d '{}')"; done
 check "rate limit: 20 pass, 21st refused" "$(echo $codes | tr ' ' '\n' | sort | uniq -c | tr -s ' ' | xargs)" "20 200 1 429"

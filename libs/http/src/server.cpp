@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "suite/core/ids.hpp"
+#include "suite/http/router.hpp"
 #include "suite/observability/log.hpp"
 
 namespace suite::http {
@@ -21,72 +22,6 @@ namespace bhttp = beast::http;
 using tcp = net::ip::tcp;
 using core::ErrorCode;
 using namespace std::chrono_literals;
-
-//------------------------------------------------------------------------------ Runtime
-
-struct Runtime::Impl {
-  explicit Impl(std::size_t n) : threads(n), signals(io, SIGTERM, SIGINT) {}
-  std::size_t threads;
-  net::io_context io;
-  net::signal_set signals;
-  std::mutex mu;
-  std::vector<std::function<void()>> begins;
-  std::vector<std::function<bool()>> drains;
-};
-
-Runtime::Runtime(std::size_t io_threads) : impl_(std::make_unique<Impl>(io_threads)) {}
-Runtime::~Runtime() = default;
-net::io_context& Runtime::io() { return impl_->io; }
-
-void Runtime::OnStop(std::function<void()> begin, std::function<bool()> drained) {
-  std::lock_guard lock(impl_->mu);
-  if (begin) impl_->begins.push_back(std::move(begin));
-  if (drained) impl_->drains.push_back(std::move(drained));
-}
-
-void Runtime::RequestStop() {
-  net::post(impl_->io, [this] { impl_->signals.cancel(); });
-}
-
-int Runtime::Run(std::chrono::milliseconds drain_timeout) {
-  auto& io = impl_->io;
-  auto work = net::make_work_guard(io);
-  net::steady_timer poll(io);
-  std::chrono::steady_clock::time_point deadline;
-  std::function<void()> check = [&] {
-    bool all = true;
-    {
-      std::lock_guard lock(impl_->mu);
-      for (auto& d : impl_->drains) all = all && d();
-    }
-    if (all || std::chrono::steady_clock::now() >= deadline) {
-      if (!all) obs::Warn("drain timeout reached; stopping with work in flight");
-      work.reset();
-      io.stop();
-      return;
-    }
-    poll.expires_after(20ms);
-    poll.async_wait([&](beast::error_code) { check(); });
-  };
-  impl_->signals.async_wait([&](beast::error_code, int sig) {
-    obs::Info("stopping", {{"signal", sig}});
-    stopping_ = true;
-    deadline = std::chrono::steady_clock::now() + drain_timeout;
-    std::vector<std::function<void()>> begins;
-    {
-      std::lock_guard lock(impl_->mu);
-      begins = impl_->begins;
-    }
-    for (auto& b : begins) b();
-    check();
-  });
-  std::vector<std::thread> extra;
-  for (std::size_t i = 1; i < impl_->threads; ++i) extra.emplace_back([&] { io.run(); });
-  io.run();
-  for (auto& t : extra) t.join();
-  obs::Info("stopped");
-  return 0;
-}
 
 //------------------------------------------------------------------------------ Server
 
@@ -324,15 +259,6 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         net::use_awaitable);
   }
 
-  static Response ErrorFromException(std::exception_ptr e, const Request& req) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& err) {
-      obs::Error("unhandled exception", {{"request_id", req.request_id}, {"error", err.what()}});
-    }
-    return Response::Error(ErrorCode::kInternal, "Internal server error", req.request_id);
-  }
-
   template <class Stream>
   net::awaitable<void> WriteError(Stream& stream, ErrorCode code, const char* message) {
     co_await Write(stream, Response::Error(code, message, core::NewUuid()), false, 11);
@@ -350,7 +276,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                           std::chrono::steady_clock::now() - req->start).count();
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.2fms", static_cast<double>(us) / 1000.0);
-      out.set("x-response-time", buf);
+      out.set("x-response-time", buf);  // seed 003
+      std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(us) / 1e6);
+      out.set("x-process-time", buf);   // seed 001: seconds
     }
     out.keep_alive(keep_alive);
     if (req == nullptr || req->method != "HEAD") out.body() = res.body;

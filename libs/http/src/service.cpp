@@ -43,17 +43,6 @@ Handler WithIdentity(const Router& router, const security::IdentitySigner& verif
   };
 }
 
-security::Identity IdentityOf(const Request& req) {
-  security::Identity id;
-  const auto& j = req.identity;
-  if (!j.is_object()) return id;
-  id.subject = j.value("subject", "");
-  id.roles = j.value("roles", std::vector<std::string>{});
-  id.tier = j.value("tier", "");
-  id.method = j.value("method", "");
-  id.api_key_id = j.value("api_key_id", "");
-  id.client_ip = j.value("client_ip", "");
-  return id;
-}
+security::Identity IdentityOf(const Request& req) { return security::Identity::FromJson(req.identity); }
 
 }  // namespace suite::http

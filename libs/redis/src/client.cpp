@@ -120,7 +120,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     c->sd.cancel(ec);
     c->sd.release();  // hiredis owns and closes the fd
     // hiredis calls the disconnect callback after this hook, and it still reads ev.data.
-    net::post(c->sd.get_executor(), [holder] { delete holder; });
+    // Owned by the handler: freed when it runs, or when a stopped io_context discards it.
+    net::post(c->sd.get_executor(), [h = std::unique_ptr<std::shared_ptr<Conn>>(holder)] {});
   }
 
   static void OnConnect(const redisAsyncContext* ac, int status) {
@@ -244,20 +245,26 @@ void Client::Start() {
 }
 
 void Client::Stop() {
-  std::promise<void> done;
-  auto fut = done.get_future();
-  net::dispatch(impl_->strand, [i = impl_, &done] {
+  auto shutdown = [i = impl_] {
     i->stopped = true;
     i->reconnect_timer.cancel();
     i->connect_timer.cancel();
     if (i->conn && i->conn->ac) redisAsyncFree(i->conn->ac);
     i->conn.reset();
     i->is_connected = false;
+  };
+  // Once the io_context has stopped, nothing else runs the strand: clean up here and now.
+  if (impl_->strand.get_inner_executor().context().stopped()) {
+    shutdown();
+    return;
+  }
+  std::promise<void> done;
+  auto fut = done.get_future();
+  net::dispatch(impl_->strand, [shutdown, &done] {
+    shutdown();
     done.set_value();
   });
-  // When the io_context no longer runs, the posted stop cannot run either: do not wait then.
-  if (!impl_->strand.get_inner_executor().context().stopped())
-    fut.wait_for(std::chrono::milliseconds(500));
+  fut.wait_for(std::chrono::milliseconds(500));
 }
 
 bool Client::connected() const { return impl_->is_connected.load(); }

@@ -18,6 +18,21 @@ nlohmann::json Identity::ToJson() const {
           {"method", method},   {"api_key_id", api_key_id}, {"client_ip", client_ip}};
 }
 
+Identity Identity::FromJson(const nlohmann::json& j) {
+  Identity id;
+  if (!j.is_object()) return id;
+  auto text = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  id.subject = text("subject");
+  if (j.contains("roles") && j["roles"].is_array())
+    for (const auto& r : j["roles"])
+      if (r.is_string()) id.roles.push_back(r.get<std::string>());
+  id.tier = text("tier");
+  id.method = text("method");
+  id.api_key_id = text("api_key_id");
+  id.client_ip = text("client_ip");
+  return id;
+}
+
 std::string IdentitySigner::Sign(const Identity& id, const std::string& request_id) const {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
@@ -31,16 +46,13 @@ Identity IdentitySigner::Verify(std::string_view token) const {
   if (token.empty()) throw JwtError("missing internal identity");
   auto c = jwt_.Verify(token, {.issuer = kIssuer, .audience = kAudience,
                                .leeway = std::chrono::seconds(5)});
-  Identity id;
-  id.subject = c.value("sub", "");
-  if (c.contains("roles") && c["roles"].is_array())
-    for (const auto& r : c["roles"])
-      if (r.is_string()) id.roles.push_back(r.get<std::string>());
-  id.tier = c.value("tier", "");
-  id.method = c.value("amr", "");
-  id.api_key_id = c.value("kid", "");
-  id.client_ip = c.value("cip", "");
-  return id;
+  // The token carries short claim names; map them onto the identity's fields.
+  return Identity::FromJson({{"subject", c.value("sub", nlohmann::json())},
+                             {"roles", c.value("roles", nlohmann::json())},
+                             {"tier", c.value("tier", nlohmann::json())},
+                             {"method", c.value("amr", nlohmann::json())},
+                             {"api_key_id", c.value("kid", nlohmann::json())},
+                             {"client_ip", c.value("cip", nlohmann::json())}});
 }
 
 }  // namespace suite::security

@@ -56,6 +56,7 @@ void Consumer::Read() {
 }
 
 void Consumer::Handle(Reply reply) {
+  if (stopping_) return;  // unacknowledged entries are re-read at the next start
   if (!reply.ok()) {
     obs::Warn("audit stream read failed", {{"error", reply.str}});
     Retry();

@@ -11,6 +11,14 @@ using suite::http::Reply;
 using suite::http::RequestPtr;
 using suite::http::Response;
 
+namespace {
+void SetRateLimitHeaders(Response& res, const Decision& d, bool refused) {
+  res.Set("x-ratelimit-limit", std::to_string(d.limit));
+  res.Set("x-ratelimit-remaining", refused ? "0" : std::to_string(d.remaining));
+  res.Set("x-ratelimit-reset", std::to_string(d.reset_seconds));
+}
+}  // namespace
+
 Gateway::Gateway(const Config& config, boost::asio::io_context& io, suite::http::Router& local,
                  suite::redis::Client& redis, suite::obs::Metrics& metrics)
     : config_(config),
@@ -97,9 +105,7 @@ void Gateway::Handle(RequestPtr req, Reply reply) {
                                        {{"limit", rl.requests}, {"period_seconds", rl.period.count()},
                                         {"retry_after_seconds", d.reset_seconds}});
       res.Set("retry-after", std::to_string(d.reset_seconds));
-      res.Set("x-ratelimit-limit", std::to_string(d.limit));
-      res.Set("x-ratelimit-remaining", "0");
-      res.Set("x-ratelimit-reset", std::to_string(d.reset_seconds));
+      SetRateLimitHeaders(res, d, true);
       reply(std::move(res));
       return;
     }
@@ -113,11 +119,7 @@ void Gateway::Forward(RequestPtr req, Reply reply, const Route& route, const sui
     req->identity = id.ToJson();
     const bool limited = config_.rate_limit.enabled;
     local_.Dispatch(req, Reply([reply, decision, limited](Response res) {
-      if (limited) {
-        res.Set("x-ratelimit-limit", std::to_string(decision.limit));
-        res.Set("x-ratelimit-remaining", std::to_string(decision.remaining));
-        res.Set("x-ratelimit-reset", std::to_string(decision.reset_seconds));
-      }
+      if (limited) SetRateLimitHeaders(res, decision, false);
       reply(std::move(res));
     }));
     return;
@@ -150,11 +152,7 @@ void Gateway::Forward(RequestPtr req, Reply reply, const Route& route, const sui
         res = Response::Error(ErrorCode::kUpstreamUnavailable, "Upstream service failed", req->request_id);
       if (res.status == 503) res.Set("retry-after", "1");
     }
-    if (limited) {
-      res.Set("x-ratelimit-limit", std::to_string(decision.limit));
-      res.Set("x-ratelimit-remaining", std::to_string(decision.remaining));
-      res.Set("x-ratelimit-reset", std::to_string(decision.reset_seconds));
-    }
+    if (limited) SetRateLimitHeaders(res, decision, false);
     reply(std::move(res));
   });
 }

@@ -23,6 +23,7 @@ struct Identity {
   std::string client_ip;
   bool HasRole(std::string_view r) const;
   nlohmann::json ToJson() const;
+  static Identity FromJson(const nlohmann::json& j);
 };
 
 class IdentitySigner {
