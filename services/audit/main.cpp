@@ -15,8 +15,7 @@ int main() {
   suite::core::Env env("audit");
   auto host_config = suite::http::HostConfig::FromEnv(env, "audit", 8083);
   const auto database_url = env.Secret("DATABASE_URL", 1);
-  auto redis_options = suite::redis::ParseUrl(env.Str("REDIS_URL"));
-  if (!redis_options) env.Fail("REDIS_URL", "must look like redis://[:password@]host:port[/db]");
+  const auto redis_options = suite::redis::OptionsFromEnv(env, "REDIS_URL");
   const auto ndjson = env.Str("AUDIT_LOG_FILE", "logs/requests.log");
   char host[256] = "audit";
   ::gethostname(host, sizeof host - 1);
@@ -31,7 +30,7 @@ int main() {
     suite::obs::Error("migrations failed", {{"error", e.what()}});
     return 1;
   }
-  suite::redis::Client redis(svc.runtime().io(), *redis_options, "audit-consumer");
+  suite::redis::Client redis(svc.runtime().io(), redis_options, "audit-consumer");
   redis.Start();
   std::unique_ptr<audit::Consumer> consumer;
   try {

@@ -7,12 +7,11 @@
 int main() {
   suite::core::Env env("processing");
   auto host_config = suite::http::HostConfig::FromEnv(env, "processing", 8082);
-  auto redis_options = suite::redis::ParseUrl(env.Str("REDIS_URL"));
-  if (!redis_options) env.Fail("REDIS_URL", "must look like redis://[:password@]host:port[/db]");
+  const auto redis_options = suite::redis::OptionsFromEnv(env, "REDIS_URL");
   env.Finish();
 
   suite::http::ServiceHost host(std::move(host_config));
-  suite::redis::Client redis(host.runtime().io(), *redis_options, "audit-publisher");
+  suite::redis::Client redis(host.runtime().io(), redis_options, "audit-publisher");
   redis.Start();
   suite::audit::Publisher publisher(redis);
   host.runtime().OnStop(nullptr, [&] { return publisher.Drained(); });

@@ -149,11 +149,22 @@ call POST /api/test -H "X-API-Key: $API_KEY_2" "${J[@]}" -d '{}'
 check "429 envelope" "$(jq -r .error.code <<<"$BODY")" RATE_LIMIT_EXCEEDED
 [ -n "$(header retry-after)" ] && pass "Retry-After present" || fail "Retry-After missing"
 
+echo "configuration errors"
+out=$(env -i PATH="$PATH" HTTPS_PORT=99999 JWT_SECRET=short "$BIN/services/gateway/gateway" 2>&1) && rc=0 || rc=$?
+check "gateway: bad config exits 2" "$rc" 2
+check "gateway: names each variable" "$(grep -c 'configuration error' <<<"$out")" 7
+check "gateway: says what is wrong" "$(grep 'HTTPS_PORT' <<<"$out")" "gateway: configuration error: HTTPS_PORT: must be between 0 and 65535"
+check "secret value never echoed" "$(grep -c short <<<"$out")" 0
+for svc in auth-user processing audit; do
+  env -i PATH="$PATH" "$BIN/services/$svc/$svc" >/dev/null 2>&1 && rc=0 || rc=$?
+  check "$svc: missing config exits 2" "$rc" 2
+done
+
 echo "graceful stop"
 for svc in gateway processing auth-user audit; do
   pid=$(cat "$DIR/$svc.pid"); kill -TERM "$pid"
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then fail "$svc did not stop"; else wait "$pid" 2>/dev/null; check "$svc exit code" "$?" 0; fi
+  if kill -0 "$pid" 2>/dev/null; then fail "$svc did not stop"; else wait "$pid" 2>/dev/null && rc=0 || rc=$?; check "$svc exit code" "$rc" 0; fi
   rm -f "$DIR/$svc.pid"
 done
 

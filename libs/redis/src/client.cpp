@@ -313,6 +313,14 @@ void Client::Script(const std::string& source, std::vector<std::string> keys,
   }, std::nullopt);
 }
 
+Options OptionsFromEnv(core::Env& env, const char* name) {
+  const std::string url = env.Str(name);
+  if (url.empty()) return {};  // already recorded as missing
+  auto o = ParseUrl(url);
+  if (!o) env.Fail(name, "must look like redis://[:password@]host:port[/db]");
+  return o.value_or(Options{});
+}
+
 std::optional<Options> ParseUrl(std::string_view url) {
   constexpr std::string_view kScheme = "redis://";
   if (url.substr(0, kScheme.size()) != kScheme) return std::nullopt;

@@ -5,7 +5,7 @@ namespace gateway {
 namespace {
 suite::http::UpstreamOptions Upstream(suite::core::Env& env, const char* name, const char* fallback,
                                       std::chrono::milliseconds timeout) {
-  auto o = suite::http::ParseUpstreamUrl(env.Str(name, fallback));
+  auto o = suite::http::ParseUpstreamUrl(env.Str(name, std::string(fallback)));
   if (!o) {
     env.Fail(name, "must look like http://host:port");
     return {};
@@ -22,17 +22,17 @@ Config Config::FromEnv(suite::core::Env& env) {
   c.http_port = env.Port("HTTP_PORT", 0);
   c.tls_cert_file = env.Str("TLS_CERT_FILE");
   c.tls_key_file = env.Str("TLS_KEY_FILE");
-  std::string err;
-  auto keys = ApiKeyStore::Parse(env.Secret("API_KEYS", 1), err);
-  if (!keys) env.Fail("API_KEYS", err);
-  else c.api_keys = std::move(*keys);
+  if (const auto raw = env.Secret("API_KEYS", 1); !raw.empty()) {
+    std::string err;
+    auto keys = ApiKeyStore::Parse(raw, err);
+    if (!keys) env.Fail("API_KEYS", err);
+    else c.api_keys = std::move(*keys);
+  }
   c.jwt_secret = env.Secret("JWT_SECRET", 32);
   c.internal_secret = env.Secret("INTERNAL_TOKEN_SECRET", 32);
   if (!c.jwt_secret.empty() && c.jwt_secret == c.internal_secret)
     env.Fail("INTERNAL_TOKEN_SECRET", "must differ from JWT_SECRET");
-  auto redis = suite::redis::ParseUrl(env.Str("REDIS_URL"));
-  if (!redis) env.Fail("REDIS_URL", "must look like redis://[:password@]host:port[/db]");
-  else c.redis = *redis;
+  c.redis = suite::redis::OptionsFromEnv(env, "REDIS_URL");
   c.redis.command_timeout = env.Millis("REDIS_TIMEOUT_MS", 250, 10, 10'000);
   const auto timeout = env.Millis("UPSTREAM_TIMEOUT_MS", 30'000, 100, 600'000);
   c.auth_user = Upstream(env, "AUTH_USER_URL", "http://127.0.0.1:8081", timeout);

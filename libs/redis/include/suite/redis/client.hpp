@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "suite/core/config.hpp"
+
 namespace boost::asio {
 class io_context;
 }
@@ -40,6 +42,8 @@ struct Options {
 
 /// redis://[:password@]host:port[/db]
 std::optional<Options> ParseUrl(std::string_view url);
+/// Reads and checks the URL variable `name` (required), recording errors in `env`.
+Options OptionsFromEnv(core::Env& env, const char* name);
 
 class Client {
  public:
