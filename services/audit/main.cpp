@@ -19,7 +19,12 @@ int main() {
   const auto ndjson = env.Str("AUDIT_LOG_FILE", "logs/requests.log");
   char host[256] = "audit";
   ::gethostname(host, sizeof host - 1);
-  const auto consumer_name = env.Str("AUDIT_CONSUMER_NAME", std::string(host) + "-" + std::to_string(::getpid()));
+  audit::ConsumerOptions consumer_options;
+  consumer_options.ndjson_path = ndjson;
+  // Stable across restarts (a pod keeps its name), so a restarted replica finds its own pending
+  // entries; those of replicas that went away are claimed after AUDIT_CLAIM_IDLE_MS.
+  consumer_options.name = env.Str("AUDIT_CONSUMER_NAME", std::string(host));
+  consumer_options.claim_idle = env.Millis("AUDIT_CLAIM_IDLE_MS", 60'000, 0, 86'400'000);
   env.Finish();
 
   suite::http::ServiceHost svc(std::move(host_config));
@@ -34,7 +39,7 @@ int main() {
   redis.Start();
   std::unique_ptr<audit::Consumer> consumer;
   try {
-    consumer = std::make_unique<audit::Consumer>(redis, pool, svc.workers(), ndjson, consumer_name);
+    consumer = std::make_unique<audit::Consumer>(redis, pool, svc.workers(), consumer_options);
   } catch (const std::exception& e) {
     suite::obs::Error("cannot start consumer", {{"error", e.what()}});
     return 1;

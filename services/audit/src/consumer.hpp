@@ -1,12 +1,17 @@
 #pragma once
-/// Reads `audit.events` through the consumer group `audit-writers`: first this consumer's own
-/// pending entries (after a crash), then new ones. A batch is written to PostgreSQL and the
-/// NDJSON file on a worker thread; only then is it acknowledged (XACK).
+/// Reads `audit.events` through the consumer group `audit-writers`, in three phases:
+///   1. own pending entries (this consumer crashed after reading, before acknowledging),
+///   2. entries another consumer left unacknowledged for `claim_idle` (it died): XAUTOCLAIM,
+///   3. new entries (XREADGROUP >), going back to 2 every `claim_every`.
+/// A batch is written to PostgreSQL and the NDJSON file on a worker thread, and only then
+/// acknowledged (XACK). Writes are idempotent, so a batch read twice is stored once.
 #include <atomic>
+#include <chrono>
 #include <cstdio>
-#include <memory>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "store.hpp"
 #include "suite/http/worker_pool.hpp"
@@ -14,10 +19,18 @@
 
 namespace audit {
 
+struct ConsumerOptions {
+  std::string stream = "audit.events";
+  std::string ndjson_path;
+  std::string name;  ///< stable across restarts (the pod name), unique among live replicas
+  std::chrono::milliseconds claim_idle{60'000};
+  std::chrono::milliseconds claim_every{30'000};
+};
+
 class Consumer {
  public:
   Consumer(suite::redis::Client& redis, suite::db::Pool& pool, suite::http::WorkerPool& workers,
-           std::string ndjson_path, std::string consumer_name);
+           ConsumerOptions options);
   ~Consumer();
   void Start();
   void Stop() { stopping_ = true; }
@@ -25,19 +38,23 @@ class Consumer {
   std::size_t written() const { return written_; }
 
  private:
+  enum class Phase { kOwnPending, kClaim, kLive };
   void EnsureGroup();
-  void Read();
-  void Handle(suite::redis::Reply reply);
+  void Next();
   void Retry();
+  /// Stores the entries (Redis [id, [field, value, ...]] pairs), acknowledges them, then `then`.
+  void Process(const std::vector<suite::redis::Reply>& entries, std::function<void()> then);
   void AppendNdjson(const std::vector<nlohmann::json>& events);
 
   suite::redis::Client& redis_;
   suite::db::Pool& pool_;
   suite::http::WorkerPool& workers_;
-  std::string path_, name_;
+  ConsumerOptions options_;
   std::FILE* file_ = nullptr;
   std::mutex file_mu_;
-  bool pending_phase_ = true;  // "0" first: our own unacknowledged entries
+  Phase phase_ = Phase::kOwnPending;
+  std::string claim_cursor_ = "0-0";
+  std::chrono::steady_clock::time_point last_claim_{};
   std::atomic<bool> stopping_{false}, busy_{false};
   std::atomic<std::size_t> written_{0};
 };

@@ -1,0 +1,112 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "consumer.hpp"
+#include "suite/core/ids.hpp"
+#include "suite/db/migrations.hpp"
+#include "suite/http/server.hpp"
+#include "suite/testing/env.hpp"
+
+namespace audit {
+const std::vector<suite::db::Migration>& Migrations();
+}
+
+using namespace suite;
+
+namespace {
+redis::Reply Call(redis::Client& c, std::vector<std::string> args) {
+  std::promise<redis::Reply> p;
+  c.Command(std::move(args), [&](redis::Reply r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+std::string Event(const std::string& event_id, const std::string& request_id) {
+  return nlohmann::json{{"event_id", event_id}, {"type", "process"}, {"timestamp", core::NowIso()},
+                        {"request_id", request_id}, {"dataset_id", "d"}, {"action", "count"},
+                        {"status", "success"}, {"duration_ms", 1}, {"output", {{"count", 1}}},
+                        {"http_status", 200}, {"client", "127.0.0.1"}}.dump();
+}
+std::size_t Lines(const std::string& path) {
+  std::ifstream in(path);
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("entries a dead consumer left unacknowledged are claimed, stored once, acknowledged") {
+  auto dsn = testing::ServerUrl("TEST_DATABASE_URL");
+  auto url = testing::ServerUrl("REDIS_URL");
+  if (!dsn || !url) return;
+  db::Pool pool(*dsn, 2, std::chrono::milliseconds(2000));
+  pool.With([](pqxx::connection& c) { return db::Migrate(c, "audit", audit::Migrations()); });
+  http::Runtime rt;
+  std::thread loop([&] { rt.Run(std::chrono::milliseconds(100)); });
+  http::WorkerPool workers({.threads = 2});
+  redis::Client client(rt.io(), *redis::ParseUrl(*url), "test");
+  client.Start();
+  for (int i = 0; i < 200 && !client.connected(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(client.connected());
+
+  const std::string stream = "test.audit." + core::NewUuid(), tag = core::RandomHex(6);
+  const std::string ndjson = "/tmp/consumer-test-" + tag + ".ndjson";
+  std::vector<std::string> event_ids;
+  for (int i = 0; i < 3; ++i) {
+    event_ids.push_back(core::NewUuid());
+    Call(client, {"XADD", stream, "*", "event", Event(event_ids.back(), tag + "-" + std::to_string(i))});
+  }
+  // A consumer reads the three entries, then dies without acknowledging them.
+  CHECK(Call(client, {"XGROUP", "CREATE", stream, "audit-writers", "0"}).ok());
+  auto taken = Call(client, {"XREADGROUP", "GROUP", "audit-writers", "dead", "STREAMS", stream, ">"});
+  REQUIRE(taken.elements.size() == 1);
+  CHECK(taken.elements[0].elements[1].elements.size() == 3);
+  Call(client, {"XADD", stream, "*", "event", Event(core::NewUuid(), tag + "-3")});  // a new one
+
+  audit::Consumer consumer(client, pool, workers,
+                           {.stream = stream, .ndjson_path = ndjson, .name = "alive",
+                            .claim_idle = std::chrono::milliseconds(0)});
+  consumer.Start();
+  for (int i = 0; i < 500 && consumer.written() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(consumer.written() == 4);
+  auto rows = [&] {
+    return pool.With([&](pqxx::connection& c) {
+      pqxx::read_transaction tx(c);
+      return tx.exec_params1("SELECT count(*) FROM audit.requests WHERE request_id LIKE $1", tag + "-%")[0].as<int>();
+    });
+  };
+  CHECK(rows() == 4);
+  CHECK(Lines(ndjson) == 4);
+
+  // The same event delivered again (a publisher retry) is acknowledged but stored once.
+  Call(client, {"XADD", stream, "*", "event", Event(event_ids[0], tag + "-0")});
+  for (int i = 0; i < 300; ++i) {
+    auto pending = Call(client, {"XPENDING", stream, "audit-writers"});
+    auto len = Call(client, {"XLEN", stream});
+    auto info = Call(client, {"XINFO", "GROUPS", stream});
+    if (!pending.elements.empty() && pending.elements[0].integer == 0 && len.integer == 5 &&
+        info.elements.size() == 1) {
+      // entries-read (Redis 7) reaches 5 once the duplicate has been consumed
+      const auto& g = info.elements[0].elements;
+      bool all_read = false;
+      for (std::size_t k = 0; k + 1 < g.size(); k += 2)
+        if (g[k].str == "entries-read" && g[k + 1].integer == 5) all_read = true;
+      if (all_read) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(Call(client, {"XPENDING", stream, "audit-writers"}).elements[0].integer == 0);
+  CHECK(rows() == 4);
+  CHECK(Lines(ndjson) == 4);
+  CHECK(consumer.written() == 4);
+
+  consumer.Stop();
+  for (int i = 0; i < 300 && !consumer.Idle(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  Call(client, {"DEL", stream});
+  client.Stop();
+  workers.Stop();
+  rt.RequestStop();
+  loop.join();
+  std::remove(ndjson.c_str());
+}
