@@ -7,26 +7,19 @@
 #include "suite/core/ids.hpp"
 #include "suite/http/server.hpp"
 #include "suite/testing/env.hpp"
+#include "suite/testing/loop.hpp"
 
 using namespace suite;
 
-namespace {
-redis::Reply Call(redis::Client& c, std::vector<std::string> args) {
-  std::promise<redis::Reply> p;
-  c.Command(std::move(args), [&](redis::Reply r) { p.set_value(std::move(r)); });
-  return p.get_future().get();
-}
-}  // namespace
+using suite::testing::Call;
 
 TEST_CASE("events reach the stream in order, with ids and timestamps added") {
   auto url = testing::ServerUrl("REDIS_URL");
   if (!url) return;
-  http::Runtime rt;
-  std::thread loop([&] { rt.Run(std::chrono::milliseconds(100)); });
-  redis::Client client(rt.io(), *redis::ParseUrl(*url), "test");
+  testing::IoLoop loop;
+  redis::Client client(loop.runtime.io(), *redis::ParseUrl(*url), "test");
   client.Start();
-  for (int i = 0; i < 200 && !client.connected(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  REQUIRE(client.connected());
+  REQUIRE(testing::WaitConnected(client));
   const std::string stream = "test.audit." + core::NewUuid();
   {
     audit::Publisher pub(client, {.stream = stream, .batch = 16});
@@ -49,18 +42,15 @@ TEST_CASE("events reach the stream in order, with ids and timestamps added") {
   }
   Call(client, {"DEL", stream});
   client.Stop();
-  rt.RequestStop();
-  loop.join();
 }
 
 TEST_CASE("a full buffer drops and counts instead of blocking the caller") {
   auto url = testing::ServerUrl("REDIS_URL");
   if (!url) return;
-  http::Runtime rt;
+  testing::IoLoop loop;
   auto bad = *redis::ParseUrl(*url);
   bad.port = 1;  // nothing listens: events stay buffered
-  redis::Client client(rt.io(), bad, "down");
-  std::thread loop([&] { rt.Run(std::chrono::milliseconds(100)); });
+  redis::Client client(loop.runtime.io(), bad, "down");
   client.Start();
   {
     audit::Publisher pub(client, {.max_buffer = 10});
@@ -69,6 +59,4 @@ TEST_CASE("a full buffer drops and counts instead of blocking the caller") {
     CHECK_FALSE(pub.Drained());
   }
   client.Stop();
-  rt.RequestStop();
-  loop.join();
 }

@@ -292,24 +292,30 @@ void Dispatch(const std::shared_ptr<Client::Impl>& impl, std::vector<std::string
 }
 }  // namespace
 
-void Client::Script(const std::string& source, std::vector<std::string> keys,
-                    std::vector<std::string> args, Callback cb) {
+Script::Script(std::string source) : source_(std::move(source)) {
   unsigned char md[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(source.data()), source.size(), md);
+  SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), md);
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string sha;
-  for (unsigned char b : md) sha += {kHex[b >> 4], kHex[b & 15]};
-  std::vector<std::string> argv = {"EVALSHA", sha, std::to_string(keys.size())};
+  for (unsigned char b : md) sha_ += {kHex[b >> 4], kHex[b & 15]};
+}
+
+void Client::Eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+                  Callback cb) {
+  std::vector<std::string> argv = {"EVALSHA", script.sha(), std::to_string(keys.size())};
+  argv.reserve(3 + keys.size() + args.size());
   for (auto& k : keys) argv.push_back(std::move(k));
   for (auto& a : args) argv.push_back(std::move(a));
-  Dispatch(impl_, argv, [impl = impl_, source, argv, cb = std::move(cb)](Reply r) mutable {
+  // The retry needs the arguments again only when the server lacks the script (once per
+  // server start), so they are kept by a shared pointer rather than copied per call.
+  auto shared = std::make_shared<std::vector<std::string>>(std::move(argv));
+  Dispatch(impl_, *shared, [impl = impl_, &script, shared, cb = std::move(cb)](Reply r) mutable {
     if (r.type != Reply::Type::kError || r.str.rfind("NOSCRIPT", 0) != 0) {
       cb(std::move(r));
       return;
     }
-    argv[0] = "EVAL";
-    argv[1] = source;
-    Dispatch(impl, std::move(argv), std::move(cb), std::nullopt);
+    (*shared)[0] = "EVAL";
+    (*shared)[1] = script.source();
+    Dispatch(impl, std::move(*shared), std::move(cb), std::nullopt);
   }, std::nullopt);
 }
 

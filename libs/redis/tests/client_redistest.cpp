@@ -1,38 +1,17 @@
 #include <catch2/catch.hpp>
 
 #include <future>
-#include <thread>
 
 #include "suite/core/ids.hpp"
-#include "suite/http/server.hpp"
 #include "suite/redis/client.hpp"
 #include "suite/testing/env.hpp"
+#include "suite/testing/loop.hpp"
 
 using namespace suite::redis;
 
-namespace {
-struct Loop {
-  suite::http::Runtime runtime;
-  std::thread thread;
-  Loop() { thread = std::thread([this] { runtime.Run(std::chrono::milliseconds(200)); }); }
-  ~Loop() {
-    runtime.RequestStop();
-    thread.join();
-  }
-};
-
-Reply Call(Client& c, std::vector<std::string> args) {
-  std::promise<Reply> p;
-  c.Command(std::move(args), [&](Reply r) { p.set_value(std::move(r)); });
-  return p.get_future().get();
-}
-
-bool WaitConnected(Client& c) {
-  for (int i = 0; i < 200 && !c.connected(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  return c.connected();
-}
-}  // namespace
+using suite::testing::Call;
+using suite::testing::WaitConnected;
+using Loop = suite::testing::IoLoop;
 
 TEST_CASE("commands, pipelining and replies against a real Redis") {
   auto url = suite::testing::ServerUrl("REDIS_URL");
@@ -69,15 +48,20 @@ TEST_CASE("scripts run by EVALSHA after a NOSCRIPT fallback") {
   Client client(loop.runtime.io(), *ParseUrl(*url), "test");
   client.Start();
   REQUIRE(WaitConnected(client));
-  const std::string src = "return {KEYS[1], ARGV[1], 7}";
-  for (int i = 0; i < 2; ++i) {
+  const Script script("return {KEYS[1], ARGV[1], '" + suite::core::NewUuid() + "', 7}");
+  CHECK(script.sha().size() == 40);
+  for (int i = 0; i < 2; ++i) {  // the first runs by EVAL after NOSCRIPT, the second by EVALSHA
     std::promise<Reply> p;
-    client.Script(src, {"k"}, {"v"}, [&](Reply r) { p.set_value(std::move(r)); });
+    client.Eval(script, {"k"}, {"v"}, [&](Reply r) { p.set_value(std::move(r)); });
     auto r = p.get_future().get();
-    REQUIRE(r.elements.size() == 3);
+    REQUIRE(r.elements.size() == 4);
     CHECK(r.elements[0].str == "k");
-    CHECK(r.elements[2].integer == 7);
+    CHECK(r.elements[1].str == "v");
+    CHECK(r.elements[3].integer == 7);
   }
+  auto exists = Call(client, {"SCRIPT", "EXISTS", script.sha()});
+  REQUIRE(exists.elements.size() == 1);
+  CHECK(exists.elements[0].integer == 1);
 }
 
 TEST_CASE("commands fail fast when Redis is unreachable, and blocking commands time out") {

@@ -9,19 +9,16 @@
 #include "suite/db/migrations.hpp"
 #include "suite/http/server.hpp"
 #include "suite/testing/env.hpp"
+#include "suite/testing/loop.hpp"
 
 namespace audit {
 const std::vector<suite::db::Migration>& Migrations();
 }
 
 using namespace suite;
+using suite::testing::Call;
 
 namespace {
-redis::Reply Call(redis::Client& c, std::vector<std::string> args) {
-  std::promise<redis::Reply> p;
-  c.Command(std::move(args), [&](redis::Reply r) { p.set_value(std::move(r)); });
-  return p.get_future().get();
-}
 std::string Event(const std::string& event_id, const std::string& request_id) {
   return nlohmann::json{{"event_id", event_id}, {"type", "process"}, {"timestamp", core::NowIso()},
                         {"request_id", request_id}, {"dataset_id", "d"}, {"action", "count"},
@@ -42,13 +39,11 @@ TEST_CASE("entries a dead consumer left unacknowledged are claimed, stored once,
   if (!dsn || !url) return;
   db::Pool pool(*dsn, 2, std::chrono::milliseconds(2000));
   pool.With([](pqxx::connection& c) { return db::Migrate(c, "audit", audit::Migrations()); });
-  http::Runtime rt;
-  std::thread loop([&] { rt.Run(std::chrono::milliseconds(100)); });
+  testing::IoLoop loop;
   http::WorkerPool workers({.threads = 2});
-  redis::Client client(rt.io(), *redis::ParseUrl(*url), "test");
+  redis::Client client(loop.runtime.io(), *redis::ParseUrl(*url), "test");
   client.Start();
-  for (int i = 0; i < 200 && !client.connected(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  REQUIRE(client.connected());
+  REQUIRE(testing::WaitConnected(client));
 
   const std::string stream = "test.audit." + core::NewUuid(), tag = core::RandomHex(6);
   const std::string ndjson = "/tmp/consumer-test-" + tag + ".ndjson";
@@ -106,7 +101,5 @@ TEST_CASE("entries a dead consumer left unacknowledged are claimed, stored once,
   Call(client, {"DEL", stream});
   client.Stop();
   workers.Stop();
-  rt.RequestStop();
-  loop.join();
   std::remove(ndjson.c_str());
 }

@@ -27,11 +27,14 @@ return {0, 0, reset}
 )lua";
 }  // namespace
 
+RateLimiter::RateLimiter(suite::redis::Client& redis, RateLimitConfig config)
+    : redis_(redis), config_(config), script_(kScript) {}
+
 std::string RateLimiter::Key(const std::string& subject) { return "rl:{" + subject + "}"; }
 
 void RateLimiter::Check(const std::string& subject, std::function<void(Decision)> cb) {
   const auto window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(config_.period).count();
-  redis_.Script(kScript, {Key(subject)},
+  redis_.Eval(script_, {Key(subject)},
                 {std::to_string(config_.requests), std::to_string(window_ms), suite::core::NewUuid()},
                 [this, cb = std::move(cb)](suite::redis::Reply r) {
                   Decision d;

@@ -20,7 +20,7 @@ struct Decision {
 
 class RateLimiter {
  public:
-  RateLimiter(suite::redis::Client& redis, RateLimitConfig config) : redis_(redis), config_(config) {}
+  RateLimiter(suite::redis::Client& redis, RateLimitConfig config);
   /// `cb` runs on the Redis client's strand.
   void Check(const std::string& subject, std::function<void(Decision)> cb);
   /// The Redis key for a subject (one place, so that tests can assert it).
@@ -30,6 +30,7 @@ class RateLimiter {
  private:
   suite::redis::Client& redis_;
   RateLimitConfig config_;
+  suite::redis::Script script_;
 };
 
 }  // namespace gateway

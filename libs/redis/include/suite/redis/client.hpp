@@ -40,6 +40,17 @@ struct Options {
   std::chrono::milliseconds max_backoff{2000};
 };
 
+/// A server-side Lua script, named by its SHA-1 (computed once, here).
+class Script {
+ public:
+  explicit Script(std::string source);
+  const std::string& source() const { return source_; }
+  const std::string& sha() const { return sha_; }
+
+ private:
+  std::string source_, sha_;
+};
+
 /// redis://[:password@]host:port[/db]
 std::optional<Options> ParseUrl(std::string_view url);
 /// Reads and checks the URL variable `name` (required), recording errors in `env`.
@@ -58,8 +69,9 @@ class Client {
   void Command(std::vector<std::string> args, Callback cb,
                std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   /// EVALSHA, falling back to EVAL (which caches it) when the server answers NOSCRIPT.
-  void Script(const std::string& source, std::vector<std::string> keys,
-              std::vector<std::string> args, Callback cb);
+  /// `script` must outlive the call.
+  void Eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+            Callback cb);
   bool connected() const;
 
   struct Impl;
