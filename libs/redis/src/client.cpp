@@ -198,14 +198,17 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     });
   }
 
+  // privdata is a heap std::shared_ptr<Pending>: the deadline's handler holds another, so a
+  // reply and an expiry in the same loop turn cannot free the command under each other.
   static void OnReply(redisAsyncContext*, void* r, void* privdata) {
-    auto* p = static_cast<Pending*>(privdata);
-    if (p->timer) p->timer->cancel();
+    std::unique_ptr<std::shared_ptr<Pending>> holder(static_cast<std::shared_ptr<Pending>*>(privdata));
+    auto p = *holder;
+    p->timer->cancel();
     if (!p->done) {
       p->done = true;
-      p->cb(Convert(static_cast<redisReply*>(r)));
+      auto cb = std::move(p->cb);
+      cb(Convert(static_cast<redisReply*>(r)));
     }
-    delete p;
   }
 
   void Send(const std::shared_ptr<Conn>& c, const std::vector<std::string>& args, Callback cb,
@@ -216,21 +219,24 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
-    auto* p = new Pending{std::move(cb), std::make_unique<net::steady_timer>(strand), false, c};
-    if (redisAsyncCommandArgv(c->ac, OnReply, p, static_cast<int>(args.size()), argv.data(),
+    auto p = std::make_shared<Pending>(Pending{std::move(cb), std::make_unique<net::steady_timer>(strand), false, c});
+    auto* holder = new std::shared_ptr<Pending>(p);
+    if (redisAsyncCommandArgv(c->ac, OnReply, holder, static_cast<int>(args.size()), argv.data(),
                               lens.data()) != REDIS_OK) {
-      auto failed = std::move(p->cb);
-      delete p;
-      failed(Reply::Failure("redis command rejected"));
+      delete holder;
+      p->done = true;
+      p->cb(Reply::Failure("redis command rejected"));
       return;
     }
     p->timer->expires_after(timeout.value_or(options.command_timeout));
-    p->timer->async_wait([p, c, w = weak_from_this()](error_code ec) {
+    p->timer->async_wait([p, c](error_code ec) {
       if (ec || p->done) return;
       p->done = true;
-      p->cb(Reply::Failure("redis command timed out"));
-      // A connection that stopped answering is replaced; freeing it releases `p`.
+      auto failed = std::move(p->cb);
+      // A connection that stopped answering is replaced. Drop it before telling the caller, so
+      // that connected() is already false then.
       if (c->ac != nullptr) redisAsyncFree(c->ac);
+      failed(Reply::Failure("redis command timed out"));
     });
   }
 };
