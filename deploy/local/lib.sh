@@ -182,6 +182,7 @@ AUTH_USER_URL=http://127.0.0.1:$((base + 1))
 PROCESSING_URL=http://127.0.0.1:$((base + 2))
 AUDIT_URL=http://127.0.0.1:$((base + 3))
 HTTPS_PORT=$((base + 443))
+METRICS_PORT=$((base + 90))
 BIND_ADDRESS=127.0.0.1
 TLS_CERT_FILE=$dir/certs/server.crt
 TLS_KEY_FILE=$dir/certs/server.key

@@ -17,10 +17,12 @@ int main() {
   suite::http::WorkerPool probes({.threads = 1});
   suite::redis::Client redis(runtime.io(), config.redis, "ratelimit");
   redis.Start();
-  suite::http::Router local;
-  suite::http::AddProbes(local, metrics, probes, "gateway", [&] {
-    return nlohmann::json{{"redis", redis.connected() ? "ok" : "unavailable"}};
-  });
+  auto ready = [&] { return nlohmann::json{{"redis", redis.connected() ? "ok" : "unavailable"}}; };
+  // Public: health and readiness only. Metrics (routes, counts, upstream errors) are served on
+  // METRICS_PORT, which the edge does not expose.
+  suite::http::Router local, admin;
+  suite::http::AddHealth(local, probes, "gateway", ready);
+  suite::http::AddProbes(admin, metrics, probes, "gateway", ready);
   gateway::RegisterLocalRoutes(local, config);
   gateway::Gateway gw(config, runtime.io(), local, redis, metrics);
   suite::http::ServerOptions options;
@@ -37,10 +39,13 @@ int main() {
   };
   suite::http::Server server(runtime, options, metrics,
                              [&](suite::http::RequestPtr req, suite::http::Reply reply) { gw.Handle(req, reply); });
+  suite::http::Server admin_server(runtime, {}, metrics,
+                                   [&](suite::http::RequestPtr req, suite::http::Reply reply) { admin.Dispatch(req, reply); });
   try {
     server.Listen({.address = config.bind, .port = config.https_port,
                    .tls = suite::http::TlsFiles{config.tls_cert_file, config.tls_key_file}});
     if (config.http_port != 0) server.Listen({.address = config.bind, .port = config.http_port});
+    admin_server.Listen({.address = config.bind, .port = config.metrics_port});
   } catch (const std::exception& e) {
     suite::obs::Error("cannot start", {{"error", e.what()}});
     return 1;

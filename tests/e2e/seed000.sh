@@ -137,6 +137,8 @@ check "seed 001 /protected" "$(jq -c '[.message, .api_key]' <<<"$BODY")" '["Acce
 check "seed 001 /protected without key" "$(call GET /protected; echo "$STATUS")" 401
 call GET /api/status -H "X-API-Key: $API_KEY"
 check "seed 001 /api/status" "$(jq -r .rate_limiting.limit <<<"$BODY")" "20 requests per 60s"
+check "metrics not on the public listener" "$(call GET /metrics; echo "$STATUS")" 404
+check "metrics on METRICS_PORT" "$(curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep -c '^gateway_ratelimit_decisions_total{decision="allowed"}')" 1
 check "unknown path" "$(call GET /nope; echo "$STATUS")" 404
 call POST /api/test -H "X-API-Key: $API_KEY" "${J[@]}" -d '{"test_name":"sample_test","iterations":10}'
 check "seed 001 /api/test" "$(jq -c '[.success, .received_data.iterations]' <<<"$BODY")" '[true,10]'

@@ -5,8 +5,7 @@
 
 namespace suite::http {
 
-void AddProbes(Router& router, obs::Metrics& metrics, WorkerPool& pool, std::string service,
-               std::function<nlohmann::json()> ready) {
+void AddHealth(Router& router, WorkerPool& pool, std::string service, std::function<nlohmann::json()> ready) {
   router.Inline("GET", "/health", [service](Request&) {
     return Response::Json(200, {{"status", "healthy"}, {"service", service},
                                 {"timestamp", core::NowIso()}, {"version", "0.1.0"}});
@@ -17,12 +16,21 @@ void AddProbes(Router& router, obs::Metrics& metrics, WorkerPool& pool, std::str
     for (auto& [k, v] : checks.items()) ok = ok && v == "ok";
     return Response::Json(ok ? 200 : 503, {{"status", ok ? "ready" : "not_ready"}, {"checks", checks}});
   });
+}
+
+void AddMetrics(Router& router, obs::Metrics& metrics) {
   router.Inline("GET", "/metrics", [&metrics](Request&) {
     Response r;
     r.body = metrics.Render();
     r.Set("content-type", "text/plain; version=0.0.4");
     return r;
   });
+}
+
+void AddProbes(Router& router, obs::Metrics& metrics, WorkerPool& pool, std::string service,
+               std::function<nlohmann::json()> ready) {
+  AddHealth(router, pool, std::move(service), std::move(ready));
+  AddMetrics(router, metrics);
 }
 
 Handler WithIdentity(const Router& router, const security::IdentitySigner& verifier) {

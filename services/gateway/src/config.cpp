@@ -20,6 +20,7 @@ Config Config::FromEnv(suite::core::Env& env) {
   c.bind = env.Str("BIND_ADDRESS", "0.0.0.0");
   c.https_port = env.Port("HTTPS_PORT", 8443);
   c.http_port = env.Port("HTTP_PORT", 0);
+  c.metrics_port = env.Port("METRICS_PORT", 9102);
   c.tls_cert_file = env.Str("TLS_CERT_FILE");
   c.tls_key_file = env.Str("TLS_KEY_FILE");
   if (const auto raw = env.Secret("API_KEYS", 1); !raw.empty()) {

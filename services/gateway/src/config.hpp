@@ -22,6 +22,7 @@ struct Config {
   std::string bind = "0.0.0.0";
   std::uint16_t https_port = 8443;
   std::uint16_t http_port = 0;  ///< 0: no plain listener
+  std::uint16_t metrics_port = 9102;  ///< /metrics, /health, /ready: kept off the public listeners
   std::string tls_cert_file, tls_key_file;
   ApiKeyStore api_keys;
   std::string jwt_secret, internal_secret;

@@ -10,7 +10,11 @@
 
 namespace suite::http {
 
-/// `ready` may block (it pings dependencies): it runs on the worker pool.
+/// GET /health and GET /ready. `ready` may block (it pings dependencies): it runs on the pool.
+void AddHealth(Router& router, WorkerPool& pool, std::string service, std::function<nlohmann::json()> ready);
+/// GET /metrics (Prometheus text format).
+void AddMetrics(Router& router, obs::Metrics& metrics);
+/// Both of the above.
 void AddProbes(Router& router, obs::Metrics& metrics, WorkerPool& pool, std::string service,
                std::function<nlohmann::json()> ready);
 
