@@ -8,7 +8,6 @@
 
 #include <list>
 #include <mutex>
-#include <thread>
 
 #include "suite/core/ids.hpp"
 #include "suite/http/router.hpp"
@@ -336,7 +335,5 @@ std::uint16_t Server::Listen(const Listener& l) {
   obs::Info("listening", {{"address", l.address}, {"port", port}, {"tls", l.tls.has_value()}});
   return port;
 }
-
-std::size_t Server::active_requests() const { return impl_->active.load(); }
 
 }  // namespace suite::http

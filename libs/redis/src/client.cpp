@@ -73,7 +73,6 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     Callback cb;
     std::unique_ptr<net::steady_timer> timer;
     bool done = false;
-    std::shared_ptr<Conn> conn;
   };
 
   net::strand<net::io_context::executor_type> strand;
@@ -219,7 +218,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
-    auto p = std::make_shared<Pending>(Pending{std::move(cb), std::make_unique<net::steady_timer>(strand), false, c});
+    auto p = std::make_shared<Pending>(Pending{std::move(cb), std::make_unique<net::steady_timer>(strand), false});
     auto* holder = new std::shared_ptr<Pending>(p);
     if (redisAsyncCommandArgv(c->ac, OnReply, holder, static_cast<int>(args.size()), argv.data(),
                               lens.data()) != REDIS_OK) {

@@ -25,7 +25,6 @@ class RateLimiter {
   void Check(const std::string& subject, std::function<void(Decision)> cb);
   /// The Redis key for a subject (one place, so that tests can assert it).
   static std::string Key(const std::string& subject);
-  const RateLimitConfig& config() const { return config_; }
 
  private:
   suite::redis::Client& redis_;

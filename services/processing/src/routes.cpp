@@ -19,6 +19,7 @@ nlohmann::json OrNull(const std::string& s) { return s.empty() ? nlohmann::json(
 
 Response HandleProcess(Request& req, suite::audit::Publisher& publisher) {
   const Outcome out = Process(req.body);
+  const auto caller = suite::http::IdentityOf(req);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - req.start).count();
   publisher.Publish({{"type", "process"},
@@ -30,8 +31,8 @@ Response HandleProcess(Request& req, suite::audit::Publisher& publisher) {
                      {"duration_ms", ms},
                      {"output", out.Output()},
                      {"http_status", out.http_status},
-                     {"client", suite::http::IdentityOf(req).client_ip},
-                     {"subject", suite::http::IdentityOf(req).subject}});
+                     {"client", caller.client_ip},
+                     {"subject", caller.subject}});
   if (out.status == "success")
     return Response::Json(200, {{"request_id", req.request_id}, {"status", "success"}, {"data", out.data}});
   const auto code = out.http_status == 422 ? ErrorCode::kValidation : ErrorCode::kBadRequest;

@@ -69,7 +69,6 @@ class Server {
   /// Binds and starts accepting; throws std::runtime_error naming the address on failure.
   /// Returns the bound port (useful with port 0).
   std::uint16_t Listen(const Listener& listener);
-  std::size_t active_requests() const;
 
  private:
   struct Impl;
