@@ -25,8 +25,7 @@ int main() {
   suite::http::AddProbes(admin, metrics, probes, "gateway", ready);
   gateway::RegisterLocalRoutes(local, config);
   gateway::Gateway gw(config, runtime.io(), local, redis, metrics);
-  suite::http::ServerOptions options;
-  options.body_limit = config.body_limit;
+  suite::http::ServerOptions options = config.server;
   // Seed 001's security headers, on every response.
   options.extra_headers = {
       {"x-content-type-options", "nosniff"},

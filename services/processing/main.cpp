@@ -15,7 +15,7 @@ int main() {
   redis.Start();
   suite::audit::Publisher publisher(redis);
   host.runtime().OnStop(nullptr, [&] { return publisher.Drained(); });
-  processing::Register(host.router(), publisher);
+  processing::Register(host.router(), publisher, host.config().json);
   const int rc = host.Run([&] {
     return nlohmann::json{{"redis", redis.connected() ? "ok" : "unavailable"}};
   });

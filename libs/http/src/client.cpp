@@ -4,6 +4,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <charconv>
 #include <deque>
 
@@ -30,10 +33,24 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     while (!idle.empty()) {
       Idle entry = std::move(idle.back());
       idle.pop_back();
-      if (now - entry.since < options.idle_ttl && entry.stream->socket().is_open())
+      if (now - entry.since < options.idle_ttl && entry.stream->socket().is_open() &&
+          QuietAndOpen(entry.stream->socket()))
         return std::move(entry.stream);
     }
     return nullptr;
+  }
+
+  // An idle keep-alive connection the upstream closed (EOF) or wrote to (a stray byte) must
+  // not carry a request: finding out after sending would leave a POST in doubt.
+  static bool QuietAndOpen(tcp::socket& socket) {
+    char byte;
+    const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
+  static bool Idempotent(bhttp::verb v) {
+    return v == bhttp::verb::get || v == bhttp::verb::head || v == bhttp::verb::options ||
+           v == bhttp::verb::put || v == bhttp::verb::delete_ || v == bhttp::verb::trace;
   }
 
   net::awaitable<std::unique_ptr<beast::tcp_stream>> Connect(beast::error_code& ec) {
@@ -55,6 +72,24 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
 
   net::awaitable<void> Run(ClientRequest req, std::function<void(ClientResult)> done) {
     auto self = shared_from_this();
+    ClientResult result;
+    try {
+      co_await Exchange(std::move(req), result);
+    } catch (const std::exception& e) {
+      // e.g. Beast refusing to frame the message (a TRACE with a body): a failed exchange,
+      // reported to the caller like any other, never an exception lost in a detached coroutine.
+      result = {};
+      result.status = ClientResult::Status::kFailed;
+      result.error = std::string("request: ") + e.what();
+    } catch (...) {
+      result = {};
+      result.status = ClientResult::Status::kFailed;
+      result.error = "request: unknown exception";
+    }
+    done(std::move(result));
+  }
+
+  net::awaitable<void> Exchange(ClientRequest req, ClientResult& result) {
     bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(req.method), req.target, 11};
     if (out.method() == bhttp::verb::unknown) out.method_string(req.method);
     for (const auto& [k, v] : req.headers) out.set(k, v);
@@ -62,8 +97,9 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     out.keep_alive(true);
     out.body() = std::move(req.body);
     out.prepare_payload();
+    const bool head = out.method() == bhttp::verb::head;
+    const bool idempotent = Idempotent(out.method());
 
-    ClientResult result;
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto stream = TakeIdle();
       const bool reused = stream != nullptr;
@@ -81,20 +117,23 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
         result.status = wec == beast::error::timeout ? ClientResult::Status::kTimeout
                                                      : ClientResult::Status::kFailed;
         result.error = "write: " + wec.message();
-        if (reused && wec != beast::error::timeout) continue;
+        // Resent only when not one byte of it left: the upstream cannot have acted on it.
+        if (reused && wn == 0 && wec != beast::error::timeout) continue;
         break;
       }
       beast::flat_buffer buffer;
       bhttp::response_parser<bhttp::string_body> parser;
       parser.body_limit(options.max_response_body);
+      if (head) parser.skip(true);  // a HEAD answer has headers only, whatever it declares
       auto [rec, rn] = co_await bhttp::async_read(*stream, buffer, parser,
                                                   net::as_tuple(net::use_awaitable));
       if (rec) {
         result.status = rec == beast::error::timeout ? ClientResult::Status::kTimeout
                                                      : ClientResult::Status::kFailed;
         result.error = "read: " + rec.message();
-        // Nothing came back on a reused connection: it was closed under us; safe to resend.
-        if (reused && rn == 0 && rec != beast::error::timeout) continue;
+        // Nothing came back on a reused connection: it was closed under us. Only a request
+        // that may be repeated is sent again; a POST that was written may have been acted on.
+        if (reused && rn == 0 && idempotent && rec != beast::error::timeout) continue;
         break;
       }
       auto msg = parser.release();
@@ -114,7 +153,6 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       }
       break;
     }
-    done(std::move(result));
   }
 };
 
@@ -125,6 +163,7 @@ UpstreamPool::~UpstreamPool() = default;
 const UpstreamOptions& UpstreamPool::options() const { return impl_->options; }
 
 void UpstreamPool::Send(ClientRequest request, std::function<void(ClientResult)> done) {
+  // Run catches every exception itself and always calls `done`.
   net::co_spawn(impl_->strand, impl_->Run(std::move(request), std::move(done)), net::detached);
 }
 

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <atomic>
 
+#include "suite/core/json.hpp"
+#include "suite/observability/log.hpp"
+
 namespace suite::http {
 
 namespace {
@@ -103,7 +106,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ParseForm(std::s
     const auto eq = part.find('=');
     auto k = PercentDecode(part.substr(0, eq));
     auto v = PercentDecode(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1));
-    if (!k || !v) return std::nullopt;
+    // Keys and values are text: ill-formed UTF-8 or U+0000 never reaches a handler.
+    if (!k || !v || !core::IsCleanText(*k) || !core::IsCleanText(*v)) return std::nullopt;
     out.emplace_back(std::move(*k), std::move(*v));
   }
   return out;
@@ -111,14 +115,20 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ParseForm(std::s
 
 struct Reply::State {
   Fn fn;
+  std::string request_id;
   std::atomic<bool> done{false};
   ~State() {
-    if (!done.exchange(true) && fn)
-      fn(Response::Error(core::ErrorCode::kInternal, "Internal server error", ""));
+    if (!done.exchange(true) && fn) {
+      obs::Error("request dropped without a reply", {{"request_id", request_id}});
+      fn(Response::Error(core::ErrorCode::kInternal, "Internal server error", request_id));
+    }
   }
 };
 
-Reply::Reply(Fn fn) : state_(std::make_shared<State>()) { state_->fn = std::move(fn); }
+Reply::Reply(Fn fn, std::string request_id) : state_(std::make_shared<State>()) {
+  state_->fn = std::move(fn);
+  state_->request_id = std::move(request_id);
+}
 
 void Reply::operator()(Response res) const {
   if (state_->done.exchange(true)) return;

@@ -7,6 +7,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <list>
+#include <map>
 #include <mutex>
 
 #include "suite/core/ids.hpp"
@@ -43,6 +44,51 @@ void AssignRequestId(Request& req) {
     req.request_id = core::NewUuid();
 }
 
+// RFC 9112 §3.2 and §6.1: what a request head must satisfy before its body is framed. A
+// Transfer-Encoding other than exactly "chunked", or next to a Content-Length, is how requests
+// are smuggled past a proxy: refused with 400 and the connection closed.
+const char* FramingError(const bhttp::request<bhttp::string_body>& head) {
+  const auto hosts = head.count(bhttp::field::host);
+  if (head.version() >= 11 ? hosts != 1 : hosts > 1) return "Exactly one Host header is required";
+  const auto te = head.count(bhttp::field::transfer_encoding);
+  if (te == 0) return nullptr;
+  if (head.version() < 11) return "Transfer-Encoding is not allowed in HTTP/1.0";
+  if (head.count(bhttp::field::content_length) > 0)
+    return "Transfer-Encoding and Content-Length together are not allowed";
+  auto v = head[bhttp::field::transfer_encoding];
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (te != 1 || !beast::iequals(v, "chunked")) return "Unsupported Transfer-Encoding (only chunked)";
+  return nullptr;
+}
+
+template <class Socket>
+void Reset(Socket& socket) {
+  beast::error_code ignored;
+  socket.set_option(net::socket_base::linger(true, 0), ignored);  // RST: no TIME_WAIT, no FIN dance
+  socket.close(ignored);
+}
+
+bool OutOfDescriptors(const beast::error_code& ec) {
+  return ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == net::error::no_buffer_space || ec == net::error::no_memory;
+}
+
+// Completion of a detached coroutine: an exception that escapes it is logged, never lost.
+struct LogException {
+  const char* what;
+  void operator()(std::exception_ptr e) const {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& err) {
+      obs::Error("unhandled exception", {{"in", what}, {"error", err.what()}});
+    } catch (...) {
+      obs::Error("unhandled non-standard exception", {{"in", what}});
+    }
+  }
+};
+
 // Closes a session's socket from the stop sequence when it waits idle for a request.
 struct SessionHandle {
   std::function<void()> close;
@@ -65,6 +111,49 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::atomic<std::size_t> active{0};
   std::mutex mu;
   std::list<SessionHandle> sessions;
+  std::map<net::ip::address, std::size_t> per_client;  // guarded by mu; no entry at zero
+
+  // A connection slot, taken at accept and given back when the session's coroutine ends
+  // (whatever the way: handshake failure, error, exception).
+  class Slot {
+   public:
+    Slot(Impl& impl, const net::ip::address& client) : impl_(impl), client_(client) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { impl_.Release(client_); }
+
+   private:
+    Impl& impl_;
+    net::ip::address client_;
+  };
+  bool Acquire(const net::ip::address& client) {
+    if (connections.load() >= options.max_connections) {
+      metrics.ConnectionRefused(obs::Refusal::kMaxConnections);
+      return false;
+    }
+    {
+      std::lock_guard lock(mu);
+      auto& n = per_client[client];
+      if (n >= options.max_connections_per_client) {
+        metrics.ConnectionRefused(obs::Refusal::kPerClient);
+        if (n == 0) per_client.erase(client);
+        return false;
+      }
+      ++n;
+    }
+    ++connections;
+    metrics.connections().Increment();
+    return true;
+  }
+  void Release(const net::ip::address& client) {
+    {
+      std::lock_guard lock(mu);
+      auto it = per_client.find(client);
+      if (it != per_client.end() && --it->second == 0) per_client.erase(it);
+    }
+    --connections;
+    metrics.connections().Decrement();
+  }
 
   void StopAccepting() {
     for (auto& a : acceptors) {
@@ -99,36 +188,59 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   net::awaitable<void> Accept(tcp::acceptor& acceptor, std::shared_ptr<net::ssl::context> tls) {
     auto self = shared_from_this();
+    // One log line per episode of accept failures, not one per failure (nginx disables accept
+    // for a while when descriptors run out; so do we).
+    std::size_t failures = 0;
+    net::steady_timer pause(acceptor.get_executor());
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(
           net::make_strand(acceptor.get_executor()), net::as_tuple(net::use_awaitable));
       if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
       if (ec) {
-        obs::Warn("accept failed", {{"error", ec.message()}});
+        if (failures++ == 0)
+          obs::Warn("accept failing; pausing accepts", {{"error", ec.message()},
+                                                       {"pause_ms", options.accept_pause.count()}});
+        if (OutOfDescriptors(ec)) {
+          metrics.ConnectionRefused(obs::Refusal::kFdExhausted);
+          pause.expires_after(options.accept_pause);
+          co_await pause.async_wait(net::as_tuple(net::use_awaitable));
+        }
         continue;
       }
-      if (connections.load() >= options.max_connections) {
-        beast::error_code ignored;
-        socket.close(ignored);
+      if (failures > 0) {
+        obs::Info("accept resumed", {{"failures", failures}});
+        failures = 0;
+      }
+      beast::error_code rec;
+      const auto remote = socket.remote_endpoint(rec);
+      if (rec) {  // already gone
+        Reset(socket);
+        continue;
+      }
+      if (!Acquire(remote.address())) {
+        Reset(socket);  // the cheapest refusal: no handshake, no read, no buffer
         continue;
       }
       auto ex = socket.get_executor();
       if (tls) {
-        net::co_spawn(ex, Secure(std::move(socket), tls), net::detached);
+        net::co_spawn(ex, Secure(std::move(socket), remote.address(), tls), LogException{"tls session"});
       } else {
-        net::co_spawn(ex, Plain(std::move(socket)), net::detached);
+        net::co_spawn(ex, Plain(std::move(socket), remote.address()), LogException{"session"});
       }
     }
   }
 
-  net::awaitable<void> Plain(tcp::socket socket) {
+  net::awaitable<void> Plain(tcp::socket socket, net::ip::address client) {
+    Slot slot(*this, client);
     beast::tcp_stream stream(std::move(socket));
     co_await Session(stream, false);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  net::awaitable<void> Secure(tcp::socket socket, std::shared_ptr<net::ssl::context> tls) {
+  net::awaitable<void> Secure(tcp::socket socket, net::ip::address client,
+                              std::shared_ptr<net::ssl::context> tls) {
+    Slot slot(*this, client);
     beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
     beast::get_lowest_layer(stream).expires_after(options.header_timeout);
     auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server,
@@ -142,7 +254,6 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   template <class Stream>
   net::awaitable<void> Session(Stream& stream, bool secure) {
     auto self = shared_from_this();
-    ++connections;
     auto& lowest = beast::get_lowest_layer(stream);
     beast::error_code rec;
     const auto remote = lowest.socket().remote_endpoint(rec);
@@ -162,12 +273,22 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       handle = sessions.begin();
     }
     beast::flat_buffer buffer;
-    for (;;) {
+    for (bool first = true;; first = false) {
       if (runtime.stopping() && buffer.size() == 0) break;
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
       parser.body_limit(options.body_limit);
-      lowest.expires_after(buffer.size() == 0 ? options.idle_timeout : options.header_timeout);
+      if (!first && buffer.size() == 0) {
+        // Keep-alive: the idle timeout covers the wait for the next request's first byte only.
+        lowest.expires_after(options.idle_timeout);
+        auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096),
+                                                         net::as_tuple(net::use_awaitable));
+        buffer.commit(in);
+        if (iec && in == 0) break;
+      }
+      // From the first byte (or from accept/handshake for a connection's first request), the
+      // whole head must arrive within the header timeout, however slowly it trickles.
+      lowest.expires_after(options.header_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser,
                                                        net::as_tuple(net::use_awaitable));
       {
@@ -191,6 +312,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         break;
       }
       auto& head = parser.get();
+      if (const char* framing = FramingError(head)) {
+        co_await WriteError(stream, ErrorCode::kBadRequest, framing);
+        break;
+      }
       if (beast::iequals(head[bhttp::field::expect], "100-continue") && !parser.is_done()) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
         lowest.expires_after(options.write_timeout);
@@ -238,7 +363,6 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       sessions.erase(handle);
     }
     *alive = false;
-    --connections;
   }
 
   // Deliberately not a coroutine: GCC 12 destroys by-value coroutine parameters twice here.
@@ -248,7 +372,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
           auto shared = std::make_shared<decltype(completion)>(std::move(completion));
           Reply reply([shared, ex](Response r) {
             net::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
-          });
+          }, req->request_id);
           try {
             handler(req, reply);
           } catch (...) {
@@ -260,7 +384,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   template <class Stream>
   net::awaitable<void> WriteError(Stream& stream, ErrorCode code, const char* message) {
-    co_await Write(stream, Response::Error(code, message, core::NewUuid()), false, 11);
+    const auto id = core::NewUuid();
+    obs::Info("request refused", {{"request_id", id}, {"reason", message}});
+    co_await Write(stream, Response::Error(code, message, id), false, 11);
   }
 
   template <class Stream>
@@ -280,9 +406,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       out.set("x-process-time", buf);   // seed 001: seconds
     }
     out.keep_alive(keep_alive);
-    if (req == nullptr || req->method != "HEAD") out.body() = res.body;
+    const bool head = req != nullptr && req->method == "HEAD";
+    if (!head) out.body() = res.body;
     out.prepare_payload();
-    if (req != nullptr && req->method == "HEAD") out.content_length(res.body.size());
+    if (head) {
+      // A HEAD answer describes the GET body: keep a forwarded Content-Length, else our own.
+      const auto cl = res.Header("content-length");
+      if (!cl.empty()) out.set(bhttp::field::content_length, cl);
+      else out.content_length(res.body.size());
+    }
     beast::get_lowest_layer(stream).expires_after(options.write_timeout);
     auto [ec, n] = co_await bhttp::async_write(stream, out, net::as_tuple(net::use_awaitable));
     co_return !ec;
@@ -290,7 +422,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   void Observe(const Request& req, const Response& res) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - req.start).count();
-    metrics.ObserveRequest(req.method, req.route.empty() ? "unmatched" : req.route, res.status, secs);
+    metrics.ObserveRequest(req.method, req.route, res.status, secs);
     obs::Info("request", {{"request_id", req.request_id},
                           {"method", req.method},
                           {"path", req.path},
@@ -331,7 +463,7 @@ std::uint16_t Server::Listen(const Listener& l) {
   const auto port = acceptor->local_endpoint().port();
   auto& ref = *acceptor;
   impl_->acceptors.push_back(std::move(acceptor));
-  net::co_spawn(ref.get_executor(), impl_->Accept(ref, tls), net::detached);
+  net::co_spawn(ref.get_executor(), impl_->Accept(ref, tls), LogException{"accept"});
   obs::Info("listening", {{"address", l.address}, {"port", port}, {"tls", l.tls.has_value()}});
   return port;
 }

@@ -37,7 +37,10 @@ Handler WithIdentity(const Router& router, const security::IdentitySigner& verif
   return [&router, &verifier](RequestPtr req, Reply reply) {
     if (req->path != "/health" && req->path != "/ready" && req->path != "/metrics") {
       try {
-        req->identity = verifier.Verify(req->Header(security::kIdentityHeader)).ToJson();
+        req->identity = verifier
+                            .Verify(req->Header(security::kIdentityHeader),
+                                    {req->request_id, req->method, req->path})
+                            .ToJson();
       } catch (const security::JwtError& e) {
         obs::Warn("request without a valid internal identity",
                   {{"request_id", req->request_id}, {"reason", e.what()}, {"client", req->remote_ip}});

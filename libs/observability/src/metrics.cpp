@@ -4,6 +4,18 @@
 
 namespace suite::obs {
 
+std::string_view MethodLabel(std::string_view method) {
+  static constexpr std::string_view kKnown[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                                "PATCH",   "OPTIONS", "TRACE", "CONNECT"};
+  for (auto m : kKnown)
+    if (m == method) return m;
+  return "other";
+}
+
+std::string StatusLabel(int status) {
+  return status >= 100 && status <= 599 ? std::to_string(status) : std::string("other");
+}
+
 Metrics::Metrics(const std::string& service)
     : registry_(std::make_shared<prometheus::Registry>()), service_(service) {
   requests_ = &prometheus::BuildCounter()
@@ -19,20 +31,32 @@ Metrics::Metrics(const std::string& service)
                     .Help("HTTP requests being served")
                     .Register(*registry_)
                     .Add({{"service", service_}});
+  connections_ = &prometheus::BuildGauge()
+                      .Name("http_connections_open")
+                      .Help("Client connections accepted and not yet closed (TLS handshakes included)")
+                      .Register(*registry_)
+                      .Add({{"service", service_}});
+  auto& refused = prometheus::BuildCounter()
+                      .Name("http_connections_refused_total")
+                      .Help("Connections closed at accept: max_connections, per_client cap, fd_exhausted")
+                      .Register(*registry_);
+  refused_[static_cast<std::size_t>(Refusal::kMaxConnections)] =
+      &refused.Add({{"service", service_}, {"reason", "max_connections"}});
+  refused_[static_cast<std::size_t>(Refusal::kPerClient)] =
+      &refused.Add({{"service", service_}, {"reason", "per_client"}});
+  refused_[static_cast<std::size_t>(Refusal::kFdExhausted)] =
+      &refused.Add({{"service", service_}, {"reason", "fd_exhausted"}});
 }
 
-void Metrics::ObserveRequest(const std::string& method, const std::string& route, int status,
+void Metrics::ObserveRequest(std::string_view method, const std::string& route, int status,
                              double seconds) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  requests_
-      ->Add({{"service", service_},
-             {"method", method},
-             {"route", route},
-             {"status_code", std::to_string(status)}})
+  const std::string m(MethodLabel(method));
+  const std::string& r = route.empty() ? std::string("unmatched") : route;
+  requests_->Add({{"service", service_}, {"method", m}, {"route", r}, {"status_code", StatusLabel(status)}})
       .Increment();
-  duration_->Add({{"service", service_}, {"method", method}, {"route", route}}, kBuckets)
-      .Observe(seconds);
+  duration_->Add({{"service", service_}, {"method", m}, {"route", r}}, kBuckets).Observe(seconds);
 }
 
 std::string Metrics::Render() const {

@@ -7,6 +7,8 @@ namespace suite::security {
 namespace {
 constexpr const char* kIssuer = "suite-gateway";
 constexpr const char* kAudience = "suite-internal";
+// The longest upstream timeout a gateway may be configured with: no token may claim more.
+constexpr std::chrono::seconds kMaxTtl{600};
 }  // namespace
 
 bool Identity::HasRole(std::string_view r) const {
@@ -33,19 +35,27 @@ Identity Identity::FromJson(const nlohmann::json& j) {
   return id;
 }
 
-std::string IdentitySigner::Sign(const Identity& id, const std::string& request_id) const {
+std::string IdentitySigner::Sign(const Identity& id, const Binding& to) const {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
   return jwt_.Sign({{"iss", kIssuer},       {"aud", kAudience},      {"sub", id.subject},
                     {"roles", id.roles},     {"tier", id.tier},       {"amr", id.method},
-                    {"kid", id.api_key_id},  {"cip", id.client_ip},   {"rid", request_id},
+                    {"kid", id.api_key_id},  {"cip", id.client_ip},   {"rid", to.request_id},
+                    {"mth", to.method},      {"pth", to.path},
                     {"iat", now},            {"exp", now + ttl_.count()}});
 }
 
-Identity IdentitySigner::Verify(std::string_view token) const {
+Identity IdentitySigner::Verify(std::string_view token, const Binding& to) const {
   if (token.empty()) throw JwtError("missing internal identity");
   auto c = jwt_.Verify(token, {.issuer = kIssuer, .audience = kAudience,
-                               .leeway = std::chrono::seconds(5)});
+                               .leeway = std::chrono::seconds(5), .max_lifetime = kMaxTtl});
+  // Bound to one request: replayed with another id, method or path, it proves nothing.
+  auto bound = [&](const char* k, std::string_view want) {
+    const auto it = c.find(k);
+    return it != c.end() && it->is_string() && it->get_ref<const std::string&>() == want;
+  };
+  if (!bound("rid", to.request_id) || !bound("mth", to.method) || !bound("pth", to.path))
+    throw JwtError("internal identity issued for another request");
   // The token carries short claim names; map them onto the identity's fields.
   return Identity::FromJson({{"subject", c.value("sub", nlohmann::json())},
                              {"roles", c.value("roles", nlohmann::json())},

@@ -117,14 +117,29 @@ nlohmann::json Hs256::Verify(std::string_view token, const JwtOptions& opts,
   auto claims = nlohmann::json::parse(*payload_raw, nullptr, false);
   if (!claims.is_object()) throw JwtError("Invalid payload");
   const std::int64_t t = Seconds(now), leeway = opts.leeway.count();
-  if (!claims.contains("exp") || !claims["exp"].is_number())
-    throw JwtError("Token is missing the \"exp\" claim");
-  if (claims["exp"].get<double>() <= static_cast<double>(t - leeway))
-    throw JwtError("Signature has expired");
-  if (claims.contains("nbf")) {
-    if (!claims["nbf"].is_number()) throw JwtError("Invalid nbf claim");
-    if (claims["nbf"].get<double>() > static_cast<double>(t + leeway))
-      throw JwtError("The token is not yet valid (nbf)");
+  // NumericDate claims are integers in range: 1e308, 1.5, "123" or -1 are refused, never
+  // compared as doubles (a float `exp` of 1e308 would make a token that never expires).
+  constexpr std::int64_t kMaxDate = 100'000'000'000;  // year 5138
+  auto date = [&](const char* name) -> std::optional<std::int64_t> {
+    const auto it = claims.find(name);
+    if (it == claims.end()) return std::nullopt;
+    if (!it->is_number_integer()) throw JwtError(std::string("Invalid \"") + name + "\" claim: not an integer");
+    const bool in_range = it->is_number_unsigned() ? it->get<std::uint64_t>() <= static_cast<std::uint64_t>(kMaxDate)
+                                                   : it->get<std::int64_t>() >= 0 && it->get<std::int64_t>() <= kMaxDate;
+    if (!in_range) throw JwtError(std::string("Invalid \"") + name + "\" claim: out of range");
+    return it->get<std::int64_t>();
+  };
+  const auto exp = date("exp");
+  if (!exp) throw JwtError("Token is missing the \"exp\" claim");
+  const auto nbf = date("nbf");
+  const auto iat = date("iat");
+  if (*exp <= t - leeway) throw JwtError("Signature has expired");
+  if (nbf && *nbf > t + leeway) throw JwtError("The token is not yet valid (nbf)");
+  if (iat && *iat > t + leeway) throw JwtError("The token was issued in the future (iat)");
+  if (opts.max_lifetime) {
+    const std::int64_t max = opts.max_lifetime->count();
+    if (*exp - t > max + leeway || (iat && *exp - *iat > max))
+      throw JwtError("Token lifetime exceeds the maximum of " + std::to_string(max) + " seconds");
   }
   if (opts.issuer && (!claims.contains("iss") || claims["iss"] != *opts.issuer))
     throw JwtError("Invalid issuer");

@@ -76,3 +76,27 @@ TEST_CASE("constant-time compare and digests") {
   CHECK_FALSE(ConstantTimeEquals("abc", "abcd"));
   CHECK(Sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
+
+TEST_CASE("exp, nbf and iat must be integers in range") {
+  Hs256 jwt("0123456789abcdef0123456789abcdef");
+  const auto now = Now();
+  CHECK_THROWS_WITH(jwt.Verify(jwt.Sign({{"exp", 1e308}})), Contains("not an integer"));
+  CHECK_THROWS_WITH(jwt.Verify(jwt.Sign({{"exp", static_cast<double>(now + 60)}})), Contains("not an integer"));
+  CHECK_THROWS_WITH(jwt.Verify(jwt.Sign({{"exp", std::to_string(now + 60)}})), Contains("not an integer"));
+  CHECK_THROWS_WITH(jwt.Verify(jwt.Sign({{"exp", 18446744073709551615ull}})), Contains("out of range"));
+  CHECK_THROWS_WITH(jwt.Verify(jwt.Sign({{"exp", -1}})), Contains("out of range"));
+  CHECK_THROWS_WITH(jwt.Verify(jwt.Sign({{"exp", now + 60}, {"nbf", 0.5}})), Contains("nbf"));
+  CHECK_THROWS_WITH(jwt.Verify(jwt.Sign({{"exp", now + 60}, {"iat", now + 3600}})), Contains("future"));
+  CHECK(jwt.Verify(jwt.Sign({{"exp", now + 60}, {"iat", now}, {"nbf", now}}))["exp"] == now + 60);
+}
+
+TEST_CASE("a maximum lifetime caps exp from now and from iat") {
+  Hs256 jwt("0123456789abcdef0123456789abcdef");
+  const auto now = Now();
+  const JwtOptions day{.max_lifetime = std::chrono::seconds(86400)};
+  CHECK_NOTHROW(jwt.Verify(jwt.Sign({{"exp", now + 86400}}), day));
+  CHECK_THROWS_WITH(jwt.Verify(jwt.Sign({{"exp", now + 86401}}), day), Contains("lifetime"));
+  CHECK_THROWS_WITH(jwt.Verify(jwt.Sign({{"exp", 99'999'999'999}}), day), Contains("lifetime"));
+  CHECK_THROWS_WITH(jwt.Verify(jwt.Sign({{"exp", now + 60}, {"iat", now - 90'000}}), day), Contains("lifetime"));
+  CHECK_NOTHROW(jwt.Verify(jwt.Sign({{"exp", 99'999'999'999}})));  // without the option
+}

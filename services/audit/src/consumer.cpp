@@ -1,5 +1,7 @@
 #include "consumer.hpp"
 
+#include "record.hpp"
+
 #include <unistd.h>
 
 #include <thread>
@@ -129,11 +131,11 @@ void Consumer::Process(const std::vector<Reply>& entries, std::function<void()> 
     const auto& fields = entry.elements[1].elements;
     for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
       if (fields[i].str != "event") continue;
-      auto json = nlohmann::json::parse(fields[i + 1].str, nullptr, false);
-      if (json.is_object() && json.contains("event_id"))
-        events.push_back({id, std::move(json)});
+      std::string why;
+      if (auto event = ParseStreamEvent(fields[i + 1].str, why))
+        events.push_back({id, std::move(*event)});
       else
-        obs::Error("malformed audit event skipped", {{"stream_id", id}});
+        obs::Error("malformed audit event skipped", {{"stream_id", id}, {"reason", why}});
     }
   }
   if (ids.empty()) {

@@ -1,5 +1,6 @@
 #include "routes.hpp"
 
+#include "suite/core/json.hpp"
 #include "suite/http/service.hpp"
 
 namespace auth {
@@ -11,6 +12,10 @@ using suite::http::Response;
 
 namespace {
 
+// Credentials and profiles are small and flat.
+constexpr suite::core::JsonLimits kLimits{.max_bytes = 64 * 1024, .max_depth = 8, .max_elements = 1000,
+                                          .max_string = 4096};
+
 nlohmann::json Missing(std::initializer_list<const char*> fields) {
   nlohmann::json errors = nlohmann::json::array();
   for (const char* f : fields) errors.push_back({{"field", f}, {"message", "field required"}, {"type", "missing"}});
@@ -21,13 +26,17 @@ nlohmann::json Missing(std::initializer_list<const char*> fields) {
 std::pair<std::string, std::string> Credentials(const Request& req) {
   std::string user, pass;
   if (req.Header("content-type").rfind("application/json", 0) == 0) {
-    auto j = nlohmann::json::parse(req.body, nullptr, false);
+    auto j = suite::core::ParseJsonBody(req.body, kLimits);
     if (!j.is_object()) throw ApiError(ErrorCode::kValidation, "Request body must be a JSON object");
     if (j.contains("username") && j["username"].is_string()) user = j["username"];
     if (j.contains("password") && j["password"].is_string()) pass = j["password"];
   } else {
     auto form = suite::http::ParseForm(req.body);
-    if (!form) throw ApiError(ErrorCode::kValidation, "Malformed form body");
+    if (!form)
+      throw ApiError(ErrorCode::kValidation, "Malformed form body",
+                     {{"errors", nlohmann::json::array({{{"field", "body"},
+                                                         {"message", "not form-encoded UTF-8 text"},
+                                                         {"type", "value_error.form"}}})}});
     for (auto& [k, v] : *form) {
       if (k == "username") user = v;
       if (k == "password") pass = v;
@@ -44,7 +53,7 @@ std::pair<std::string, std::string> Credentials(const Request& req) {
 
 void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users) {
   router.Blocking("POST", "/auth/register", workers, [&users](Request& req) {
-    auto j = nlohmann::json::parse(req.body, nullptr, false);
+    auto j = suite::core::ParseJsonBody(req.body, kLimits);
     if (!j.is_object()) throw ApiError(ErrorCode::kValidation, "Request body must be a JSON object");
     nlohmann::json errors = nlohmann::json::array();
     for (const char* f : {"username", "email", "password"})

@@ -43,7 +43,7 @@ void ApplyJwt(Identity& id, const nlohmann::json& claims) {
 }  // namespace
 
 Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiKeyStore& keys,
-                      const suite::security::Hs256& jwt) {
+                      const suite::security::Hs256& jwt, const suite::security::JwtOptions& jwt_options) {
   Identity id;
   id.client_ip = req.remote_ip;
   id.tier = "anonymous";
@@ -62,7 +62,7 @@ Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiK
     throw ApiError(ErrorCode::kUnauthenticated, "API key required (query param 'api_key' or header 'X-API-Key')");
   if (token) {
     try {
-      claims = jwt.Verify(*token);
+      claims = jwt.Verify(*token, jwt_options);
     } catch (const suite::security::JwtError& e) {
       throw ApiError(ErrorCode::kUnauthenticated, std::string("Invalid JWT token: ") + e.what());
     }

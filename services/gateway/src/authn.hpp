@@ -15,7 +15,9 @@ enum class Policy {
 };
 
 /// Throws ApiError(kUnauthenticated) with the seed's messages.
+/// `jwt_options` carries the lifetime cap of shared-secret tokens (JWT_MAX_LIFETIME_SECONDS).
 suite::security::Identity Authenticate(const suite::http::Request& req, Policy policy,
-                                       const ApiKeyStore& keys, const suite::security::Hs256& jwt);
+                                       const ApiKeyStore& keys, const suite::security::Hs256& jwt,
+                                       const suite::security::JwtOptions& jwt_options = {});
 
 }  // namespace gateway

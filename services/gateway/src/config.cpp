@@ -43,7 +43,9 @@ Config Config::FromEnv(suite::core::Env& env) {
   c.rate_limit.requests = static_cast<int>(env.Int("RATE_LIMIT_REQUESTS", 100, 1, 1'000'000));
   c.rate_limit.period = std::chrono::seconds(env.Int("RATE_LIMIT_PERIOD_SECONDS", 60, 1, 86'400));
   c.rate_limit.fail_open = env.Bool("RATE_LIMIT_FAIL_OPEN", true);
-  c.body_limit = static_cast<std::size_t>(env.Int("BODY_LIMIT_BYTES", 1024 * 1024, 1024, 1LL << 30));
+  c.server = suite::http::ServerOptionsFromEnv(env);
+  c.jwt.max_lifetime = std::chrono::seconds(env.Int("JWT_MAX_LIFETIME_SECONDS", 86'400, 60, 31'536'000));
+  c.identity_ttl = std::chrono::seconds((timeout.count() + 999) / 1000);
   c.drain = env.Millis("DRAIN_TIMEOUT_MS", 10'000, 0, 600'000);
   return c;
 }

@@ -7,6 +7,8 @@
 #include "api_keys.hpp"
 #include "suite/core/config.hpp"
 #include "suite/http/client.hpp"
+#include "suite/http/server.hpp"
+#include "suite/security/jwt.hpp"
 #include "suite/redis/client.hpp"
 
 namespace gateway {
@@ -29,7 +31,9 @@ struct Config {
   suite::redis::Options redis;
   suite::http::UpstreamOptions auth_user, processing, audit;
   RateLimitConfig rate_limit;
-  std::size_t body_limit = 1024 * 1024;
+  suite::http::ServerOptions server;             ///< limits, timeouts, connection caps
+  suite::security::JwtOptions jwt;               ///< max_lifetime: JWT_MAX_LIFETIME_SECONDS
+  std::chrono::seconds identity_ttl{30};         ///< the upstream timeout, rounded up
   std::chrono::milliseconds drain{10'000};
 
   static Config FromEnv(suite::core::Env& env);

@@ -65,7 +65,11 @@ std::string UpstreamTarget(const suite::http::Request& req) {
     auto amp = q.find('&');
     auto part = q.substr(0, amp);
     q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
-    if (part.empty() || part.substr(0, part.find('=')) == "api_key") continue;
+    // The credential is recognised however it is encoded (api%5Fkey, %61pi_key): the key is
+    // compared decoded, as authentication reads it.
+    if (part.empty()) continue;
+    const auto key = suite::http::PercentDecode(part.substr(0, part.find('=')));
+    if (!key || *key == "api_key") continue;
     if (!kept.empty()) kept.push_back('&');
     kept += part;
   }

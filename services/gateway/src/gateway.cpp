@@ -24,26 +24,28 @@ Gateway::Gateway(const Config& config, boost::asio::io_context& io, suite::http:
     : config_(config),
       local_(local),
       jwt_(config.jwt_secret),
-      signer_(config.internal_secret),
+      signer_(config.internal_secret, config.identity_ttl),
       limiter_(redis, config.rate_limit),
       auth_user_(io, config.auth_user),
       processing_(io, config.processing),
       audit_(io, config.audit) {
+  // TRACE and CONNECT are served nowhere: a TRACE would echo the forwarded credentials.
+  constexpr const char* kRest = "GET, POST, PUT, PATCH, DELETE";
   routes_ = {
-      {"/process", Policy::kApiKeyAndJwt, &processing_},
-      {"/api/test", Policy::kAny, &processing_},
-      {"/jobs/", Policy::kAny, &processing_},
-      {"/auth/register", Policy::kPublic, &auth_user_},
-      {"/auth/login", Policy::kPublic, &auth_user_},
-      {"/auth/", Policy::kAny, &auth_user_},
-      {"/users/", Policy::kAny, &auth_user_},
-      {"/api-keys/", Policy::kAny, &auth_user_},
-      {"/audit/", Policy::kAny, &audit_},
-      {"/security/", Policy::kAny, &audit_},
+      {"/process", "POST", Policy::kApiKeyAndJwt, &processing_},
+      {"/api/test", "POST", Policy::kAny, &processing_},
+      {"/jobs/", kRest, Policy::kAny, &processing_},
+      {"/auth/register", "POST", Policy::kPublic, &auth_user_},
+      {"/auth/login", "POST", Policy::kPublic, &auth_user_},
+      {"/auth/", kRest, Policy::kAny, &auth_user_},
+      {"/users/", kRest, Policy::kAny, &auth_user_},
+      {"/api-keys/", kRest, Policy::kAny, &auth_user_},
+      {"/audit/", "GET", Policy::kAny, &audit_},
+      {"/security/", "GET", Policy::kAny, &audit_},
       // Seed 001's protected endpoints, answered by the gateway itself (upstream nullptr).
-      {"/health/detailed", Policy::kAny, nullptr},
-      {"/protected", Policy::kAny, nullptr},
-      {"/api/status", Policy::kAny, nullptr},
+      {"/health/detailed", "GET", Policy::kAny, nullptr},
+      {"/protected", "GET", Policy::kAny, nullptr},
+      {"/api/status", "GET", Policy::kAny, nullptr},
   };
   decisions_ = &prometheus::BuildCounter()
                     .Name("gateway_ratelimit_decisions_total")
@@ -53,6 +55,19 @@ Gateway::Gateway(const Config& config, boost::asio::io_context& io, suite::http:
                           .Name("gateway_upstream_errors_total")
                           .Help("Upstream failures by upstream and kind")
                           .Register(metrics.registry());
+}
+
+bool Gateway::Route::Allows(std::string_view method) const {
+  if (method == "HEAD") method = "GET";
+  std::string_view list = methods;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    auto item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    if (item == method) return true;
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+  }
+  return false;
 }
 
 const Gateway::Route* Gateway::Find(const std::string& path) const {
@@ -74,9 +89,19 @@ void Gateway::Handle(RequestPtr req, Reply reply) {
     return;
   }
   req->route = route->prefix;
+  if (!route->Allows(req->method)) {
+    auto res = Response::Error(ErrorCode::kMethodNotAllowed, "Method Not Allowed", req->request_id);
+    res.Set("allow", route->methods);
+    reply(std::move(res));
+    return;
+  }
+  if (!req->query.empty() && !suite::http::ParseForm(req->query)) {
+    reply(Response::Error(ErrorCode::kBadRequest, "Malformed query string", req->request_id));
+    return;
+  }
   suite::security::Identity id;
   try {
-    id = Authenticate(*req, route->policy, config_.api_keys, jwt_);
+    id = Authenticate(*req, route->policy, config_.api_keys, jwt_, config_.jwt);
   } catch (const ApiError& e) {
     suite::obs::Warn("authentication failed", {{"request_id", req->request_id}, {"reason", e.what()},
                                                {"client", req->remote_ip}, {"path", req->path}});
@@ -127,7 +152,8 @@ void Gateway::Forward(RequestPtr req, Reply reply, const Route& route, const sui
   suite::http::ClientRequest out;
   out.method = req->method;
   out.target = UpstreamTarget(*req);
-  out.headers = UpstreamHeaders(*req, signer_.Sign(id, req->request_id), Traceparent(*req));
+  out.headers = UpstreamHeaders(*req, signer_.Sign(id, {req->request_id, req->method, req->path}),
+                                Traceparent(*req));
   out.body = std::move(req->body);
   const bool limited = config_.rate_limit.enabled;
   auto* upstream = route.upstream;
@@ -137,6 +163,9 @@ void Gateway::Forward(RequestPtr req, Reply reply, const Route& route, const sui
     if (r.status == Status::kOk) {
       res.status = r.response.status;
       res.headers = DownstreamHeaders(r.response.headers);
+      // A HEAD answer carries the length of the body a GET would get.
+      if (req->method == "HEAD")
+        if (auto cl = r.response.Header("content-length"); !cl.empty()) res.Set("content-length", std::string(cl));
       res.body = std::move(r.response.body);
     } else {
       const auto& o = upstream->options();

@@ -1,7 +1,9 @@
 #pragma once
 /// The edge pipeline, in this order (each step may answer and stop):
 ///   1. local routes (/health, /ready, /metrics): answered here, no credentials, no limit
-///   2. route lookup by path prefix: 404 in the envelope for anything else
+///   2. route lookup by path prefix: 404 in the envelope for anything else; a method the
+///      route does not serve: 405 with Allow, before any credential check or forwarding;
+///      a malformed query string: 400 (what is not decoded cannot be checked or stripped)
 ///   3. authentication by the route's policy (API key / JWT): 401 + WWW-Authenticate
 ///   4. rate limit per identity in Redis: 429 + Retry-After and X-RateLimit-* headers
 ///   5. proxy to the service over pooled keep-alive connections with the signed identity:
@@ -30,8 +32,10 @@ class Gateway {
  private:
   struct Route {
     std::string prefix;  ///< exact path, or prefix when it ends with '/'
+    std::string methods;  ///< the Allow list ("GET, POST"); HEAD is allowed wherever GET is
     Policy policy;
     suite::http::UpstreamPool* upstream;
+    bool Allows(std::string_view method) const;
   };
   const Route* Find(const std::string& path) const;
   void Forward(suite::http::RequestPtr req, suite::http::Reply reply, const Route& route,

@@ -1,5 +1,7 @@
 #include "process.hpp"
 
+#include "suite/core/json.hpp"
+
 namespace processing {
 namespace {
 
@@ -64,10 +66,11 @@ json RunAction(const std::string& action, const std::string& dataset, const json
 
 }  // namespace
 
-Outcome Process(const std::string& body_text) {
-  json body = json::parse(body_text, nullptr, false);
-  if (body.is_discarded())
-    return Invalid(json::array({FieldError("body", "Request body is not valid JSON", "value_error.jsondecode")}));
+Outcome Process(std::string_view body_text, const suite::core::JsonLimits& limits) {
+  auto parsed = suite::core::ParseJson(body_text, limits);
+  if (!parsed.ok())
+    return Invalid(json::array({FieldError("body", "Request body is not valid JSON: " + parsed.error, "value_error.jsondecode")}));
+  const json& body = parsed.value;
   if (!body.is_object())
     return Invalid(json::array({FieldError("body", "Request body must be a JSON object", "type_error.dict")}));
   json errors = json::array();
@@ -84,7 +87,10 @@ Outcome Process(const std::string& body_text) {
     invalid.action = out.action;
     return invalid;
   }
-  const json payload = body.contains("payload") && body["payload"].is_object() ? body["payload"] : json::object();
+  // Referenced, never copied: the payload is the client's, of any (bounded) shape.
+  static const json kEmpty = json::object();
+  const auto it = body.find("payload");
+  const json& payload = it != body.end() && it->is_object() ? *it : kEmpty;
   if (payload.contains("force_fail") && payload["force_fail"] == true) {
     out.http_status = 400;
     out.status = "failure";

@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <string_view>
+
+#include "suite/core/json.hpp"
 
 namespace processing {
 
@@ -18,6 +21,7 @@ struct Outcome {
   nlohmann::json Output() const { return status == "success" ? data : nlohmann::json(message); }
 };
 
-Outcome Process(const std::string& body);
+/// Parses `body` under `limits` (a body over them is a 422 outcome, like any invalid one).
+Outcome Process(std::string_view body, const suite::core::JsonLimits& limits = {});
 
 }  // namespace processing

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "process.hpp"
+#include "suite/core/json.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/http/service.hpp"
 
@@ -17,8 +18,8 @@ namespace {
 
 nlohmann::json OrNull(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
 
-Response HandleProcess(Request& req, suite::audit::Publisher& publisher) {
-  const Outcome out = Process(req.body);
+Response HandleProcess(Request& req, suite::audit::Publisher& publisher, const suite::core::JsonLimits& limits) {
+  const Outcome out = Process(req.body, limits);
   const auto caller = suite::http::IdentityOf(req);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - req.start).count();
@@ -40,25 +41,26 @@ Response HandleProcess(Request& req, suite::audit::Publisher& publisher) {
 }
 
 // Seed 001's POST /api/test: echoes a test run.
-Response HandleApiTest(Request& req) {
-  auto body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object())
+Response HandleApiTest(Request& req, const suite::core::JsonLimits& limits) {
+  auto body = suite::core::ParseJsonBody(req.body, limits);
+  if (!body.is_object())
     return Response::Error(ErrorCode::kValidation, "Request body must be a JSON object", req.request_id,
-                           {{"errors", nlohmann::json::array({{{"field", "body"}, {"message", "invalid JSON object"}, {"type", "value_error"}}})}});
+                           {{"errors", nlohmann::json::array({{{"field", "body"}, {"message", "invalid JSON object"}, {"type", "type_error.dict"}}})}});
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&t, &tm);
   std::ostringstream id;
   id << "test_" << std::put_time(&tm, "%Y%m%d_%H%M%S");
-  return Response::Json(200, {{"success", true}, {"test_id", id.str()}, {"received_data", body},
-                              {"timestamp", suite::core::NowIso()}});
+  nlohmann::json out = {{"success", true}, {"test_id", id.str()}, {"timestamp", suite::core::NowIso()}};
+  out["received_data"] = std::move(body);  // moved: the client's value is never deep-copied
+  return Response::Json(200, out);
 }
 
 }  // namespace
 
-void Register(suite::http::Router& router, suite::audit::Publisher& publisher) {
-  router.Inline("POST", "/process", [&publisher](Request& req) { return HandleProcess(req, publisher); });
-  router.Inline("POST", "/api/test", [](Request& req) { return HandleApiTest(req); });
+void Register(suite::http::Router& router, suite::audit::Publisher& publisher, suite::core::JsonLimits limits) {
+  router.Inline("POST", "/process", [&publisher, limits](Request& req) { return HandleProcess(req, publisher, limits); });
+  router.Inline("POST", "/api/test", [limits](Request& req) { return HandleApiTest(req, limits); });
 }
 
 }  // namespace processing

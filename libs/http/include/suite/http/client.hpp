@@ -1,7 +1,9 @@
 #pragma once
-/// A pooled keep-alive HTTP/1.1 client for one upstream (host:port). Connections are reused;
-/// a request that fails on a reused connection before any response byte is retried once on a
-/// fresh one (the upstream may have closed an idle connection at the same moment).
+/// A pooled keep-alive HTTP/1.1 client for one upstream (host:port). Connections are reused
+/// (an idle one is checked for a peer close before it carries a request). A request is sent a
+/// second time, on a fresh connection, only when it cannot have been acted on: not one byte of
+/// it was written, or it is idempotent and a reused connection closed before any response byte.
+/// `done` is always called exactly once, even when Beast refuses to frame the request.
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -1,11 +1,13 @@
 #pragma once
 /// The parts every internal service shares: its environment (PORT, BIND_ADDRESS,
-/// INTERNAL_TOKEN_SECRET, WORKER_THREADS, DRAIN_TIMEOUT_MS, BODY_LIMIT_BYTES), runtime,
+/// INTERNAL_TOKEN_SECRET, WORKER_THREADS, DRAIN_TIMEOUT_MS, JSON_MAX_DEPTH, JSON_MAX_ELEMENTS and
+/// the server's limits, see ServerOptionsFromEnv), runtime,
 /// metrics, worker pool, router, probes and identity guard.
 #include <memory>
 #include <string>
 
 #include "suite/core/config.hpp"
+#include "suite/core/json.hpp"
 #include "suite/http/router.hpp"
 #include "suite/http/server.hpp"
 #include "suite/security/identity.hpp"
@@ -19,7 +21,8 @@ struct HostConfig {
   std::string internal_secret;
   std::size_t workers = 4;
   std::chrono::milliseconds drain{10'000};
-  std::size_t body_limit = 1024 * 1024;
+  ServerOptions server;          ///< limits, timeouts and connection caps
+  core::JsonLimits json;         ///< request bodies: max_bytes = the body limit
 
   static HostConfig FromEnv(core::Env& env, std::string service, std::uint16_t default_port);
 };
@@ -31,6 +34,7 @@ class ServiceHost {
   obs::Metrics& metrics() { return metrics_; }
   WorkerPool& workers() { return *workers_; }
   Router& router() { return router_; }
+  const HostConfig& config() const { return config_; }
   /// Adds the probes, listens, runs until SIGTERM and the drain; returns the exit code.
   int Run(std::function<nlohmann::json()> ready);
 

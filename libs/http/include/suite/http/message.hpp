@@ -54,14 +54,16 @@ struct Response {
 
 /// Percent-decoding ('+' becomes space); nullopt on malformed escapes.
 std::optional<std::string> PercentDecode(std::string_view in);
-/// Parses application/x-www-form-urlencoded (also used for query strings).
+/// Parses application/x-www-form-urlencoded (also used for query strings); nullopt on a
+/// malformed escape or a decoded key or value that is not clean text (UTF-8, no U+0000).
 std::optional<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_view in);
 
-/// Completes a request exactly once, from any thread. Dropping it without a call answers 500.
+/// Completes a request exactly once, from any thread. Dropping it without a call answers 500
+/// carrying `request_id`, and logs that it happened.
 class Reply {
  public:
   using Fn = std::function<void(Response)>;
-  explicit Reply(Fn fn);
+  explicit Reply(Fn fn, std::string request_id = {});
   void operator()(Response res) const;
 
  private:

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "suite/core/config.hpp"
 #include "suite/http/message.hpp"
 #include "suite/observability/metrics.hpp"
 
@@ -47,14 +48,24 @@ struct TlsFiles {
 struct ServerOptions {
   std::size_t body_limit = 1024 * 1024;
   std::size_t header_limit = 16 * 1024;
-  std::chrono::milliseconds header_timeout{10'000};  ///< whole request head (slowloris)
+  /// The TLS handshake, and a whole request head from its first byte (slowloris). A new
+  /// connection's first request gets it from accept; a keep-alive one from its first byte.
+  std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds body_timeout{30'000};
-  std::chrono::milliseconds idle_timeout{75'000};    ///< keep-alive wait for the next request
+  std::chrono::milliseconds idle_timeout{75'000};    ///< keep-alive wait for a next first byte
   std::chrono::milliseconds write_timeout{30'000};
+  /// Counted from accept (TLS handshakes included); past a cap a connection is reset at once.
   std::size_t max_connections = 10'000;
+  std::size_t max_connections_per_client = 256;      ///< per client IP address
+  /// When accept fails for want of descriptors (EMFILE/ENFILE): stop accepting this long.
+  std::chrono::milliseconds accept_pause{500};
   /// Response headers added to every response (security headers, ...).
   Headers extra_headers;
 };
+
+/// BODY_LIMIT_BYTES, HEADER_TIMEOUT_MS, BODY_TIMEOUT_MS, IDLE_TIMEOUT_MS, WRITE_TIMEOUT_MS,
+/// MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, each defaulting to the values above.
+ServerOptions ServerOptionsFromEnv(core::Env& env);
 
 struct Listener {
   std::string address = "0.0.0.0";

@@ -26,13 +26,21 @@ struct Identity {
   static Identity FromJson(const nlohmann::json& j);
 };
 
+/// The request a token speaks for: a token is valid for that request id, method and path only.
+struct Binding {
+  std::string_view request_id, method, path;
+};
+
 class IdentitySigner {
  public:
+  /// `ttl`: the gateway's upstream timeout (a token need not outlive the request it carries).
+  /// Verify refuses tokens that claim more than 600 s, the longest upstream timeout.
   explicit IdentitySigner(std::string secret, std::chrono::seconds ttl = std::chrono::seconds(30))
       : jwt_(std::move(secret)), ttl_(ttl) {}
-  std::string Sign(const Identity& id, const std::string& request_id) const;
-  /// Throws JwtError when the token is missing, forged, expired or for another audience.
-  Identity Verify(std::string_view token) const;
+  std::string Sign(const Identity& id, const Binding& to) const;
+  /// Throws JwtError when the token is missing, forged, expired, for another audience or for
+  /// another request.
+  Identity Verify(std::string_view token, const Binding& to) const;
 
  private:
   Hs256 jwt_;

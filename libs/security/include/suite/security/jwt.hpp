@@ -1,7 +1,8 @@
 #pragma once
 /// HS256 JSON Web Tokens over OpenSSL. The algorithm is pinned: a token whose header names any
 /// other `alg` (including "none") is rejected before its signature is looked at. `exp` is
-/// required; `nbf`, `iss` and `aud` are checked when the verifier asks for them.
+/// required; `exp`, `nbf` and `iat` must be integers in range; `iss`, `aud` and a maximum
+/// lifetime are checked when the verifier asks for them.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -24,6 +25,8 @@ struct JwtOptions {
   std::optional<std::string> issuer;    ///< required `iss` when set
   std::optional<std::string> audience;  ///< required in `aud` when set
   std::chrono::seconds leeway{0};
+  /// When set: `exp` at most this far ahead of now, and of `iat` when present.
+  std::optional<std::chrono::seconds> max_lifetime;
 };
 
 class Hs256 {

@@ -1,0 +1,40 @@
+#pragma once
+/// The one way untrusted JSON is parsed: bounded in size, nesting depth, element count and
+/// string length, UTF-8 checked, U+0000 refused (PostgreSQL text and jsonb cannot hold it). The
+/// limits are enforced while parsing (a SAX pass that stops at the first excess), so 100 KB of
+/// `[[[[...` costs 64 levels, never a deep value and never a deep recursion elsewhere.
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace suite::core {
+
+struct JsonLimits {
+  std::size_t max_bytes = 1024 * 1024;
+  std::size_t max_depth = 64;          ///< nested arrays/objects
+  std::size_t max_elements = 100'000;  ///< values of any kind in the document
+  std::size_t max_string = 64 * 1024;  ///< bytes in one string or key
+};
+
+struct JsonResult {
+  nlohmann::json value;  ///< discarded on failure
+  std::string error;     ///< empty on success; a message safe to show the client
+  bool ok() const { return error.empty(); }
+};
+
+/// Parses `text` under `limits`. Never throws on bad input.
+JsonResult ParseJson(std::string_view text, const JsonLimits& limits = {});
+
+/// Parses a request body: the value, or throws ApiError(kValidation, 422) whose details name
+/// the failure (`{"errors":[{"field":"body","message":...,"type":...}]}`).
+nlohmann::json ParseJsonBody(std::string_view text, const JsonLimits& limits = {});
+
+/// Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
+/// Valid UTF-8 without U+0000: what every text field must be before it reaches storage.
+bool IsCleanText(std::string_view s);
+
+}  // namespace suite::core

@@ -1,0 +1,142 @@
+#include "suite/core/json.hpp"
+
+#include <vector>
+
+#include "suite/core/error.hpp"
+
+namespace suite::core {
+namespace {
+
+using nlohmann::json;
+
+// Builds the DOM through nlohmann's own SAX DOM builder, checking every event against the
+// limits first; returning false stops the parse at once.
+class BoundedSax {
+ public:
+  BoundedSax(json& out, const JsonLimits& limits) : dom_(out, false), limits_(limits) {}
+
+  bool null() { return Count() && dom_.null(); }
+  bool boolean(bool v) { return Count() && dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return Count() && dom_.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return Count() && dom_.number_unsigned(v); }
+  bool number_float(json::number_float_t v, const json::string_t& s) {
+    return Count() && dom_.number_float(v, s);
+  }
+  bool string(json::string_t& v) { return Count() && Text(v) && dom_.string(v); }
+  bool binary(json::binary_t&) { return Fail("binary values are not JSON"); }
+  bool start_object(std::size_t n) { return Count() && Enter() && dom_.start_object(n); }
+  bool key(json::string_t& v) { return Text(v) && dom_.key(v); }
+  bool end_object() { --depth_; return dom_.end_object(); }
+  bool start_array(std::size_t n) { return Count() && Enter() && dom_.start_array(n); }
+  bool end_array() { --depth_; return dom_.end_array(); }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) {
+    if (error_.empty()) {
+      // nlohmann's message names the byte position and the token; drop the "[json.exception...]" tag.
+      std::string what = e.what();
+      const auto tag = what.find("] ");
+      error_ = "Invalid JSON at byte " + std::to_string(position) + ": " +
+               (tag == std::string::npos ? what : what.substr(tag + 2));
+    }
+    return false;
+  }
+
+  const std::string& error() const { return error_; }
+  const std::string& type() const { return type_; }
+
+ private:
+  bool Fail(std::string message, std::string type = "value_error.jsondecode") {
+    if (error_.empty()) {
+      error_ = std::move(message);
+      type_ = std::move(type);
+    }
+    return false;
+  }
+  bool Count() {
+    if (++elements_ > limits_.max_elements)
+      return Fail("JSON has more than " + std::to_string(limits_.max_elements) + " elements",
+                  "value_error.json.too_many_elements");
+    return true;
+  }
+  bool Enter() {
+    if (++depth_ > limits_.max_depth)
+      return Fail("JSON nesting deeper than " + std::to_string(limits_.max_depth) + " levels",
+                  "value_error.json.too_deep");
+    return true;
+  }
+  bool Text(const std::string& s) {
+    if (s.size() > limits_.max_string)
+      return Fail("JSON string longer than " + std::to_string(limits_.max_string) + " bytes",
+                  "value_error.json.string_too_long");
+    // nlohmann already rejects ill-formed UTF-8 and lone surrogates; U+0000 it allows.
+    if (s.find('\0') != std::string::npos)
+      return Fail("JSON strings may not contain U+0000", "value_error.json.nul");
+    return true;
+  }
+
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  const JsonLimits& limits_;
+  std::size_t depth_ = 0, elements_ = 0;
+  std::string error_, type_ = "value_error.jsondecode";
+};
+
+}  // namespace
+
+JsonResult ParseJson(std::string_view text, const JsonLimits& limits) {
+  JsonResult r;
+  if (text.size() > limits.max_bytes) {
+    r.error = "JSON larger than " + std::to_string(limits.max_bytes) + " bytes";
+    return r;
+  }
+  BoundedSax sax(r.value, limits);
+  const bool ok = json::sax_parse(text.begin(), text.end(), &sax, json::input_format_t::json, true);
+  if (!ok) {
+    r.error = sax.error().empty() ? "Invalid JSON" : sax.error();
+    r.value = json();  // a partial DOM is freed here; nlohmann destroys iteratively
+  }
+  return r;
+}
+
+json ParseJsonBody(std::string_view text, const JsonLimits& limits) {
+  if (text.size() > limits.max_bytes) {
+    throw ApiError(ErrorCode::kValidation, "Request body is not acceptable JSON",
+                   {{"errors", json::array({{{"field", "body"},
+                                              {"message", "JSON larger than " + std::to_string(limits.max_bytes) + " bytes"},
+                                              {"type", "value_error.json.too_large"}}})}});
+  }
+  json value;
+  BoundedSax sax(value, limits);
+  if (!json::sax_parse(text.begin(), text.end(), &sax, json::input_format_t::json, true)) {
+    const std::string message = sax.error().empty() ? "Invalid JSON" : sax.error();
+    value = json();
+    throw ApiError(ErrorCode::kValidation, "Request body is not acceptable JSON",
+                   {{"errors", json::array({{{"field", "body"}, {"message", message}, {"type", sax.type()}}})}});
+  }
+  return value;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const unsigned c = *p;
+    if (c < 0x80) { ++p; continue; }
+    std::size_t n;
+    unsigned cp, min;
+    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; min = 0x80; }
+    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; min = 0x800; }
+    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; min = 0x10000; }
+    else return false;
+    if (static_cast<std::size_t>(end - p) <= n) return false;
+    for (std::size_t i = 1; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+bool IsCleanText(std::string_view s) { return s.find('\0') == std::string_view::npos && IsValidUtf8(s); }
+
+}  // namespace suite::core

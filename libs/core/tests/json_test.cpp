@@ -1,0 +1,92 @@
+#include <catch2/catch.hpp>
+
+#include "suite/core/error.hpp"
+#include "suite/core/json.hpp"
+
+using suite::core::ApiError;
+using suite::core::JsonLimits;
+using suite::core::ParseJson;
+using suite::core::ParseJsonBody;
+
+TEST_CASE("ParseJson accepts ordinary documents") {
+  auto r = ParseJson(R"({"a":[1,2,{"b":"c"}],"d":null,"e":1.5,"f":true})");
+  REQUIRE(r.ok());
+  CHECK(r.value["a"][2]["b"] == "c");
+  CHECK(r.value["e"] == 1.5);
+}
+
+TEST_CASE("ParseJson stops 48,000 levels of nesting at the depth limit") {
+  const std::string deep = std::string(48'000, '[') + std::string(48'000, ']');
+  auto r = ParseJson(deep);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error.find("deeper than 64") != std::string::npos);
+  CHECK(r.value.is_null());
+  const std::string objects = [] {
+    std::string s;
+    for (int i = 0; i < 10'000; ++i) s += "{\"a\":";
+    s += "1";
+    for (int i = 0; i < 10'000; ++i) s += "}";
+    return s;
+  }();
+  CHECK_FALSE(ParseJson(objects).ok());
+}
+
+TEST_CASE("ParseJson depth limit is exact and configurable") {
+  const auto nest = [](int n) { return std::string(n, '[') + std::string(n, ']'); };
+  CHECK(ParseJson(nest(64)).ok());
+  CHECK_FALSE(ParseJson(nest(65)).ok());
+  CHECK(ParseJson(nest(3), {.max_depth = 3}).ok());
+  CHECK_FALSE(ParseJson(nest(4), {.max_depth = 3}).ok());
+}
+
+TEST_CASE("ParseJson bounds size, element count and string length") {
+  CHECK_FALSE(ParseJson(std::string(2000, ' ') + "1", {.max_bytes = 1000}).ok());
+  std::string many = "[";
+  for (int i = 0; i < 200; ++i) many += "1,";
+  many += "1]";
+  auto r = ParseJson(many, {.max_elements = 100});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error.find("more than 100 elements") != std::string::npos);
+  CHECK(ParseJson(many, {.max_elements = 1000}).ok());
+  CHECK_FALSE(ParseJson("\"" + std::string(100, 'x') + "\"", {.max_string = 50}).ok());
+  CHECK_FALSE(ParseJson("{\"" + std::string(100, 'x') + "\":1}", {.max_string = 50}).ok());
+}
+
+TEST_CASE("ParseJson refuses U+0000 and ill-formed UTF-8") {
+  CHECK_FALSE(ParseJson(R"({"a":"x\u0000y"})").ok());
+  CHECK_FALSE(ParseJson(R"({"a\u0000":1})").ok());
+  CHECK_FALSE(ParseJson("{\"a\":\"\xb7\"}").ok());
+  CHECK_FALSE(ParseJson(R"({"a":"\ud800"})").ok());
+  CHECK(ParseJson(R"({"a":"\u00e9\ud83d\ude00"})").ok());
+}
+
+TEST_CASE("ParseJsonBody answers 422 with the failing field") {
+  try {
+    ParseJsonBody(std::string(100, '['));
+    FAIL("no exception");
+  } catch (const ApiError& e) {
+    CHECK(suite::core::HttpStatus(e.code()) == 422);
+    CHECK(e.details()["errors"][0]["field"] == "body");
+    CHECK(e.details()["errors"][0]["type"] == "value_error.json.too_deep");
+  }
+  try {
+    ParseJsonBody("{oops");
+    FAIL("no exception");
+  } catch (const ApiError& e) {
+    CHECK(suite::core::HttpStatus(e.code()) == 422);
+    CHECK(e.details()["errors"][0]["message"].get<std::string>().rfind("Invalid JSON at byte", 0) == 0);
+  }
+}
+
+TEST_CASE("IsValidUtf8 is strict") {
+  using suite::core::IsValidUtf8;
+  CHECK(IsValidUtf8("plain ascii"));
+  CHECK(IsValidUtf8("\xc3\xa9"));                 // é
+  CHECK(IsValidUtf8("\xf0\x9f\x98\x80"));         // 😀
+  CHECK_FALSE(IsValidUtf8("\xb7"));               // lone continuation
+  CHECK_FALSE(IsValidUtf8("\xc3"));               // truncated
+  CHECK_FALSE(IsValidUtf8("\xc0\xaf"));           // overlong '/'
+  CHECK_FALSE(IsValidUtf8("\xed\xa0\x80"));       // surrogate
+  CHECK_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));   // above U+10FFFF
+  CHECK_FALSE(suite::core::IsCleanText(std::string("a\0b", 3)));
+}

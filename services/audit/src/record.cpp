@@ -1,0 +1,44 @@
+#include "record.hpp"
+
+#include "suite/core/json.hpp"
+
+namespace audit {
+
+std::optional<nlohmann::json> ParseStreamEvent(std::string_view text, std::string& why) {
+  // An event is produced by our services; these bounds are far above any real one.
+  static constexpr suite::core::JsonLimits kLimits{
+      .max_bytes = 1024 * 1024, .max_depth = 32, .max_elements = 50'000, .max_string = 64 * 1024};
+  auto parsed = suite::core::ParseJson(text, kLimits);
+  if (!parsed.ok()) {
+    why = parsed.error;
+    return std::nullopt;
+  }
+  auto& e = parsed.value;
+  if (!e.is_object()) {
+    why = "event is not an object";
+    return std::nullopt;
+  }
+  const auto id = e.find("event_id");
+  if (id == e.end() || !id->is_string() || id->get_ref<const std::string&>().empty()) {
+    why = "event_id missing";
+    return std::nullopt;
+  }
+  for (const char* k : {"type", "timestamp", "request_id", "dataset_id", "action", "status", "client", "subject"}) {
+    const auto it = e.find(k);
+    if (it != e.end() && !it->is_string() && !it->is_null()) {
+      why = std::string(k) + " is not a string";
+      return std::nullopt;
+    }
+  }
+  for (const char* k : {"duration_ms", "http_status"}) {
+    const auto it = e.find(k);
+    if (it != e.end() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0 &&
+                           it->get<std::int64_t>() <= 2'147'483'647)) {
+      why = std::string(k) + " is not a non-negative 32-bit integer";
+      return std::nullopt;
+    }
+  }
+  return std::move(e);
+}
+
+}  // namespace audit
