@@ -82,7 +82,25 @@ redis_start() {  # redis_start <dir> <port> [extra args]
   log "redis did not start on $port"; return 1
 }
 
-redis_stop() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true; }
+# redis_stop <dir>: stops the Redis whose pid file is <dir>/redis.pid, and only that one (never
+# "whatever listens on the port": that may be another stack's).
+redis_stop() {
+  local pidfile=$1/redis.pid pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do alive "$pid" || break; sleep 0.05; done
+  fi
+  rm -f "$pidfile"
+}
+
+# alive <pid>: the process exists and is not a zombie (kill -0 succeeds on a zombie).
+alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
 
 make_certs() {  # make_certs <dir>: a throwaway CA and a server certificate for localhost
   local d=$1
@@ -110,14 +128,48 @@ jwt_hs256() {
 }
 
 # start_services <build dir> <run dir> <env file>: starts the four binaries in the background with
-# the variables of <env file>; pids in <run dir>/*.pid, logs in <run dir>/logs.
+# the variables of <env file>; pids in <run dir>/*.pid, logs in <run dir>/logs. With SUPERVISE=1
+# each runs under `supervise` (restarted when it dies); the pid file then names the supervisor.
 start_services() {
   local bin=$1 run=$2 envfile=$3
   mkdir -p "$run/logs"
   for svc in auth-user processing audit gateway; do
-    if [ -f "$run/$svc.pid" ] && kill -0 "$(cat "$run/$svc.pid")" 2>/dev/null; then continue; fi
-    ( set -a; . "$envfile"; set +a; svc_env "$svc"; exec "$bin/services/$svc/$svc" ) >>"$run/logs/$svc.log" 2>&1 &
+    if [ -f "$run/$svc.pid" ] && alive "$(cat "$run/$svc.pid")"; then continue; fi
+    if [ "${SUPERVISE:-0}" = 1 ]; then
+      ( set -a; . "$envfile"; set +a; svc_env "$svc"; supervise "$svc" "$bin/services/$svc/$svc" "$run" ) \
+        >>"$run/logs/$svc.log" 2>&1 &
+    else
+      ( set -a; . "$envfile"; set +a; svc_env "$svc"; exec "$bin/services/$svc/$svc" ) >>"$run/logs/$svc.log" 2>&1 &
+    fi
     echo $! > "$run/$svc.pid"
+  done
+}
+
+# supervise <name> <binary> <run dir>: runs the binary and starts it again when it dies, after
+# 1, 2, 4 ... 30 s (back to 1 s once it has run for a minute), with a log line saying so.
+# SIGTERM is passed on; the supervisor then exits with the service's own exit code.
+# The running service's pid is in <run dir>/<name>.child.
+supervise() {
+  local name=$1 binary=$2 run=$3 child="" stopping=0 backoff=1 rc=0 started
+  trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM INT
+  while :; do
+    started=$(date +%s)
+    "$binary" &
+    child=$!
+    echo "$child" > "$run/$name.child"
+    while :; do
+      wait "$child" && rc=0 || rc=$?
+      alive "$child" || break  # wait was interrupted by the trap: the child still runs
+    done
+    child=""
+    rm -f "$run/$name.child"
+    [ $stopping = 1 ] && exit $rc
+    [ $(( $(date +%s) - started )) -ge 60 ] && backoff=1
+    printf '{"timestamp":"%s","severity":"ERROR","service":"%s","message":"service exited; restarting","exit_status":%d,"restart_in_seconds":%d}\n' \
+      "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)" "$name" "$rc" "$backoff"
+    sleep "$backoff" & wait $! || true
+    [ $stopping = 1 ] && exit $rc
+    backoff=$(( backoff * 2 > 30 ? 30 : backoff * 2 ))
   done
 }
 
@@ -137,9 +189,12 @@ stop_services() {  # stop_services <run dir>: SIGTERM, wait for the drain
     [ -f "$run/$svc.pid" ] || continue
     local pid; pid=$(cat "$run/$svc.pid")
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$run/$svc.pid"
+    for _ in $(seq 150); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then
+      kill -KILL "$pid" 2>/dev/null || true
+      [ -f "$run/$svc.child" ] && kill -KILL "$(cat "$run/$svc.child")" 2>/dev/null || true
+    fi
+    rm -f "$run/$svc.pid" "$run/$svc.child"
   done
 }
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# deploy/local/stack as a user runs it (with this build's binaries, in a directory of its own):
+# a service killed with SIGKILL is started again and logged; `status` tells a dead (zombie)
+# process from a live one; `down` run without the STACK_* variables of `up` stops this stack's
+# Redis by its pid file and leaves a Redis it did not start alone. $1 = binaries.
+set -euo pipefail
+BIN=$1
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/deploy/local/lib.sh"
+DIR=$(mktemp -d /tmp/suite-stack.XXXXXX)
+fails=0
+pass() { printf '  ok   %s\n' "$1"; }
+fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
+check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$3], got [$2]"; fi; }
+DECOY_PORT=${STACK_TEST_DECOY_PORT:-56380}  # the default port: what the old `down` shut down
+cleanup() {
+  STACK_DIR=$DIR "$ROOT/deploy/local/stack" down >/dev/null 2>&1 || true
+  redis_stop "$DIR/decoy"
+  if [ $fails -ne 0 ]; then for f in "$DIR"/run/logs/*.log; do echo "--- $f"; tail -n 20 "$f"; done; fi
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+# A Redis this stack did not start, on the port a careless `down` would shut down.
+redis_start "$DIR/decoy" "$DECOY_PORT" --save '' --appendonly no
+STACK_DIR=$DIR STACK_BIN=$BIN STACK_PG_PORT=${STACK_TEST_PG_PORT:-55491} STACK_REDIS_PORT=${STACK_TEST_REDIS_PORT:-56392} \
+  STACK_PORT_BASE=${STACK_TEST_PORT_BASE:-30000} "$ROOT/deploy/local/stack" up
+. "$DIR/stack.env"
+
+echo "supervision"
+check "status after up" "$(STACK_DIR=$DIR "$ROOT/deploy/local/stack" status | grep -c ': running')" 6
+old=$(cat "$DIR/run/processing.child")
+kill -KILL "$old"
+for _ in $(seq 100); do
+  [ -f "$DIR/run/processing.child" ] && [ "$(cat "$DIR/run/processing.child")" != "$old" ] && break; sleep 0.1
+done
+check "killed service restarted" "$( [ "$(cat "$DIR/run/processing.child" 2>/dev/null)" != "$old" ] && alive "$(cat "$DIR/run/processing.child")" && echo yes)" yes
+check "restart logged" "$(grep -c '"message":"service exited; restarting","exit_status":137' "$DIR/run/logs/processing.log")" 1
+wait_ready "http://127.0.0.1:30002/ready"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA_CERT" -X POST "$GATEWAY_URL/api/test" -H "X-API-Key: $API_KEY" \
+  -H 'Content-Type: application/json' -d '{}')
+check "request served after the restart" "$code" 200
+
+echo "status"
+sleep 30 & zombie=$!   # this shell's child, killed and not reaped: a zombie
+kill -KILL "$zombie"; sleep 0.2
+cp "$DIR/run/audit.pid" "$DIR/audit.pid.real"
+echo "$zombie" > "$DIR/run/audit.pid"
+check "zombie reported dead" "$(STACK_DIR=$DIR "$ROOT/deploy/local/stack" status | grep '^audit:' | cut -d' ' -f2)" dead
+cp "$DIR/audit.pid.real" "$DIR/run/audit.pid"
+wait "$zombie" 2>/dev/null || true
+
+echo "down"
+STACK_DIR=$DIR "$ROOT/deploy/local/stack" down   # no STACK_*_PORT: read back from STACK_DIR
+check "stack's Redis stopped" "$(redis-cli -p "${STACK_TEST_REDIS_PORT:-56392}" ping 2>&1 | grep -c PONG)" 0
+check "another Redis left alone" "$(redis-cli -p "$DECOY_PORT" ping)" PONG
+check "services stopped" "$(STACK_DIR=$DIR "$ROOT/deploy/local/stack" status | grep -c ': stopped')" 6
+
+echo "stack: $fails failure(s)"
+[ $fails -eq 0 ]
