@@ -37,7 +37,10 @@ std::string ErrorBody(ErrorCode code, std::string_view message, std::string_view
                       const nlohmann::json& details) {
   nlohmann::json err = {{"code", CodeName(code)}, {"message", message}, {"request_id", request_id}};
   if (!details.is_null()) err["details"] = details;
-  return nlohmann::json{{"error", std::move(err)}, {"detail", message}}.dump();
+  // `replace`: a message or detail that quotes ill-formed client bytes must not make the error
+  // answer itself throw.
+  return nlohmann::json{{"error", std::move(err)}, {"detail", message}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace suite::core

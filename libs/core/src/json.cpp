@@ -33,6 +33,8 @@ class BoundedSax {
     if (error_.empty()) {
       // nlohmann's message names the byte position and the token; drop the "[json.exception...]" tag.
       std::string what = e.what();
+      // Never reflect the client's bytes: drop nlohmann's "; last read: '...'" suffix.
+      if (const auto last = what.find("; last read"); last != std::string::npos) what.resize(last);
       const auto tag = what.find("] ");
       error_ = "Invalid JSON at byte " + std::to_string(position) + ": " +
                (tag == std::string::npos ? what : what.substr(tag + 2));

@@ -90,3 +90,17 @@ TEST_CASE("IsValidUtf8 is strict") {
   CHECK_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));   // above U+10FFFF
   CHECK_FALSE(suite::core::IsCleanText(std::string("a\0b", 3)));
 }
+
+TEST_CASE("an error about ill-formed bytes neither throws nor echoes them") {
+  try {
+    ParseJsonBody("{\"username\":\"\xb7\xb7\"}");
+    FAIL("no exception");
+  } catch (const ApiError& e) {
+    const std::string message = e.details()["errors"][0]["message"];
+    CHECK(message.find('\xb7') == std::string::npos);
+    const auto body = suite::core::ErrorBody(e.code(), e.what(), "r", e.details());
+    CHECK(nlohmann::json::parse(body)["error"]["code"] == "VALIDATION_ERROR");
+  }
+  // A message quoting client bytes still renders (replacement characters).
+  CHECK_NOTHROW(suite::core::ErrorBody(suite::core::ErrorCode::kBadRequest, "bad \xb7", "r"));
+}

@@ -115,17 +115,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   // A connection slot, taken at accept and given back when the session's coroutine ends
   // (whatever the way: handshake failure, error, exception).
+  // It also runs when a pending session's frame is destroyed with the io_context, after the
+  // Server (and perhaps the metrics) are gone: it keeps the Impl alive, and `detached` keeps
+  // it off the metrics.
   class Slot {
    public:
-    Slot(Impl& impl, const net::ip::address& client) : impl_(impl), client_(client) {}
+    Slot(std::shared_ptr<Impl> impl, const net::ip::address& client) : impl_(std::move(impl)), client_(client) {}
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
-    ~Slot() { impl_.Release(client_); }
+    ~Slot() { impl_->Release(client_); }
 
    private:
-    Impl& impl_;
+    std::shared_ptr<Impl> impl_;
     net::ip::address client_;
   };
+  std::atomic<bool> detached{false};  // set by ~Server: the metrics may no longer exist
   bool Acquire(const net::ip::address& client) {
     if (connections.load() >= options.max_connections) {
       metrics.ConnectionRefused(obs::Refusal::kMaxConnections);
@@ -152,7 +156,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       if (it != per_client.end() && --it->second == 0) per_client.erase(it);
     }
     --connections;
-    metrics.connections().Decrement();
+    if (!detached) metrics.connections().Decrement();
   }
 
   void StopAccepting() {
@@ -231,7 +235,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 
   net::awaitable<void> Plain(tcp::socket socket, net::ip::address client) {
-    Slot slot(*this, client);
+    Slot slot(shared_from_this(), client);
     beast::tcp_stream stream(std::move(socket));
     co_await Session(stream, false);
     beast::error_code ec;
@@ -240,7 +244,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   net::awaitable<void> Secure(tcp::socket socket, net::ip::address client,
                               std::shared_ptr<net::ssl::context> tls) {
-    Slot slot(*this, client);
+    Slot slot(shared_from_this(), client);
     beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
     beast::get_lowest_layer(stream).expires_after(options.header_timeout);
     auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server,
@@ -442,7 +446,7 @@ Server::Server(Runtime& runtime, ServerOptions options, obs::Metrics& metrics, H
                  });
 }
 
-Server::~Server() = default;
+Server::~Server() { impl_->detached = true; }
 
 std::uint16_t Server::Listen(const Listener& l) {
   auto& io = impl_->runtime.io();

@@ -1,5 +1,7 @@
 #include "suite/http/worker_pool.hpp"
 
+#include "suite/observability/log.hpp"
+
 namespace suite::http {
 
 WorkerPool::WorkerPool(Options opts) : opts_(opts) {
@@ -46,7 +48,13 @@ void WorkerPool::Loop() {
       if (job.rejected) job.rejected();
       continue;
     }
-    job.task();
+    try {
+      job.task();
+    } catch (const std::exception& e) {  // last resort: a task must not take the process down
+      obs::Error("worker task threw", {{"error", e.what()}});
+    } catch (...) {
+      obs::Error("worker task threw a non-standard exception", {});
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <boost/asio.hpp>
+
 #include <future>
 #include <thread>
 
@@ -103,4 +105,161 @@ TEST_CASE("client reports a refused connection") {
   });
   rt.Run(std::chrono::milliseconds(100));
   CHECK(p.get_future().get().status == ClientResult::Status::kConnectFailed);
+}
+
+namespace {
+// A raw upstream on a blocking socket: answers the first request on a connection with
+// keep-alive, then reads the next one and closes without a byte (an upstream dying mid-request).
+struct DyingUpstream {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor{io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  std::atomic<int> requests{0};
+  std::thread thread;
+  DyingUpstream() {
+    thread = std::thread([this] {
+      boost::system::error_code ec;
+      for (int conn = 0; conn < 3; ++conn) {
+        boost::asio::ip::tcp::socket s(io);
+        acceptor.accept(s, ec);
+        if (ec) return;
+        for (int n = 0;; ++n) {
+          std::string buf;
+          boost::asio::read_until(s, boost::asio::dynamic_buffer(buf), "\r\n\r\n", ec);
+          if (ec) break;
+          ++requests;
+          if (n > 0) break;  // second request on this connection: close without answering
+          boost::asio::write(s, boost::asio::buffer(std::string(
+              "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")), ec);
+        }
+      }
+    });
+  }
+  ~DyingUpstream() {
+    boost::system::error_code ec;
+    acceptor.close(ec);
+    thread.join();
+  }
+};
+}  // namespace
+
+TEST_CASE("a written POST is never sent twice; an idempotent GET may be") {
+  DyingUpstream up;
+  Runtime rt;
+  UpstreamPool pool(rt.io(), {.host = "127.0.0.1", .port = up.acceptor.local_endpoint().port()});
+  std::thread t([&] { rt.Run(std::chrono::milliseconds(100)); });
+  auto send = [&](ClientRequest r) {
+    std::promise<ClientResult> p;
+    pool.Send(std::move(r), [&](ClientResult res) { p.set_value(std::move(res)); });
+    return p.get_future().get();
+  };
+  REQUIRE(send({.method = "GET", .target = "/a"}).status == ClientResult::Status::kOk);  // pooled now
+  auto post = send({.method = "POST", .target = "/pay", .body = "{}"});
+  CHECK(post.status == ClientResult::Status::kFailed);
+  CHECK(up.requests == 2);  // the POST reached the upstream once and was not resent
+  REQUIRE(send({.method = "GET", .target = "/b"}).status == ClientResult::Status::kOk);  // new connection
+  auto get = send({.method = "GET", .target = "/c"});  // reused, dies, resent on a fresh one
+  CHECK(get.status == ClientResult::Status::kOk);
+  CHECK(up.requests == 5);
+  rt.RequestStop();
+  t.join();
+}
+
+TEST_CASE("a request Beast cannot frame fails cleanly instead of being lost") {
+  Harness h;
+  auto r = h.Send({.method = "TRACE", .target = "/hello", .body = "x"});
+  CHECK(r.status == ClientResult::Status::kFailed);
+  CHECK(r.error.rfind("request:", 0) == 0);
+}
+
+TEST_CASE("HEAD through the client: headers only, no wait for a body") {
+  Harness h;
+  auto r = h.Send({.method = "HEAD", .target = "/hello"});
+  REQUIRE(r.status == ClientResult::Status::kOk);
+  CHECK(r.response.status == 200);
+  CHECK(r.response.body.empty());
+  CHECK(std::stoi(std::string(r.response.Header("content-length"))) > 0);
+}
+
+TEST_CASE("framing the server refuses: TE other than chunked, TE with CL, Host missing or twice") {
+  Harness h;
+  const auto port = h.client->options().port;
+  auto raw = [&](const std::string& text) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket s(io);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    boost::asio::write(s, boost::asio::buffer(text));
+    std::string out;
+    boost::system::error_code ec;
+    boost::asio::read(s, boost::asio::dynamic_buffer(out), ec);  // until the server closes
+    return out;
+  };
+  const std::string smuggled = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (const std::string te : {"xchunked", "chunked, identity", "identity", "chunked\r\nTransfer-Encoding: chunked"}) {
+    INFO(te);
+    auto out = raw("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te + "\r\n\r\n" + smuggled);
+    CHECK(out.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(out.find("HTTP/1.1 200") == std::string::npos);  // the smuggled request never runs
+  }
+  auto both = raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled);
+  CHECK(both.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(both.find("HTTP/1.1 200") == std::string::npos);
+  CHECK(raw("GET /hello HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(raw("GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").rfind("HTTP/1.1 400", 0) == 0);
+  auto ok = raw("GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  CHECK(ok.rfind("HTTP/1.1 200", 0) == 0);
+  auto chunked = raw("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+  CHECK(chunked.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(chunked.find("\r\n\r\nhi") != std::string::npos);
+}
+
+TEST_CASE("a trickled head is cut at the header timeout; idle keep-alive waits longer") {
+  Harness h({.header_timeout = std::chrono::milliseconds(300), .idle_timeout = std::chrono::milliseconds(5000)});
+  const auto port = h.client->options().port;
+  boost::asio::io_context io;
+  auto closed_after = [&](bool first_request_complete) {
+    boost::asio::ip::tcp::socket s(io);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    boost::system::error_code ec;
+    if (first_request_complete) {
+      boost::asio::write(s, boost::asio::buffer(std::string("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")));
+      std::string buf;
+      boost::asio::read_until(s, boost::asio::dynamic_buffer(buf), "}", ec);
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));  // idle longer than the header timeout
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const std::string head = "GET /hello HTTP/1.1\r\nHost: a\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    for (char c : head) {
+      boost::asio::write(s, boost::asio::buffer(&c, 1), ec);
+      if (ec) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return std::chrono::steady_clock::now() - start;
+  };
+  // ~70 bytes at 50 ms each would take 3.5 s; the server must cut it near 300 ms.
+  CHECK(closed_after(false) < std::chrono::milliseconds(2000));
+  CHECK(closed_after(true) < std::chrono::milliseconds(2000));
+}
+
+TEST_CASE("connections past the per-client cap are refused and counted") {
+  Harness h({.max_connections_per_client = 3});
+  const auto port = h.client->options().port;
+  boost::asio::io_context io;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<boost::asio::ip::tcp::socket>(io));
+    held.back()->connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  boost::asio::ip::tcp::socket extra(io);
+  extra.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::system::error_code ec;
+  boost::asio::write(extra, boost::asio::buffer(std::string("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")), ec);
+  std::string out;
+  boost::asio::read(extra, boost::asio::dynamic_buffer(out), ec);
+  CHECK(out.empty());  // reset, not served
+  CHECK(h.metrics.Render().find("http_connections_refused_total{reason=\"per_client\",service=\"test\"} 1") != std::string::npos);
+  held.clear();  // the slots come back
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto r = h.Send({.method = "GET", .target = "/hello"});
+  CHECK(r.status == ClientResult::Status::kOk);
 }

@@ -90,3 +90,21 @@ TEST_CASE("either credential on kAny routes; none on public ones") {
 TEST_CASE("rate-limit keys are built in one place") {
   CHECK(RateLimiter::Key("key:Prod") == "rl:{key:Prod}");
 }
+
+TEST_CASE("a JWT whose exp is a float, or beyond the lifetime cap, is refused") {
+  suite::security::Hs256 jwt(kSecret);
+  const suite::security::JwtOptions day{.max_lifetime = std::chrono::seconds(86400)};
+  auto with = [&](nlohmann::json claims) {
+    return Req("", {{"x-api-key", "sk-prod-key-123"}, {"authorization", "Bearer " + jwt.Sign(claims)}});
+  };
+  CHECK_THROWS_WITH(Authenticate(with({{"sub", "a"}, {"exp", 1e308}}), Policy::kApiKeyAndJwt, Keys(), jwt, day),
+                    Contains("not an integer"));
+  CHECK_THROWS_WITH(Authenticate(with({{"sub", "a"}, {"exp", Now() + 2 * 86400}}), Policy::kApiKeyAndJwt, Keys(), jwt, day),
+                    Contains("lifetime"));
+  CHECK(Authenticate(with({{"sub", "a"}, {"exp", Now() + 3600}}), Policy::kApiKeyAndJwt, Keys(), jwt, day).subject == "a");
+}
+
+TEST_CASE("an encoded api_key query parameter authenticates") {
+  auto id = Authenticate(Req("api%5Fkey=sk-prod-key-123", {}), Policy::kAny, Keys(), suite::security::Hs256(kSecret));
+  CHECK(id.api_key_id == "Prod");
+}

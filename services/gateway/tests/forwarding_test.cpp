@@ -57,6 +57,10 @@ TEST_CASE("the API key query parameter stays at the edge") {
   CHECK(UpstreamTarget(req) == "/process");
   req.query = "";
   CHECK(UpstreamTarget(req) == "/process");
+  // However it is encoded: authentication decodes the name, so stripping must too.
+  req.query = "api%5Fkey=secret&x=1&%61pi_key=s2&api%5fkey=s3";
+  CHECK(UpstreamTarget(req) == "/process?x=1");
+  CHECK(req.Query("api_key") == "secret");
 }
 
 TEST_CASE("hop-by-hop response headers are dropped") {
