@@ -11,6 +11,9 @@ endfunction()
 # suite_tests(<target> LABEL unit|db SOURCES ... DEPS ...): a Catch2 binary whose cases ctest
 # discovers one by one, all carrying LABEL so that `ctest -L unit` needs no server.
 function(suite_tests target)
+  if(SUITE_FUZZ)
+    return()  # the fuzz build has only fuzz targets
+  endif()
   cmake_parse_arguments(A "" "LABEL" "SOURCES;DEPS" ${ARGN})
   add_executable(${target} ${A_SOURCES})
   target_link_libraries(${target} PRIVATE ${A_DEPS} Catch2::Catch2WithMain)

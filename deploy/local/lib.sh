@@ -11,9 +11,9 @@ SUITE_PACKAGES=(g++ cmake ninja-build ccache pkg-config make libboost1.81-dev li
 log() { printf '\033[1m[%s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-install_deps() {
+install_deps() {  # install_deps [extra packages]: what the suite needs, plus these
   local missing=()
-  for p in "${SUITE_PACKAGES[@]}"; do
+  for p in "${SUITE_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

@@ -53,4 +53,11 @@ done
 if grep -h -E '"(unhandled exception|unhandled non-standard exception|request dropped without a reply|worker task threw)"' "$DIR"/logs/*.log; then
   echo "  FAIL an exception reached the request path unhandled"; rc=1
 fi
+# A sanitizer finding makes a service exit non-zero at the latest when it stops.
+for svc in gateway processing auth-user audit; do
+  pid=$(cat "$DIR/$svc.pid"); kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" && code=0 || code=$?
+  rm -f "$DIR/$svc.pid"
+  if [ "$code" != 0 ]; then echo "  FAIL $svc exited $code"; rc=1; fi
+done
 exit $rc

@@ -23,10 +23,17 @@ std::optional<nlohmann::json> ParseStreamEvent(std::string_view text, std::strin
     why = "event_id missing";
     return std::nullopt;
   }
-  for (const char* k : {"type", "timestamp", "request_id", "dataset_id", "action", "status", "client", "subject"}) {
+  for (const char* k : {"type", "timestamp", "request_id", "status"}) {  // read as strings
+    const auto it = e.find(k);
+    if (it != e.end() && !it->is_string()) {
+      why = std::string(k) + " is not a string";
+      return std::nullopt;
+    }
+  }
+  for (const char* k : {"dataset_id", "action", "client", "subject"}) {  // strings or null
     const auto it = e.find(k);
     if (it != e.end() && !it->is_string() && !it->is_null()) {
-      why = std::string(k) + " is not a string";
+      why = std::string(k) + " is not a string or null";
       return std::nullopt;
     }
   }

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "suite/core/json.hpp"
 #include "suite/security/jwt.hpp"
 
 namespace gateway {
@@ -26,8 +27,10 @@ std::optional<ApiKeyStore> ApiKeyStore::Parse(std::string_view text, std::string
     return true;
   };
   if (!text.empty() && text.front() == '[') {
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (!j.is_array()) {
+    auto parsed = suite::core::ParseJson(text, {.max_bytes = 1 << 20, .max_depth = 4, .max_elements = 100'000,
+                                                 .max_string = 4096});
+    const auto& j = parsed.value;
+    if (!parsed.ok() || !j.is_array()) {
       error = "is not valid JSON";
       return std::nullopt;
     }
@@ -37,6 +40,11 @@ std::optional<ApiKeyStore> ApiKeyStore::Parse(std::string_view text, std::string
         error = "entry " + std::to_string(i) + " needs a string \"key\"";
         return std::nullopt;
       }
+      for (const char* field : {"name", "tier"})
+        if (e.contains(field) && !e[field].is_string()) {
+          error = "entry " + std::to_string(i) + ": \"" + field + "\" must be a string";
+          return std::nullopt;
+        }
       if (!add(e["key"], e.value("name", "key-" + std::to_string(i + 1)), e.value("tier", "free")))
         return std::nullopt;
     }
