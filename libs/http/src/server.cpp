@@ -304,7 +304,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         break;
       }
       if (ec == bhttp::error::header_limit) {
-        auto res = Response::Error(ErrorCode::kBadRequest, "Request header fields too large", "");
+        const auto id = core::NewUuid();
+        obs::Info("request refused", {{"request_id", id}, {"reason", "Request header fields too large"}});
+        auto res = Response::Error(ErrorCode::kBadRequest, "Request header fields too large", id);
         res.status = 431;
         co_await Write(stream, res, false, 11);
         break;
