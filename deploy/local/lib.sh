@@ -57,19 +57,24 @@ pg_psql() {  # pg_psql <dir> <port> [psql args]
   psql -q -h "$dir/sock" -p "$port" -U postgres -v ON_ERROR_STOP=1 "$@"
 }
 
-# One database, one role per service with rights on its own schema only.
+# One database, one role per service with rights on its own schema only. Roles are cluster-wide:
+# concurrent callers (parallel tests) are serialised, and must agree on the password
+# (tests/run sets SUITE_DB_PASSWORD for all of them).
 pg_setup_suite() {  # pg_setup_suite <dir> <port> <db> <password>
   local dir=$1 port=$2 db=$3 pw=$4
-  for role in auth processing audit; do
-    pg_psql "$dir" "$port" -d postgres -c "DO \$\$BEGIN
-      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN CREATE ROLE $role LOGIN; END IF;
-      END\$\$;" -c "ALTER ROLE $role PASSWORD '$pw'"
-  done
-  pg_psql "$dir" "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
-    pg_psql "$dir" "$port" -d postgres -c "CREATE DATABASE $db"
-  pg_psql "$dir" "$port" -d "$db" -c "REVOKE ALL ON DATABASE $db FROM PUBLIC" \
-    -c "REVOKE CREATE ON SCHEMA public FROM PUBLIC" \
-    -c "GRANT CONNECT, CREATE ON DATABASE $db TO auth, processing, audit"
+  (
+    flock 9
+    for role in auth processing audit; do
+      pg_psql "$dir" "$port" -d postgres -c "DO \$\$BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN CREATE ROLE $role LOGIN; END IF;
+        END\$\$;" -c "ALTER ROLE $role PASSWORD '$pw'"
+    done
+    pg_psql "$dir" "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
+      pg_psql "$dir" "$port" -d postgres -c "CREATE DATABASE $db"
+    pg_psql "$dir" "$port" -d "$db" -c "REVOKE ALL ON DATABASE $db FROM PUBLIC" \
+      -c "REVOKE CREATE ON SCHEMA public FROM PUBLIC" \
+      -c "GRANT CONNECT, CREATE ON DATABASE $db TO auth, processing, audit"
+  ) 9>"$dir.setup.lock"
 }
 
 redis_start() {  # redis_start <dir> <port> [extra args]
@@ -214,7 +219,7 @@ write_env() {
   if [ ! -f "$secrets" ]; then
     umask 077
     cat > "$secrets" <<SECRETS
-DB_PASSWORD=$(openssl rand -hex 16)
+DB_PASSWORD=${SUITE_DB_PASSWORD:-$(openssl rand -hex 16)}
 JWT_SECRET=$(openssl rand -hex 32)
 INTERNAL_TOKEN_SECRET=$(openssl rand -hex 32)
 API_KEY=sk-$(openssl rand -hex 16)

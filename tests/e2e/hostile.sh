@@ -22,7 +22,7 @@ make_certs "$DIR/certs"
 write_env "$DIR/env" "$DIR" "$E2E_PG_PORT" "$E2E_REDIS_PORT" 29000 "$DIR/secrets"
 DB=suite_hostile_$(openssl rand -hex 4)
 sed -i "s|/suite\$|/$DB|" "$DIR/env"
-sed -i "s|^REDIS_URL=.*|&/$((RANDOM % 15 + 1))|" "$DIR/env"
+sed -i "s|^REDIS_URL=.*|&/2|" "$DIR/env"  # a Redis database of its own (seed000.sh uses 1), emptied below
 cat >> "$DIR/env" <<ENV
 ARGON2_MEMORY_KIB=1024
 HTTP_PORT=29080
@@ -33,6 +33,7 @@ UPSTREAM_TIMEOUT_MS=5000
 RATE_LIMIT_REQUESTS=100000
 ENV
 . "$DIR/secrets"; set -a; . "$DIR/env"; set +a
+redis-cli -u "$REDIS_URL" FLUSHDB >/dev/null  # a rerun starts with empty rate-limit buckets
 pg_setup_suite "$E2E_PG_DIR" "$E2E_PG_PORT" "$DB" "$DB_PASSWORD"
 start_services "$BIN" "$DIR" "$DIR/env"
 for p in $AUTH_PORT $PROCESSING_PORT $AUDIT_PORT; do wait_ready "http://127.0.0.1:$p/ready"; done
