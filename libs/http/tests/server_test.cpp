@@ -164,6 +164,46 @@ TEST_CASE("a written POST is never sent twice; an idempotent GET may be") {
   t.join();
 }
 
+TEST_CASE("a pooled connection the upstream closed while idle is not used for a POST") {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor{io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  std::atomic<int> requests{0};
+  std::thread upstream([&] {  // answers one request per connection with keep-alive, then closes
+    for (int conn = 0; conn < 2; ++conn) {
+      boost::asio::ip::tcp::socket s(io);
+      boost::system::error_code ec;
+      acceptor.accept(s, ec);
+      std::string buf;
+      boost::asio::read_until(s, boost::asio::dynamic_buffer(buf), "\r\n\r\n", ec);
+      ++requests;
+      boost::asio::write(s, boost::asio::buffer(std::string(
+          "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")), ec);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  Runtime rt;
+  UpstreamPool pool(rt.io(), {.host = "127.0.0.1", .port = acceptor.local_endpoint().port()});
+  std::thread t([&] { rt.Run(std::chrono::milliseconds(100)); });
+  auto send = [&](ClientRequest r) {
+    std::promise<ClientResult> p;
+    pool.Send(std::move(r), [&](ClientResult res) { p.set_value(std::move(res)); });
+    return p.get_future().get();
+  };
+  REQUIRE(send({.method = "GET", .target = "/a"}).status == ClientResult::Status::kOk);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the upstream closed it meanwhile
+  auto post = send({.method = "POST", .target = "/pay", .body = "{}"});
+  CHECK(post.status == ClientResult::Status::kOk);  // sent once, on a fresh connection
+  CHECK(requests == 2);
+  if (requests < 2) {  // the POST failed: unblock the upstream's second accept
+    boost::asio::io_context poke_io;
+    boost::asio::ip::tcp::socket poke(poke_io);
+    poke.connect(acceptor.local_endpoint());
+  }
+  upstream.join();
+  rt.RequestStop();
+  t.join();
+}
+
 TEST_CASE("a request Beast cannot frame fails cleanly instead of being lost") {
   Harness h;
   auto r = h.Send({.method = "TRACE", .target = "/hello", .body = "x"});
