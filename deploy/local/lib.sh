@@ -100,11 +100,13 @@ redis_stop() {
   rm -f "$pidfile"
 }
 
-# alive <pid>: the process exists and is not a zombie (kill -0 succeeds on a zombie).
+# alive <pid>: the process exists and is not a zombie (kill -0 succeeds on a zombie). Reads
+# /proc directly: no procps needed.
 alive() {
-  local state
-  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+  local stat
+  { [ -n "$1" ] && [ -r "/proc/$1/stat" ] && read -r stat < "/proc/$1/stat"; } 2>/dev/null || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ] && [ "${stat%% *}" != X ]
 }
 
 make_certs() {  # make_certs <dir>: a throwaway CA and a server certificate for localhost

@@ -42,13 +42,16 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA_CERT" -X POST "$GATE
 check "request served after the restart" "$code" 200
 
 echo "status"
-sleep 30 & zombie=$!   # this shell's child, killed and not reaped: a zombie
-kill -KILL "$zombie"; sleep 0.2
+# A zombie: the child of a parent (`sleep 30` after exec) that never reaps it.
+( sleep 0.1 & echo $! > "$DIR/zombie.pid"; exec sleep 30 ) & reaper=$!
+sleep 0.5
+zombie=$(cat "$DIR/zombie.pid")
+check "precondition: kill -0 succeeds on the zombie" "$(kill -0 "$zombie" 2>/dev/null && echo yes)" yes
 cp "$DIR/run/audit.pid" "$DIR/audit.pid.real"
 echo "$zombie" > "$DIR/run/audit.pid"
 check "zombie reported dead" "$(STACK_DIR=$DIR "$ROOT/deploy/local/stack" status | grep '^audit:' | cut -d' ' -f2)" dead
 cp "$DIR/audit.pid.real" "$DIR/run/audit.pid"
-wait "$zombie" 2>/dev/null || true
+kill "$reaper" 2>/dev/null || true
 
 echo "down"
 STACK_DIR=$DIR "$ROOT/deploy/local/stack" down   # no STACK_*_PORT: read back from STACK_DIR
