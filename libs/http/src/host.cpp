@@ -5,7 +5,7 @@
 
 namespace suite::http {
 
-ServerOptions ServerOptionsFromEnv(core::Env& env) {
+ServerOptions ServerOptionsFromEnv(core::Env& env, std::size_t default_per_client) {
   ServerOptions o;
   o.body_limit = static_cast<std::size_t>(env.Int("BODY_LIMIT_BYTES", 1024 * 1024, 1024, 1LL << 30));
   o.header_timeout = env.Millis("HEADER_TIMEOUT_MS", 10'000, 100, 600'000);
@@ -14,7 +14,8 @@ ServerOptions ServerOptionsFromEnv(core::Env& env) {
   o.write_timeout = env.Millis("WRITE_TIMEOUT_MS", 30'000, 100, 3'600'000);
   o.max_connections = static_cast<std::size_t>(env.Int("MAX_CONNECTIONS", 10'000, 1, 1'000'000));
   o.max_connections_per_client =
-      static_cast<std::size_t>(env.Int("MAX_CONNECTIONS_PER_CLIENT", 256, 1, 1'000'000));
+      static_cast<std::size_t>(env.Int("MAX_CONNECTIONS_PER_CLIENT", static_cast<std::int64_t>(default_per_client),
+                                       1, 1'000'000));
   return o;
 }
 
@@ -26,7 +27,9 @@ HostConfig HostConfig::FromEnv(core::Env& env, std::string service, std::uint16_
   c.internal_secret = env.Secret("INTERNAL_TOKEN_SECRET", 32);
   c.workers = static_cast<std::size_t>(env.Int("WORKER_THREADS", 4, 1, 256));
   c.drain = env.Millis("DRAIN_TIMEOUT_MS", 10'000, 0, 600'000);
-  c.server = ServerOptionsFromEnv(env);
+  // Behind the gateway every request comes from one address (its upstream pool): a per-client
+  // cap here would refuse the gateway itself under load, so it defaults to the total cap.
+  c.server = ServerOptionsFromEnv(env, ServerOptions{}.max_connections);
   c.json.max_bytes = c.server.body_limit;
   c.json.max_depth = static_cast<std::size_t>(env.Int("JSON_MAX_DEPTH", 64, 1, 1000));
   c.json.max_elements = static_cast<std::size_t>(env.Int("JSON_MAX_ELEMENTS", 100'000, 1, 100'000'000));

@@ -64,8 +64,9 @@ struct ServerOptions {
 };
 
 /// BODY_LIMIT_BYTES, HEADER_TIMEOUT_MS, BODY_TIMEOUT_MS, IDLE_TIMEOUT_MS, WRITE_TIMEOUT_MS,
-/// MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, each defaulting to the values above.
-ServerOptions ServerOptionsFromEnv(core::Env& env);
+/// MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, each defaulting to the values above (the
+/// per-client cap to `default_per_client`: the edge wants one, a service behind it does not).
+ServerOptions ServerOptionsFromEnv(core::Env& env, std::size_t default_per_client = 256);
 
 struct Listener {
   std::string address = "0.0.0.0";
