@@ -7,6 +7,8 @@
 
 #include <array>
 
+#include "suite/core/json.hpp"
+
 namespace suite::security {
 namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -107,15 +109,20 @@ nlohmann::json Hs256::Verify(std::string_view token, const JwtOptions& opts,
   auto payload_raw = Base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1));
   auto sig = Base64UrlDecode(token.substr(dot2 + 1));
   if (!header_raw || !payload_raw || !sig) throw JwtError("Invalid token encoding");
-  auto header = nlohmann::json::parse(*header_raw, nullptr, false);
-  if (!header.is_object()) throw JwtError("Invalid header");
+  // Parsed before the signature is checked: anyone can send these bytes.
+  static constexpr core::JsonLimits kLimits{.max_bytes = kMaxTokenBytes, .max_depth = 8,
+                                            .max_elements = 256, .max_string = 2048};
+  auto header_parsed = core::ParseJson(*header_raw, kLimits);
+  const auto& header = header_parsed.value;
+  if (!header_parsed.ok() || !header.is_object()) throw JwtError("Invalid header");
   // Algorithm pinning: decided by us, never by the token.
   if (!header.contains("alg") || header["alg"] != "HS256")
     throw JwtError("The specified alg value is not allowed");
   const std::string expected = HmacSha256(secret_, token.substr(0, dot2));
   if (!ConstantTimeEquals(expected, *sig)) throw JwtError("Signature verification failed");
-  auto claims = nlohmann::json::parse(*payload_raw, nullptr, false);
-  if (!claims.is_object()) throw JwtError("Invalid payload");
+  auto parsed = core::ParseJson(*payload_raw, kLimits);
+  if (!parsed.ok() || !parsed.value.is_object()) throw JwtError("Invalid payload");
+  auto claims = std::move(parsed.value);
   const std::int64_t t = Seconds(now), leeway = opts.leeway.count();
   // NumericDate claims are integers in range: 1e308, 1.5, "123" or -1 are refused, never
   // compared as doubles (a float `exp` of 1e308 would make a token that never expires).

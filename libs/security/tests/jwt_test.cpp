@@ -100,3 +100,14 @@ TEST_CASE("a maximum lifetime caps exp from now and from iat") {
   CHECK_THROWS_WITH(jwt.Verify(jwt.Sign({{"exp", now + 60}, {"iat", now - 90'000}}), day), Contains("lifetime"));
   CHECK_NOTHROW(jwt.Verify(jwt.Sign({{"exp", 99'999'999'999}})));  // without the option
 }
+
+TEST_CASE("header and payload are parsed under limits before anything else") {
+  Hs256 jwt("0123456789abcdef0123456789abcdef");
+  const std::string deep = Base64UrlEncode(std::string(3000, '[') + std::string(3000, ']'));
+  CHECK_THROWS_WITH(jwt.Verify(deep + ".e30.sig"), "Invalid header");
+  const std::string head = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
+  const std::string body = Base64UrlEncode("{\"a\":" + std::string(1000, '[') + std::string(1000, ']') + "}");
+  const std::string input = head + "." + body;
+  CHECK_THROWS_WITH(jwt.Verify(input + "." + Base64UrlEncode(HmacSha256("0123456789abcdef0123456789abcdef", input))),
+                    "Invalid payload");
+}
