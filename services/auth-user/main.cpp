@@ -17,6 +17,9 @@ int main() {
   cfg.access_ttl = std::chrono::minutes(env.Int("ACCESS_TOKEN_EXPIRE_MINUTES", 15, 1, 24 * 60));
   cfg.lockout_threshold = static_cast<int>(env.Int("LOCKOUT_THRESHOLD", 5, 1, 100));
   cfg.lockout_duration = std::chrono::minutes(env.Int("LOCKOUT_MINUTES", 30, 1, 24 * 60));
+  auth::SessionConfig sessions;
+  sessions.refresh_ttl = std::chrono::hours(24 * env.Int("REFRESH_TOKEN_EXPIRE_DAYS", 7, 1, 365));
+  sessions.reuse_grace = std::chrono::seconds(env.Int("REFRESH_REUSE_GRACE_SECONDS", 5, 0, 60));
   suite::security::PasswordParams pw;
   pw.ops_limit = static_cast<std::uint64_t>(env.Int("ARGON2_OPS_LIMIT", 2, 1, 10));
   pw.mem_limit = static_cast<std::size_t>(env.Int("ARGON2_MEMORY_KIB", 64 * 1024, 8, 4 * 1024 * 1024)) * 1024;
@@ -30,7 +33,7 @@ int main() {
   suite::db::Pool pool(database_url, svc.workers().threads(), std::chrono::milliseconds(2000));
   suite::security::PasswordHasher hasher(pw);
   suite::security::Hs256 jwt(jwt_secret);
-  auth::Users users(pool, hasher, jwt, cfg);
+  auth::Users users(pool, hasher, jwt, cfg, sessions);
   try {
     pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });
     if (!admin_user.empty() && users.EnsureAdmin(admin_user, admin_email, admin_password))

@@ -109,6 +109,30 @@ call POST /auth/login "${J[@]}" -d "{\"username\":\"admin\",\"password\":\"$ADMI
 check "admin login (JSON)" "$STATUS" 200
 ADMIN_TOKEN=$(jq -r .access_token <<<"$BODY")
 
+echo "sessions and profile (seed 002)"
+call POST /auth/login -d 'username=alice&password=SecurePass123!'
+REFRESH=$(jq -r .refresh_token <<<"$BODY"); ALICE=$(jq -r .access_token <<<"$BODY")
+check "login returns a refresh token" "${#REFRESH}" 43
+call POST /auth/refresh "${J[@]}" -d "{\"refresh_token\":\"$REFRESH\"}"
+check "refresh, public at the gateway" "$STATUS" 200
+NEXT=$(jq -r .refresh_token <<<"$BODY")
+check "refresh rotates" "$( [ -n "$NEXT" ] && [ "$NEXT" != "$REFRESH" ] && echo yes)" yes
+call GET /users/me -H "Authorization: Bearer $ALICE"
+check "GET /users/me" "$(jq -c '[.username, .email, has("password_hash")]' <<<"$BODY")" '["alice","alice@example.com",false]'
+call PUT /users/me -H "Authorization: Bearer $ALICE" "${J[@]}" -d '{"email":"alice2@example.com"}'
+check "PUT /users/me" "$(jq -r .email <<<"$BODY")" alice2@example.com
+call GET /auth/sessions -H "Authorization: Bearer $ALICE"
+check "sessions listed" "$(jq -r .count <<<"$BODY")" 2
+call POST /auth/logout "${J[@]}" -d "{\"refresh_token\":\"$NEXT\"}"
+check "logout" "$STATUS" 200
+call POST /auth/refresh "${J[@]}" -d "{\"refresh_token\":\"$NEXT\"}"
+check "refresh after logout" "$STATUS" 401
+call POST /auth/change-password -H "Authorization: Bearer $ALICE" "${J[@]}" \
+  -d '{"current_password":"SecurePass123!","new_password":"NewSecure456!"}'
+check "change password" "$STATUS" 200
+call POST /auth/login -d 'username=alice&password=NewSecure456!'
+check "login with the new password" "$STATUS" 200
+
 echo "audit trail"
 for _ in $(seq 50); do
   call GET "/audit/requests?limit=100" -H "Authorization: Bearer $ADMIN_TOKEN"

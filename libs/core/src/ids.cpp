@@ -54,6 +54,12 @@ std::string IsoTimestamp(std::chrono::system_clock::time_point tp) {
   return buf;
 }
 
+std::string RandomBytes(std::size_t n) {
+  std::string out(n, '\0');
+  Random(reinterpret_cast<unsigned char*>(out.data()), n);
+  return out;
+}
+
 std::string RandomHex(std::size_t n) {
   std::vector<unsigned char> b(n);
   Random(b.data(), n);

@@ -84,7 +84,7 @@ TEST_CASE("body limit answers 413 in the envelope") {
   CHECK(nlohmann::json::parse(r.response.body)["error"]["code"] == "PAYLOAD_TOO_LARGE");
 }
 
-TEST_CASE("blocking routes run on the pool; stop drains in-flight requests") {
+TEST_CASE("blocking routes run on the pool, stop drains in-flight requests") {
   auto h = std::make_unique<Harness>();
   std::promise<ClientResult> p;
   h->client->Send({.method = "GET", .target = "/slow"}, [&](ClientResult r) { p.set_value(std::move(r)); });
@@ -142,7 +142,7 @@ struct DyingUpstream {
 };
 }  // namespace
 
-TEST_CASE("a written POST is never sent twice; an idempotent GET may be") {
+TEST_CASE("a written POST is never sent twice, an idempotent GET may be") {
   DyingUpstream up;
   Runtime rt;
   UpstreamPool pool(rt.io(), {.host = "127.0.0.1", .port = up.acceptor.local_endpoint().port()});
@@ -252,7 +252,7 @@ TEST_CASE("framing the server refuses: TE other than chunked, TE with CL, Host m
   CHECK(chunked.find("\r\n\r\nhi") != std::string::npos);
 }
 
-TEST_CASE("a trickled head is cut at the header timeout; idle keep-alive waits longer") {
+TEST_CASE("a trickled head is cut at the header timeout, idle keep-alive waits longer") {
   Harness h({.header_timeout = std::chrono::milliseconds(300), .idle_timeout = std::chrono::milliseconds(5000)});
   const auto port = h.client->options().port;
   boost::asio::io_context io;

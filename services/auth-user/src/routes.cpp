@@ -49,6 +49,42 @@ std::pair<std::string, std::string> Credentials(const Request& req) {
   return {user, pass};
 }
 
+ClientInfo Client(const Request& req) {
+  return {suite::http::IdentityOf(req).client_ip, std::string(req.Header("user-agent"))};
+}
+
+nlohmann::json JsonObject(const Request& req) {
+  auto j = suite::core::ParseJsonBody(req.body, kLimits);
+  if (!j.is_object()) throw ApiError(ErrorCode::kValidation, "Request body must be a JSON object");
+  return j;
+}
+
+// A required string field, or a 422 naming it.
+std::string Field(const nlohmann::json& j, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
+    throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", Missing({name})}});
+  return *it;
+}
+
+std::optional<std::string> OptionalField(const nlohmann::json& j, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string())
+    throw ApiError(ErrorCode::kValidation, "Request validation failed",
+                   {{"errors", nlohmann::json::array({{{"field", name}, {"message", "str type expected"},
+                                                       {"type", "type_error.str"}}})}});
+  return it->get<std::string>();
+}
+
+// The signed-in user: the identity's subject, which for an access token is the username.
+std::string Caller(const Request& req) {
+  const auto id = suite::http::IdentityOf(req);
+  if (id.subject.empty() || id.method == "none" || id.method == "api_key")
+    throw ApiError(ErrorCode::kUnauthenticated, "A user's access token is required");
+  return id.subject;
+}
+
 }  // namespace
 
 void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users) {
@@ -64,13 +100,42 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
   router.Blocking("POST", "/auth/login", workers, [&users](Request& req) {
     auto [user, pass] = Credentials(req);
     try {
-      return Response::Json(200, users.Login(user, pass, suite::http::IdentityOf(req).client_ip));
+      return Response::Json(200, users.Login(user, pass, Client(req)));
     } catch (const ApiError& e) {
       if (e.code() != ErrorCode::kForbidden || !e.details().contains("retry_after_seconds")) throw;
       auto res = Response::Error(e.code(), e.what(), req.request_id, e.details());
       res.Set("retry-after", std::to_string(e.details()["retry_after_seconds"].get<long long>()));
       return res;
     }
+  });
+  // Sessions: the refresh token is the credential (public at the gateway).
+  router.Blocking("POST", "/auth/refresh", workers, [&users](Request& req) {
+    return Response::Json(200, users.Refresh(Field(JsonObject(req), "refresh_token"), Client(req)));
+  });
+  router.Blocking("POST", "/auth/logout", workers, [&users](Request& req) {
+    users.Logout(Field(JsonObject(req), "refresh_token"));
+    return Response::Json(200, {{"message", "Successfully logged out"}});
+  });
+  router.Blocking("POST", "/auth/logout-all", workers, [&users](Request& req) {
+    const auto ended = users.LogoutAll(Caller(req));
+    return Response::Json(200, {{"message", "All sessions ended"}, {"sessions_ended", ended}});
+  });
+  router.Blocking("GET", "/auth/sessions", workers, [&users](Request& req) {
+    return Response::Json(200, users.ListSessions(Caller(req)));
+  });
+  router.Blocking("POST", "/auth/change-password", workers, [&users](Request& req) {
+    const auto caller = Caller(req);
+    const auto body = JsonObject(req);
+    users.ChangePassword(caller, Field(body, "current_password"), Field(body, "new_password"));
+    return Response::Json(200, {{"message", "Password changed successfully"}});
+  });
+  router.Blocking("GET", "/users/me", workers, [&users](Request& req) {
+    return Response::Json(200, users.Me(Caller(req)));
+  });
+  router.Blocking("PUT", "/users/me", workers, [&users](Request& req) {
+    const auto caller = Caller(req);
+    const auto body = JsonObject(req);
+    return Response::Json(200, users.UpdateMe(caller, OptionalField(body, "username"), OptionalField(body, "email")));
   });
 }
 

@@ -3,6 +3,7 @@
 #include "users.hpp"
 
 namespace auth {
-/// POST /auth/register, POST /auth/login.
+/// POST /auth/register, /auth/login, /auth/refresh, /auth/logout, /auth/logout-all,
+/// /auth/change-password; GET /auth/sessions; GET and PUT /users/me.
 void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users);
 }  // namespace auth

@@ -52,7 +52,24 @@ nlohmann::json Users::Register(const std::string& username, const std::string& e
   });
 }
 
-nlohmann::json Users::Login(const std::string& login, const std::string& password, const std::string& client_ip) {
+nlohmann::json Users::Tokens(pqxx::work&, const nlohmann::json& user, const std::string& refresh_token) const {
+  const auto now = Now();
+  const auto token = jwt_.Sign({{"sub", user["username"]}, {"uid", user["id"]}, {"roles", user["roles"]},
+                                {"type", "access"}, {"iat", now}, {"exp", now + config_.access_ttl.count()}});
+  return nlohmann::json{{"access_token", token}, {"refresh_token", refresh_token}, {"token_type", "bearer"},
+                        {"expires_in", config_.access_ttl.count()}};
+}
+
+pqxx::row Users::FindByUsername(pqxx::work& tx, const std::string& username, bool for_update) const {
+  auto rows = tx.exec_params(std::string("SELECT ") + kColumns + " FROM auth.users WHERE lower(username) = lower($1)" +
+                                 (for_update ? " FOR UPDATE" : ""),
+                             username);
+  if (rows.empty()) throw ApiError(ErrorCode::kNotFound, "User not found");
+  return rows[0];
+}
+
+nlohmann::json Users::Login(const std::string& login, const std::string& password, const ClientInfo& client) {
+  const std::string& client_ip = client.ip;
   static const std::string kDummy = hasher_.Hash("timing-equaliser-Pa55!");
   const std::string unauthorized = "Incorrect username or password";
   if (login.empty() || password.empty() || login.size() > 254 || password.size() > 1024)
@@ -93,13 +110,126 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
                      hasher_.Hash(password));
     tx.exec_params("UPDATE auth.users SET failed_attempts = 0, locked_until = NULL WHERE id = $1",
                    u["id"].as<long long>());
-    tx.commit();
     auto user = UserJson(u);
-    const auto now = Now();
-    const auto token = jwt_.Sign({{"sub", user["username"]}, {"uid", user["id"]}, {"roles", user["roles"]},
-                                  {"type", "access"}, {"iat", now}, {"exp", now + config_.access_ttl.count()}});
-    return nlohmann::json{{"access_token", token}, {"token_type", "bearer"},
-                          {"expires_in", config_.access_ttl.count()}};
+    const std::string refresh = sessions_.Start(tx, u["id"].as<long long>(), client);
+    auto out = Tokens(tx, user, refresh);
+    tx.commit();
+    return out;
+  });
+}
+
+nlohmann::json Users::Refresh(const std::string& refresh_token, const ClientInfo& client) {
+  return pool_.With([&](pqxx::connection& c) {
+    std::string why;
+    std::optional<Refreshed> next;
+    {
+      pqxx::work tx(c);
+      next = sessions_.Rotate(tx, refresh_token, client, why);
+      tx.commit();  // a detected replay revokes its family even though the answer is 401
+    }
+    if (!next) {
+      if (why == "reuse")
+        obs::Warn("refresh token reuse: session revoked", {{"client", client.ip}, {"event", "refresh_token_reuse"}});
+      else
+        obs::Info("refresh refused", {{"reason", why}, {"client", client.ip}});
+      throw ApiError(ErrorCode::kUnauthenticated, "Invalid refresh token");
+    }
+    pqxx::work read(c);
+    auto rows = read.exec_params(std::string("SELECT ") + kColumns + " FROM auth.users WHERE id = $1", next->user_id);
+    if (rows.empty()) throw ApiError(ErrorCode::kUnauthenticated, "Invalid refresh token");
+    auto out = Tokens(read, UserJson(rows[0]), next->refresh_token);
+    read.commit();
+    return out;
+  });
+}
+
+void Users::Logout(const std::string& refresh_token) {
+  pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    const bool known = sessions_.EndFamily(tx, refresh_token);
+    tx.commit();
+    if (!known) throw ApiError(ErrorCode::kUnauthenticated, "Invalid refresh token");
+    return 0;
+  });
+}
+
+long long Users::LogoutAll(const std::string& username) {
+  return pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    const auto n = sessions_.EndAll(tx, FindByUsername(tx, username, false)["id"].as<long long>());
+    tx.commit();
+    return n;
+  });
+}
+
+nlohmann::json Users::ListSessions(const std::string& username) {
+  return pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto out = sessions_.List(tx, FindByUsername(tx, username, false)["id"].as<long long>());
+    tx.commit();
+    return nlohmann::json{{"sessions", out}, {"count", out.size()}};
+  });
+}
+
+void Users::ChangePassword(const std::string& username, const std::string& current, const std::string& next) {
+  nlohmann::json errors = nlohmann::json::array();
+  CheckPassword(next, errors);
+  if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
+  if (current.size() > 1024) throw ApiError(ErrorCode::kUnauthenticated, "Incorrect password");
+  const std::string stored = pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    return std::string(FindByUsername(tx, username, false)["password_hash"].c_str());
+  });
+  // Hashing runs without a held row lock or connection.
+  if (!hasher_.Verify(stored, current)) throw ApiError(ErrorCode::kUnauthenticated, "Incorrect password");
+  if (hasher_.Verify(stored, next))
+    throw ApiError(ErrorCode::kValidation, "Request validation failed",
+                   {{"errors", nlohmann::json::array({{{"field", "new_password"},
+                                                       {"message", "New password must differ from the current one"},
+                                                       {"type", "value_error"}}})}});
+  const std::string hash = hasher_.Hash(next);
+  pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    const auto user = FindByUsername(tx, username, true);
+    if (std::string(user["password_hash"].c_str()) != stored)  // changed meanwhile: the check is stale
+      throw ApiError(ErrorCode::kConflict, "Password was changed concurrently; try again");
+    const auto id = user["id"].as<long long>();
+    tx.exec_params("UPDATE auth.users SET password_hash = $2, updated_at = now() WHERE id = $1", id, hash);
+    const auto ended = sessions_.EndAll(tx, id);
+    tx.commit();
+    obs::Info("password changed", {{"user_id", id}, {"sessions_ended", ended}, {"event", "password_change"}});
+    return 0;
+  });
+}
+
+nlohmann::json Users::Me(const std::string& username) {
+  return pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    return UserJson(FindByUsername(tx, username, false));
+  });
+}
+
+nlohmann::json Users::UpdateMe(const std::string& username, const std::optional<std::string>& new_username,
+                               const std::optional<std::string>& new_email) {
+  nlohmann::json errors = nlohmann::json::array();
+  if (new_username) CheckUsername(*new_username, errors);
+  if (new_email) CheckEmail(*new_email, errors);
+  if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
+  return pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    const auto id = FindByUsername(tx, username, true)["id"].as<long long>();
+    pqxx::result r;
+    try {
+      pqxx::subtransaction sub(tx);
+      r = sub.exec_params(std::string("UPDATE auth.users SET username = coalesce($2, username), "
+                                      "email = coalesce($3, email), updated_at = now() WHERE id = $1 RETURNING ") + kColumns,
+                          id, new_username, new_email);
+      sub.commit();
+    } catch (const pqxx::unique_violation&) {
+      throw ApiError(ErrorCode::kConflict, "Username or email already registered");
+    }
+    tx.commit();
+    return UserJson(r[0]);
   });
 }
 

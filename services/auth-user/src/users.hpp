@@ -3,8 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
+#include "sessions.hpp"
 #include "suite/db/pool.hpp"
 #include "suite/security/jwt.hpp"
 #include "suite/security/password.hpp"
@@ -20,23 +22,43 @@ struct AuthConfig {
 class Users {
  public:
   Users(suite::db::Pool& pool, const suite::security::PasswordHasher& hasher,
-        const suite::security::Hs256& jwt, AuthConfig config)
-      : pool_(pool), hasher_(hasher), jwt_(jwt), config_(config) {}
+        const suite::security::Hs256& jwt, AuthConfig config, SessionConfig sessions = {})
+      : pool_(pool), hasher_(hasher), jwt_(jwt), config_(config), sessions_(sessions) {}
 
   /// 201 body; throws ApiError 422 (policy) or 409 (taken).
   nlohmann::json Register(const std::string& username, const std::string& email,
                           const std::string& password, bool admin = false);
-  /// Token response; throws ApiError 401 (bad credentials) or 403 (locked, inactive).
+  /// Token response (access and refresh token); throws ApiError 401 (bad credentials) or 403
+  /// (locked, inactive).
   nlohmann::json Login(const std::string& username_or_email, const std::string& password,
-                       const std::string& client_ip);
+                       const ClientInfo& client);
+  /// Rotates a refresh token: a new access and refresh token, or 401 "Invalid refresh token".
+  nlohmann::json Refresh(const std::string& refresh_token, const ClientInfo& client);
+  /// Ends the session (token family) of `refresh_token`; 401 when unknown.
+  void Logout(const std::string& refresh_token);
+  /// Ends every session of the user; returns how many.
+  long long LogoutAll(const std::string& username);
+  nlohmann::json ListSessions(const std::string& username);
+  /// Checks the current password (401 when wrong), applies the policy to the new one (422),
+  /// stores it and ends every session.
+  void ChangePassword(const std::string& username, const std::string& current, const std::string& next);
+  /// The caller's profile; 404 when the account is gone.
+  nlohmann::json Me(const std::string& username);
+  /// Changes username and/or e-mail (validated; 409 when taken); returns the profile.
+  nlohmann::json UpdateMe(const std::string& username, const std::optional<std::string>& new_username,
+                          const std::optional<std::string>& new_email);
   /// Creates the bootstrap admin when absent. Returns true when created.
   bool EnsureAdmin(const std::string& username, const std::string& email, const std::string& password);
 
  private:
+  nlohmann::json Tokens(pqxx::work& tx, const nlohmann::json& user, const std::string& refresh_token) const;
+  pqxx::row FindByUsername(pqxx::work& tx, const std::string& username, bool for_update) const;
+
   suite::db::Pool& pool_;
   const suite::security::PasswordHasher& hasher_;
   const suite::security::Hs256& jwt_;
   AuthConfig config_;
+  Sessions sessions_;
 };
 
 }  // namespace auth

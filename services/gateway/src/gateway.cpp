@@ -37,6 +37,9 @@ Gateway::Gateway(const Config& config, boost::asio::io_context& io, suite::http:
       {"/jobs/", kRest, Policy::kAny, &processing_},
       {"/auth/register", "POST", Policy::kPublic, &auth_user_},
       {"/auth/login", "POST", Policy::kPublic, &auth_user_},
+      // The refresh token is the credential: the access token may have expired.
+      {"/auth/refresh", "POST", Policy::kPublic, &auth_user_},
+      {"/auth/logout", "POST", Policy::kPublic, &auth_user_},
       {"/auth/", kRest, Policy::kAny, &auth_user_},
       {"/users/", kRest, Policy::kAny, &auth_user_},
       {"/api-keys/", kRest, Policy::kAny, &auth_user_},

@@ -74,7 +74,7 @@ TEST_CASE("POST /process needs both credentials, with seed 000's messages") {
              Contains("expired"));
 }
 
-TEST_CASE("either credential on kAny routes; none on public ones") {
+TEST_CASE("either credential on kAny routes, none on public ones") {
   suite::security::Hs256 jwt(kSecret);
   const std::string token = jwt.Sign({{"sub", "admin"}, {"roles", {"admin", "user"}}, {"exp", Now() + 60}});
   auto by_jwt = Authenticate(Req("", {{"authorization", "Bearer " + token}}), Policy::kAny, Keys(), jwt);

@@ -15,5 +15,7 @@ std::string IsoTimestamp(std::chrono::system_clock::time_point tp);
 inline std::string NowIso() { return IsoTimestamp(std::chrono::system_clock::now()); }
 /// Hex of `n` random bytes.
 std::string RandomHex(std::size_t n);
+/// `n` bytes from the CSPRNG.
+std::string RandomBytes(std::size_t n);
 
 }  // namespace suite::core

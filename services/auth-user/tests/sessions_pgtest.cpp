@@ -1,0 +1,133 @@
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "suite/core/error.hpp"
+#include "suite/core/ids.hpp"
+#include "suite/db/migrations.hpp"
+#include "suite/testing/env.hpp"
+#include "users.hpp"
+
+namespace auth {
+const std::vector<suite::db::Migration>& Migrations();
+}
+
+using suite::core::ApiError;
+using suite::core::ErrorCode;
+
+namespace {
+struct Fixture {
+  std::unique_ptr<suite::db::Pool> pool;
+  suite::security::PasswordHasher hasher{{.ops_limit = 1, .mem_limit = 64 * 1024}};
+  suite::security::Hs256 jwt{"0123456789abcdef0123456789abcdef"};
+  std::string name = "u" + suite::core::RandomHex(5);
+  const std::string password = "SecurePass123!";
+  const auth::ClientInfo client{"10.0.0.1", "test-agent/1.0"};
+
+  bool Ready() {
+    auto dsn = suite::testing::ServerUrl("TEST_DATABASE_URL");
+    if (!dsn) return false;
+    pool = std::make_unique<suite::db::Pool>(*dsn, 2, std::chrono::milliseconds(2000));
+    pool->With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });
+    return true;
+  }
+  auth::Users MakeUsers(std::chrono::seconds grace = std::chrono::seconds(5)) {
+    return auth::Users(*pool, hasher, jwt, {}, {.reuse_grace = grace});
+  }
+};
+
+ErrorCode CodeOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ApiError& e) {
+    return e.code();
+  }
+  FAIL("no ApiError");
+  return ErrorCode::kInternal;
+}
+}  // namespace
+
+TEST_CASE("login gives a refresh token, refresh rotates it, a replay ends the whole session") {
+  Fixture f;
+  if (!f.Ready()) return;
+  auto users = f.MakeUsers(std::chrono::seconds(0));
+  users.Register(f.name, f.name + "@example.com", f.password);
+  auto login = users.Login(f.name, f.password, f.client);
+  const std::string r1 = login["refresh_token"];
+  CHECK(r1.size() == 43);  // 32 bytes, base64url
+  CHECK(f.jwt.Verify(login["access_token"].get<std::string>())["sub"] == f.name);
+
+  auto next = users.Refresh(r1, f.client);
+  const std::string r2 = next["refresh_token"];
+  CHECK(r2 != r1);
+  CHECK(f.jwt.Verify(next["access_token"].get<std::string>())["sub"] == f.name);
+  CHECK(users.ListSessions(f.name)["count"] == 1);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the (zero) grace window
+  CHECK(CodeOf([&] { users.Refresh(r1, f.client); }) == ErrorCode::kUnauthenticated);  // replay
+  // ... which revoked the family: the legitimate successor is dead too.
+  CHECK(CodeOf([&] { users.Refresh(r2, f.client); }) == ErrorCode::kUnauthenticated);
+  CHECK(users.ListSessions(f.name)["count"] == 0);
+  CHECK(CodeOf([&] { users.Refresh("not-a-token", f.client); }) == ErrorCode::kUnauthenticated);
+  CHECK(CodeOf([&] { users.Refresh(std::string(10'000, 'a'), f.client); }) == ErrorCode::kUnauthenticated);
+}
+
+TEST_CASE("two refreshes racing with one token, inside the grace window, both succeed") {
+  Fixture f;
+  if (!f.Ready()) return;
+  auto users = f.MakeUsers(std::chrono::seconds(5));
+  users.Register(f.name, f.name + "@example.com", f.password);
+  const std::string r1 = users.Login(f.name, f.password, f.client)["refresh_token"];
+  const std::string a = users.Refresh(r1, f.client)["refresh_token"];
+  const std::string b = users.Refresh(r1, f.client)["refresh_token"];  // the concurrent second one
+  CHECK(a != b);
+  CHECK(users.Refresh(a, f.client).contains("access_token"));
+  CHECK(users.Refresh(b, f.client).contains("access_token"));
+  CHECK(users.ListSessions(f.name)["count"] == 1);  // still one session
+}
+
+TEST_CASE("logout ends one session, logout-all and a password change end all") {
+  Fixture f;
+  if (!f.Ready()) return;
+  auto users = f.MakeUsers();
+  users.Register(f.name, f.name + "@example.com", f.password);
+  const std::string s1 = users.Login(f.name, f.password, f.client)["refresh_token"];
+  const std::string s2 = users.Login(f.name, f.password, {"10.0.0.2", "other"})["refresh_token"];
+  const std::string s3 = users.Login(f.name, f.password, f.client)["refresh_token"];
+  auto list = users.ListSessions(f.name);
+  REQUIRE(list["count"] == 3);
+  CHECK(list["sessions"][0]["user_agent"].is_string());
+
+  users.Logout(s1);
+  CHECK(CodeOf([&] { users.Refresh(s1, f.client); }) == ErrorCode::kUnauthenticated);
+  CHECK(CodeOf([&] { users.Logout("unknown"); }) == ErrorCode::kUnauthenticated);
+  CHECK(users.ListSessions(f.name)["count"] == 2);
+
+  CHECK(CodeOf([&] { users.ChangePassword(f.name, "wrong-Pass1!", "NewSecure456!"); }) == ErrorCode::kUnauthenticated);
+  CHECK(CodeOf([&] { users.ChangePassword(f.name, f.password, "weak"); }) == ErrorCode::kValidation);
+  CHECK(CodeOf([&] { users.ChangePassword(f.name, f.password, f.password); }) == ErrorCode::kValidation);
+  users.ChangePassword(f.name, f.password, "NewSecure456!");
+  CHECK(CodeOf([&] { users.Refresh(s2, f.client); }) == ErrorCode::kUnauthenticated);
+  CHECK(CodeOf([&] { users.Refresh(s3, f.client); }) == ErrorCode::kUnauthenticated);
+  CHECK(CodeOf([&] { users.Login(f.name, f.password, f.client); }) == ErrorCode::kUnauthenticated);
+  const std::string s4 = users.Login(f.name, "NewSecure456!", f.client)["refresh_token"];
+  CHECK(users.LogoutAll(f.name) == 1);
+  CHECK(CodeOf([&] { users.Refresh(s4, f.client); }) == ErrorCode::kUnauthenticated);
+}
+
+TEST_CASE("the caller's profile: read, update, conflicts and validation") {
+  Fixture f;
+  if (!f.Ready()) return;
+  auto users = f.MakeUsers();
+  users.Register(f.name, f.name + "@example.com", f.password);
+  const std::string other = f.name + "x";
+  users.Register(other, other + "@example.com", f.password);
+  CHECK(users.Me(f.name)["email"] == f.name + "@example.com");
+  CHECK_FALSE(users.Me(f.name).contains("password_hash"));
+  auto updated = users.UpdateMe(f.name, std::nullopt, std::string(f.name + "@new.example.com"));
+  CHECK(updated["email"] == f.name + "@new.example.com");
+  CHECK(updated["username"] == f.name);
+  CHECK(CodeOf([&] { users.UpdateMe(f.name, other, std::nullopt); }) == ErrorCode::kConflict);
+  CHECK(CodeOf([&] { users.UpdateMe(f.name, std::nullopt, std::string("not-an-email")); }) == ErrorCode::kValidation);
+  CHECK(CodeOf([&] { users.Me("nobody-" + f.name); }) == ErrorCode::kNotFound);
+}
