@@ -133,6 +133,26 @@ check "change password" "$STATUS" 200
 call POST /auth/login -d 'username=alice&password=NewSecure456!'
 check "login with the new password" "$STATUS" 200
 
+echo "administration (seed 004)"
+call GET "/users/?search=ali&limit=10" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "admin lists users" "$(jq -c '[.total, .items[0].username]' <<<"$BODY")" '[1,"alice"]'
+ALICE_ID=$(jq -r '.items[0].id' <<<"$BODY")
+check "non-admin refused" "$(call GET /users/ -H "Authorization: Bearer $ALICE"; echo "$STATUS")" 403
+check "bad limit" "$(call GET "/users/?limit=1000" -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 422
+call POST "/users/$ALICE_ID/deactivate" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "deactivate" "$(jq -r .is_active <<<"$BODY")" false
+check "deactivated user cannot log in" "$(call POST /auth/login -d 'username=alice&password=NewSecure456!'; echo "$STATUS")" 403
+call POST "/users/$ALICE_ID/activate" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "activate" "$(jq -r .is_active <<<"$BODY")" true
+call PUT "/users/$ALICE_ID" -H "Authorization: Bearer $ADMIN_TOKEN" "${J[@]}" -d '{"is_verified":true}'
+check "admin marks verified" "$(jq -r .is_verified <<<"$BODY")" true
+call POST /users/ -H "Authorization: Bearer $ADMIN_TOKEN" "${J[@]}" -d '{"username":"bob","email":"bob@example.com","password":"SecurePass123!"}'
+check "admin creates a user" "$STATUS" 201
+BOB_ID=$(jq -r .id <<<"$BODY")
+call DELETE "/users/$BOB_ID" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "admin deletes a user" "$STATUS" 204
+check "deleted user gone" "$(call GET "/users/$BOB_ID" -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 404
+
 echo "audit trail"
 for _ in $(seq 50); do
   call GET "/audit/requests?limit=100" -H "Authorization: Bearer $ADMIN_TOKEN"

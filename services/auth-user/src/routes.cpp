@@ -1,5 +1,7 @@
 #include "routes.hpp"
 
+#include <charconv>
+
 #include "suite/core/json.hpp"
 #include "suite/http/service.hpp"
 
@@ -85,6 +87,77 @@ std::string Caller(const Request& req) {
   return id.subject;
 }
 
+// Seed 004's admin endpoints need an administrator's token.
+std::string Admin(const Request& req) {
+  const auto id = suite::http::IdentityOf(req);
+  if (id.method == "none" || id.subject.empty())
+    throw ApiError(ErrorCode::kUnauthenticated, "A user's access token is required");
+  if (!id.HasRole("admin")) throw ApiError(ErrorCode::kForbidden, "Administrator privileges required");
+  return id.subject;
+}
+
+ApiError BadQuery(const char* field, const char* message) {
+  return ApiError(ErrorCode::kValidation, "Request validation failed",
+                  {{"errors", nlohmann::json::array({{{"field", field}, {"message", message}, {"type", "value_error"}}})}});
+}
+
+long long Integer(const std::string& text, long long min, long long max, const char* field) {
+  long long v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || v < min || v > max)
+    throw BadQuery(field, "not an integer in the allowed range");
+  return v;
+}
+
+Users::UserFilter ListFilter(const Request& req) {
+  auto form = suite::http::ParseForm(req.query);
+  if (!form) throw ApiError(ErrorCode::kBadRequest, "Malformed query string");
+  Users::UserFilter f;
+  for (auto& [k, v] : *form) {
+    if (k == "skip") f.skip = Integer(v, 0, 1'000'000'000, "skip");
+    else if (k == "limit") f.limit = static_cast<int>(Integer(v, 1, 100, "limit"));
+    else if (k == "search") {
+      if (v.size() > 254) throw BadQuery("search", "at most 254 characters");
+      f.search = v;
+    } else if (k == "is_active") {
+      if (v != "true" && v != "false") throw BadQuery("is_active", "must be true or false");
+      f.is_active = v == "true";
+    } else if (k == "role") {
+      if (v != "admin" && v != "user") throw BadQuery("role", "must be admin or user");
+      f.role = v;
+    }
+  }
+  return f;
+}
+
+std::optional<bool> OptionalBool(const nlohmann::json& j, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_boolean())
+    throw ApiError(ErrorCode::kValidation, "Request validation failed",
+                   {{"errors", nlohmann::json::array({{{"field", name}, {"message", "value could not be parsed to a boolean"},
+                                                       {"type", "type_error.bool"}}})}});
+  return it->get<bool>();
+}
+
+// "/users/{id}[/{action}]" -> id and action; nullopt for anything else.
+struct UserPath {
+  long long id = 0;
+  std::string action;
+};
+std::optional<UserPath> ParseUserPath(std::string_view path) {
+  constexpr std::string_view kPrefix = "/users/";
+  if (path.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  path.remove_prefix(kPrefix.size());
+  const auto slash = path.find('/');
+  const auto id_text = path.substr(0, slash);
+  UserPath out;
+  const auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), out.id);
+  if (id_text.empty() || ec != std::errc{} || end != id_text.data() + id_text.size() || out.id <= 0) return std::nullopt;
+  if (slash != std::string_view::npos) out.action = std::string(path.substr(slash + 1));
+  return out;
+}
+
 }  // namespace
 
 void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users) {
@@ -136,6 +209,49 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
     const auto caller = Caller(req);
     const auto body = JsonObject(req);
     return Response::Json(200, users.UpdateMe(caller, OptionalField(body, "username"), OptionalField(body, "email")));
+  });
+  // Administration (seed 004): /users/, /users/{id}, /users/{id}/activate|deactivate|unlock.
+  router.Blocking("GET", "/users/*", workers, [&users](Request& req) {
+    Admin(req);
+    if (req.path == "/users" || req.path == "/users/") return Response::Json(200, users.ListUsers(ListFilter(req)));
+    const auto p = ParseUserPath(req.path);
+    if (!p || !p->action.empty()) throw ApiError(ErrorCode::kNotFound, "Not Found");
+    return Response::Json(200, users.GetUser(p->id));
+  });
+  router.Blocking("POST", "/users/*", workers, [&users](Request& req) {
+    const auto actor = Admin(req);
+    if (req.path == "/users" || req.path == "/users/") {
+      const auto body = JsonObject(req);
+      const bool admin = OptionalBool(body, "is_superuser").value_or(false);
+      return Response::Json(201, users.Register(Field(body, "username"), Field(body, "email"), Field(body, "password"), admin));
+    }
+    const auto p = ParseUserPath(req.path);
+    if (!p || (p->action != "activate" && p->action != "deactivate" && p->action != "unlock"))
+      throw ApiError(ErrorCode::kNotFound, "Not Found");
+    return Response::Json(200, users.SetState(p->id, p->action, actor));
+  });
+  router.Blocking("PUT", "/users/*", workers, [&users](Request& req) {
+    const auto actor = Admin(req);
+    const auto p = ParseUserPath(req.path);
+    if (!p || !p->action.empty()) throw ApiError(ErrorCode::kNotFound, "Not Found");
+    const auto body = JsonObject(req);
+    Users::UserChanges ch;
+    ch.username = OptionalField(body, "username");
+    ch.email = OptionalField(body, "email");
+    ch.password = OptionalField(body, "password");
+    ch.is_active = OptionalBool(body, "is_active");
+    ch.is_verified = OptionalBool(body, "is_verified");
+    ch.is_superuser = OptionalBool(body, "is_superuser");
+    return Response::Json(200, users.UpdateUser(p->id, ch, actor));
+  });
+  router.Blocking("DELETE", "/users/*", workers, [&users](Request& req) {
+    const auto actor = Admin(req);
+    const auto p = ParseUserPath(req.path);
+    if (!p || !p->action.empty()) throw ApiError(ErrorCode::kNotFound, "Not Found");
+    users.DeleteUser(p->id, actor);
+    Response res;
+    res.status = 204;
+    return res;
   });
 }
 

@@ -1,5 +1,7 @@
 #include "users.hpp"
 
+#include "user_row.hpp"
+
 #include "suite/core/error.hpp"
 #include "suite/observability/log.hpp"
 #include "validation.hpp"
@@ -16,6 +18,8 @@ std::int64_t Now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+}  // namespace
+
 nlohmann::json UserJson(const pqxx::row& r) {
   std::vector<std::string> roles;
   auto arr = r["roles"].as_array();
@@ -27,11 +31,10 @@ nlohmann::json UserJson(const pqxx::row& r) {
           {"created_at", r["created_at"].c_str()}};
 }
 
-constexpr const char* kColumns =
+const char* const kColumns =
     "id, username, email, password_hash, roles, is_active, is_verified, "
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') AS created_at";
 
-}  // namespace
 
 nlohmann::json Users::Register(const std::string& username, const std::string& email,
                                const std::string& password, bool admin) {

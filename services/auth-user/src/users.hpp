@@ -47,6 +47,28 @@ class Users {
   /// Changes username and/or e-mail (validated; 409 when taken); returns the profile.
   nlohmann::json UpdateMe(const std::string& username, const std::optional<std::string>& new_username,
                           const std::optional<std::string>& new_email);
+  // Administration (seed 004's /users/ endpoints; the caller is checked by the routes).
+  struct UserFilter {
+    std::optional<std::string> search;  ///< substring of username or e-mail, case-insensitive
+    std::optional<bool> is_active;
+    std::optional<std::string> role;
+    long long skip = 0;
+    int limit = 50;
+  };
+  struct UserChanges {
+    std::optional<std::string> username, email, password;
+    std::optional<bool> is_active, is_verified, is_superuser;
+  };
+  /// {"items","total","skip","limit"}, oldest first.
+  nlohmann::json ListUsers(const UserFilter& filter);
+  nlohmann::json GetUser(long long id);
+  /// Applies the changes (validated like registration; 409 when a name is taken); deactivating
+  /// or changing the password ends the user's sessions. `actor` may not demote or deactivate
+  /// themselves (an admin locked out of their own tools).
+  nlohmann::json UpdateUser(long long id, const UserChanges& changes, const std::string& actor);
+  /// activate | deactivate | unlock
+  nlohmann::json SetState(long long id, const std::string& action, const std::string& actor);
+  void DeleteUser(long long id, const std::string& actor);
   /// Creates the bootstrap admin when absent. Returns true when created.
   bool EnsureAdmin(const std::string& username, const std::string& email, const std::string& password);
 

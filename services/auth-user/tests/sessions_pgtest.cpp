@@ -131,3 +131,44 @@ TEST_CASE("the caller's profile: read, update, conflicts and validation") {
   CHECK(CodeOf([&] { users.UpdateMe(f.name, std::nullopt, std::string("not-an-email")); }) == ErrorCode::kValidation);
   CHECK(CodeOf([&] { users.Me("nobody-" + f.name); }) == ErrorCode::kNotFound);
 }
+
+TEST_CASE("administration: list with filters, update, deactivate, unlock, delete") {
+  Fixture f;
+  if (!f.Ready()) return;
+  auto users = f.MakeUsers();
+  const std::string admin = f.name + "adm";
+  users.Register(admin, admin + "@example.com", f.password, true);
+  const auto u = users.Register(f.name, f.name + "@example.com", f.password);
+  const long long id = u["id"];
+
+  auto page = users.ListUsers({.search = f.name, .limit = 1});
+  CHECK(page["total"] == 2);
+  CHECK(page["items"].size() == 1);
+  CHECK(users.ListUsers({.search = f.name, .role = std::string("admin")})["total"] == 1);
+  CHECK(users.ListUsers({.search = f.name + "%"})["total"] == 0);
+  CHECK(users.GetUser(id)["username"] == f.name);
+  CHECK(CodeOf([&] { users.GetUser(1LL << 60); }) == ErrorCode::kNotFound);
+
+  auto changed = users.UpdateUser(id, {.is_verified = true, .is_superuser = true}, admin);
+  CHECK(changed["is_verified"] == true);
+  CHECK(changed["roles"] == nlohmann::json({"admin", "user"}));
+  CHECK(CodeOf([&] { users.UpdateUser(id, {.username = admin}, admin); }) == ErrorCode::kConflict);
+  CHECK(CodeOf([&] { users.UpdateUser(id, {.password = std::string("weak")}, admin); }) == ErrorCode::kValidation);
+  const auto self = users.ListUsers({.search = admin})["items"][0]["id"].get<long long>();
+  CHECK(CodeOf([&] { users.UpdateUser(self, {.is_superuser = false}, admin); }) == ErrorCode::kConflict);
+  CHECK(CodeOf([&] { users.SetState(self, "deactivate", admin); }) == ErrorCode::kConflict);
+  CHECK(CodeOf([&] { users.DeleteUser(self, admin); }) == ErrorCode::kConflict);
+
+  const std::string refresh = users.Login(f.name, f.password, f.client)["refresh_token"];
+  CHECK(users.SetState(id, "deactivate", admin)["is_active"] == false);
+  CHECK(CodeOf([&] { users.Refresh(refresh, f.client); }) == ErrorCode::kUnauthenticated);
+  CHECK(CodeOf([&] { users.Login(f.name, f.password, f.client); }) == ErrorCode::kForbidden);
+  users.SetState(id, "activate", admin);
+  for (int i = 0; i < 5; ++i) CHECK(CodeOf([&] { users.Login(f.name, "Wrong-pass1!", f.client); }) == ErrorCode::kUnauthenticated);
+  CHECK(CodeOf([&] { users.Login(f.name, f.password, f.client); }) == ErrorCode::kForbidden);  // locked
+  users.SetState(id, "unlock", admin);
+  CHECK(users.Login(f.name, f.password, f.client).contains("access_token"));
+  CHECK(CodeOf([&] { users.SetState(id, "explode", admin); }) == ErrorCode::kNotFound);
+  users.DeleteUser(id, admin);
+  CHECK(CodeOf([&] { users.GetUser(id); }) == ErrorCode::kNotFound);
+}

@@ -1,0 +1,13 @@
+#pragma once
+/// The users table as the API shows it: one column list, one JSON shape (never the hash).
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+namespace auth {
+
+/// SELECT list of a user row (password_hash included for the login check, never rendered).
+extern const char* const kColumns;
+/// id, username, email, roles, is_active, is_verified, created_at.
+nlohmann::json UserJson(const pqxx::row& r);
+
+}  // namespace auth
