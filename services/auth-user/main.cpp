@@ -15,6 +15,7 @@ int main() {
   const auto jwt_secret = env.Secret("JWT_SECRET", 32);
   auth::AuthConfig cfg;
   cfg.access_ttl = std::chrono::minutes(env.Int("ACCESS_TOKEN_EXPIRE_MINUTES", 15, 1, 24 * 60));
+  cfg.device_secret = jwt_secret;
   cfg.lockout_threshold = static_cast<int>(env.Int("LOCKOUT_THRESHOLD", 5, 1, 100));
   cfg.lockout_duration = std::chrono::minutes(env.Int("LOCKOUT_MINUTES", 30, 1, 24 * 60));
   auth::SessionConfig sessions;

@@ -113,6 +113,7 @@ echo "sessions and profile (seed 002)"
 call POST /auth/login -d 'username=alice&password=SecurePass123!'
 REFRESH=$(jq -r .refresh_token <<<"$BODY"); ALICE=$(jq -r .access_token <<<"$BODY")
 check "login returns a refresh token" "${#REFRESH}" 43
+check "login returns a device token" "$(jq -r '.device_token | split(".") | length' <<<"$BODY")" 3
 call POST /auth/refresh "${J[@]}" -d "{\"refresh_token\":\"$REFRESH\"}"
 check "refresh, public at the gateway" "$STATUS" 200
 NEXT=$(jq -r .refresh_token <<<"$BODY")

@@ -24,14 +24,19 @@ nlohmann::json Missing(std::initializer_list<const char*> fields) {
   return errors;
 }
 
-// Seed 002 logs in with an OAuth2 form (username=&password=); JSON is accepted too.
-std::pair<std::string, std::string> Credentials(const Request& req) {
-  std::string user, pass;
+// Seed 002 logs in with an OAuth2 form (username=&password=); JSON is accepted too. The device
+// token of an earlier login comes as a `device_token` field or an X-Device-Token header.
+struct LoginForm {
+  std::string user, pass, device;
+};
+LoginForm Credentials(const Request& req) {
+  std::string user, pass, device(req.Header("x-device-token"));
   if (req.Header("content-type").rfind("application/json", 0) == 0) {
     auto j = suite::core::ParseJsonBody(req.body, kLimits);
     if (!j.is_object()) throw ApiError(ErrorCode::kValidation, "Request body must be a JSON object");
     if (j.contains("username") && j["username"].is_string()) user = j["username"];
     if (j.contains("password") && j["password"].is_string()) pass = j["password"];
+    if (j.contains("device_token") && j["device_token"].is_string()) device = j["device_token"];
   } else {
     auto form = suite::http::ParseForm(req.body);
     if (!form)
@@ -42,13 +47,14 @@ std::pair<std::string, std::string> Credentials(const Request& req) {
     for (auto& [k, v] : *form) {
       if (k == "username") user = v;
       if (k == "password") pass = v;
+      if (k == "device_token") device = v;
     }
   }
   nlohmann::json errors = nlohmann::json::array();
   if (user.empty()) errors.push_back(Missing({"username"})[0]);
   if (pass.empty()) errors.push_back(Missing({"password"})[0]);
   if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
-  return {user, pass};
+  return {user, pass, device};
 }
 
 ClientInfo Client(const Request& req) {
@@ -171,9 +177,9 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
     return Response::Json(201, users.Register(j["username"], j["email"], j["password"]));
   });
   router.Blocking("POST", "/auth/login", workers, [&users](Request& req) {
-    auto [user, pass] = Credentials(req);
+    const auto form = Credentials(req);
     try {
-      return Response::Json(200, users.Login(user, pass, Client(req)));
+      return Response::Json(200, users.Login(form.user, form.pass, Client(req), form.device));
     } catch (const ApiError& e) {
       if (e.code() != ErrorCode::kForbidden || !e.details().contains("retry_after_seconds")) throw;
       auto res = Response::Error(e.code(), e.what(), req.request_id, e.details());

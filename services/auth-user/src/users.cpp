@@ -71,51 +71,55 @@ pqxx::row Users::FindByUsername(pqxx::work& tx, const std::string& username, boo
   return rows[0];
 }
 
-nlohmann::json Users::Login(const std::string& login, const std::string& password, const ClientInfo& client) {
+nlohmann::json Users::Login(const std::string& login, const std::string& password, const ClientInfo& client,
+                            std::string_view device_token) {
   const std::string& client_ip = client.ip;
   static const std::string kDummy = hasher_.Hash("timing-equaliser-Pa55!");
   const std::string unauthorized = "Incorrect username or password";
   if (login.empty() || password.empty() || login.size() > 254 || password.size() > 1024)
     throw ApiError(ErrorCode::kUnauthenticated, unauthorized);
+  // One answer for every lock, whoever's it is: real and unknown names are indistinguishable.
+  auto locked = [](const LockState& s) {
+    return ApiError(ErrorCode::kForbidden, "Account locked due to too many failed login attempts. Try again later.",
+                    {{"retry_after_seconds", s.retry_after_seconds}});
+  };
+  const auto device = devices_.Verify(device_token);
   return pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
     auto rows = tx.exec_params(std::string("SELECT ") + kColumns +
-                                   ", locked_until > now() AS locked, "
-                                   "ceil(extract(epoch FROM locked_until - now()))::bigint AS locked_for "
-                                   "FROM auth.users WHERE lower(username) = lower($1) OR lower(email) = lower($1) "
+                                   " FROM auth.users WHERE lower(username) = lower($1) OR lower(email) = lower($1) "
                                    "ORDER BY (lower(username) = lower($1)) DESC LIMIT 1 FOR UPDATE",
                                login);
     if (rows.empty()) {
+      if (const auto s = lockout_.Unknown(tx, login); s.locked) throw locked(s);
       (void)hasher_.Verify(kDummy, password);  // same work as for a real user
+      lockout_.UnknownFailure(tx, login);
+      tx.commit();
       obs::Warn("login failed", {{"reason", "unknown user"}, {"client", client_ip}});
       throw ApiError(ErrorCode::kUnauthenticated, unauthorized);
     }
     const auto& u = rows[0];
-    if (!u["locked"].is_null() && u["locked"].as<bool>()) {
-      ApiError err(ErrorCode::kForbidden, "Account locked due to too many failed login attempts. Try again later.",
-                   {{"retry_after_seconds", u["locked_for"].as<long long>()}});
-      throw err;
-    }
+    const long long id = u["id"].as<long long>();
+    // A device token of this account: only its own failures can hold it.
+    const bool trusted = device && device->user_id == id;
+    if (const auto s = trusted ? lockout_.Device(tx, device->nonce) : lockout_.Account(tx, id); s.locked) throw locked(s);
     if (!hasher_.Verify(u["password_hash"].c_str(), password)) {
-      auto r = tx.exec_params1(
-          "UPDATE auth.users SET failed_attempts = failed_attempts + 1, "
-          "locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN now() + make_interval(mins => $3) END, "
-          "updated_at = now() WHERE id = $1 RETURNING failed_attempts",
-          u["id"].as<long long>(), config_.lockout_threshold, static_cast<int>(config_.lockout_duration.count()));
+      if (trusted) lockout_.DeviceFailure(tx, device->nonce, id);
+      else lockout_.AccountFailure(tx, id);
       tx.commit();
-      obs::Warn("login failed", {{"reason", "bad password"}, {"user_id", u["id"].as<long long>()},
-                                 {"failed_attempts", r[0].as<int>()}, {"client", client_ip}});
+      obs::Warn("login failed", {{"reason", "bad password"}, {"user_id", id}, {"trusted_device", trusted},
+                                 {"client", client_ip}});
       throw ApiError(ErrorCode::kUnauthenticated, unauthorized);
     }
     if (!u["is_active"].as<bool>()) throw ApiError(ErrorCode::kForbidden, "Inactive user");
     if (hasher_.NeedsRehash(u["password_hash"].c_str()))
-      tx.exec_params("UPDATE auth.users SET password_hash = $2 WHERE id = $1", u["id"].as<long long>(),
-                     hasher_.Hash(password));
-    tx.exec_params("UPDATE auth.users SET failed_attempts = 0, locked_until = NULL WHERE id = $1",
-                   u["id"].as<long long>());
+      tx.exec_params("UPDATE auth.users SET password_hash = $2 WHERE id = $1", id, hasher_.Hash(password));
+    if (trusted) lockout_.DeviceSuccess(tx, device->nonce);
+    else lockout_.AccountSuccess(tx, id);  // the owner, from a new client: the stranger's count ends
     auto user = UserJson(u);
-    const std::string refresh = sessions_.Start(tx, u["id"].as<long long>(), client);
+    const std::string refresh = sessions_.Start(tx, id, client);
     auto out = Tokens(tx, user, refresh);
+    out["device_token"] = trusted ? std::string(device_token) : devices_.Issue(id);
     tx.commit();
     return out;
   });

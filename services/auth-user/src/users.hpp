@@ -6,7 +6,9 @@
 #include <optional>
 #include <string>
 
+#include "lockout.hpp"
 #include "sessions.hpp"
+#include "suite/core/ids.hpp"
 #include "suite/db/pool.hpp"
 #include "suite/security/jwt.hpp"
 #include "suite/security/password.hpp"
@@ -15,6 +17,8 @@ namespace auth {
 
 struct AuthConfig {
   std::chrono::seconds access_ttl{15 * 60};
+  /// Key material for device tokens (main passes JWT_SECRET); empty: a random one per process.
+  std::string device_secret;
   int lockout_threshold = 5;
   std::chrono::minutes lockout_duration{30};
 };
@@ -23,15 +27,18 @@ class Users {
  public:
   Users(suite::db::Pool& pool, const suite::security::PasswordHasher& hasher,
         const suite::security::Hs256& jwt, AuthConfig config, SessionConfig sessions = {})
-      : pool_(pool), hasher_(hasher), jwt_(jwt), config_(config), sessions_(sessions) {}
+      : pool_(pool), hasher_(hasher), jwt_(jwt), config_(config), sessions_(sessions),
+        devices_(config.device_secret.empty() ? suite::core::RandomHex(32) : config.device_secret),
+        lockout_(config.lockout_threshold, config.lockout_duration) {}
 
   /// 201 body; throws ApiError 422 (policy) or 409 (taken).
   nlohmann::json Register(const std::string& username, const std::string& email,
                           const std::string& password, bool admin = false);
-  /// Token response (access and refresh token); throws ApiError 401 (bad credentials) or 403
-  /// (locked, inactive).
+  /// Token response (access, refresh and device token); throws ApiError 401 (bad
+  /// credentials) or 403 (locked, inactive). A valid `device_token` of this account (from an
+  /// earlier login) exempts the client from a lock that other clients caused.
   nlohmann::json Login(const std::string& username_or_email, const std::string& password,
-                       const ClientInfo& client);
+                       const ClientInfo& client, std::string_view device_token = {});
   /// Rotates a refresh token: a new access and refresh token, or 401 "Invalid refresh token".
   nlohmann::json Refresh(const std::string& refresh_token, const ClientInfo& client);
   /// Ends the session (token family) of `refresh_token`; 401 when unknown.
@@ -81,6 +88,8 @@ class Users {
   const suite::security::Hs256& jwt_;
   AuthConfig config_;
   Sessions sessions_;
+  DeviceTokens devices_;
+  Lockout lockout_;
 };
 
 }  // namespace auth

@@ -172,3 +172,46 @@ TEST_CASE("administration: list with filters, update, deactivate, unlock, delete
   users.DeleteUser(id, admin);
   CHECK(CodeOf([&] { users.GetUser(id); }) == ErrorCode::kNotFound);
 }
+
+TEST_CASE("unknown names lock exactly like real ones") {
+  Fixture f;
+  if (!f.Ready()) return;
+  auto users = f.MakeUsers();
+  users.Register(f.name, f.name + "@example.com", f.password);
+  const std::string ghost = "ghost-" + f.name;
+  auto message = [&](const std::string& login) {
+    try {
+      users.Login(login, "Wrong-pass1!", f.client);
+    } catch (const ApiError& e) {
+      return std::to_string(suite::core::HttpStatus(e.code())) + " " + e.what() +
+             (e.details().contains("retry_after_seconds") ? " retry" : "");
+    }
+    return std::string("no error");
+  };
+  for (int i = 0; i < 5; ++i) CHECK(message(f.name) == message(ghost));  // 401 and 401
+  const auto real = message(f.name), unknown = message(ghost);
+  CHECK(real.rfind("403 Account locked", 0) == 0);
+  CHECK(real == unknown);
+  CHECK(users.Me(f.name)["username"] == f.name);  // nothing created for the ghost
+  CHECK(CodeOf([&] { users.Me(ghost); }) == ErrorCode::kNotFound);
+}
+
+TEST_CASE("a stranger's failures do not lock out the owner's known device") {
+  Fixture f;
+  if (!f.Ready()) return;
+  auto users = f.MakeUsers();
+  users.Register(f.name, f.name + "@example.com", f.password);
+  const std::string device = users.Login(f.name, f.password, f.client)["device_token"];
+  REQUIRE_FALSE(device.empty());
+  for (int i = 0; i < 5; ++i)  // a stranger, from anywhere, without the device token
+    CHECK(CodeOf([&] { users.Login(f.name, "Wrong-pass1!", {"203.0.113.9", "x"}); }) == ErrorCode::kUnauthenticated);
+  CHECK(CodeOf([&] { users.Login(f.name, f.password, f.client); }) == ErrorCode::kForbidden);  // unknown clients: locked
+  auto ok = users.Login(f.name, f.password, f.client, device);  // the owner's device: not held
+  CHECK(ok["device_token"] == device);
+  // A forged or foreign device token is no device token.
+  CHECK(CodeOf([&] { users.Login(f.name, f.password, f.client, device + "x"); }) == ErrorCode::kForbidden);
+  // The device is held by its own failures only.
+  for (int i = 0; i < 5; ++i)
+    CHECK(CodeOf([&] { users.Login(f.name, "Wrong-pass1!", f.client, device); }) == ErrorCode::kUnauthenticated);
+  CHECK(CodeOf([&] { users.Login(f.name, f.password, f.client, device); }) == ErrorCode::kForbidden);
+}
