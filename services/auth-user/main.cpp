@@ -18,6 +18,8 @@ int main() {
   cfg.device_secret = jwt_secret;
   cfg.lockout_threshold = static_cast<int>(env.Int("LOCKOUT_THRESHOLD", 5, 1, 100));
   cfg.lockout_duration = std::chrono::minutes(env.Int("LOCKOUT_MINUTES", 30, 1, 24 * 60));
+  const int login_per_minute = static_cast<int>(env.Int("LOGIN_RATE_PER_MINUTE", 10, 0, 100'000));
+  const int register_per_minute = static_cast<int>(env.Int("REGISTER_RATE_PER_MINUTE", 5, 0, 100'000));
   auth::SessionConfig sessions;
   sessions.refresh_ttl = std::chrono::hours(24 * env.Int("REFRESH_TOKEN_EXPIRE_DAYS", 7, 1, 365));
   sessions.reuse_grace = std::chrono::seconds(env.Int("REFRESH_REUSE_GRACE_SECONDS", 5, 0, 60));
@@ -43,6 +45,7 @@ int main() {
     suite::obs::Error("start-up failed", {{"error", e.what()}});
     return 1;
   }
-  auth::Register(svc.router(), svc.workers(), users);
+  auth::Throttle throttle(pool, login_per_minute, register_per_minute);
+  auth::Register(svc.router(), svc.workers(), users, throttle);
   return svc.Run([&] { return nlohmann::json{{"database", pool.Ping() ? "ok" : "unavailable"}}; });
 }

@@ -25,6 +25,7 @@ sed -i "s|/suite\$|/$DB|" "$DIR/env"
 sed -i "s|^REDIS_URL=.*|&/2|" "$DIR/env"  # a Redis database of its own (seed000.sh uses 1), emptied below
 cat >> "$DIR/env" <<ENV
 ARGON2_MEMORY_KIB=1024
+LOGIN_RATE_PER_MINUTE=8
 HTTP_PORT=29080
 HEADER_TIMEOUT_MS=1500
 IDLE_TIMEOUT_MS=8000

@@ -27,7 +27,7 @@ DB=suite_e2e_$(openssl rand -hex 4)  # a fresh database per run
 sed -i "s|/suite\$|/$DB|" "$DIR/env"
 echo "RATE_LIMIT_REQUESTS=20" >> "$DIR/env"
 sed -i "s|^REDIS_URL=.*|&/1|" "$DIR/env"  # a Redis database of its own (hostile.sh uses 2), emptied below
-echo "ARGON2_MEMORY_KIB=1024" >> "$DIR/env"
+printf "ARGON2_MEMORY_KIB=1024\nLOGIN_RATE_PER_MINUTE=30\nREGISTER_RATE_PER_MINUTE=20\n" >> "$DIR/env"
 . "$DIR/secrets"; set -a; . "$DIR/env"; set +a
 redis-cli -u "$REDIS_URL" FLUSHDB >/dev/null  # a rerun starts with empty rate-limit buckets
 pg_setup_suite "$E2E_PG_DIR" "$E2E_PG_PORT" "$DB" "$DB_PASSWORD"

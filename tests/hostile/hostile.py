@@ -413,6 +413,20 @@ def identity_replay():
     check("a token claiming an hour: 401", direct(audit, "GET", "/audit/requests", long, "hostile-rid-3") == 401)
 
 
+# ---------------------------------------------------------------------------------------- auth
+def login_throttle():
+    print("login attempts per client address (LOGIN_RATE_PER_MINUTE=8)")
+    codes, retry = [], None
+    for _ in range(10):
+        status, headers, _ = https("POST", "/auth/login", "username=nobody&password=Wrong-pass1!",
+                                   {"Content-Type": "application/x-www-form-urlencoded"})
+        codes.append(status)
+        if status == 429:
+            retry = headers.get("retry-after")
+    check("a guessing client is throttled with 429", 429 in codes, codes)
+    check("the 429 says when to come back", retry is not None and 1 <= int(retry) <= 60, retry)
+
+
 def main():
     status, _, data = https("POST", "/auth/login", json.dumps({"username": E["ADMIN_USERNAME"], "password": E["ADMIN_PASSWORD"]}),
                             {"Content-Type": "application/json"})
@@ -427,6 +441,7 @@ def main():
     text_inputs()
     credentials()
     identity_replay()
+    login_throttle()
     print(f"hostile: {len(FAILS)} failure(s)")
     raise SystemExit(1 if FAILS else 0)
 

@@ -164,28 +164,40 @@ std::optional<UserPath> ParseUserPath(std::string_view path) {
   return out;
 }
 
+// Runs `fn`; a refusal that says when to come back (a lock, a throttle) gets Retry-After.
+template <class Fn>
+Response WithRetryAfter(const Request& req, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const ApiError& e) {
+    if (!e.details().is_object() || !e.details().contains("retry_after_seconds")) throw;
+    auto res = Response::Error(e.code(), e.what(), req.request_id, e.details());
+    res.Set("retry-after", std::to_string(e.details()["retry_after_seconds"].get<long long>()));
+    return res;
+  }
+}
+
 }  // namespace
 
-void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users) {
-  router.Blocking("POST", "/auth/register", workers, [&users](Request& req) {
-    auto j = suite::core::ParseJsonBody(req.body, kLimits);
-    if (!j.is_object()) throw ApiError(ErrorCode::kValidation, "Request body must be a JSON object");
-    nlohmann::json errors = nlohmann::json::array();
-    for (const char* f : {"username", "email", "password"})
-      if (!j.contains(f) || !j[f].is_string()) errors.push_back(Missing({f})[0]);
-    if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
-    return Response::Json(201, users.Register(j["username"], j["email"], j["password"]));
+void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users, Throttle& throttle) {
+  router.Blocking("POST", "/auth/register", workers, [&users, &throttle](Request& req) {
+    return WithRetryAfter(req, [&] {
+      throttle.Register(Client(req).ip);
+      auto j = suite::core::ParseJsonBody(req.body, kLimits);
+      if (!j.is_object()) throw ApiError(ErrorCode::kValidation, "Request body must be a JSON object");
+      nlohmann::json errors = nlohmann::json::array();
+      for (const char* f : {"username", "email", "password"})
+        if (!j.contains(f) || !j[f].is_string()) errors.push_back(Missing({f})[0]);
+      if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
+      return Response::Json(201, users.Register(j["username"], j["email"], j["password"]));
+    });
   });
-  router.Blocking("POST", "/auth/login", workers, [&users](Request& req) {
-    const auto form = Credentials(req);
-    try {
+  router.Blocking("POST", "/auth/login", workers, [&users, &throttle](Request& req) {
+    return WithRetryAfter(req, [&] {
+      throttle.Login(Client(req).ip);
+      const auto form = Credentials(req);
       return Response::Json(200, users.Login(form.user, form.pass, Client(req), form.device));
-    } catch (const ApiError& e) {
-      if (e.code() != ErrorCode::kForbidden || !e.details().contains("retry_after_seconds")) throw;
-      auto res = Response::Error(e.code(), e.what(), req.request_id, e.details());
-      res.Set("retry-after", std::to_string(e.details()["retry_after_seconds"].get<long long>()));
-      return res;
-    }
+    });
   });
   // Sessions: the refresh token is the credential (public at the gateway).
   router.Blocking("POST", "/auth/refresh", workers, [&users](Request& req) {

@@ -6,6 +6,7 @@
 #include "suite/core/ids.hpp"
 #include "suite/db/migrations.hpp"
 #include "suite/testing/env.hpp"
+#include "throttle.hpp"
 #include "users.hpp"
 
 namespace auth {
@@ -214,4 +215,30 @@ TEST_CASE("a stranger's failures do not lock out the owner's known device") {
   for (int i = 0; i < 5; ++i)
     CHECK(CodeOf([&] { users.Login(f.name, "Wrong-pass1!", f.client, device); }) == ErrorCode::kUnauthenticated);
   CHECK(CodeOf([&] { users.Login(f.name, f.password, f.client, device); }) == ErrorCode::kForbidden);
+}
+
+TEST_CASE("login and registration attempts are limited per client address and minute") {
+  Fixture f;
+  if (!f.Ready()) return;
+  auth::Throttle throttle(*f.pool, 3, 1);
+  const std::string ip = "198.51.100." + std::to_string(std::rand() % 250);
+  const std::string other = "2001:db8::" + f.name.substr(1);
+  // Stay inside one minute window: start right after a boundary if this one is about to end.
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() % 60;
+  if (s > 55) std::this_thread::sleep_for(std::chrono::seconds(61 - s));
+  for (int i = 0; i < 3; ++i) CHECK_NOTHROW(throttle.Login(ip + f.name));
+  try {
+    throttle.Login(ip + f.name);
+    FAIL("not throttled");
+  } catch (const ApiError& e) {
+    CHECK(e.code() == ErrorCode::kRateLimited);
+    const auto retry = e.details()["retry_after_seconds"].get<int>();
+    CHECK(retry >= 1);
+    CHECK(retry <= 60);
+  }
+  CHECK_NOTHROW(throttle.Login(other));  // another client is not held
+  CHECK_NOTHROW(throttle.Register(ip + f.name));  // another action has its own count
+  CHECK(CodeOf([&] { throttle.Register(ip + f.name); }) == ErrorCode::kRateLimited);
+  auth::Throttle off(*f.pool, 0, 0);
+  for (int i = 0; i < 10; ++i) CHECK_NOTHROW(off.Login(ip + f.name));
 }
