@@ -1,5 +1,7 @@
 // auth-user: users, passwords (argon2id), lockout, access tokens.
 #include "routes.hpp"
+#include "suite/audit/publisher.hpp"
+#include "suite/redis/client.hpp"
 #include "suite/db/migrations.hpp"
 #include "suite/http/host.hpp"
 #include "suite/observability/log.hpp"
@@ -12,6 +14,7 @@ int main() {
   suite::core::Env env("auth-user");
   auto host_config = suite::http::HostConfig::FromEnv(env, "auth-user", 8081);
   const auto database_url = env.Secret("DATABASE_URL", 1);
+  const auto redis_options = suite::redis::OptionsFromEnv(env, "REDIS_URL");
   const auto jwt_secret = env.Secret("JWT_SECRET", 32);
   auth::AuthConfig cfg;
   cfg.access_ttl = std::chrono::minutes(env.Int("ACCESS_TOKEN_EXPIRE_MINUTES", 15, 1, 24 * 60));
@@ -37,6 +40,12 @@ int main() {
   suite::security::PasswordHasher hasher(pw);
   suite::security::Hs256 jwt(jwt_secret);
   auth::Users users(pool, hasher, jwt, cfg, sessions);
+  // Security events go to the audit stream; publishing never blocks a request.
+  suite::redis::Client redis(svc.runtime().io(), redis_options, "audit-publisher");
+  redis.Start();
+  suite::audit::Publisher publisher(redis);
+  svc.runtime().OnStop(nullptr, [&] { return publisher.Drained(); });
+  users.SetEventSink([&publisher](nlohmann::json event) { publisher.Publish(std::move(event)); });
   try {
     pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });
     if (!admin_user.empty() && users.EnsureAdmin(admin_user, admin_email, admin_password))
@@ -47,5 +56,11 @@ int main() {
   }
   auth::Throttle throttle(pool, login_per_minute, register_per_minute);
   auth::Register(svc.router(), svc.workers(), users, throttle);
-  return svc.Run([&] { return nlohmann::json{{"database", pool.Ping() ? "ok" : "unavailable"}}; });
+  const int rc = svc.Run([&] {
+    return nlohmann::json{{"database", pool.Ping() ? "ok" : "unavailable"},
+                          {"redis", redis.connected() ? "ok" : "unavailable"}};
+  });
+  publisher.Stop();
+  redis.Stop();
+  return rc;
 }

@@ -154,6 +154,24 @@ call DELETE "/users/$BOB_ID" -H "Authorization: Bearer $ADMIN_TOKEN"
 check "admin deletes a user" "$STATUS" 204
 check "deleted user gone" "$(call GET "/users/$BOB_ID" -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 404
 
+echo "security events (seed 002)"
+for _ in $(seq 50); do
+  call GET "/security/events?hours=24&limit=100" -H "Authorization: Bearer $ADMIN_TOKEN"
+  [ "$(jq '[.items[].event_type] | index("admin_user_delete")' <<<"$BODY")" != null ] 2>/dev/null && break; sleep 0.1
+done
+check "security events for the admin" "$STATUS" 200
+check "event types recorded" "$(jq -c '[.items[].event_type] | unique | map(select(. == "register" or . == "login_success" or . == "login_failure" or . == "password_change" or . == "admin_user_deactivate" or . == "admin_user_delete"))' <<<"$BODY")" \
+  '["admin_user_deactivate","admin_user_delete","login_failure","login_success","password_change","register"]'
+check "event fields" "$(jq -r '[.items[] | select(.event_type == "password_change")][0] | [.username, .client_ip, .severity] | join(",")' <<<"$BODY")" "alice,127.0.0.1,INFO"
+call GET "/security/events?severity=WARNING" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "severity filter" "$(jq -r '[.items[].severity] | unique | join(",")' <<<"$BODY")" WARNING
+check "hours validated" "$(call GET "/security/events?hours=0" -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 422
+check "events refused to non-admin" "$(call GET /security/events -H "Authorization: Bearer $ALICE"; echo "$STATUS")" 403
+call GET /security/health -H "Authorization: Bearer $ALICE"
+check "security health for any user" "$(jq -c '[.window_hours, (.failed_logins >= 1)]' <<<"$BODY")" '[24,true]'
+check "no secret in security events" "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc \
+  "SELECT count(*) FROM audit.security_events WHERE row_to_json(security_events)::text ~ 'SecurePass123|NewSecure456|argon2'")" 0
+
 echo "audit trail"
 for _ in $(seq 50); do
   call GET "/audit/requests?limit=100" -H "Authorization: Bearer $ADMIN_TOKEN"

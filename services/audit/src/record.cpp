@@ -45,6 +45,34 @@ std::optional<nlohmann::json> ParseStreamEvent(std::string_view text, std::strin
       return std::nullopt;
     }
   }
+  if (e.value("type", "") == "security") {
+    static constexpr const char* kSeverities[] = {"INFO", "WARNING", "ERROR", "CRITICAL"};
+    const auto type = e.find("event_type"), severity = e.find("severity");
+    if (type == e.end() || !type->is_string() || type->get_ref<const std::string&>().empty() ||
+        type->get_ref<const std::string&>().size() > 64) {
+      why = "event_type missing";
+      return std::nullopt;
+    }
+    bool known = false;
+    if (severity != e.end() && severity->is_string())
+      for (const char* s : kSeverities) known = known || *severity == s;
+    if (!known) {
+      why = "severity is not INFO, WARNING, ERROR or CRITICAL";
+      return std::nullopt;
+    }
+    const auto uid = e.find("user_id");
+    if (uid != e.end() && !uid->is_null() && !uid->is_number_integer()) {
+      why = "user_id is not an integer";
+      return std::nullopt;
+    }
+    for (const char* k : {"username", "user_agent", "service"}) {
+      const auto it = e.find(k);
+      if (it != e.end() && !it->is_string() && !it->is_null()) {
+        why = std::string(k) + " is not a string or null";
+        return std::nullopt;
+      }
+    }
+  }
   return std::move(e);
 }
 

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "store.hpp"
+#include "suite/core/ids.hpp"
 #include "suite/http/service.hpp"
 
 namespace audit {
@@ -35,6 +36,38 @@ RequestFilter ParseFilter(const Request& req) {
   return f;
 }
 
+ApiError Invalid(const char* field, const char* message) {
+  return ApiError(ErrorCode::kValidation, "Request validation failed",
+                  {{"errors", nlohmann::json::array({{{"field", field}, {"message", message}, {"type", "value_error"}}})}});
+}
+
+long long Integer(const std::string& text, long long min, long long max, const char* field, const char* message) {
+  long long v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || p != text.data() + text.size() || v < min || v > max) throw Invalid(field, message);
+  return v;
+}
+
+SecurityFilter ParseSecurityFilter(const Request& req) {
+  auto form = suite::http::ParseForm(req.query);
+  if (!form) throw ApiError(ErrorCode::kBadRequest, "Malformed query string");
+  SecurityFilter f;
+  for (auto& [k, v] : *form) {
+    if (k == "hours") f.hours = static_cast<int>(Integer(v, 1, 720, "hours", "must be an integer between 1 and 720"));
+    else if (k == "limit") f.limit = static_cast<int>(Integer(v, 1, 1000, "limit", "must be an integer between 1 and 1000"));
+    else if (k == "offset") f.offset = Integer(v, 0, 1'000'000'000, "offset", "must be a non-negative integer");
+    else if (k == "severity") {
+      if (v != "INFO" && v != "WARNING" && v != "ERROR" && v != "CRITICAL")
+        throw Invalid("severity", "must be INFO, WARNING, ERROR or CRITICAL");
+      f.severity = v;
+    } else if (k == "event_type") {
+      if (v.empty() || v.size() > 64) throw Invalid("event_type", "must be 1 to 64 characters");
+      f.event_type = v;
+    }
+  }
+  return f;
+}
+
 }  // namespace
 
 void Register(suite::http::Router& router, suite::http::WorkerPool& workers, suite::db::Pool& pool) {
@@ -42,6 +75,19 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, sui
     if (!suite::http::IdentityOf(req).HasRole("admin"))
       throw ApiError(ErrorCode::kForbidden, "Admin role required");
     return Response::Json(200, QueryRequests(pool, ParseFilter(req)));
+  });
+  // Seed 002's security monitoring: the events for administrators, a summary for any user.
+  router.Blocking("GET", "/security/events", workers, [&pool](Request& req) {
+    if (!suite::http::IdentityOf(req).HasRole("admin"))
+      throw ApiError(ErrorCode::kForbidden, "Admin role required");
+    return Response::Json(200, QuerySecurityEvents(pool, ParseSecurityFilter(req)));
+  });
+  router.Blocking("GET", "/security/health", workers, [&pool](Request& req) {
+    const auto id = suite::http::IdentityOf(req);
+    if (id.method == "none" || id.method.empty()) throw ApiError(ErrorCode::kUnauthenticated, "Authentication required");
+    auto out = SecurityHealth(pool);
+    out["timestamp"] = suite::core::NowIso();
+    return Response::Json(200, out);
   });
 }
 

@@ -8,11 +8,25 @@ std::vector<nlohmann::json> WriteEvents(suite::db::Pool& pool, const std::vector
     pqxx::work tx(c);
     for (const auto& se : events) {
       const auto& e = se.event;
-      if (e.value("type", "") != "process") continue;
       auto opt = [&](const char* k) -> std::optional<std::string> {
         if (e.contains(k) && e[k].is_string() && !e[k].get<std::string>().empty()) return e[k].get<std::string>();
         return std::nullopt;
       };
+      if (e.value("type", "") == "security") {  // not in the NDJSON request log: not returned as fresh
+        const auto uid = e.find("user_id");
+        tx.exec_params(
+            "INSERT INTO audit.security_events (event_id, stream_id, timestamp, request_id, service, event_type, "
+            "severity, user_id, username, client, user_agent, details) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) ON CONFLICT (event_id) DO NOTHING",
+            e.value("event_id", ""), se.stream_id, e.value("timestamp", ""), opt("request_id"),
+            e.value("service", "unknown"), e.value("event_type", ""), e.value("severity", "INFO"),
+            uid != e.end() && uid->is_number_integer() ? std::optional<long long>(uid->get<long long>()) : std::nullopt,
+            opt("username"), opt("client"), opt("user_agent"),
+            e.contains("details") ? e["details"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                                  : std::string("null"));
+        continue;
+      }
+      if (e.value("type", "") != "process") continue;
       auto r = tx.exec_params(
           "INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, dataset_id, action, status, "
           "duration_ms, output, http_status, client, subject) "
@@ -55,6 +69,61 @@ nlohmann::json QueryRequests(suite::db::Pool& pool, const RequestFilter& f) {
                        {"client", text(9)}});
     }
     return nlohmann::json{{"items", items}, {"count", items.size()}, {"limit", f.limit}};
+  });
+}
+
+}  // namespace audit
+
+namespace audit {
+
+nlohmann::json QuerySecurityEvents(suite::db::Pool& pool, const SecurityFilter& f) {
+  return pool.With([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_params(
+        "SELECT event_id, to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), "
+        "event_type, severity, user_id, username, client, user_agent, details::text, request_id, service "
+        "FROM audit.security_events WHERE timestamp > now() - make_interval(hours => $1) "
+        "AND ($2::text IS NULL OR severity = $2) AND ($3::text IS NULL OR event_type = $3) "
+        "ORDER BY timestamp DESC, id DESC LIMIT $4 OFFSET $5",
+        f.hours, f.severity, f.event_type, f.limit, f.offset);
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& row : rows) {
+      auto text = [&](int i) { return row[i].is_null() ? nlohmann::json(nullptr) : nlohmann::json(row[i].c_str()); };
+      items.push_back({{"event_id", row[0].c_str()},
+                       {"timestamp", row[1].c_str()},
+                       {"event_type", row[2].c_str()},
+                       {"severity", row[3].c_str()},
+                       {"user_id", row[4].is_null() ? nlohmann::json(nullptr) : nlohmann::json(row[4].as<long long>())},
+                       {"username", text(5)},
+                       {"client_ip", text(6)},
+                       {"user_agent", text(7)},
+                       {"details", nlohmann::json::parse(row[8].c_str(), nullptr, false)},
+                       {"request_id", text(9)},
+                       {"service", row[10].c_str()}});
+    }
+    return nlohmann::json{{"items", items}, {"count", items.size()}, {"hours", f.hours},
+                          {"limit", f.limit}, {"offset", f.offset}};
+  });
+}
+
+nlohmann::json SecurityHealth(suite::db::Pool& pool) {
+  return pool.With([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto r = tx.exec1(
+        "SELECT count(*) FILTER (WHERE event_type = 'login_failure'), "
+        "count(*) FILTER (WHERE event_type = 'account_locked'), "
+        "count(*) FILTER (WHERE event_type = 'refresh_token_reuse'), "
+        "count(*) FILTER (WHERE severity IN ('ERROR', 'CRITICAL')) "
+        "FROM audit.security_events WHERE timestamp > now() - interval '24 hours'");
+    const auto failures = r[0].as<long long>(), lockouts = r[1].as<long long>(), reuse = r[2].as<long long>(),
+               severe = r[3].as<long long>();
+    const char* status = reuse > 0 || lockouts >= 10 ? "alert" : failures >= 50 || lockouts > 0 ? "warning" : "healthy";
+    return nlohmann::json{{"status", status},
+                          {"window_hours", 24},
+                          {"failed_logins", failures},
+                          {"lockouts", lockouts},
+                          {"refresh_token_reuse", reuse},
+                          {"high_severity_events", severe}};
   });
 }
 

@@ -21,9 +21,21 @@ struct RequestFilter {
   int limit = 50;
 };
 
-/// Inserts each event once (by event_id); returns the events that were new.
+struct SecurityFilter {
+  int hours = 24;
+  std::optional<std::string> severity, event_type;
+  int limit = 100;
+  long long offset = 0;
+};
+
+/// Inserts each event once (by event_id): process records into audit.requests, security events
+/// into audit.security_events. Returns the process records that were new (for the NDJSON log).
 std::vector<nlohmann::json> WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events);
 /// Newest first.
 nlohmann::json QueryRequests(suite::db::Pool& pool, const RequestFilter& filter);
+/// Newest first: {"items","count","hours","limit","offset"}.
+nlohmann::json QuerySecurityEvents(suite::db::Pool& pool, const SecurityFilter& filter);
+/// Counts of the last 24 hours and a status (healthy | warning | alert).
+nlohmann::json SecurityHealth(suite::db::Pool& pool);
 
 }  // namespace audit

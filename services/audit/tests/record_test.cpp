@@ -17,3 +17,13 @@ TEST_CASE("stream records are decoded with their types checked") {
   CHECK(why.find("deeper") != std::string::npos);
   CHECK_FALSE(audit::ParseStreamEvent(R"({"event_id":"e","dataset_id":"a\u0000b"})", why));
 }
+
+TEST_CASE("security events are checked for their own fields") {
+  std::string why;
+  CHECK(audit::ParseStreamEvent(R"({"event_id":"e","type":"security","event_type":"login_failure","severity":"WARNING","user_id":3,"username":null})", why));
+  CHECK_FALSE(audit::ParseStreamEvent(R"({"event_id":"e","type":"security","severity":"WARNING"})", why));
+  CHECK(why == "event_type missing");
+  CHECK_FALSE(audit::ParseStreamEvent(R"({"event_id":"e","type":"security","event_type":"x","severity":"LOUD"})", why));
+  CHECK_FALSE(audit::ParseStreamEvent(R"({"event_id":"e","type":"security","event_type":"x","severity":"INFO","user_id":"3"})", why));
+  CHECK_FALSE(audit::ParseStreamEvent(R"({"event_id":"e","type":"security","event_type":"x","severity":"INFO","user_agent":[1]})", why));
+}

@@ -62,7 +62,8 @@ nlohmann::json Users::GetUser(long long id) {
   });
 }
 
-nlohmann::json Users::UpdateUser(long long id, const UserChanges& ch, const std::string& actor) {
+nlohmann::json Users::UpdateUser(long long id, const UserChanges& ch, const std::string& actor,
+                                 const ClientInfo& client) {
   nlohmann::json errors = nlohmann::json::array();
   if (ch.username) CheckUsername(*ch.username, errors);
   if (ch.email) CheckEmail(*ch.email, errors);
@@ -90,11 +91,20 @@ nlohmann::json Users::UpdateUser(long long id, const UserChanges& ch, const std:
     if (hash || (ch.is_active && !*ch.is_active)) sessions_.EndAll(tx, id);
     tx.commit();
     obs::Info("user changed by an administrator", {{"user_id", id}, {"actor", actor}, {"event", "admin_user_update"}});
+    nlohmann::json changed = nlohmann::json::array();  // which fields, never their values (a password)
+    if (ch.username) changed.push_back("username");
+    if (ch.email) changed.push_back("email");
+    if (ch.password) changed.push_back("password");
+    if (ch.is_active) changed.push_back("is_active");
+    if (ch.is_verified) changed.push_back("is_verified");
+    if (ch.is_superuser) changed.push_back("is_superuser");
+    Emit("admin_user_update", "WARNING", id, r[0]["username"].c_str(), client, {{"actor", actor}, {"fields", changed}});
     return UserJson(r[0]);
   });
 }
 
-nlohmann::json Users::SetState(long long id, const std::string& action, const std::string& actor) {
+nlohmann::json Users::SetState(long long id, const std::string& action, const std::string& actor,
+                               const ClientInfo& client) {
   return pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
     const auto user = Lock(tx, id);
@@ -115,17 +125,22 @@ nlohmann::json Users::SetState(long long id, const std::string& action, const st
     tx.commit();
     obs::Info("user state changed by an administrator",
               {{"user_id", id}, {"actor", actor}, {"action", action}, {"event", "admin_user_" + action}});
+    Emit(action == "unlock" ? "admin_user_unlock" : action == "activate" ? "admin_user_activate" : "admin_user_deactivate",
+         "WARNING", id, r["username"].c_str(), client, {{"actor", actor}});
     return UserJson(r);
   });
 }
 
-void Users::DeleteUser(long long id, const std::string& actor) {
+void Users::DeleteUser(long long id, const std::string& actor, const ClientInfo& client) {
   pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    NotOnSelf(Lock(tx, id), actor, "delete");
+    const auto user = Lock(tx, id);
+    NotOnSelf(user, actor, "delete");
+    const std::string name = user["username"].c_str();
     tx.exec_params("DELETE FROM auth.users WHERE id = $1", id);  // sessions go with it (ON DELETE CASCADE)
     tx.commit();
     obs::Info("user deleted by an administrator", {{"user_id", id}, {"actor", actor}, {"event", "admin_user_delete"}});
+    Emit("admin_user_delete", "WARNING", id, name, client, {{"actor", actor}});
     return 0;
   });
 }

@@ -47,12 +47,12 @@ LockState Lockout::Account(pqxx::work& tx, long long user_id) const {
   return StateOf(tx.exec_params(std::string("SELECT ") + kLockedColumns + " FROM auth.users WHERE id = $1", user_id));
 }
 
-void Lockout::AccountFailure(pqxx::work& tx, long long user_id) const {
-  tx.exec_params(
+bool Lockout::AccountFailure(pqxx::work& tx, long long user_id) const {
+  return tx.exec_params1(
       "UPDATE auth.users SET failed_attempts = failed_attempts + 1, "
       "locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN now() + make_interval(mins => $3) END, "
-      "updated_at = now() WHERE id = $1",
-      user_id, threshold_, static_cast<int>(duration_.count()));
+      "updated_at = now() WHERE id = $1 RETURNING failed_attempts >= $2",
+      user_id, threshold_, static_cast<int>(duration_.count()))[0].as<bool>();
 }
 
 void Lockout::AccountSuccess(pqxx::work& tx, long long user_id) const {
@@ -64,13 +64,14 @@ LockState Lockout::Device(pqxx::work& tx, const std::string& nonce) const {
                                 nonce));
 }
 
-void Lockout::DeviceFailure(pqxx::work& tx, const std::string& nonce, long long user_id) const {
-  tx.exec_params(
+bool Lockout::DeviceFailure(pqxx::work& tx, const std::string& nonce, long long user_id) const {
+  return tx.exec_params1(
       "INSERT INTO auth.device_locks AS d (nonce, user_id, failed_attempts, locked_until) "
       "VALUES ($1, $2, 1, CASE WHEN 1 >= $3 THEN now() + make_interval(mins => $4) END) "
       "ON CONFLICT (nonce) DO UPDATE SET failed_attempts = d.failed_attempts + 1, "
-      "locked_until = CASE WHEN d.failed_attempts + 1 >= $3 THEN now() + make_interval(mins => $4) END, updated_at = now()",
-      nonce, user_id, threshold_, static_cast<int>(duration_.count()));
+      "locked_until = CASE WHEN d.failed_attempts + 1 >= $3 THEN now() + make_interval(mins => $4) END, updated_at = now() "
+      "RETURNING d.failed_attempts >= $3",
+      nonce, user_id, threshold_, static_cast<int>(duration_.count()))[0].as<bool>();
 }
 
 void Lockout::DeviceSuccess(pqxx::work& tx, const std::string& nonce) const {
@@ -83,18 +84,19 @@ LockState Lockout::Unknown(pqxx::work& tx, const std::string& login) const {
                                 login));
 }
 
-void Lockout::UnknownFailure(pqxx::work& tx, const std::string& login) const {
+bool Lockout::UnknownFailure(pqxx::work& tx, const std::string& login) const {
   // A million invented names cost a million rows for one lockout period at most: stale rows go.
   tx.exec_params(
       "DELETE FROM auth.unknown_login_locks WHERE login IN (SELECT login FROM auth.unknown_login_locks "
       "WHERE updated_at < now() - make_interval(mins => $1) ORDER BY updated_at LIMIT 100)",
       static_cast<int>(duration_.count()));
-  tx.exec_params(
+  return tx.exec_params1(
       "INSERT INTO auth.unknown_login_locks AS u (login, failed_attempts, locked_until) "
       "VALUES (lower($1), 1, CASE WHEN 1 >= $2 THEN now() + make_interval(mins => $3) END) "
       "ON CONFLICT (login) DO UPDATE SET failed_attempts = u.failed_attempts + 1, "
-      "locked_until = CASE WHEN u.failed_attempts + 1 >= $2 THEN now() + make_interval(mins => $3) END, updated_at = now()",
-      login, threshold_, static_cast<int>(duration_.count()));
+      "locked_until = CASE WHEN u.failed_attempts + 1 >= $2 THEN now() + make_interval(mins => $3) END, updated_at = now() "
+      "RETURNING u.failed_attempts >= $2",
+      login, threshold_, static_cast<int>(duration_.count()))[0].as<bool>();
 }
 
 }  // namespace auth

@@ -40,13 +40,14 @@ class Lockout {
  public:
   Lockout(int threshold, std::chrono::minutes duration) : threshold_(threshold), duration_(duration) {}
   LockState Account(pqxx::work& tx, long long user_id) const;
-  void AccountFailure(pqxx::work& tx, long long user_id) const;
+  /// Failure methods return true when this failure set the lock.
+  bool AccountFailure(pqxx::work& tx, long long user_id) const;
   void AccountSuccess(pqxx::work& tx, long long user_id) const;
   LockState Device(pqxx::work& tx, const std::string& nonce) const;
-  void DeviceFailure(pqxx::work& tx, const std::string& nonce, long long user_id) const;
+  bool DeviceFailure(pqxx::work& tx, const std::string& nonce, long long user_id) const;
   void DeviceSuccess(pqxx::work& tx, const std::string& nonce) const;
   LockState Unknown(pqxx::work& tx, const std::string& login) const;
-  void UnknownFailure(pqxx::work& tx, const std::string& login) const;
+  bool UnknownFailure(pqxx::work& tx, const std::string& login) const;
 
  private:
   int threshold_;

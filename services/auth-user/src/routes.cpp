@@ -58,7 +58,7 @@ LoginForm Credentials(const Request& req) {
 }
 
 ClientInfo Client(const Request& req) {
-  return {suite::http::IdentityOf(req).client_ip, std::string(req.Header("user-agent"))};
+  return {suite::http::IdentityOf(req).client_ip, std::string(req.Header("user-agent")), req.request_id};
 }
 
 nlohmann::json JsonObject(const Request& req) {
@@ -189,7 +189,9 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
       for (const char* f : {"username", "email", "password"})
         if (!j.contains(f) || !j[f].is_string()) errors.push_back(Missing({f})[0]);
       if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
-      return Response::Json(201, users.Register(j["username"], j["email"], j["password"]));
+      auto user = users.Register(j["username"], j["email"], j["password"]);
+      users.Emit("register", "INFO", user["id"].get<long long>(), user["username"], Client(req));
+      return Response::Json(201, user);
     });
   });
   router.Blocking("POST", "/auth/login", workers, [&users, &throttle](Request& req) {
@@ -208,7 +210,7 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
     return Response::Json(200, {{"message", "Successfully logged out"}});
   });
   router.Blocking("POST", "/auth/logout-all", workers, [&users](Request& req) {
-    const auto ended = users.LogoutAll(Caller(req));
+    const auto ended = users.LogoutAll(Caller(req), Client(req));
     return Response::Json(200, {{"message", "All sessions ended"}, {"sessions_ended", ended}});
   });
   router.Blocking("GET", "/auth/sessions", workers, [&users](Request& req) {
@@ -217,7 +219,7 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
   router.Blocking("POST", "/auth/change-password", workers, [&users](Request& req) {
     const auto caller = Caller(req);
     const auto body = JsonObject(req);
-    users.ChangePassword(caller, Field(body, "current_password"), Field(body, "new_password"));
+    users.ChangePassword(caller, Field(body, "current_password"), Field(body, "new_password"), Client(req));
     return Response::Json(200, {{"message", "Password changed successfully"}});
   });
   router.Blocking("GET", "/users/me", workers, [&users](Request& req) {
@@ -241,12 +243,15 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
     if (req.path == "/users" || req.path == "/users/") {
       const auto body = JsonObject(req);
       const bool admin = OptionalBool(body, "is_superuser").value_or(false);
-      return Response::Json(201, users.Register(Field(body, "username"), Field(body, "email"), Field(body, "password"), admin));
+      auto user = users.Register(Field(body, "username"), Field(body, "email"), Field(body, "password"), admin);
+      users.Emit("admin_user_create", "WARNING", user["id"].get<long long>(), user["username"], Client(req),
+                 {{"actor", actor}, {"admin", admin}});
+      return Response::Json(201, user);
     }
     const auto p = ParseUserPath(req.path);
     if (!p || (p->action != "activate" && p->action != "deactivate" && p->action != "unlock"))
       throw ApiError(ErrorCode::kNotFound, "Not Found");
-    return Response::Json(200, users.SetState(p->id, p->action, actor));
+    return Response::Json(200, users.SetState(p->id, p->action, actor, Client(req)));
   });
   router.Blocking("PUT", "/users/*", workers, [&users](Request& req) {
     const auto actor = Admin(req);
@@ -260,13 +265,13 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
     ch.is_active = OptionalBool(body, "is_active");
     ch.is_verified = OptionalBool(body, "is_verified");
     ch.is_superuser = OptionalBool(body, "is_superuser");
-    return Response::Json(200, users.UpdateUser(p->id, ch, actor));
+    return Response::Json(200, users.UpdateUser(p->id, ch, actor, Client(req)));
   });
   router.Blocking("DELETE", "/users/*", workers, [&users](Request& req) {
     const auto actor = Admin(req);
     const auto p = ParseUserPath(req.path);
     if (!p || !p->action.empty()) throw ApiError(ErrorCode::kNotFound, "Not Found");
-    users.DeleteUser(p->id, actor);
+    users.DeleteUser(p->id, actor, Client(req));
     Response res;
     res.status = 204;
     return res;

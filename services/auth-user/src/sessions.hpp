@@ -19,7 +19,7 @@ struct SessionConfig {
 };
 
 struct ClientInfo {
-  std::string ip, user_agent;
+  std::string ip, user_agent, request_id;
 };
 
 struct Refreshed {

@@ -55,6 +55,22 @@ nlohmann::json Users::Register(const std::string& username, const std::string& e
   });
 }
 
+void Users::Emit(const char* type, const char* severity, std::optional<long long> user_id, const std::string& username,
+                 const ClientInfo& client, nlohmann::json details) const {
+  if (!events_) return;
+  auto text = [](const std::string& v) { return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  events_({{"type", "security"},
+           {"service", "auth-user"},
+           {"request_id", client.request_id},
+           {"event_type", type},
+           {"severity", severity},
+           {"user_id", user_id ? nlohmann::json(*user_id) : nlohmann::json(nullptr)},
+           {"username", text(username)},
+           {"client", text(client.ip)},
+           {"user_agent", text(client.user_agent.substr(0, 512))},
+           {"details", std::move(details)}});
+}
+
 nlohmann::json Users::Tokens(pqxx::work&, const nlohmann::json& user, const std::string& refresh_token) const {
   const auto now = Now();
   const auto token = jwt_.Sign({{"sub", user["username"]}, {"uid", user["id"]}, {"roles", user["roles"]},
@@ -93,9 +109,12 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
     if (rows.empty()) {
       if (const auto s = lockout_.Unknown(tx, login); s.locked) throw locked(s);
       (void)hasher_.Verify(kDummy, password);  // same work as for a real user
-      lockout_.UnknownFailure(tx, login);
+      const bool now_locked = lockout_.UnknownFailure(tx, login);
       tx.commit();
       obs::Warn("login failed", {{"reason", "unknown user"}, {"client", client_ip}});
+      // The attempted name is left out: people type their password into the name field.
+      Emit("login_failure", "WARNING", std::nullopt, "", client, {{"reason", "unknown account"}});
+      if (now_locked) Emit("account_locked", "WARNING", std::nullopt, "", client, {{"scope", "unknown account"}});
       throw ApiError(ErrorCode::kUnauthenticated, unauthorized);
     }
     const auto& u = rows[0];
@@ -104,9 +123,12 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
     const bool trusted = device && device->user_id == id;
     if (const auto s = trusted ? lockout_.Device(tx, device->nonce) : lockout_.Account(tx, id); s.locked) throw locked(s);
     if (!hasher_.Verify(u["password_hash"].c_str(), password)) {
-      if (trusted) lockout_.DeviceFailure(tx, device->nonce, id);
-      else lockout_.AccountFailure(tx, id);
+      const bool now_locked =
+          trusted ? lockout_.DeviceFailure(tx, device->nonce, id) : lockout_.AccountFailure(tx, id);
       tx.commit();
+      Emit("login_failure", "WARNING", id, u["username"].c_str(), client, {{"reason", "bad password"}, {"trusted_device", trusted}});
+      if (now_locked)
+        Emit("account_locked", "ERROR", id, u["username"].c_str(), client, {{"scope", trusted ? "device" : "account"}});
       obs::Warn("login failed", {{"reason", "bad password"}, {"user_id", id}, {"trusted_device", trusted},
                                  {"client", client_ip}});
       throw ApiError(ErrorCode::kUnauthenticated, unauthorized);
@@ -121,6 +143,7 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
     auto out = Tokens(tx, user, refresh);
     out["device_token"] = trusted ? std::string(device_token) : devices_.Issue(id);
     tx.commit();
+    Emit("login_success", "INFO", id, u["username"].c_str(), client, {{"trusted_device", trusted}});
     return out;
   });
 }
@@ -135,8 +158,10 @@ nlohmann::json Users::Refresh(const std::string& refresh_token, const ClientInfo
       tx.commit();  // a detected replay revokes its family even though the answer is 401
     }
     if (!next) {
-      if (why == "reuse")
+      if (why == "reuse") {
         obs::Warn("refresh token reuse: session revoked", {{"client", client.ip}, {"event", "refresh_token_reuse"}});
+        Emit("refresh_token_reuse", "CRITICAL", std::nullopt, "", client, {{"action", "session revoked"}});
+      }
       else
         obs::Info("refresh refused", {{"reason", why}, {"client", client.ip}});
       throw ApiError(ErrorCode::kUnauthenticated, "Invalid refresh token");
@@ -160,11 +185,13 @@ void Users::Logout(const std::string& refresh_token) {
   });
 }
 
-long long Users::LogoutAll(const std::string& username) {
+long long Users::LogoutAll(const std::string& username, const ClientInfo& client) {
   return pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    const auto n = sessions_.EndAll(tx, FindByUsername(tx, username, false)["id"].as<long long>());
+    const auto id = FindByUsername(tx, username, false)["id"].as<long long>();
+    const auto n = sessions_.EndAll(tx, id);
     tx.commit();
+    Emit("logout_all", "INFO", id, username, client, {{"sessions_ended", n}});
     return n;
   });
 }
@@ -178,7 +205,8 @@ nlohmann::json Users::ListSessions(const std::string& username) {
   });
 }
 
-void Users::ChangePassword(const std::string& username, const std::string& current, const std::string& next) {
+void Users::ChangePassword(const std::string& username, const std::string& current, const std::string& next,
+                           const ClientInfo& client) {
   nlohmann::json errors = nlohmann::json::array();
   CheckPassword(next, errors);
   if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
@@ -188,7 +216,10 @@ void Users::ChangePassword(const std::string& username, const std::string& curre
     return std::string(FindByUsername(tx, username, false)["password_hash"].c_str());
   });
   // Hashing runs without a held row lock or connection.
-  if (!hasher_.Verify(stored, current)) throw ApiError(ErrorCode::kUnauthenticated, "Incorrect password");
+  if (!hasher_.Verify(stored, current)) {
+    Emit("password_change_failure", "WARNING", std::nullopt, username, client, {{"reason", "wrong current password"}});
+    throw ApiError(ErrorCode::kUnauthenticated, "Incorrect password");
+  }
   if (hasher_.Verify(stored, next))
     throw ApiError(ErrorCode::kValidation, "Request validation failed",
                    {{"errors", nlohmann::json::array({{{"field", "new_password"},
@@ -205,6 +236,7 @@ void Users::ChangePassword(const std::string& username, const std::string& curre
     const auto ended = sessions_.EndAll(tx, id);
     tx.commit();
     obs::Info("password changed", {{"user_id", id}, {"sessions_ended", ended}, {"event", "password_change"}});
+    Emit("password_change", "INFO", id, username, client, {{"sessions_ended", ended}});
     return 0;
   });
 }

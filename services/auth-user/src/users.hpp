@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,9 @@ struct AuthConfig {
   int lockout_threshold = 5;
   std::chrono::minutes lockout_duration{30};
 };
+
+/// Receives security events (audit stream schema, type "security"); never a secret in them.
+using EventSink = std::function<void(nlohmann::json)>;
 
 class Users {
  public:
@@ -44,11 +48,12 @@ class Users {
   /// Ends the session (token family) of `refresh_token`; 401 when unknown.
   void Logout(const std::string& refresh_token);
   /// Ends every session of the user; returns how many.
-  long long LogoutAll(const std::string& username);
+  long long LogoutAll(const std::string& username, const ClientInfo& client = {});
   nlohmann::json ListSessions(const std::string& username);
   /// Checks the current password (401 when wrong), applies the policy to the new one (422),
   /// stores it and ends every session.
-  void ChangePassword(const std::string& username, const std::string& current, const std::string& next);
+  void ChangePassword(const std::string& username, const std::string& current, const std::string& next,
+                      const ClientInfo& client = {});
   /// The caller's profile; 404 when the account is gone.
   nlohmann::json Me(const std::string& username);
   /// Changes username and/or e-mail (validated; 409 when taken); returns the profile.
@@ -72,10 +77,17 @@ class Users {
   /// Applies the changes (validated like registration; 409 when a name is taken); deactivating
   /// or changing the password ends the user's sessions. `actor` may not demote or deactivate
   /// themselves (an admin locked out of their own tools).
-  nlohmann::json UpdateUser(long long id, const UserChanges& changes, const std::string& actor);
+  nlohmann::json UpdateUser(long long id, const UserChanges& changes, const std::string& actor,
+                            const ClientInfo& client = {});
   /// activate | deactivate | unlock
-  nlohmann::json SetState(long long id, const std::string& action, const std::string& actor);
-  void DeleteUser(long long id, const std::string& actor);
+  nlohmann::json SetState(long long id, const std::string& action, const std::string& actor,
+                          const ClientInfo& client = {});
+  void DeleteUser(long long id, const std::string& actor, const ClientInfo& client = {});
+  /// Where security events go (the audit publisher in the service, a list in tests).
+  void SetEventSink(EventSink sink) { events_ = std::move(sink); }
+  /// Publishes one security event (and nothing when no sink is set).
+  void Emit(const char* type, const char* severity, std::optional<long long> user_id, const std::string& username,
+            const ClientInfo& client, nlohmann::json details = nullptr) const;
   /// Creates the bootstrap admin when absent. Returns true when created.
   bool EnsureAdmin(const std::string& username, const std::string& email, const std::string& password);
 
@@ -90,6 +102,7 @@ class Users {
   Sessions sessions_;
   DeviceTokens devices_;
   Lockout lockout_;
+  EventSink events_;
 };
 
 }  // namespace auth

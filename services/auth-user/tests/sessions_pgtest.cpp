@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <mutex>
 #include <thread>
 
 #include "suite/core/error.hpp"
@@ -241,4 +242,56 @@ TEST_CASE("login and registration attempts are limited per client address and mi
   CHECK(CodeOf([&] { throttle.Register(ip + f.name); }) == ErrorCode::kRateLimited);
   auth::Throttle off(*f.pool, 0, 0);
   for (int i = 0; i < 10; ++i) CHECK_NOTHROW(off.Login(ip + f.name));
+}
+
+TEST_CASE("security events: what happened, to whom, from where, and never a secret") {
+  Fixture f;
+  if (!f.Ready()) return;
+  auto users = f.MakeUsers(std::chrono::seconds(0));
+  std::vector<nlohmann::json> events;
+  std::mutex mu;
+  users.SetEventSink([&](nlohmann::json e) {
+    std::lock_guard lock(mu);
+    events.push_back(std::move(e));
+  });
+  const auth::ClientInfo client{"192.0.2.7", "agent/2", "rid-" + f.name};
+  users.Register(f.name, f.name + "@example.com", f.password);
+  const auto login = users.Login(f.name, f.password, client);
+  const std::string refresh = login["refresh_token"], device = login["device_token"];
+  users.Refresh(refresh, client);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  CHECK(CodeOf([&] { users.Refresh(refresh, client); }) == ErrorCode::kUnauthenticated);  // reuse
+  for (int i = 0; i < 5; ++i) CodeOf([&] { users.Login(f.name, "Wrong-pass1!", client); });
+  CodeOf([&] { users.Login("ghost-" + f.name, f.password, client); });
+  users.ChangePassword(f.name, f.password, "NewSecure456!", client);
+
+  auto of = [&](const std::string& type) {
+    std::vector<nlohmann::json> out;
+    for (const auto& e : events)
+      if (e["event_type"] == type) out.push_back(e);
+    return out;
+  };
+  REQUIRE(of("login_success").size() == 1);
+  const auto ok = of("login_success")[0];
+  CHECK(ok["type"] == "security");
+  CHECK(ok["severity"] == "INFO");
+  CHECK(ok["username"] == f.name);
+  CHECK(ok["client"] == "192.0.2.7");
+  CHECK(ok["user_agent"] == "agent/2");
+  CHECK(ok["request_id"] == "rid-" + f.name);
+  CHECK(ok["user_id"].is_number_integer());
+  CHECK(of("refresh_token_reuse").size() == 1);
+  CHECK(of("refresh_token_reuse")[0]["severity"] == "CRITICAL");
+  CHECK(of("login_failure").size() == 6);
+  CHECK(of("account_locked").size() == 1);
+  CHECK(of("password_change").size() == 1);
+  // The unknown name's failure does not carry the name typed (it may be a password).
+  for (const auto& e : of("login_failure"))
+    if (e["details"]["reason"] == "unknown account") CHECK(e["username"].is_null());
+
+  std::string all;
+  for (const auto& e : events) all += e.dump();
+  for (const std::string& secret : {f.password, std::string("NewSecure456!"), std::string("Wrong-pass1!"), refresh, device,
+                                    login["access_token"].get<std::string>(), std::string("$argon2id$")})
+    CHECK(all.find(secret) == std::string::npos);
 }
