@@ -19,6 +19,7 @@ int main() {
   auth::AuthConfig cfg;
   cfg.access_ttl = std::chrono::minutes(env.Int("ACCESS_TOKEN_EXPIRE_MINUTES", 15, 1, 24 * 60));
   cfg.device_secret = jwt_secret;
+  cfg.password_min_score = static_cast<int>(env.Int("PASSWORD_MIN_SCORE", 3, 0, 4));
   cfg.lockout_threshold = static_cast<int>(env.Int("LOCKOUT_THRESHOLD", 5, 1, 100));
   cfg.lockout_duration = std::chrono::minutes(env.Int("LOCKOUT_MINUTES", 30, 1, 24 * 60));
   const int login_per_minute = static_cast<int>(env.Int("LOGIN_RATE_PER_MINUTE", 10, 0, 100'000));

@@ -67,7 +67,9 @@ nlohmann::json Users::UpdateUser(long long id, const UserChanges& ch, const std:
   nlohmann::json errors = nlohmann::json::array();
   if (ch.username) CheckUsername(*ch.username, errors);
   if (ch.email) CheckEmail(*ch.email, errors);
-  if (ch.password) CheckPassword(*ch.password, errors);
+  if (ch.password)
+    CheckPassword(*ch.password, errors, config_.password_min_score,
+                  {ch.username.value_or(""), ch.email.value_or("")});
   if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
   const std::optional<std::string> hash = ch.password ? std::optional<std::string>(hasher_.Hash(*ch.password)) : std::nullopt;
   return pool_.With([&](pqxx::connection& c) {

@@ -41,7 +41,7 @@ nlohmann::json Users::Register(const std::string& username, const std::string& e
   nlohmann::json errors = nlohmann::json::array();
   CheckUsername(username, errors);
   CheckEmail(email, errors);
-  CheckPassword(password, errors);
+  CheckPassword(password, errors, config_.password_min_score, {username, email});
   if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
   const std::string hash = hasher_.Hash(password);  // before taking a connection
   return pool_.With([&](pqxx::connection& c) {
@@ -208,7 +208,7 @@ nlohmann::json Users::ListSessions(const std::string& username) {
 void Users::ChangePassword(const std::string& username, const std::string& current, const std::string& next,
                            const ClientInfo& client) {
   nlohmann::json errors = nlohmann::json::array();
-  CheckPassword(next, errors);
+  CheckPassword(next, errors, config_.password_min_score, {username});
   if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
   if (current.size() > 1024) throw ApiError(ErrorCode::kUnauthenticated, "Incorrect password");
   const std::string stored = pool_.With([&](pqxx::connection& c) {

@@ -21,6 +21,7 @@ struct AuthConfig {
   /// Key material for device tokens (main passes JWT_SECRET); empty: a random one per process.
   std::string device_secret;
   int lockout_threshold = 5;
+  int password_min_score = 3;  ///< zxcvbn 0-4; 0: composition rules only
   std::chrono::minutes lockout_duration{30};
 };
 
