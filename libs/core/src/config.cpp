@@ -49,6 +49,13 @@ std::string Env::Secret(const char* name, std::size_t min_len) {
   return *value;
 }
 
+std::optional<std::int64_t> ParseInt(std::string_view text) {
+  std::int64_t out = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size()) return std::nullopt;
+  return out;
+}
+
 std::int64_t Env::Int(const char* name, std::optional<std::int64_t> fallback, std::int64_t min,
                       std::int64_t max) {
   auto v = Raw(name);
@@ -56,12 +63,12 @@ std::int64_t Env::Int(const char* name, std::optional<std::int64_t> fallback, st
     if (!fallback) Fail(name, "is required");
     return fallback.value_or(min);
   }
-  std::int64_t out = 0;
-  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (ec != std::errc{} || ptr != v->data() + v->size()) {
+  const auto parsed = ParseInt(*v);
+  if (!parsed) {
     Fail(name, "must be an integer, got '" + *v + "'");
     return fallback.value_or(min);
   }
+  const std::int64_t out = *parsed;
   if (out < min || out > max) {
     Fail(name, "must be between " + std::to_string(min) + " and " + std::to_string(max));
     return fallback.value_or(min);

@@ -33,6 +33,18 @@ const Row& Find(ErrorCode code) {
 std::string_view CodeName(ErrorCode code) { return Find(code).name; }
 int HttpStatus(ErrorCode code) { return Find(code).status; }
 
+nlohmann::json FieldError(std::string_view field, std::string_view message, std::string_view type) {
+  return {{"field", field}, {"message", message}, {"type", type}};
+}
+
+ApiError ValidationError(nlohmann::json errors) {
+  return ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", std::move(errors)}});
+}
+
+ApiError ValidationError(std::string_view field, std::string_view message, std::string_view type) {
+  return ValidationError(nlohmann::json::array({FieldError(field, message, type)}));
+}
+
 std::string ErrorBody(ErrorCode code, std::string_view message, std::string_view request_id,
                       const nlohmann::json& details) {
   nlohmann::json err = {{"code", CodeName(code)}, {"message", message}, {"request_id", request_id}};

@@ -87,33 +87,24 @@ JsonResult ParseJson(std::string_view text, const JsonLimits& limits) {
   JsonResult r;
   if (text.size() > limits.max_bytes) {
     r.error = "JSON larger than " + std::to_string(limits.max_bytes) + " bytes";
+    r.type = "value_error.json.too_large";
     return r;
   }
   BoundedSax sax(r.value, limits);
-  const bool ok = json::sax_parse(text.begin(), text.end(), &sax, json::input_format_t::json, true);
-  if (!ok) {
+  if (!json::sax_parse(text.begin(), text.end(), &sax, json::input_format_t::json, true)) {
     r.error = sax.error().empty() ? "Invalid JSON" : sax.error();
+    r.type = sax.type();
     r.value = json();  // a partial DOM is freed here; nlohmann destroys iteratively
   }
   return r;
 }
 
 json ParseJsonBody(std::string_view text, const JsonLimits& limits) {
-  if (text.size() > limits.max_bytes) {
+  auto r = ParseJson(text, limits);
+  if (!r.ok())
     throw ApiError(ErrorCode::kValidation, "Request body is not acceptable JSON",
-                   {{"errors", json::array({{{"field", "body"},
-                                              {"message", "JSON larger than " + std::to_string(limits.max_bytes) + " bytes"},
-                                              {"type", "value_error.json.too_large"}}})}});
-  }
-  json value;
-  BoundedSax sax(value, limits);
-  if (!json::sax_parse(text.begin(), text.end(), &sax, json::input_format_t::json, true)) {
-    const std::string message = sax.error().empty() ? "Invalid JSON" : sax.error();
-    value = json();
-    throw ApiError(ErrorCode::kValidation, "Request body is not acceptable JSON",
-                   {{"errors", json::array({{{"field", "body"}, {"message", message}, {"type", sax.type()}}})}});
-  }
-  return value;
+                   {{"errors", json::array({FieldError("body", r.error, r.type)})}});
+  return std::move(r.value);
 }
 
 bool IsValidUtf8(std::string_view s) {

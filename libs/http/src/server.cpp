@@ -237,7 +237,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   net::awaitable<void> Plain(tcp::socket socket, net::ip::address client) {
     Slot slot(shared_from_this(), client);
     beast::tcp_stream stream(std::move(socket));
-    co_await Session(stream, false);
+    co_await Session(stream, false, client);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
@@ -250,18 +250,17 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server,
                                                 net::as_tuple(net::use_awaitable));
     if (ec) co_return;  // scanners, plain HTTP on the TLS port, old protocols
-    co_await Session(stream, true);
+    co_await Session(stream, true, client);
     beast::get_lowest_layer(stream).expires_after(2s);
     co_await stream.async_shutdown(net::as_tuple(net::use_awaitable));
   }
 
+  // `client` is the address taken at accept (no second getpeername); the caller's Slot keeps
+  // this Impl alive for the session.
   template <class Stream>
-  net::awaitable<void> Session(Stream& stream, bool secure) {
-    auto self = shared_from_this();
+  net::awaitable<void> Session(Stream& stream, bool secure, const net::ip::address& client) {
     auto& lowest = beast::get_lowest_layer(stream);
-    beast::error_code rec;
-    const auto remote = lowest.socket().remote_endpoint(rec);
-    const std::string remote_ip = rec ? std::string() : remote.address().to_string();
+    const std::string remote_ip = client.to_string();
     std::list<SessionHandle>::iterator handle;
     auto alive = std::make_shared<bool>(true);
     {
@@ -304,11 +303,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         break;
       }
       if (ec == bhttp::error::header_limit) {
-        const auto id = core::NewUuid();
-        obs::Info("request refused", {{"request_id", id}, {"reason", "Request header fields too large"}});
-        auto res = Response::Error(ErrorCode::kBadRequest, "Request header fields too large", id);
-        res.status = 431;
-        co_await Write(stream, res, false, 11);
+        co_await WriteError(stream, ErrorCode::kBadRequest, "Request header fields too large", 431);
         break;
       }
       if (ec) {
@@ -388,11 +383,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         net::use_awaitable);
   }
 
+  // A refusal before any request exists: its own id and log line, then the connection closes.
+  // `status` overrides the code's (431 has no code of its own).
   template <class Stream>
-  net::awaitable<void> WriteError(Stream& stream, ErrorCode code, const char* message) {
+  net::awaitable<void> WriteError(Stream& stream, ErrorCode code, const char* message, int status = 0) {
     const auto id = core::NewUuid();
     obs::Info("request refused", {{"request_id", id}, {"reason", message}});
-    co_await Write(stream, Response::Error(code, message, id), false, 11);
+    auto res = Response::Error(code, message, id);
+    if (status != 0) res.status = status;
+    co_await Write(stream, res, false, 11);
   }
 
   template <class Stream>

@@ -1,8 +1,7 @@
 #include "routes.hpp"
 
-#include <charconv>
-
 #include "store.hpp"
+#include "suite/core/config.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/http/service.hpp"
 
@@ -15,6 +14,13 @@ using suite::http::Response;
 
 namespace {
 
+// An integer query parameter in [min, max], or a 422 naming it.
+long long Integer(std::string_view text, long long min, long long max, const char* field, const char* message) {
+  const auto v = suite::core::ParseInt(text);
+  if (!v || *v < min || *v > max) throw suite::core::ValidationError(field, message);
+  return *v;
+}
+
 RequestFilter ParseFilter(const Request& req) {
   if (!suite::http::ParseForm(req.query)) throw ApiError(ErrorCode::kBadRequest, "Malformed query string");
   RequestFilter f;
@@ -23,29 +29,10 @@ RequestFilter ParseFilter(const Request& req) {
   f.dataset_id = req.Query("dataset_id");
   f.request_id = req.Query("request_id");
   if (f.status && *f.status != "success" && *f.status != "failure")
-    throw ApiError(ErrorCode::kValidation, "Request validation failed",
-                   {{"errors", nlohmann::json::array({{{"field", "status"}, {"message", "must be success or failure"}, {"type", "value_error"}}})}});
-  if (auto limit = req.Query("limit")) {
-    int n = 0;
-    auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
-    if (ec != std::errc{} || p != limit->data() + limit->size() || n < 1 || n > 1000)
-      throw ApiError(ErrorCode::kValidation, "Request validation failed",
-                     {{"errors", nlohmann::json::array({{{"field", "limit"}, {"message", "must be an integer between 1 and 1000"}, {"type", "value_error"}}})}});
-    f.limit = n;
-  }
+    throw suite::core::ValidationError("status", "must be success or failure");
+  if (auto limit = req.Query("limit"))
+    f.limit = static_cast<int>(Integer(*limit, 1, 1000, "limit", "must be an integer between 1 and 1000"));
   return f;
-}
-
-ApiError Invalid(const char* field, const char* message) {
-  return ApiError(ErrorCode::kValidation, "Request validation failed",
-                  {{"errors", nlohmann::json::array({{{"field", field}, {"message", message}, {"type", "value_error"}}})}});
-}
-
-long long Integer(const std::string& text, long long min, long long max, const char* field, const char* message) {
-  long long v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || p != text.data() + text.size() || v < min || v > max) throw Invalid(field, message);
-  return v;
 }
 
 SecurityFilter ParseSecurityFilter(const Request& req) {
@@ -58,10 +45,10 @@ SecurityFilter ParseSecurityFilter(const Request& req) {
     else if (k == "offset") f.offset = Integer(v, 0, 1'000'000'000, "offset", "must be a non-negative integer");
     else if (k == "severity") {
       if (v != "INFO" && v != "WARNING" && v != "ERROR" && v != "CRITICAL")
-        throw Invalid("severity", "must be INFO, WARNING, ERROR or CRITICAL");
+        throw suite::core::ValidationError("severity", "must be INFO, WARNING, ERROR or CRITICAL");
       f.severity = v;
     } else if (k == "event_type") {
-      if (v.empty() || v.size() > 64) throw Invalid("event_type", "must be 1 to 64 characters");
+      if (v.empty() || v.size() > 64) throw suite::core::ValidationError("event_type", "must be 1 to 64 characters");
       f.event_type = v;
     }
   }

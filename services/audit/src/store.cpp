@@ -2,6 +2,12 @@
 
 namespace audit {
 
+namespace {
+// The `timestamp` column as the API shows it: ISO 8601, UTC, microseconds.
+const std::string kTimestamp = "to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')";
+nlohmann::json TextOrNull(const pqxx::field& f) { return f.is_null() ? nlohmann::json(nullptr) : nlohmann::json(f.c_str()); }
+}  // namespace
+
 std::vector<nlohmann::json> WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events) {
   return pool.With([&](pqxx::connection& c) {
     std::vector<nlohmann::json> fresh;
@@ -47,7 +53,7 @@ nlohmann::json QueryRequests(suite::db::Pool& pool, const RequestFilter& f) {
   return pool.With([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     auto rows = tx.exec_params(
-        "SELECT event_id, to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), "
+        "SELECT event_id, " + kTimestamp + ", "
         "request_id, dataset_id, action, status, duration_ms, output::text, http_status, client "
         "FROM audit.requests "
         "WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR action = $2) "
@@ -56,31 +62,26 @@ nlohmann::json QueryRequests(suite::db::Pool& pool, const RequestFilter& f) {
         f.status, f.action, f.dataset_id, f.request_id, f.limit);
     nlohmann::json items = nlohmann::json::array();
     for (const auto& row : rows) {
-      auto text = [&](int i) { return row[i].is_null() ? nlohmann::json(nullptr) : nlohmann::json(row[i].c_str()); };
       items.push_back({{"event_id", row[0].c_str()},
                        {"timestamp", row[1].c_str()},
                        {"request_id", row[2].c_str()},
-                       {"dataset_id", text(3)},
-                       {"action", text(4)},
+                       {"dataset_id", TextOrNull(row[3])},
+                       {"action", TextOrNull(row[4])},
                        {"status", row[5].c_str()},
                        {"duration_ms", row[6].as<int>()},
                        {"output", nlohmann::json::parse(row[7].c_str(), nullptr, false)},
                        {"http_status", row[8].as<int>()},
-                       {"client", text(9)}});
+                       {"client", TextOrNull(row[9])}});
     }
     return nlohmann::json{{"items", items}, {"count", items.size()}, {"limit", f.limit}};
   });
 }
 
-}  // namespace audit
-
-namespace audit {
-
 nlohmann::json QuerySecurityEvents(suite::db::Pool& pool, const SecurityFilter& f) {
   return pool.With([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     auto rows = tx.exec_params(
-        "SELECT event_id, to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), "
+        "SELECT event_id, " + kTimestamp + ", "
         "event_type, severity, user_id, username, client, user_agent, details::text, request_id, service "
         "FROM audit.security_events WHERE timestamp > now() - make_interval(hours => $1) "
         "AND ($2::text IS NULL OR severity = $2) AND ($3::text IS NULL OR event_type = $3) "
@@ -88,17 +89,16 @@ nlohmann::json QuerySecurityEvents(suite::db::Pool& pool, const SecurityFilter& 
         f.hours, f.severity, f.event_type, f.limit, f.offset);
     nlohmann::json items = nlohmann::json::array();
     for (const auto& row : rows) {
-      auto text = [&](int i) { return row[i].is_null() ? nlohmann::json(nullptr) : nlohmann::json(row[i].c_str()); };
       items.push_back({{"event_id", row[0].c_str()},
                        {"timestamp", row[1].c_str()},
                        {"event_type", row[2].c_str()},
                        {"severity", row[3].c_str()},
                        {"user_id", row[4].is_null() ? nlohmann::json(nullptr) : nlohmann::json(row[4].as<long long>())},
-                       {"username", text(5)},
-                       {"client_ip", text(6)},
-                       {"user_agent", text(7)},
+                       {"username", TextOrNull(row[5])},
+                       {"client_ip", TextOrNull(row[6])},
+                       {"user_agent", TextOrNull(row[7])},
                        {"details", nlohmann::json::parse(row[8].c_str(), nullptr, false)},
-                       {"request_id", text(9)},
+                       {"request_id", TextOrNull(row[9])},
                        {"service", row[10].c_str()}});
     }
     return nlohmann::json{{"items", items}, {"count", items.size()}, {"hours", f.hours},

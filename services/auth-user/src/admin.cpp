@@ -70,7 +70,7 @@ nlohmann::json Users::UpdateUser(long long id, const UserChanges& ch, const std:
   if (ch.password)
     CheckPassword(*ch.password, errors, config_.password_min_score,
                   {ch.username.value_or(""), ch.email.value_or("")});
-  if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
+  if (!errors.empty()) throw suite::core::ValidationError(std::move(errors));
   const std::optional<std::string> hash = ch.password ? std::optional<std::string>(hasher_.Hash(*ch.password)) : std::nullopt;
   return pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);

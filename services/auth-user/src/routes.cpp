@@ -1,7 +1,7 @@
 #include "routes.hpp"
 
-#include <charconv>
 
+#include "suite/core/config.hpp"
 #include "suite/core/json.hpp"
 #include "suite/http/service.hpp"
 
@@ -9,6 +9,8 @@ namespace auth {
 
 using suite::core::ApiError;
 using suite::core::ErrorCode;
+using suite::core::FieldError;
+using suite::core::ValidationError;
 using suite::http::Request;
 using suite::http::Response;
 
@@ -18,11 +20,7 @@ namespace {
 constexpr suite::core::JsonLimits kLimits{.max_bytes = 64 * 1024, .max_depth = 8, .max_elements = 1000,
                                           .max_string = 4096};
 
-nlohmann::json Missing(std::initializer_list<const char*> fields) {
-  nlohmann::json errors = nlohmann::json::array();
-  for (const char* f : fields) errors.push_back({{"field", f}, {"message", "field required"}, {"type", "missing"}});
-  return errors;
-}
+nlohmann::json Missing(const char* field) { return suite::core::FieldError(field, "field required", "missing"); }
 
 // Seed 002 logs in with an OAuth2 form (username=&password=); JSON is accepted too. The device
 // token of an earlier login comes as a `device_token` field or an X-Device-Token header.
@@ -41,9 +39,7 @@ LoginForm Credentials(const Request& req) {
     auto form = suite::http::ParseForm(req.body);
     if (!form)
       throw ApiError(ErrorCode::kValidation, "Malformed form body",
-                     {{"errors", nlohmann::json::array({{{"field", "body"},
-                                                         {"message", "not form-encoded UTF-8 text"},
-                                                         {"type", "value_error.form"}}})}});
+                     {{"errors", nlohmann::json::array({FieldError("body", "not form-encoded UTF-8 text", "value_error.form")})}});
     for (auto& [k, v] : *form) {
       if (k == "username") user = v;
       if (k == "password") pass = v;
@@ -51,9 +47,9 @@ LoginForm Credentials(const Request& req) {
     }
   }
   nlohmann::json errors = nlohmann::json::array();
-  if (user.empty()) errors.push_back(Missing({"username"})[0]);
-  if (pass.empty()) errors.push_back(Missing({"password"})[0]);
-  if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
+  if (user.empty()) errors.push_back(Missing("username"));
+  if (pass.empty()) errors.push_back(Missing("password"));
+  if (!errors.empty()) throw ValidationError(std::move(errors));
   return {user, pass, device};
 }
 
@@ -71,17 +67,14 @@ nlohmann::json JsonObject(const Request& req) {
 std::string Field(const nlohmann::json& j, const char* name) {
   const auto it = j.find(name);
   if (it == j.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
-    throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", Missing({name})}});
+    throw ValidationError(nlohmann::json::array({Missing(name)}));
   return *it;
 }
 
 std::optional<std::string> OptionalField(const nlohmann::json& j, const char* name) {
   const auto it = j.find(name);
   if (it == j.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string())
-    throw ApiError(ErrorCode::kValidation, "Request validation failed",
-                   {{"errors", nlohmann::json::array({{{"field", name}, {"message", "str type expected"},
-                                                       {"type", "type_error.str"}}})}});
+  if (!it->is_string()) throw ValidationError(name, "str type expected", "type_error.str");
   return it->get<std::string>();
 }
 
@@ -102,17 +95,10 @@ std::string Admin(const Request& req) {
   return id.subject;
 }
 
-ApiError BadQuery(const char* field, const char* message) {
-  return ApiError(ErrorCode::kValidation, "Request validation failed",
-                  {{"errors", nlohmann::json::array({{{"field", field}, {"message", message}, {"type", "value_error"}}})}});
-}
-
-long long Integer(const std::string& text, long long min, long long max, const char* field) {
-  long long v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v < min || v > max)
-    throw BadQuery(field, "not an integer in the allowed range");
-  return v;
+long long Integer(std::string_view text, long long min, long long max, const char* field) {
+  const auto v = suite::core::ParseInt(text);
+  if (!v || *v < min || *v > max) throw ValidationError(field, "not an integer in the allowed range");
+  return *v;
 }
 
 Users::UserFilter ListFilter(const Request& req) {
@@ -123,13 +109,13 @@ Users::UserFilter ListFilter(const Request& req) {
     if (k == "skip") f.skip = Integer(v, 0, 1'000'000'000, "skip");
     else if (k == "limit") f.limit = static_cast<int>(Integer(v, 1, 100, "limit"));
     else if (k == "search") {
-      if (v.size() > 254) throw BadQuery("search", "at most 254 characters");
+      if (v.size() > 254) throw ValidationError("search", "at most 254 characters");
       f.search = v;
     } else if (k == "is_active") {
-      if (v != "true" && v != "false") throw BadQuery("is_active", "must be true or false");
+      if (v != "true" && v != "false") throw ValidationError("is_active", "must be true or false");
       f.is_active = v == "true";
     } else if (k == "role") {
-      if (v != "admin" && v != "user") throw BadQuery("role", "must be admin or user");
+      if (v != "admin" && v != "user") throw ValidationError("role", "must be admin or user");
       f.role = v;
     }
   }
@@ -139,10 +125,7 @@ Users::UserFilter ListFilter(const Request& req) {
 std::optional<bool> OptionalBool(const nlohmann::json& j, const char* name) {
   const auto it = j.find(name);
   if (it == j.end() || it->is_null()) return std::nullopt;
-  if (!it->is_boolean())
-    throw ApiError(ErrorCode::kValidation, "Request validation failed",
-                   {{"errors", nlohmann::json::array({{{"field", name}, {"message", "value could not be parsed to a boolean"},
-                                                       {"type", "type_error.bool"}}})}});
+  if (!it->is_boolean()) throw ValidationError(name, "value could not be parsed to a boolean", "type_error.bool");
   return it->get<bool>();
 }
 
@@ -157,9 +140,10 @@ std::optional<UserPath> ParseUserPath(std::string_view path) {
   path.remove_prefix(kPrefix.size());
   const auto slash = path.find('/');
   const auto id_text = path.substr(0, slash);
+  const auto id = suite::core::ParseInt(id_text);
+  if (!id || *id <= 0) return std::nullopt;
   UserPath out;
-  const auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), out.id);
-  if (id_text.empty() || ec != std::errc{} || end != id_text.data() + id_text.size() || out.id <= 0) return std::nullopt;
+  out.id = *id;
   if (slash != std::string_view::npos) out.action = std::string(path.substr(slash + 1));
   return out;
 }
@@ -187,8 +171,8 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
       if (!j.is_object()) throw ApiError(ErrorCode::kValidation, "Request body must be a JSON object");
       nlohmann::json errors = nlohmann::json::array();
       for (const char* f : {"username", "email", "password"})
-        if (!j.contains(f) || !j[f].is_string()) errors.push_back(Missing({f})[0]);
-      if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
+        if (!j.contains(f) || !j[f].is_string()) errors.push_back(Missing(f));
+      if (!errors.empty()) throw ValidationError(std::move(errors));
       auto user = users.Register(j["username"], j["email"], j["password"]);
       users.Emit("register", "INFO", user["id"].get<long long>(), user["username"], Client(req));
       return Response::Json(201, user);

@@ -88,15 +88,15 @@ long long Sessions::EndAll(pqxx::work& tx, long long user_id) const {
 }
 
 nlohmann::json Sessions::List(pqxx::work& tx, long long user_id) const {
-  // One row per live family: its newest unspent token says when and from where it was last used.
+  // One row per live family: its newest token says when and from where it was last used.
   auto rows = tx.exec_params(
-      "SELECT DISTINCT ON (family) family, "
+      "SELECT * FROM (SELECT DISTINCT ON (family) family, created_at, "
       "to_char(min(created_at) OVER (PARTITION BY family) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') AS started_at, "
       "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') AS last_refreshed_at, "
       "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') AS expires_at, "
       "client_ip, user_agent FROM auth.refresh_tokens "
       "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() "
-      "ORDER BY family, created_at DESC",
+      "ORDER BY family, created_at DESC) newest ORDER BY created_at DESC",
       user_id);
   nlohmann::json out = nlohmann::json::array();
   for (const auto& r : rows) {
@@ -105,9 +105,6 @@ nlohmann::json Sessions::List(pqxx::work& tx, long long user_id) const {
                    {"last_refreshed_at", r["last_refreshed_at"].c_str()}, {"expires_at", r["expires_at"].c_str()},
                    {"client_ip", text("client_ip")}, {"user_agent", text("user_agent")}});
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a["last_refreshed_at"].template get<std::string>() > b["last_refreshed_at"].template get<std::string>();
-  });
   return out;
 }
 

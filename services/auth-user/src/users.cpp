@@ -42,7 +42,7 @@ nlohmann::json Users::Register(const std::string& username, const std::string& e
   CheckUsername(username, errors);
   CheckEmail(email, errors);
   CheckPassword(password, errors, config_.password_min_score, {username, email});
-  if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
+  if (!errors.empty()) throw suite::core::ValidationError(std::move(errors));
   const std::string hash = hasher_.Hash(password);  // before taking a connection
   return pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
@@ -71,7 +71,7 @@ void Users::Emit(const char* type, const char* severity, std::optional<long long
            {"details", std::move(details)}});
 }
 
-nlohmann::json Users::Tokens(pqxx::work&, const nlohmann::json& user, const std::string& refresh_token) const {
+nlohmann::json Users::Tokens(const nlohmann::json& user, const std::string& refresh_token) const {
   const auto now = Now();
   const auto token = jwt_.Sign({{"sub", user["username"]}, {"uid", user["id"]}, {"roles", user["roles"]},
                                 {"type", "access"}, {"iat", now}, {"exp", now + config_.access_ttl.count()}});
@@ -140,7 +140,7 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
     else lockout_.AccountSuccess(tx, id);  // the owner, from a new client: the stranger's count ends
     auto user = UserJson(u);
     const std::string refresh = sessions_.Start(tx, id, client);
-    auto out = Tokens(tx, user, refresh);
+    auto out = Tokens(user, refresh);
     out["device_token"] = trusted ? std::string(device_token) : devices_.Issue(id);
     tx.commit();
     Emit("login_success", "INFO", id, u["username"].c_str(), client, {{"trusted_device", trusted}});
@@ -151,26 +151,23 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
 nlohmann::json Users::Refresh(const std::string& refresh_token, const ClientInfo& client) {
   return pool_.With([&](pqxx::connection& c) {
     std::string why;
-    std::optional<Refreshed> next;
-    {
-      pqxx::work tx(c);
-      next = sessions_.Rotate(tx, refresh_token, client, why);
-      tx.commit();  // a detected replay revokes its family even though the answer is 401
+    pqxx::work tx(c);
+    const auto next = sessions_.Rotate(tx, refresh_token, client, why);
+    nlohmann::json out;
+    if (next) {
+      auto rows = tx.exec_params(std::string("SELECT ") + kColumns + " FROM auth.users WHERE id = $1", next->user_id);
+      if (!rows.empty()) out = Tokens(UserJson(rows[0]), next->refresh_token);
     }
-    if (!next) {
+    tx.commit();  // a detected replay revokes its family even though the answer is 401
+    if (out.is_null()) {
       if (why == "reuse") {
         obs::Warn("refresh token reuse: session revoked", {{"client", client.ip}, {"event", "refresh_token_reuse"}});
         Emit("refresh_token_reuse", "CRITICAL", std::nullopt, "", client, {{"action", "session revoked"}});
-      }
-      else
+      } else {
         obs::Info("refresh refused", {{"reason", why}, {"client", client.ip}});
+      }
       throw ApiError(ErrorCode::kUnauthenticated, "Invalid refresh token");
     }
-    pqxx::work read(c);
-    auto rows = read.exec_params(std::string("SELECT ") + kColumns + " FROM auth.users WHERE id = $1", next->user_id);
-    if (rows.empty()) throw ApiError(ErrorCode::kUnauthenticated, "Invalid refresh token");
-    auto out = Tokens(read, UserJson(rows[0]), next->refresh_token);
-    read.commit();
     return out;
   });
 }
@@ -209,7 +206,7 @@ void Users::ChangePassword(const std::string& username, const std::string& curre
                            const ClientInfo& client) {
   nlohmann::json errors = nlohmann::json::array();
   CheckPassword(next, errors, config_.password_min_score, {username});
-  if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
+  if (!errors.empty()) throw suite::core::ValidationError(std::move(errors));
   if (current.size() > 1024) throw ApiError(ErrorCode::kUnauthenticated, "Incorrect password");
   const std::string stored = pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
@@ -221,10 +218,7 @@ void Users::ChangePassword(const std::string& username, const std::string& curre
     throw ApiError(ErrorCode::kUnauthenticated, "Incorrect password");
   }
   if (hasher_.Verify(stored, next))
-    throw ApiError(ErrorCode::kValidation, "Request validation failed",
-                   {{"errors", nlohmann::json::array({{{"field", "new_password"},
-                                                       {"message", "New password must differ from the current one"},
-                                                       {"type", "value_error"}}})}});
+    throw suite::core::ValidationError("new_password", "New password must differ from the current one");
   const std::string hash = hasher_.Hash(next);
   pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
@@ -253,7 +247,7 @@ nlohmann::json Users::UpdateMe(const std::string& username, const std::optional<
   nlohmann::json errors = nlohmann::json::array();
   if (new_username) CheckUsername(*new_username, errors);
   if (new_email) CheckEmail(*new_email, errors);
-  if (!errors.empty()) throw ApiError(ErrorCode::kValidation, "Request validation failed", {{"errors", errors}});
+  if (!errors.empty()) throw suite::core::ValidationError(std::move(errors));
   return pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
     const auto id = FindByUsername(tx, username, true)["id"].as<long long>();

@@ -93,7 +93,7 @@ class Users {
   bool EnsureAdmin(const std::string& username, const std::string& email, const std::string& password);
 
  private:
-  nlohmann::json Tokens(pqxx::work& tx, const nlohmann::json& user, const std::string& refresh_token) const;
+  nlohmann::json Tokens(const nlohmann::json& user, const std::string& refresh_token) const;
   pqxx::row FindByUsername(pqxx::work& tx, const std::string& username, bool for_update) const;
 
   suite::db::Pool& pool_;

@@ -1,5 +1,6 @@
 #include "process.hpp"
 
+#include "suite/core/error.hpp"
 #include "suite/core/json.hpp"
 
 namespace processing {
@@ -9,9 +10,7 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxIdLength = 256;
 
-json FieldError(const std::string& field, const std::string& message, const std::string& type) {
-  return {{"field", field}, {"message", message}, {"type", type}};
-}
+using suite::core::FieldError;
 
 Outcome Invalid(json errors) {
   Outcome o;

@@ -45,7 +45,7 @@ Response HandleApiTest(Request& req, const suite::core::JsonLimits& limits) {
   auto body = suite::core::ParseJsonBody(req.body, limits);
   if (!body.is_object())
     return Response::Error(ErrorCode::kValidation, "Request body must be a JSON object", req.request_id,
-                           {{"errors", nlohmann::json::array({{{"field", "body"}, {"message", "invalid JSON object"}, {"type", "type_error.dict"}}})}});
+                           {{"errors", nlohmann::json::array({suite::core::FieldError("body", "invalid JSON object", "type_error.dict")})}});
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&t, &tm);

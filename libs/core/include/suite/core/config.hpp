@@ -6,9 +6,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace suite::core {
+
+/// A whole decimal integer (optional '-'), nothing before or after; nullopt otherwise.
+std::optional<std::int64_t> ParseInt(std::string_view text);
 
 class Env {
  public:

@@ -50,6 +50,13 @@ class ApiError : public std::runtime_error {
   std::string internal_;
 };
 
+/// One entry of a 422's `details.errors`: {"field","message","type"} (FastAPI's shape).
+nlohmann::json FieldError(std::string_view field, std::string_view message, std::string_view type = "value_error");
+/// 422 "Request validation failed" with details {"errors": errors}.
+ApiError ValidationError(nlohmann::json errors);
+/// The same for one field.
+ApiError ValidationError(std::string_view field, std::string_view message, std::string_view type = "value_error");
+
 /// The envelope body. `detail` mirrors the message for clients of the FastAPI systems we
 /// replace, which read `detail`.
 std::string ErrorBody(ErrorCode code, std::string_view message, std::string_view request_id,

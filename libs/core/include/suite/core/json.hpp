@@ -21,6 +21,7 @@ struct JsonLimits {
 struct JsonResult {
   nlohmann::json value;  ///< discarded on failure
   std::string error;     ///< empty on success; a message safe to show the client
+  std::string type;      ///< on failure: value_error.jsondecode, value_error.json.too_deep, ...
   bool ok() const { return error.empty(); }
 };
 
