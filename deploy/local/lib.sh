@@ -5,8 +5,8 @@ set -euo pipefail
 SUITE_ROOT=${SUITE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 SUITE_PACKAGES=(g++ cmake ninja-build ccache pkg-config make libboost1.81-dev libssl-dev libpqxx-dev libpq-dev
-  libhiredis-dev libzxcvbn-dev prometheus-cpp-dev nlohmann-json3-dev catch2 libsodium-dev postgresql redis-server
-  curl openssl jq ca-certificates)
+  libhiredis-dev libzxcvbn-dev libcurl4-openssl-dev prometheus-cpp-dev nlohmann-json3-dev catch2 libsodium-dev postgresql redis-server
+  curl openssl jq ca-certificates python3-aiosmtpd)
 
 log() { printf '\033[1m[%s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -140,6 +140,7 @@ jwt_hs256() {
 start_services() {
   local bin=$1 run=$2 envfile=$3
   mkdir -p "$run/logs"
+  mail_start "$run" "$envfile"
   for svc in auth-user processing audit gateway; do
     if [ -f "$run/$svc.pid" ] && alive "$(cat "$run/$svc.pid")"; then continue; fi
     if [ "${SUPERVISE:-0}" = 1 ]; then
@@ -150,6 +151,41 @@ start_services() {
     fi
     echo $! > "$run/$svc.pid"
   done
+}
+
+# mail_start <run dir> <env file>: the SMTP sink that receives the suite's mails when the env
+# file sets MAIL_DIR: Debian's aiosmtpd, STARTTLS required (the stack's certificate), each mail
+# stored as a file in the Maildir $MAIL_DIR (new/). Pid in <run dir>/mail.pid.
+mail_start() {
+  local run=$1 envfile=$2 port dir
+  port=$(set -a; . "$envfile"; echo "${SMTP_PORT:-}")
+  dir=$(set -a; . "$envfile"; echo "${MAIL_DIR:-}")
+  [ -n "$dir" ] && [ -n "$port" ] || return 0
+  if [ ! -f "$run/mail.pid" ] || ! alive "$(cat "$run/mail.pid")"; then
+    mkdir -p "$dir/new" "$dir/cur" "$dir/tmp"
+    ( set -a; . "$envfile"; set +a
+      exec /usr/bin/python3 -m aiosmtpd -n -c aiosmtpd.handlers.Mailbox "$MAIL_DIR" -l "127.0.0.1:$SMTP_PORT" \
+        --tlscert "$TLS_CERT_FILE" --tlskey "$TLS_KEY_FILE" ) >>"$run/logs/mail.log" 2>&1 &
+    echo $! > "$run/mail.pid"
+  fi
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0; sleep 0.1; done
+  log "SMTP sink did not start on $port (see $run/logs/mail.log)"; return 1
+}
+
+# mail_token <maildir> <address> verify|reset: the token of the newest verification or reset mail
+# to <address>, waiting up to 10 s for it to arrive (status 1 when none does).
+mail_token() {
+  local dir=$1 to=$2 subject f
+  case $3 in verify) subject="Subject: Confirm your e-mail address" ;; reset) subject="Subject: Reset your password" ;; esac
+  for _ in $(seq 100); do
+    for f in $(ls -t "$dir"/new/ 2>/dev/null); do
+      tr -d '\r' < "$dir/new/$f" | grep -qixF "To: $to" || continue
+      tr -d '\r' < "$dir/new/$f" | grep -qxF "$subject" || continue
+      grep -oE 'token[=": ]+[A-Za-z0-9_-]{43}' "$dir/new/$f" | head -1 | grep -oE '[A-Za-z0-9_-]{43}$' && return 0
+    done
+    sleep 0.1
+  done
+  return 1
 }
 
 # supervise <name> <binary> <run dir>: runs the binary and starts it again when it dies, after
@@ -203,6 +239,12 @@ stop_services() {  # stop_services <run dir>: SIGTERM, wait for the drain
     fi
     rm -f "$run/$svc.pid" "$run/$svc.child"
   done
+  if [ -f "$run/mail.pid" ]; then
+    local pid; pid=$(cat "$run/mail.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+    rm -f "$run/mail.pid"
+  fi
 }
 
 wait_ready() {  # wait_ready <url> [curl args]: until /ready answers 200 (30 s)
@@ -251,6 +293,13 @@ TLS_KEY_FILE=$dir/certs/server.key
 AUTH_DATABASE_URL=postgresql://auth:$DB_PASSWORD@127.0.0.1:$pgport/suite
 AUDIT_DATABASE_URL=postgresql://audit:$DB_PASSWORD@127.0.0.1:$pgport/suite
 AUDIT_LOG_FILE=$dir/logs/requests.log
+SMTP_HOST=127.0.0.1
+SMTP_PORT=$((base + 25))
+SMTP_TLS=required
+SMTP_CA_FILE=$dir/certs/ca.crt
+EMAIL_FROM=no-reply@suite.local
+MAIL_DIR=$dir/mail
+PUBLIC_BASE_URL=https://localhost:$((base + 443))
 ADMIN_USERNAME=admin
 ADMIN_EMAIL=admin@example.com
 ADMIN_PASSWORD=$ADMIN_PASSWORD

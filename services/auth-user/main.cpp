@@ -1,4 +1,5 @@
-// auth-user: users, passwords (argon2id), lockout, access tokens.
+// auth-user: users, passwords (argon2id), lockout, access tokens, e-mail links.
+#include "mail.hpp"
 #include "routes.hpp"
 #include "suite/audit/publisher.hpp"
 #include "suite/redis/client.hpp"
@@ -30,6 +31,35 @@ int main() {
   suite::security::PasswordParams pw;
   pw.ops_limit = static_cast<std::uint64_t>(env.Int("ARGON2_OPS_LIMIT", 2, 1, 10));
   pw.mem_limit = static_cast<std::size_t>(env.Int("ARGON2_MEMORY_KIB", 64 * 1024, 8, 4 * 1024 * 1024)) * 1024;
+  const int mail_per_minute = static_cast<int>(env.Int("MAIL_RATE_PER_MINUTE", 5, 0, 100'000));
+  // E-mail (seed 004): SMTP_HOST/PORT/USER/PASSWORD, EMAIL_FROM (defaults to SMTP_USER).
+  auth::SmtpConfig smtp;
+  smtp.host = env.Str("SMTP_HOST", "");
+  smtp.port = env.Port("SMTP_PORT", 587);
+  smtp.user = env.Str("SMTP_USER", "");
+  smtp.password = env.OptionalSecret("SMTP_PASSWORD").value_or("");
+  smtp.from = env.Str("EMAIL_FROM", smtp.user.find('@') != std::string::npos ? smtp.user : "no-reply@localhost");
+  smtp.tls = env.Str("SMTP_TLS", "auto");
+  smtp.ca_file = env.Str("SMTP_CA_FILE", "");
+  smtp.timeout = std::chrono::seconds(env.Int("SMTP_TIMEOUT_SECONDS", 15, 1, 300));
+  if (smtp.host.find_first_of(" /\r\n@") != std::string::npos) env.Fail("SMTP_HOST", "must be a host name or address");
+  if (smtp.tls != "auto" && smtp.tls != "required" && smtp.tls != "implicit")
+    env.Fail("SMTP_TLS", "must be auto, required or implicit");
+  if (smtp.from.find('@') == std::string::npos || smtp.from.find_first_of(" <>\r\n") != std::string::npos)
+    env.Fail("EMAIL_FROM", "must be a plain address (name@domain)");
+  auth::EmailConfig email;
+  email.require_verification = env.Bool("REQUIRE_EMAIL_VERIFICATION", true);
+  email.public_base_url = env.Str("PUBLIC_BASE_URL", "http://localhost:8000");
+  while (!email.public_base_url.empty() && email.public_base_url.back() == '/') email.public_base_url.pop_back();
+  if ((email.public_base_url.rfind("https://", 0) != 0 && email.public_base_url.rfind("http://", 0) != 0) ||
+      email.public_base_url.find_first_of(" \r\n\"") != std::string::npos)
+    env.Fail("PUBLIC_BASE_URL", "must be an http:// or https:// URL (where the gateway is reached)");
+  email.verify_ttl = std::chrono::hours(env.Int("EMAIL_VERIFICATION_EXPIRE_HOURS", 24, 1, 24 * 30));
+  email.reset_ttl = std::chrono::minutes(env.Int("PASSWORD_RESET_EXPIRE_MINUTES", 60, 5, 24 * 60));
+  if (email.require_verification && smtp.host.empty())
+    env.Fail("REQUIRE_EMAIL_VERIFICATION",
+             "is true (the default) but SMTP_HOST is not set: no one could confirm an address. Set SMTP_HOST, "
+             "or REQUIRE_EMAIL_VERIFICATION=false");
   const auto admin_user = env.Str("ADMIN_USERNAME", "");
   const auto admin_email = env.Str("ADMIN_EMAIL", "");
   const auto admin_password = admin_user.empty() ? std::string() : env.Secret("ADMIN_PASSWORD", 8);
@@ -40,7 +70,10 @@ int main() {
   suite::db::Pool pool(database_url, svc.workers().threads(), std::chrono::milliseconds(2000));
   suite::security::PasswordHasher hasher(pw);
   suite::security::Hs256 jwt(jwt_secret);
-  auth::Users users(pool, hasher, jwt, cfg, sessions);
+  auth::Users users(pool, hasher, jwt, cfg, sessions, email);
+  auth::SmtpSender sender(smtp);
+  auth::Outbox outbox(pool, sender);
+  if (sender.enabled()) users.SetOutbox(&outbox);
   // Security events go to the audit stream; publishing never blocks a request.
   suite::redis::Client redis(svc.runtime().io(), redis_options, "audit-publisher");
   redis.Start();
@@ -55,12 +88,14 @@ int main() {
     suite::obs::Error("start-up failed", {{"error", e.what()}});
     return 1;
   }
-  auth::Throttle throttle(pool, login_per_minute, register_per_minute);
+  outbox.Start();
+  auth::Throttle throttle(pool, login_per_minute, register_per_minute, mail_per_minute);
   auth::Register(svc.router(), svc.workers(), users, throttle);
   const int rc = svc.Run([&] {
     return nlohmann::json{{"database", pool.Ping() ? "ok" : "unavailable"},
                           {"redis", redis.connected() ? "ok" : "unavailable"}};
   });
+  outbox.Stop();
   publisher.Stop();
   redis.Stop();
   return rc;

@@ -25,7 +25,7 @@ make_certs "$DIR/certs"
 write_env "$DIR/env" "$DIR" "$E2E_PG_PORT" "$E2E_REDIS_PORT" 28000 "$DIR/secrets"
 DB=suite_e2e_$(openssl rand -hex 4)  # a fresh database per run
 sed -i "s|/suite\$|/$DB|" "$DIR/env"
-echo "RATE_LIMIT_REQUESTS=20" >> "$DIR/env"
+echo "RATE_LIMIT_REQUESTS=60" >> "$DIR/env"
 sed -i "s|^REDIS_URL=.*|&/1|" "$DIR/env"  # a Redis database of its own (hostile.sh uses 2), emptied below
 printf "ARGON2_MEMORY_KIB=1024\nLOGIN_RATE_PER_MINUTE=30\nREGISTER_RATE_PER_MINUTE=20\n" >> "$DIR/env"
 . "$DIR/secrets"; set -a; . "$DIR/env"; set +a
@@ -57,7 +57,7 @@ RID2=$(jq -r .request_id <<<"$BODY")
 check "2: request id echoed" "$(header x-request-id)" "$RID2"
 check "2: security header" "$(header x-frame-options)" DENY
 check "2: HSTS" "$(header strict-transport-security)" "max-age=31536000; includeSubDomains"
-check "2: rate-limit header" "$(header x-ratelimit-limit)" 20
+check "2: rate-limit header" "$(header x-ratelimit-limit)" 60
 
 call POST /process -H "X-API-Key: $API_KEY" -H "Authorization: Bearer $JWT_TOKEN" "${J[@]}" -H "X-Request-ID: e2e-count-1" \
   -d '{"dataset_id": "inventory_2025", "action": "count", "payload": {"items": ["A", "B", "C", "D"]}}'
@@ -95,7 +95,30 @@ check "weak password refused" "$STATUS" 422
 call POST /auth/register "${J[@]}" -d '{"username":"alice","email":"alice@example.com","password":"SecurePass123!"}'
 check "register" "$STATUS" 201
 call POST /auth/register "${J[@]}" -d '{"username":"alice","email":"other@example.com","password":"SecurePass123!"}'
-check "duplicate register" "$STATUS" 409
+check "taken username: 409" "$STATUS" 409
+call POST /auth/login -d 'username=alice&password=SecurePass123!'
+check "unverified login: 403" "$STATUS" 403
+check "unverified login: code" "$(jq -r .error.code <<<"$BODY")" EMAIL_NOT_VERIFIED
+call POST /auth/login -d 'username=alice&password=wrong-Pass1'
+check "unverified, wrong password: 401 (nothing revealed)" "$STATUS" 401
+TOKEN=$(mail_token "$MAIL_DIR" alice@example.com verify) || true
+check "verification mail delivered over SMTP+STARTTLS" "${#TOKEN}" 43
+call GET "/auth/verify-email?token=${TOKEN}x"
+check "wrong verification token: 400" "$STATUS" 400
+VERIFY_TOKEN=$TOKEN
+call GET "/auth/verify-email?token=$TOKEN"
+check "verify by link" "$(jq -c '[.user.username, .user.is_verified]' <<<"$BODY")" '["alice",true]'
+call POST /auth/verify-email "${J[@]}" -d "{\"token\":\"$TOKEN\"}"
+check "verification link is single-use" "$STATUS" 400
+call POST /auth/register "${J[@]}" -d '{"username":"mallory","email":"Alice@example.com","password":"SecurePass123!"}'
+check "taken e-mail: answered as a new account" "$(jq -c '[(.id > 0), .username, .is_verified]' <<<"$BODY") $STATUS" '[true,"mallory",false] 201'
+check "taken e-mail: no account made" "$(call POST /auth/login -d 'username=mallory&password=SecurePass123!'; echo "$STATUS")" 401
+for _ in $(seq 100); do grep -lq "Someone tried to register" "$MAIL_DIR"/new/* 2>/dev/null && break; sleep 0.1; done
+check "taken e-mail: the owner is told" "$(grep -l "Someone tried to register" "$MAIL_DIR"/new/* | xargs cat | tr -d '\r' | grep -ix 'To: alice@example.com')" "To: alice@example.com"
+call POST /auth/resend-verification "${J[@]}" -d '{"email":"nobody@example.com"}'
+UNKNOWN="$STATUS $BODY"
+call POST /auth/resend-verification "${J[@]}" -d '{"email":"alice@example.com"}'
+check "resend: same answer for any address" "$STATUS $BODY" "$UNKNOWN"
 call POST /auth/login -d 'username=alice&password=SecurePass123!'
 check "login (form)" "$STATUS" 200
 USER_TOKEN=$(jq -r .access_token <<<"$BODY")
@@ -121,7 +144,9 @@ check "refresh rotates" "$( [ -n "$NEXT" ] && [ "$NEXT" != "$REFRESH" ] && echo 
 call GET /users/me -H "Authorization: Bearer $ALICE"
 check "GET /users/me" "$(jq -c '[.username, .email, has("password_hash")]' <<<"$BODY")" '["alice","alice@example.com",false]'
 call PUT /users/me -H "Authorization: Bearer $ALICE" "${J[@]}" -d '{"email":"alice2@example.com"}'
-check "PUT /users/me" "$(jq -r .email <<<"$BODY")" alice2@example.com
+check "PUT /users/me: new address unconfirmed" "$(jq -c '[.email, .is_verified]' <<<"$BODY")" '["alice2@example.com",false]'
+TOKEN=$(mail_token "$MAIL_DIR" alice2@example.com verify) || true
+check "new address confirmed by its link" "$(call POST /auth/verify-email "${J[@]}" -d "{\"token\":\"$TOKEN\"}"; jq -r .user.is_verified <<<"$BODY")" true
 call GET /auth/sessions -H "Authorization: Bearer $ALICE"
 check "sessions listed" "$(jq -r .count <<<"$BODY")" 2
 call POST /auth/logout "${J[@]}" -d "{\"refresh_token\":\"$NEXT\"}"
@@ -133,6 +158,25 @@ call POST /auth/change-password -H "Authorization: Bearer $ALICE" "${J[@]}" \
 check "change password" "$STATUS" 200
 call POST /auth/login -d 'username=alice&password=NewSecure456!'
 check "login with the new password" "$STATUS" 200
+REFRESH=$(jq -r .refresh_token <<<"$BODY")
+
+echo "password reset by e-mail"
+call POST /auth/forgot-password "${J[@]}" -d '{"email":"nobody@example.com"}'
+UNKNOWN="$STATUS $BODY"
+call POST /auth/forgot-password "${J[@]}" -d '{"email":"ALICE2@example.com"}'
+check "forgot-password: same answer for any address" "$STATUS $BODY" "$UNKNOWN"
+check "forgot-password: 202" "$STATUS" 202
+TOKEN=$(mail_token "$MAIL_DIR" alice2@example.com reset) || true
+check "reset mail delivered" "${#TOKEN}" 43
+call POST /auth/reset-password "${J[@]}" -d "{\"token\":\"$TOKEN\",\"new_password\":\"weak\"}"
+check "reset: the policy applies" "$STATUS" 422
+call POST /auth/reset-password "${J[@]}" -d "{\"token\":\"$TOKEN\",\"new_password\":\"Reset-Secure789!\"}"
+check "reset: a refused password leaves the token usable" "$STATUS" 200
+check "reset token is single-use" "$(call POST /auth/reset-password "${J[@]}" -d "{\"token\":\"$TOKEN\",\"new_password\":\"Other-Secure789!\"}"; echo "$STATUS")" 400
+check "reset ends the sessions" "$(call POST /auth/refresh "${J[@]}" -d "{\"refresh_token\":\"$REFRESH\"}"; echo "$STATUS")" 401
+check "old password refused" "$(call POST /auth/login -d 'username=alice&password=NewSecure456!'; echo "$STATUS")" 401
+check "new password works" "$(call POST /auth/login -d 'username=alice&password=Reset-Secure789!'; echo "$STATUS")" 200
+check "no mail token in any log" "$(grep -rlF -e "$TOKEN" -e "$VERIFY_TOKEN" "$DIR/logs" | wc -l)" 0
 
 echo "administration (seed 004)"
 call GET "/users/?search=ali&limit=10" -H "Authorization: Bearer $ADMIN_TOKEN"
@@ -142,7 +186,7 @@ check "non-admin refused" "$(call GET /users/ -H "Authorization: Bearer $ALICE";
 check "bad limit" "$(call GET "/users/?limit=1000" -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 422
 call POST "/users/$ALICE_ID/deactivate" -H "Authorization: Bearer $ADMIN_TOKEN"
 check "deactivate" "$(jq -r .is_active <<<"$BODY")" false
-check "deactivated user cannot log in" "$(call POST /auth/login -d 'username=alice&password=NewSecure456!'; echo "$STATUS")" 403
+check "deactivated user cannot log in" "$(call POST /auth/login -d 'username=alice&password=Reset-Secure789!'; echo "$STATUS")" 403
 call POST "/users/$ALICE_ID/activate" -H "Authorization: Bearer $ADMIN_TOKEN"
 check "activate" "$(jq -r .is_active <<<"$BODY")" true
 call PUT "/users/$ALICE_ID" -H "Authorization: Bearer $ADMIN_TOKEN" "${J[@]}" -d '{"is_verified":true}'
@@ -170,7 +214,7 @@ check "events refused to non-admin" "$(call GET /security/events -H "Authorizati
 call GET /security/health -H "Authorization: Bearer $ALICE"
 check "security health for any user" "$(jq -c '[.window_hours, (.failed_logins >= 1)]' <<<"$BODY")" '[24,true]'
 check "no secret in security events" "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc \
-  "SELECT count(*) FROM audit.security_events WHERE row_to_json(security_events)::text ~ 'SecurePass123|NewSecure456|argon2'")" 0
+  "SELECT count(*) FROM audit.security_events WHERE row_to_json(security_events)::text ~ 'SecurePass123|NewSecure456|Reset-Secure789|argon2'")" 0
 
 echo "audit trail"
 for _ in $(seq 50); do
@@ -200,7 +244,7 @@ call GET /protected -H "X-API-Key: $API_KEY"
 check "seed 001 /protected" "$(jq -c '[.message, .api_key]' <<<"$BODY")" '["Access granted to protected resource","local"]'
 check "seed 001 /protected without key" "$(call GET /protected; echo "$STATUS")" 401
 call GET /api/status -H "X-API-Key: $API_KEY"
-check "seed 001 /api/status" "$(jq -r .rate_limiting.limit <<<"$BODY")" "20 requests per 60s"
+check "seed 001 /api/status" "$(jq -r .rate_limiting.limit <<<"$BODY")" "60 requests per 60s"
 check "metrics not on the public listener" "$(call GET /metrics; echo "$STATUS")" 404
 check "metrics on METRICS_PORT" "$(curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep -c '^gateway_ratelimit_decisions_total{decision="allowed"}')" 1
 check "unknown path" "$(call GET /nope; echo "$STATUS")" 404
@@ -209,8 +253,8 @@ check "seed 001 /api/test" "$(jq -c '[.success, .received_data.iterations]' <<<"
 check "TLS 1.1 refused" "$(echo | openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >/dev/null 2>&1; echo $?)" 1
 redis-cli -u "$REDIS_URL" DEL 'rl:{key:local-free}' >/dev/null  # this test's own bucket
 codes=""
-for _ in $(seq 21); do codes="$codes $("${C[@]}" -o /dev/null -w '%{http_code}' -X POST "$GW/api/test" -H "X-API-Key: $API_KEY_2" "${J[@]}" -d '{}')"; done
-check "rate limit: 20 pass, 21st refused" "$(echo $codes | tr ' ' '\n' | sort | uniq -c | tr -s ' ' | xargs)" "20 200 1 429"
+for _ in $(seq 61); do codes="$codes $("${C[@]}" -o /dev/null -w '%{http_code}' -X POST "$GW/api/test" -H "X-API-Key: $API_KEY_2" "${J[@]}" -d '{}')"; done
+check "rate limit: 60 pass, 61st refused" "$(echo $codes | tr ' ' '\n' | sort | uniq -c | tr -s ' ' | xargs)" "60 200 1 429"
 call POST /api/test -H "X-API-Key: $API_KEY_2" "${J[@]}" -d '{}'
 check "429 envelope" "$(jq -r .error.code <<<"$BODY")" RATE_LIMIT_EXCEEDED
 [ -n "$(header retry-after)" ] && pass "Retry-After present" || fail "Retry-After missing"

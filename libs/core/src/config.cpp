@@ -25,21 +25,7 @@ std::string Env::Str(const char* name, std::optional<std::string> fallback) {
 }
 
 std::string Env::Secret(const char* name, std::size_t min_len) {
-  std::optional<std::string> value = Raw(name);
-  if (!value) {
-    const std::string file_var = std::string(name) + "_FILE";
-    if (auto path = Raw(file_var.c_str())) {
-      std::ifstream in(*path);
-      if (!in) {
-        Fail(file_var.c_str(), "cannot read the file it names");
-        return {};
-      }
-      std::stringstream ss;
-      ss << in.rdbuf();
-      value = ss.str();
-      while (!value->empty() && (value->back() == '\n' || value->back() == '\r')) value->pop_back();
-    }
-  }
+  auto value = OptionalSecret(name);
   if (!value) {
     Fail(name, "is required (or " + std::string(name) + "_FILE)");
     return {};
@@ -47,6 +33,25 @@ std::string Env::Secret(const char* name, std::size_t min_len) {
   if (value->size() < min_len)
     Fail(name, "must be at least " + std::to_string(min_len) + " characters");
   return *value;
+}
+
+std::optional<std::string> Env::OptionalSecret(const char* name) {
+  std::optional<std::string> value = Raw(name);
+  if (!value) {
+    const std::string file_var = std::string(name) + "_FILE";
+    if (auto path = Raw(file_var.c_str())) {
+      std::ifstream in(*path);
+      if (!in) {
+        Fail(file_var.c_str(), "cannot read the file it names");
+        return std::string();
+      }
+      std::stringstream ss;
+      ss << in.rdbuf();
+      value = ss.str();
+      while (!value->empty() && (value->back() == '\n' || value->back() == '\r')) value->pop_back();
+    }
+  }
+  return value;
 }
 
 std::optional<std::int64_t> ParseInt(std::string_view text) {

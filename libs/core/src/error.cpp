@@ -11,6 +11,8 @@ constexpr Row kTable[] = {
     {ErrorCode::kBadRequest, "BAD_REQUEST", 400},
     {ErrorCode::kUnauthenticated, "UNAUTHENTICATED", 401},
     {ErrorCode::kForbidden, "FORBIDDEN", 403},
+    {ErrorCode::kEmailNotVerified, "EMAIL_NOT_VERIFIED", 403},
+    {ErrorCode::kMfaRequired, "MFA_REQUIRED", 401},
     {ErrorCode::kNotFound, "NOT_FOUND", 404},
     {ErrorCode::kMethodNotAllowed, "METHOD_NOT_ALLOWED", 405},
     {ErrorCode::kConflict, "CONFLICT", 409},
@@ -26,7 +28,7 @@ constexpr Row kTable[] = {
 const Row& Find(ErrorCode code) {
   for (const auto& row : kTable)
     if (row.code == code) return row;
-  return kTable[10];  // INTERNAL_ERROR
+  return Find(ErrorCode::kInternal);
 }
 }  // namespace
 

@@ -173,9 +173,7 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
       for (const char* f : {"username", "email", "password"})
         if (!j.contains(f) || !j[f].is_string()) errors.push_back(Missing(f));
       if (!errors.empty()) throw ValidationError(std::move(errors));
-      auto user = users.Register(j["username"], j["email"], j["password"]);
-      users.Emit("register", "INFO", user["id"].get<long long>(), user["username"], Client(req));
-      return Response::Json(201, user);
+      return Response::Json(201, users.Register(j["username"], j["email"], j["password"], Client(req)));
     });
   });
   router.Blocking("POST", "/auth/login", workers, [&users, &throttle](Request& req) {
@@ -184,6 +182,40 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
       const auto form = Credentials(req);
       return Response::Json(200, users.Login(form.user, form.pass, Client(req), form.device));
     });
+  });
+  // E-mail links (public at the gateway). The request endpoints answer alike for every address.
+  router.Blocking("GET", "/auth/verify-email", workers, [&users](Request& req) {
+    auto form = suite::http::ParseForm(req.query);
+    if (!form) throw ApiError(ErrorCode::kBadRequest, "Malformed query string");
+    std::string token;
+    for (auto& [k, v] : *form)
+      if (k == "token") token = v;
+    if (token.empty()) throw ValidationError(nlohmann::json::array({Missing("token")}));
+    return Response::Json(200, users.VerifyEmail(token, Client(req)));
+  });
+  router.Blocking("POST", "/auth/verify-email", workers, [&users](Request& req) {
+    return Response::Json(200, users.VerifyEmail(Field(JsonObject(req), "token"), Client(req)));
+  });
+  router.Blocking("POST", "/auth/resend-verification", workers, [&users, &throttle](Request& req) {
+    return WithRetryAfter(req, [&] {
+      throttle.Mail(Client(req).ip);
+      users.ResendVerification(Field(JsonObject(req), "email"), Client(req));
+      return Response::Json(
+          202, {{"message", "If the address belongs to an unverified account, a new verification link is on its way."}});
+    });
+  });
+  router.Blocking("POST", "/auth/forgot-password", workers, [&users, &throttle](Request& req) {
+    return WithRetryAfter(req, [&] {
+      throttle.Mail(Client(req).ip);
+      users.ForgotPassword(Field(JsonObject(req), "email"), Client(req));
+      return Response::Json(
+          202, {{"message", "If the address belongs to an account, a password reset link is on its way."}});
+    });
+  });
+  router.Blocking("POST", "/auth/reset-password", workers, [&users](Request& req) {
+    const auto body = JsonObject(req);
+    users.ResetPassword(Field(body, "token"), Field(body, "new_password"), Client(req));
+    return Response::Json(200, {{"message", "Password has been reset. Log in with the new password."}});
   });
   // Sessions: the refresh token is the credential (public at the gateway).
   router.Blocking("POST", "/auth/refresh", workers, [&users](Request& req) {
@@ -227,7 +259,9 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
     if (req.path == "/users" || req.path == "/users/") {
       const auto body = JsonObject(req);
       const bool admin = OptionalBool(body, "is_superuser").value_or(false);
-      auto user = users.Register(Field(body, "username"), Field(body, "email"), Field(body, "password"), admin);
+      const bool verified = OptionalBool(body, "is_verified").value_or(false);
+      auto user = users.Register(Field(body, "username"), Field(body, "email"), Field(body, "password"), Client(req),
+                                 {.admin = admin, .verified = verified, .self = false});
       users.Emit("admin_user_create", "WARNING", user["id"].get<long long>(), user["username"], Client(req),
                  {{"actor", actor}, {"admin", admin}});
       return Response::Json(201, user);

@@ -14,6 +14,12 @@ namespace obs = suite::obs;
 
 namespace {
 
+std::string LowerAscii(std::string s) {
+  for (auto& ch : s)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  return s;
+}
+
 std::int64_t Now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -37,22 +43,159 @@ const char* const kColumns =
 
 
 nlohmann::json Users::Register(const std::string& username, const std::string& email,
-                               const std::string& password, bool admin) {
+                               const std::string& password, const ClientInfo& client, NewUser kind) {
   nlohmann::json errors = nlohmann::json::array();
   CheckUsername(username, errors);
   CheckEmail(email, errors);
   CheckPassword(password, errors, config_.password_min_score, {username, email});
   if (!errors.empty()) throw suite::core::ValidationError(std::move(errors));
   const std::string hash = hasher_.Hash(password);  // before taking a connection
-  return pool_.With([&](pqxx::connection& c) {
+  // A taken address stays secret only where an address must be proven (verification on).
+  const bool conceal = email_.config().require_verification && outbox_ != nullptr;
+  struct Outcome {
+    nlohmann::json user;
+    std::optional<long long> owner;  ///< the existing account of a taken address
+  };
+  auto out = pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    auto r = tx.exec_params(std::string("INSERT INTO auth.users (username, email, password_hash, roles) "
-                                        "VALUES ($1, $2, $3, $4::text[]) ON CONFLICT DO NOTHING RETURNING ") + kColumns,
-                            username, email, hash, admin ? "{admin,user}" : "{user}");
-    if (r.empty()) throw ApiError(ErrorCode::kConflict, "Username or email already registered");
+    auto r = tx.exec_params(std::string("INSERT INTO auth.users (username, email, password_hash, roles, is_verified) "
+                                        "VALUES ($1, $2, $3, $4::text[], $5) ON CONFLICT DO NOTHING RETURNING ") +
+                                kColumns,
+                            username, email, hash, kind.admin ? "{admin,user}" : "{user}", kind.verified);
+    if (!r.empty()) {
+      auto user = UserJson(r[0]);
+      if (!kind.verified)
+        Queue(tx, email_.VerificationMail(email, username,
+                                          email_.Issue(tx, user["id"], EmailPurpose::kVerify, email)));
+      tx.commit();
+      return Outcome{std::move(user), std::nullopt};
+    }
+    const bool name_taken =
+        !tx.exec_params("SELECT 1 FROM auth.users WHERE lower(username) = lower($1)", username).empty();
+    if (!conceal || name_taken)
+      throw ApiError(ErrorCode::kConflict, name_taken && conceal ? "Username already registered"
+                                                                 : "Username or email already registered");
+    // The address is taken: answer as for a new account (an id from the same sequence, so the
+    // numbering shows nothing), make none, and tell the owner.
+    auto owner = tx.exec_params1("SELECT id, username, email FROM auth.users WHERE lower(email) = lower($1)", email);
+    auto fake = tx.exec1(
+        "SELECT nextval(pg_get_serial_sequence('auth.users', 'id')), "
+        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')");
+    Queue(tx, email_.AddressTakenMail(owner[2].c_str(), owner[1].c_str()));
     tx.commit();
-    return UserJson(r[0]);
+    return Outcome{{{"id", fake[0].as<long long>()},
+                    {"username", username},
+                    {"email", email},
+                    {"roles", kind.admin ? nlohmann::json{"admin", "user"} : nlohmann::json{"user"}},
+                    {"is_active", true},
+                    {"is_verified", false},
+                    {"created_at", fake[1].c_str()}},
+                   owner[0].as<long long>()};
   });
+  WakeOutbox();
+  if (out.owner) {
+    Emit("register_existing_email", "WARNING", *out.owner, "", client, {{"action", "owner notified by e-mail"}});
+  } else if (kind.self) {
+    Emit("register", "INFO", out.user["id"].get<long long>(), username, client);
+  }
+  return out.user;
+}
+
+bool Users::Queue(pqxx::work& tx, const Mail& mail) const {
+  if (!outbox_) return false;
+  Outbox::Enqueue(tx, mail);
+  return true;
+}
+
+nlohmann::json Users::VerifyEmail(const std::string& token, const ClientInfo& client) {
+  auto user = pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    const auto claim = email_.Consume(tx, token, EmailPurpose::kVerify);
+    if (!claim) throw ApiError(ErrorCode::kBadRequest, "Invalid or expired verification token");
+    auto r = tx.exec_params1(std::string("UPDATE auth.users SET is_verified = true, updated_at = now() WHERE id = $1 "
+                                         "RETURNING ") + kColumns,
+                             claim->user_id);
+    tx.commit();
+    return UserJson(r);
+  });
+  Emit("email_verified", "INFO", user["id"].get<long long>(), user["username"], client);
+  return {{"message", "Email verified successfully"}, {"user", user}};
+}
+
+void Users::ResendVerification(const std::string& email, const ClientInfo& client) {
+  if (!outbox_ || email.size() > 254) return;
+  std::optional<long long> sent_to;
+  pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto rows = tx.exec_params(
+        "SELECT id, username, email FROM auth.users WHERE lower(email) = lower($1) AND NOT is_verified AND is_active",
+        email);
+    if (!rows.empty() && !email_.RecentlySent(tx, rows[0][0].as<long long>(), EmailPurpose::kVerify)) {
+      const long long id = rows[0][0].as<long long>();
+      const std::string to = rows[0][2].c_str();
+      Queue(tx, email_.VerificationMail(to, rows[0][1].c_str(), email_.Issue(tx, id, EmailPurpose::kVerify, to)));
+      sent_to = id;
+    }
+    tx.commit();
+    return 0;
+  });
+  if (sent_to) {
+    WakeOutbox();
+    Emit("verification_resent", "INFO", *sent_to, "", client);
+  }
+}
+
+void Users::ForgotPassword(const std::string& email, const ClientInfo& client) {
+  if (!outbox_ || email.size() > 254) return;
+  std::optional<long long> sent_to;
+  pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto rows = tx.exec_params("SELECT id, username, email FROM auth.users WHERE lower(email) = lower($1) AND is_active",
+                               email);
+    if (!rows.empty() && !email_.RecentlySent(tx, rows[0][0].as<long long>(), EmailPurpose::kReset)) {
+      const long long id = rows[0][0].as<long long>();
+      const std::string to = rows[0][2].c_str();
+      Queue(tx, email_.ResetMail(to, rows[0][1].c_str(), email_.Issue(tx, id, EmailPurpose::kReset, to)));
+      sent_to = id;
+    }
+    tx.commit();
+    return 0;
+  });
+  if (sent_to) {
+    WakeOutbox();
+    Emit("password_reset_requested", "INFO", *sent_to, "", client);
+  }
+}
+
+void Users::ResetPassword(const std::string& token, const std::string& new_password, const ClientInfo& client) {
+  const auto invalid = [] { return ApiError(ErrorCode::kBadRequest, "Invalid or expired reset token"); };
+  // Look first (the policy needs the name), hash without a connection, then spend the token.
+  const auto who = pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    const auto claim = email_.Peek(tx, token, EmailPurpose::kReset);
+    if (!claim) throw invalid();
+    auto r = tx.exec_params1("SELECT username, email FROM auth.users WHERE id = $1", claim->user_id);
+    return std::pair<std::string, std::string>{r[0].c_str(), r[1].c_str()};
+  });
+  nlohmann::json errors = nlohmann::json::array();
+  CheckPassword(new_password, errors, config_.password_min_score, {who.first, who.second});
+  if (!errors.empty()) throw suite::core::ValidationError(std::move(errors));
+  const std::string hash = hasher_.Hash(new_password);
+  const auto [id, ended] = pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    const auto claim = email_.Consume(tx, token, EmailPurpose::kReset);
+    if (!claim) throw invalid();
+    tx.exec_params("UPDATE auth.users SET password_hash = $2, is_verified = true, updated_at = now() WHERE id = $1",
+                   claim->user_id, hash);
+    lockout_.AccountSuccess(tx, claim->user_id);
+    tx.exec_params("UPDATE auth.device_locks SET failed_attempts = 0, locked_until = NULL WHERE user_id = $1",
+                   claim->user_id);
+    const auto n = sessions_.EndAll(tx, claim->user_id);
+    tx.commit();
+    return std::pair{claim->user_id, n};
+  });
+  obs::Info("password reset", {{"user_id", id}, {"sessions_ended", ended}, {"event", "password_reset"}});
+  Emit("password_reset", "WARNING", id, who.first, client, {{"sessions_ended", ended}});
 }
 
 void Users::Emit(const char* type, const char* severity, std::optional<long long> user_id, const std::string& username,
@@ -138,6 +281,13 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
       tx.exec_params("UPDATE auth.users SET password_hash = $2 WHERE id = $1", id, hasher_.Hash(password));
     if (trusted) lockout_.DeviceSuccess(tx, device->nonce);
     else lockout_.AccountSuccess(tx, id);  // the owner, from a new client: the stranger's count ends
+    // Only after the password: the answer says nothing about an account to one who lacks it.
+    if (email_.config().require_verification && !u["is_verified"].as<bool>()) {
+      tx.commit();  // the failure count the right password ended
+      throw ApiError(ErrorCode::kEmailNotVerified,
+                     "Email address not verified. Open the link we sent, or ask for a new one at "
+                     "POST /auth/resend-verification.");
+    }
     auto user = UserJson(u);
     const std::string refresh = sessions_.Start(tx, id, client);
     auto out = Tokens(user, refresh);
@@ -248,27 +398,36 @@ nlohmann::json Users::UpdateMe(const std::string& username, const std::optional<
   if (new_username) CheckUsername(*new_username, errors);
   if (new_email) CheckEmail(*new_email, errors);
   if (!errors.empty()) throw suite::core::ValidationError(std::move(errors));
-  return pool_.With([&](pqxx::connection& c) {
+  auto user = pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    const auto id = FindByUsername(tx, username, true)["id"].as<long long>();
+    const auto current = FindByUsername(tx, username, true);
+    const auto id = current["id"].as<long long>();
+    // A new address is unconfirmed until its owner opens the link sent to it.
+    const bool new_address = new_email && outbox_ != nullptr && LowerAscii(*new_email) != LowerAscii(current["email"].c_str());
     pqxx::result r;
     try {
       pqxx::subtransaction sub(tx);
       r = sub.exec_params(std::string("UPDATE auth.users SET username = coalesce($2, username), "
-                                      "email = coalesce($3, email), updated_at = now() WHERE id = $1 RETURNING ") + kColumns,
-                          id, new_username, new_email);
+                                      "email = coalesce($3, email), is_verified = is_verified AND NOT $4, "
+                                      "updated_at = now() WHERE id = $1 RETURNING ") + kColumns,
+                          id, new_username, new_email, new_address);
       sub.commit();
     } catch (const pqxx::unique_violation&) {
       throw ApiError(ErrorCode::kConflict, "Username or email already registered");
     }
+    if (new_address)
+      Queue(tx, email_.VerificationMail(*new_email, r[0]["username"].c_str(),
+                                        email_.Issue(tx, id, EmailPurpose::kVerify, *new_email)));
     tx.commit();
     return UserJson(r[0]);
   });
+  WakeOutbox();
+  return user;
 }
 
 bool Users::EnsureAdmin(const std::string& username, const std::string& email, const std::string& password) {
   try {
-    Register(username, email, password, true);
+    Register(username, email, password, {}, {.admin = true, .verified = true, .self = false});
     return true;
   } catch (const ApiError& e) {
     if (e.code() == ErrorCode::kConflict) return false;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "email_tokens.hpp"
 #include "lockout.hpp"
 #include "sessions.hpp"
 #include "suite/core/ids.hpp"
@@ -28,17 +29,36 @@ struct AuthConfig {
 /// Receives security events (audit stream schema, type "security"); never a secret in them.
 using EventSink = std::function<void(nlohmann::json)>;
 
+struct NewUser {
+  bool admin = false;     ///< roles admin+user (seed 002's superuser)
+  bool verified = false;  ///< the address counts as confirmed (bootstrap admin, admin's choice)
+  bool self = true;       ///< registered by the person (event "register"), not by an admin
+};
+
 class Users {
  public:
   Users(suite::db::Pool& pool, const suite::security::PasswordHasher& hasher,
-        const suite::security::Hs256& jwt, AuthConfig config, SessionConfig sessions = {})
+        const suite::security::Hs256& jwt, AuthConfig config, SessionConfig sessions = {},
+        EmailConfig email = {.require_verification = false})
       : pool_(pool), hasher_(hasher), jwt_(jwt), config_(config), sessions_(sessions),
         devices_(config.device_secret.empty() ? suite::core::RandomHex(32) : config.device_secret),
-        lockout_(config.lockout_threshold, config.lockout_duration) {}
+        lockout_(config.lockout_threshold, config.lockout_duration), email_(std::move(email)) {}
 
-  /// 201 body; throws ApiError 422 (policy) or 409 (taken).
-  nlohmann::json Register(const std::string& username, const std::string& email,
-                          const std::string& password, bool admin = false);
+  /// 201 body; throws ApiError 422 (policy) or 409 (username taken; an e-mail address too,
+  /// unless verification is on). With verification on a taken address is not revealed: the
+  /// answer looks like a new account's, none is made, and the address's owner gets a mail.
+  nlohmann::json Register(const std::string& username, const std::string& email, const std::string& password,
+                          const ClientInfo& client, NewUser kind = {});
+  // E-mail links (seed 004's verification, and password reset). The request endpoints answer
+  // the same whether or not the address belongs to an account.
+  nlohmann::json VerifyEmail(const std::string& token, const ClientInfo& client);
+  void ResendVerification(const std::string& email, const ClientInfo& client);
+  void ForgotPassword(const std::string& email, const ClientInfo& client);
+  /// Sets a new password (policy applies), confirms the address, lifts a lock and ends every
+  /// session. 400 when the token is not valid.
+  void ResetPassword(const std::string& token, const std::string& new_password, const ClientInfo& client);
+  /// Where mails go; nullptr (the default): none are sent, and verification cannot be required.
+  void SetOutbox(Outbox* outbox) { outbox_ = outbox; }
   /// Token response (access, refresh and device token); throws ApiError 401 (bad
   /// credentials) or 403 (locked, inactive). A valid `device_token` of this account (from an
   /// earlier login) exempts the client from a lock that other clients caused.
@@ -94,6 +114,11 @@ class Users {
 
  private:
   nlohmann::json Tokens(const nlohmann::json& user, const std::string& refresh_token) const;
+  /// Queues a mail in `tx` when mail is configured (sent once `tx` commits and Wake runs).
+  bool Queue(pqxx::work& tx, const Mail& mail) const;
+  void WakeOutbox() const {
+    if (outbox_) outbox_->Wake();
+  }
   pqxx::row FindByUsername(pqxx::work& tx, const std::string& username, bool for_update) const;
 
   suite::db::Pool& pool_;
@@ -104,6 +129,8 @@ class Users {
   DeviceTokens devices_;
   Lockout lockout_;
   EventSink events_;
+  EmailTokens email_;
+  Outbox* outbox_ = nullptr;
 };
 
 }  // namespace auth

@@ -53,7 +53,7 @@ TEST_CASE("login gives a refresh token, refresh rotates it, a replay ends the wh
   Fixture f;
   if (!f.Ready()) return;
   auto users = f.MakeUsers(std::chrono::seconds(0));
-  users.Register(f.name, f.name + "@example.com", f.password);
+  users.Register(f.name, f.name + "@example.com", f.password, {});
   auto login = users.Login(f.name, f.password, f.client);
   const std::string r1 = login["refresh_token"];
   CHECK(r1.size() == 43);  // 32 bytes, base64url
@@ -78,7 +78,7 @@ TEST_CASE("two refreshes racing with one token, inside the grace window, both su
   Fixture f;
   if (!f.Ready()) return;
   auto users = f.MakeUsers(std::chrono::seconds(5));
-  users.Register(f.name, f.name + "@example.com", f.password);
+  users.Register(f.name, f.name + "@example.com", f.password, {});
   const std::string r1 = users.Login(f.name, f.password, f.client)["refresh_token"];
   const std::string a = users.Refresh(r1, f.client)["refresh_token"];
   const std::string b = users.Refresh(r1, f.client)["refresh_token"];  // the concurrent second one
@@ -92,7 +92,7 @@ TEST_CASE("logout ends one session, logout-all and a password change end all") {
   Fixture f;
   if (!f.Ready()) return;
   auto users = f.MakeUsers();
-  users.Register(f.name, f.name + "@example.com", f.password);
+  users.Register(f.name, f.name + "@example.com", f.password, {});
   const std::string s1 = users.Login(f.name, f.password, f.client)["refresh_token"];
   const std::string s2 = users.Login(f.name, f.password, {"10.0.0.2", "other"})["refresh_token"];
   const std::string s3 = users.Login(f.name, f.password, f.client)["refresh_token"];
@@ -121,9 +121,9 @@ TEST_CASE("the caller's profile: read, update, conflicts and validation") {
   Fixture f;
   if (!f.Ready()) return;
   auto users = f.MakeUsers();
-  users.Register(f.name, f.name + "@example.com", f.password);
+  users.Register(f.name, f.name + "@example.com", f.password, {});
   const std::string other = f.name + "x";
-  users.Register(other, other + "@example.com", f.password);
+  users.Register(other, other + "@example.com", f.password, {});
   CHECK(users.Me(f.name)["email"] == f.name + "@example.com");
   CHECK_FALSE(users.Me(f.name).contains("password_hash"));
   auto updated = users.UpdateMe(f.name, std::nullopt, std::string(f.name + "@new.example.com"));
@@ -139,8 +139,8 @@ TEST_CASE("administration: list with filters, update, deactivate, unlock, delete
   if (!f.Ready()) return;
   auto users = f.MakeUsers();
   const std::string admin = f.name + "adm";
-  users.Register(admin, admin + "@example.com", f.password, true);
-  const auto u = users.Register(f.name, f.name + "@example.com", f.password);
+  users.Register(admin, admin + "@example.com", f.password, {}, {.admin = true});
+  const auto u = users.Register(f.name, f.name + "@example.com", f.password, {});
   const long long id = u["id"];
 
   auto page = users.ListUsers({.search = f.name, .limit = 1});
@@ -179,7 +179,7 @@ TEST_CASE("unknown names lock exactly like real ones") {
   Fixture f;
   if (!f.Ready()) return;
   auto users = f.MakeUsers();
-  users.Register(f.name, f.name + "@example.com", f.password);
+  users.Register(f.name, f.name + "@example.com", f.password, {});
   const std::string ghost = "ghost-" + f.name;
   auto message = [&](const std::string& login) {
     try {
@@ -202,7 +202,7 @@ TEST_CASE("a stranger's failures do not lock out the owner's known device") {
   Fixture f;
   if (!f.Ready()) return;
   auto users = f.MakeUsers();
-  users.Register(f.name, f.name + "@example.com", f.password);
+  users.Register(f.name, f.name + "@example.com", f.password, {});
   const std::string device = users.Login(f.name, f.password, f.client)["device_token"];
   REQUIRE_FALSE(device.empty());
   for (int i = 0; i < 5; ++i)  // a stranger, from anywhere, without the device token
@@ -255,7 +255,7 @@ TEST_CASE("security events: what happened, to whom, from where, and never a secr
     events.push_back(std::move(e));
   });
   const auth::ClientInfo client{"192.0.2.7", "agent/2", "rid-" + f.name};
-  users.Register(f.name, f.name + "@example.com", f.password);
+  users.Register(f.name, f.name + "@example.com", f.password, {});
   const auto login = users.Login(f.name, f.password, client);
   const std::string refresh = login["refresh_token"], device = login["device_token"];
   users.Refresh(refresh, client);

@@ -21,6 +21,8 @@ class Env {
   std::string Str(const char* name, std::optional<std::string> fallback = std::nullopt);
   /// A secret: required, never echoed, at least `min_len` bytes. `NAME_FILE` may point at a file.
   std::string Secret(const char* name, std::size_t min_len);
+  /// The same when it may be absent (SMTP_PASSWORD); never echoed either.
+  std::optional<std::string> OptionalSecret(const char* name);
   std::int64_t Int(const char* name, std::optional<std::int64_t> fallback, std::int64_t min,
                    std::int64_t max);
   bool Bool(const char* name, bool fallback);

@@ -13,6 +13,8 @@ enum class ErrorCode {
   kBadRequest,
   kUnauthenticated,
   kForbidden,
+  kEmailNotVerified,  ///< 403: the account's address is not confirmed yet
+  kMfaRequired,       ///< 401: the password was right; a second factor is needed
   kNotFound,
   kMethodNotAllowed,
   kConflict,
