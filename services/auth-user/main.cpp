@@ -5,6 +5,7 @@
 #include "suite/redis/client.hpp"
 #include "suite/db/migrations.hpp"
 #include "suite/http/host.hpp"
+#include "suite/security/api_key.hpp"
 #include "suite/observability/log.hpp"
 
 namespace auth {
@@ -31,6 +32,7 @@ int main() {
   suite::security::PasswordParams pw;
   pw.ops_limit = static_cast<std::uint64_t>(env.Int("ARGON2_OPS_LIMIT", 2, 1, 10));
   pw.mem_limit = static_cast<std::size_t>(env.Int("ARGON2_MEMORY_KIB", 64 * 1024, 8, 4 * 1024 * 1024)) * 1024;
+  const auto max_keys = env.Int("MAX_API_KEYS_PER_USER", 20, 1, 1000);
   const int mail_per_minute = static_cast<int>(env.Int("MAIL_RATE_PER_MINUTE", 5, 0, 100'000));
   // E-mail (seed 004): SMTP_HOST/PORT/USER/PASSWORD, EMAIL_FROM (defaults to SMTP_USER).
   auth::SmtpConfig smtp;
@@ -90,7 +92,15 @@ int main() {
   }
   outbox.Start();
   auth::Throttle throttle(pool, login_per_minute, register_per_minute, mail_per_minute);
-  auth::Register(svc.router(), svc.workers(), users, throttle);
+  auth::ApiKeys keys(pool, {.max_per_user = static_cast<int>(max_keys)});
+  // Revocations reach gateway caches at once (pub/sub); a gateway that missed one still
+  // re-checks a cached key within its cache lifetime.
+  keys.SetRevocationSink([&redis](const nlohmann::json& notice) {
+    redis.Command({"PUBLISH", suite::security::kApiKeyRevocations, notice.dump()}, [](suite::redis::Reply reply) {
+      if (!reply.ok()) suite::obs::Warn("API-key revocation not published", {{"error", reply.str}});
+    });
+  });
+  auth::Register(svc.router(), svc.workers(), users, throttle, keys);
   const int rc = svc.Run([&] {
     return nlohmann::json{{"database", pool.Ping() ? "ok" : "unavailable"},
                           {"redis", redis.connected() ? "ok" : "unavailable"}};

@@ -161,9 +161,66 @@ Response WithRetryAfter(const Request& req, Fn&& fn) {
   }
 }
 
+
+Actor ActorOf(const Request& req) { return {Caller(req), suite::http::IdentityOf(req).HasRole("admin")}; }
+
+std::optional<int> OptionalInt(const nlohmann::json& j, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_integer() || it->get<long long>() < INT32_MIN || it->get<long long>() > INT32_MAX)
+    throw ValidationError(name, "value is not a valid integer", "type_error.integer");
+  return it->get<int>();
+}
+
+// "/api-keys/{id}" -> id.
+long long KeyId(std::string_view path) {
+  constexpr std::string_view kPrefix = "/api-keys/";
+  const auto id = path.substr(0, kPrefix.size()) == kPrefix ? suite::core::ParseInt(path.substr(kPrefix.size()))
+                                                             : std::nullopt;
+  if (!id || *id <= 0) throw ApiError(ErrorCode::kNotFound, "Not Found");
+  return *id;
+}
+
+void RegisterApiKeys(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users, ApiKeys& keys) {
+  auto create = [&users, &keys](Request& req) {
+    const auto actor = ActorOf(req);
+    const auto body = JsonObject(req);
+    auto key = keys.Create(actor, Field(body, "name"), OptionalField(body, "tier"), OptionalInt(body, "expires_in_days"));
+    users.Emit("api_key_created", "INFO", key["user_id"].get<long long>(), actor.username, Client(req),
+               {{"key_id", key["id"]}, {"prefix", key["prefix"]}, {"tier", key["tier"]}});
+    return Response::Json(201, key);
+  };
+  auto list = [&keys](Request& req) { return Response::Json(200, keys.List(ActorOf(req))); };
+  router.Blocking("POST", "/api-keys", workers, create);
+  router.Blocking("POST", "/api-keys/", workers, create);
+  router.Blocking("GET", "/api-keys", workers, list);
+  router.Blocking("GET", "/api-keys/", workers, list);
+  router.Blocking("DELETE", "/api-keys/*", workers, [&users, &keys](Request& req) {
+    const auto actor = ActorOf(req);
+    const auto key = keys.Revoke(actor, KeyId(req.path));
+    users.Emit("api_key_revoked", "WARNING", key["user_id"].get<long long>(), "", Client(req),
+               {{"key_id", key["id"]}, {"prefix", key["prefix"]}, {"actor", actor.username}});
+    Response res;
+    res.status = 204;
+    return res;
+  });
+  // The gateway's lookup. Only the gateway's own identity may ask: it never forwards a client's
+  // request to /internal/, and no client identity it signs has the method "service".
+  router.Blocking("POST", "/internal/api-keys/verify", workers, [&keys](Request& req) {
+    const auto id = suite::http::IdentityOf(req);
+    if (id.method != "service" || id.subject != "gateway")
+      throw ApiError(ErrorCode::kForbidden, "For the gateway only");
+    auto found = keys.Verify(Field(JsonObject(req), "key"));
+    if (!found) throw ApiError(ErrorCode::kUnauthenticated, "Invalid API key");
+    return Response::Json(200, *found);
+  });
+}
+
 }  // namespace
 
-void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users, Throttle& throttle) {
+void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users, Throttle& throttle,
+              ApiKeys& keys) {
+  RegisterApiKeys(router, workers, users, keys);
   router.Blocking("POST", "/auth/register", workers, [&users, &throttle](Request& req) {
     return WithRetryAfter(req, [&] {
       throttle.Register(Client(req).ip);
@@ -254,7 +311,7 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
     if (!p || !p->action.empty()) throw ApiError(ErrorCode::kNotFound, "Not Found");
     return Response::Json(200, users.GetUser(p->id));
   });
-  router.Blocking("POST", "/users/*", workers, [&users](Request& req) {
+  router.Blocking("POST", "/users/*", workers, [&users, &keys](Request& req) {
     const auto actor = Admin(req);
     if (req.path == "/users" || req.path == "/users/") {
       const auto body = JsonObject(req);
@@ -269,9 +326,11 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
     const auto p = ParseUserPath(req.path);
     if (!p || (p->action != "activate" && p->action != "deactivate" && p->action != "unlock"))
       throw ApiError(ErrorCode::kNotFound, "Not Found");
-    return Response::Json(200, users.SetState(p->id, p->action, actor, Client(req)));
+    auto user = users.SetState(p->id, p->action, actor, Client(req));
+    if (p->action == "deactivate") keys.AnnounceUserRevoked(p->id);
+    return Response::Json(200, user);
   });
-  router.Blocking("PUT", "/users/*", workers, [&users](Request& req) {
+  router.Blocking("PUT", "/users/*", workers, [&users, &keys](Request& req) {
     const auto actor = Admin(req);
     const auto p = ParseUserPath(req.path);
     if (!p || !p->action.empty()) throw ApiError(ErrorCode::kNotFound, "Not Found");
@@ -283,13 +342,16 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Use
     ch.is_active = OptionalBool(body, "is_active");
     ch.is_verified = OptionalBool(body, "is_verified");
     ch.is_superuser = OptionalBool(body, "is_superuser");
-    return Response::Json(200, users.UpdateUser(p->id, ch, actor, Client(req)));
+    auto user = users.UpdateUser(p->id, ch, actor, Client(req));
+    if (ch.is_active == false) keys.AnnounceUserRevoked(p->id);
+    return Response::Json(200, user);
   });
-  router.Blocking("DELETE", "/users/*", workers, [&users](Request& req) {
+  router.Blocking("DELETE", "/users/*", workers, [&users, &keys](Request& req) {
     const auto actor = Admin(req);
     const auto p = ParseUserPath(req.path);
     if (!p || !p->action.empty()) throw ApiError(ErrorCode::kNotFound, "Not Found");
     users.DeleteUser(p->id, actor, Client(req));
+    keys.AnnounceUserRevoked(p->id);
     Response res;
     res.status = 204;
     return res;

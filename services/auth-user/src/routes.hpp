@@ -1,10 +1,13 @@
 #pragma once
+#include "api_keys.hpp"
 #include "suite/http/router.hpp"
 #include "throttle.hpp"
 #include "users.hpp"
 
 namespace auth {
 /// POST /auth/register, /auth/login, /auth/refresh, /auth/logout, /auth/logout-all,
-/// /auth/change-password; GET /auth/sessions; GET and PUT /users/me.
-void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users, Throttle& throttle);
+/// /auth/change-password; GET /auth/sessions; GET and PUT /users/me; e-mail links; the admin
+/// routes under /users/; /api-keys and the gateway's POST /internal/api-keys/verify.
+void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users, Throttle& throttle,
+              ApiKeys& keys);
 }  // namespace auth

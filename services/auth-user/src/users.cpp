@@ -26,11 +26,16 @@ std::int64_t Now() {
 
 }  // namespace
 
-nlohmann::json UserJson(const pqxx::row& r) {
-  std::vector<std::string> roles;
-  auto arr = r["roles"].as_array();
+std::vector<std::string> TextArray(const pqxx::field& f) {
+  std::vector<std::string> out;
+  auto arr = f.as_array();
   for (auto item = arr.get_next(); item.first != pqxx::array_parser::done; item = arr.get_next())
-    if (item.first == pqxx::array_parser::string_value) roles.push_back(item.second);
+    if (item.first == pqxx::array_parser::string_value) out.push_back(item.second);
+  return out;
+}
+
+nlohmann::json UserJson(const pqxx::row& r) {
+  const auto roles = TextArray(r["roles"]);
   return {{"id", r["id"].as<long long>()},      {"username", r["username"].c_str()},
           {"email", r["email"].c_str()},         {"roles", roles},
           {"is_active", r["is_active"].as<bool>()}, {"is_verified", r["is_verified"].as<bool>()},
