@@ -266,16 +266,23 @@ write_env() {
 DB_PASSWORD=${SUITE_DB_PASSWORD:-$(openssl rand -hex 16)}
 JWT_SECRET=$(openssl rand -hex 32)
 INTERNAL_TOKEN_SECRET=$(openssl rand -hex 32)
+SIGNING_KEYS_SECRET=$(openssl rand -hex 32)
 API_KEY=sk-$(openssl rand -hex 16)
 API_KEY_2=sk-$(openssl rand -hex 16)
 ADMIN_PASSWORD=Adm1n-$(openssl rand -hex 8)!
 SECRETS
   fi
   . "$secrets"
+  # A secrets file from before signing keys existed: add one, once (it must stay the same).
+  if ! grep -q '^SIGNING_KEYS_SECRET=' "$secrets"; then
+    echo "SIGNING_KEYS_SECRET=$(openssl rand -hex 32)" >> "$secrets"
+    . "$secrets"
+  fi
   umask 077
   cat > "$file" <<ENV
 JWT_SECRET=$JWT_SECRET
 INTERNAL_TOKEN_SECRET=$INTERNAL_TOKEN_SECRET
+SIGNING_KEYS_SECRET=$SIGNING_KEYS_SECRET
 API_KEY=$API_KEY
 API_KEYS='[{"key":"$API_KEY","name":"local","tier":"enterprise"},{"key":"$API_KEY_2","name":"local-free","tier":"free"}]'
 REDIS_URL=redis://127.0.0.1:$rport

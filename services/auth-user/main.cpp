@@ -1,6 +1,7 @@
 // auth-user: users, passwords (argon2id), lockout, access tokens, e-mail links.
 #include "mail.hpp"
 #include "routes.hpp"
+#include "signing_keys.hpp"
 #include "suite/audit/publisher.hpp"
 #include "suite/redis/client.hpp"
 #include "suite/db/migrations.hpp"
@@ -32,6 +33,14 @@ int main() {
   suite::security::PasswordParams pw;
   pw.ops_limit = static_cast<std::uint64_t>(env.Int("ARGON2_OPS_LIMIT", 2, 1, 10));
   pw.mem_limit = static_cast<std::size_t>(env.Int("ARGON2_MEMORY_KIB", 64 * 1024, 8, 4 * 1024 * 1024)) * 1024;
+  // ES256 signing keys live in PostgreSQL sealed under SIGNING_KEYS_SECRET; the JWKS is always
+  // published. ACCESS_TOKEN_ALGORITHM chooses what signs access tokens (HS256: seed 000's secret).
+  const auto signing_secret = env.Secret("SIGNING_KEYS_SECRET", 32);
+  const auto algorithm = env.Str("ACCESS_TOKEN_ALGORITHM", "HS256");
+  if (algorithm != "HS256" && algorithm != "ES256") env.Fail("ACCESS_TOKEN_ALGORITHM", "must be HS256 or ES256");
+  if (signing_secret == jwt_secret) env.Fail("SIGNING_KEYS_SECRET", "must differ from JWT_SECRET");
+  cfg.issuer = env.Str("JWT_ISSUER", "suite-auth");
+  cfg.audience = env.Str("JWT_AUDIENCE", "suite-api");
   const auto max_keys = env.Int("MAX_API_KEYS_PER_USER", 20, 1, 1000);
   const int mail_per_minute = static_cast<int>(env.Int("MAIL_RATE_PER_MINUTE", 5, 0, 100'000));
   // E-mail (seed 004): SMTP_HOST/PORT/USER/PASSWORD, EMAIL_FROM (defaults to SMTP_USER).
@@ -82,8 +91,11 @@ int main() {
   suite::audit::Publisher publisher(redis);
   svc.runtime().OnStop(nullptr, [&] { return publisher.Drained(); });
   users.SetEventSink([&publisher](nlohmann::json event) { publisher.Publish(std::move(event)); });
+  auth::SigningKeys signing(pool, suite::security::SecretBox(signing_secret), cfg.access_ttl);
+  if (algorithm == "ES256") users.SetSigner([&signing](const nlohmann::json& claims) { return signing.Sign(claims); });
   try {
     pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });
+    signing.EnsureKey();
     if (!admin_user.empty() && users.EnsureAdmin(admin_user, admin_email, admin_password))
       suite::obs::Info("bootstrap admin created", {{"username", admin_user}});
   } catch (const std::exception& e) {
@@ -100,7 +112,7 @@ int main() {
       if (!reply.ok()) suite::obs::Warn("API-key revocation not published", {{"error", reply.str}});
     });
   });
-  auth::Register(svc.router(), svc.workers(), users, throttle, keys);
+  auth::Register(svc.router(), svc.workers(), {users, throttle, keys, signing});
   const int rc = svc.Run([&] {
     return nlohmann::json{{"database", pool.Ping() ? "ok" : "unavailable"},
                           {"redis", redis.connected() ? "ok" : "unavailable"}};

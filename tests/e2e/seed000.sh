@@ -228,6 +228,17 @@ sleep 0.3; kill $SUB 2>/dev/null || true
 check "revocation published (hash, not key)" "$(grep -c "$(printf '%s' "$KEY" | sha256sum | cut -c1-64)" "$DIR/revocations") $(grep -c "$KEY" "$DIR/revocations")" "1 0"
 check "revoked key no longer verifies" "$(verify "$KEY" | awk '{print $NF}')" 401
 
+echo "signing keys (JWKS)"
+call GET /.well-known/jwks.json
+check "JWKS public at the gateway" "$STATUS $(jq -c '[.keys | length, .[0].kty, .[0].crv, .[0].alg, (.[0] | has("d"))]' <<<"$BODY")" '200 [1,"EC","P-256","ES256",false]'
+KID1=$(jq -r '.keys[0].kid' <<<"$BODY")
+check "rotation is an admin's" "$(call POST /auth/signing-keys/rotate -H "Authorization: Bearer $ALICE"; echo "$STATUS")" 403
+call POST /auth/signing-keys/rotate -H "Authorization: Bearer $ADMIN_TOKEN"
+check "rotate" "$(jq -c '.retired' <<<"$BODY")" "[\"$KID1\"]"
+KID2=$(jq -r .kid <<<"$BODY")
+call GET /.well-known/jwks.json
+check "both keys published after a rotation" "$(jq -c '[.keys[].kid] | sort' <<<"$BODY")" "$(jq -nc --arg a "$KID1" --arg b "$KID2" '[$a, $b] | sort')"
+
 echo "security events (seed 002)"
 for _ in $(seq 50); do
   call GET "/security/events?hours=24&limit=100" -H "Authorization: Bearer $ADMIN_TOKEN"

@@ -13,6 +13,8 @@ namespace suite::security {
 namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::size_t kMaxTokenBytes = 8192;
+constexpr core::JsonLimits kLimits{.max_bytes = kMaxTokenBytes, .max_depth = 8, .max_elements = 256,
+                                   .max_string = 2048};
 
 std::int64_t Seconds(std::chrono::system_clock::time_point tp) {
   return std::chrono::duration_cast<std::chrono::seconds>(tp.time_since_epoch()).count();
@@ -98,8 +100,9 @@ std::string Hs256::Sign(const nlohmann::json& claims) const {
   return signing_input + "." + sig;
 }
 
-nlohmann::json Hs256::Verify(std::string_view token, const JwtOptions& opts,
-                             std::chrono::system_clock::time_point now) const {
+namespace detail {
+
+TokenParts SplitToken(std::string_view token) {
   if (token.size() > kMaxTokenBytes) throw JwtError("token too large");
   const auto dot1 = token.find('.');
   const auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
@@ -110,17 +113,16 @@ nlohmann::json Hs256::Verify(std::string_view token, const JwtOptions& opts,
   auto sig = Base64UrlDecode(token.substr(dot2 + 1));
   if (!header_raw || !payload_raw || !sig) throw JwtError("Invalid token encoding");
   // Parsed before the signature is checked: anyone can send these bytes.
-  static constexpr core::JsonLimits kLimits{.max_bytes = kMaxTokenBytes, .max_depth = 8,
-                                            .max_elements = 256, .max_string = 2048};
   auto header_parsed = core::ParseJson(*header_raw, kLimits);
-  const auto& header = header_parsed.value;
-  if (!header_parsed.ok() || !header.is_object()) throw JwtError("Invalid header");
-  // Algorithm pinning: decided by us, never by the token.
-  if (!header.contains("alg") || header["alg"] != "HS256")
-    throw JwtError("The specified alg value is not allowed");
-  const std::string expected = HmacSha256(secret_, token.substr(0, dot2));
-  if (!ConstantTimeEquals(expected, *sig)) throw JwtError("Signature verification failed");
-  auto parsed = core::ParseJson(*payload_raw, kLimits);
+  if (!header_parsed.ok() || !header_parsed.value.is_object()) throw JwtError("Invalid header");
+  // No extension we would have to understand (RFC 7515 4.1.11): refuse rather than ignore.
+  if (header_parsed.value.contains("crit")) throw JwtError("Unsupported critical header parameter");
+  return {std::move(header_parsed.value), std::move(*payload_raw), std::move(*sig), token.substr(0, dot2)};
+}
+
+nlohmann::json CheckClaims(const std::string& payload_raw, const JwtOptions& opts,
+                           std::chrono::system_clock::time_point now) {
+  auto parsed = core::ParseJson(payload_raw, kLimits);
   if (!parsed.ok() || !parsed.value.is_object()) throw JwtError("Invalid payload");
   auto claims = std::move(parsed.value);
   const std::int64_t t = Seconds(now), leeway = opts.leeway.count();
@@ -158,6 +160,19 @@ nlohmann::json Hs256::Verify(std::string_view token, const JwtOptions& opts,
     if (!ok) throw JwtError("Invalid audience");
   }
   return claims;
+}
+
+}  // namespace detail
+
+nlohmann::json Hs256::Verify(std::string_view token, const JwtOptions& opts,
+                             std::chrono::system_clock::time_point now) const {
+  const auto parts = detail::SplitToken(token);
+  // Algorithm pinning: decided by us, never by the token.
+  if (!parts.header.contains("alg") || parts.header["alg"] != "HS256")
+    throw JwtError("The specified alg value is not allowed");
+  const std::string expected = HmacSha256(secret_, parts.signing_input);
+  if (!ConstantTimeEquals(expected, parts.signature)) throw JwtError("Signature verification failed");
+  return detail::CheckClaims(parts.payload, opts, now);
 }
 
 }  // namespace suite::security

@@ -218,9 +218,29 @@ void RegisterApiKeys(suite::http::Router& router, suite::http::WorkerPool& worke
 
 }  // namespace
 
-void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users, Throttle& throttle,
-              ApiKeys& keys) {
+void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Components c) {
+  Users& users = c.users;
+  Throttle& throttle = c.throttle;
+  ApiKeys& keys = c.keys;
+  SigningKeys& signing = c.signing;
   RegisterApiKeys(router, workers, users, keys);
+  // The public keys of access tokens (public at the gateway), and their rotation (admin).
+  router.Blocking("GET", "/.well-known/jwks.json", workers, [&signing](Request&) {
+    auto res = Response::Json(200, signing.Jwks());
+    res.Set("cache-control", "public, max-age=60");
+    return res;
+  });
+  router.Blocking("GET", "/auth/signing-keys", workers, [&signing](Request& req) {
+    Admin(req);
+    return Response::Json(200, signing.List());
+  });
+  router.Blocking("POST", "/auth/signing-keys/rotate", workers, [&users, &signing](Request& req) {
+    const auto actor = Admin(req);
+    auto out = signing.Rotate();
+    users.Emit("signing_key_rotated", "WARNING", std::nullopt, actor, Client(req),
+               {{"kid", out["kid"]}, {"retired", out["retired"]}});
+    return Response::Json(200, out);
+  });
   router.Blocking("POST", "/auth/register", workers, [&users, &throttle](Request& req) {
     return WithRetryAfter(req, [&] {
       throttle.Register(Client(req).ip);

@@ -1,5 +1,6 @@
 #pragma once
 #include "api_keys.hpp"
+#include "signing_keys.hpp"
 #include "suite/http/router.hpp"
 #include "throttle.hpp"
 #include "users.hpp"
@@ -7,7 +8,13 @@
 namespace auth {
 /// POST /auth/register, /auth/login, /auth/refresh, /auth/logout, /auth/logout-all,
 /// /auth/change-password; GET /auth/sessions; GET and PUT /users/me; e-mail links; the admin
-/// routes under /users/; /api-keys and the gateway's POST /internal/api-keys/verify.
-void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users, Throttle& throttle,
-              ApiKeys& keys);
+/// routes under /users/; /api-keys and the gateway's POST /internal/api-keys/verify; the JWKS
+/// and the admin's signing-key rotation.
+struct Components {
+  Users& users;
+  Throttle& throttle;
+  ApiKeys& keys;
+  SigningKeys& signing;
+};
+void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Components c);
 }  // namespace auth

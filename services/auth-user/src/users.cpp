@@ -3,6 +3,7 @@
 #include "user_row.hpp"
 
 #include "suite/core/error.hpp"
+#include "suite/core/ids.hpp"
 #include "suite/observability/log.hpp"
 #include "validation.hpp"
 
@@ -221,8 +222,10 @@ void Users::Emit(const char* type, const char* severity, std::optional<long long
 
 nlohmann::json Users::Tokens(const nlohmann::json& user, const std::string& refresh_token) const {
   const auto now = Now();
-  const auto token = jwt_.Sign({{"sub", user["username"]}, {"uid", user["id"]}, {"roles", user["roles"]},
-                                {"type", "access"}, {"iat", now}, {"exp", now + config_.access_ttl.count()}});
+  const nlohmann::json claims = {{"iss", config_.issuer},     {"aud", config_.audience}, {"sub", user["username"]},
+                                 {"uid", user["id"]},         {"roles", user["roles"]},  {"type", "access"},
+                                 {"jti", suite::core::NewUuid()}, {"iat", now},           {"exp", now + config_.access_ttl.count()}};
+  const auto token = signer_ ? signer_(claims) : jwt_.Sign(claims);
   return nlohmann::json{{"access_token", token}, {"refresh_token", refresh_token}, {"token_type", "bearer"},
                         {"expires_in", config_.access_ttl.count()}};
 }

@@ -24,7 +24,12 @@ struct AuthConfig {
   int lockout_threshold = 5;
   int password_min_score = 3;  ///< zxcvbn 0-4; 0: composition rules only
   std::chrono::minutes lockout_duration{30};
+  std::string issuer = "suite-auth";   ///< `iss` of access tokens
+  std::string audience = "suite-api";  ///< `aud` of access tokens
 };
+
+/// Signs access-token claims (ES256 with the current signing key, or HS256).
+using TokenSigner = std::function<std::string(const nlohmann::json&)>;
 
 /// Receives security events (audit stream schema, type "security"); never a secret in them.
 using EventSink = std::function<void(nlohmann::json)>;
@@ -57,6 +62,8 @@ class Users {
   /// Sets a new password (policy applies), confirms the address, lifts a lock and ends every
   /// session. 400 when the token is not valid.
   void ResetPassword(const std::string& token, const std::string& new_password, const ClientInfo& client);
+  /// How access tokens are signed; unset: HS256 with the shared secret.
+  void SetSigner(TokenSigner signer) { signer_ = std::move(signer); }
   /// Where mails go; nullptr (the default): none are sent, and verification cannot be required.
   void SetOutbox(Outbox* outbox) { outbox_ = outbox; }
   /// Token response (access, refresh and device token); throws ApiError 401 (bad
@@ -131,6 +138,7 @@ class Users {
   EventSink events_;
   EmailTokens email_;
   Outbox* outbox_ = nullptr;
+  TokenSigner signer_;
 };
 
 }  // namespace auth

@@ -118,7 +118,7 @@ TEST_CASE("API keys: tiers are an admin's to give, names are checked, live keys 
   CHECK(keys.Create(me, "third", std::nullopt, std::nullopt).contains("key"));  // a revoked key frees a place
 }
 
-TEST_CASE("API keys: revocation, expiry and an inactive owner end a key; revocations are announced") {
+TEST_CASE("API keys: revocation, expiry and an inactive owner end a key, and revocations are announced") {
   Fixture f;
   if (!f.Ready()) return;
   const auto uid = f.MakeUser(f.name);

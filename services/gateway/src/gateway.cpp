@@ -40,6 +40,7 @@ Gateway::Gateway(const Config& config, boost::asio::io_context& io, suite::http:
       // The refresh token is the credential: the access token may have expired.
       {"/auth/refresh", "POST", Policy::kPublic, &auth_user_},
       {"/auth/logout", "POST", Policy::kPublic, &auth_user_},
+      {"/.well-known/jwks.json", "GET", Policy::kPublic, &auth_user_},
       // E-mail links: the token in the mail is the credential.
       {"/auth/verify-email", "GET, POST", Policy::kPublic, &auth_user_},
       {"/auth/resend-verification", "POST", Policy::kPublic, &auth_user_},

@@ -47,4 +47,18 @@ class JwtError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+namespace detail {
+/// A compact JWS split and decoded; the header parsed (bounded) and free of `crit`.
+struct TokenParts {
+  nlohmann::json header;
+  std::string payload;    ///< decoded, not yet parsed
+  std::string signature;  ///< decoded
+  std::string_view signing_input;
+};
+TokenParts SplitToken(std::string_view token);
+/// Parses the payload and checks exp/nbf/iat/iss/aud/lifetime: the claims, or JwtError.
+nlohmann::json CheckClaims(const std::string& payload, const JwtOptions& opts,
+                           std::chrono::system_clock::time_point now);
+}  // namespace detail
+
 }  // namespace suite::security
