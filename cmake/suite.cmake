@@ -28,6 +28,8 @@ function(suite_embed_sql target ns)
   foreach(f ${ARGN})
     get_filename_component(fname ${f} NAME)
     string(REGEX MATCH "^[0-9]+" ver ${fname})
+    # "008" would be an (invalid) octal literal, and "010" a silent 8: the decimal value.
+    math(EXPR ver "${ver}" OUTPUT_FORMAT DECIMAL)
     file(READ ${CMAKE_CURRENT_SOURCE_DIR}/${f} sql)
     string(APPEND body "    {${ver}, \"${fname}\", R\"__sql__(${sql})__sql__\"},\n")
     set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${f})

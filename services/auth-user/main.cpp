@@ -41,6 +41,7 @@ int main() {
   if (signing_secret == jwt_secret) env.Fail("SIGNING_KEYS_SECRET", "must differ from JWT_SECRET");
   cfg.issuer = env.Str("JWT_ISSUER", "suite-auth");
   cfg.audience = env.Str("JWT_AUDIENCE", "suite-api");
+  const auto env_totp_issuer = env.Str("TOTP_ISSUER", "suite");
   const auto max_keys = env.Int("MAX_API_KEYS_PER_USER", 20, 1, 1000);
   const int mail_per_minute = static_cast<int>(env.Int("MAIL_RATE_PER_MINUTE", 5, 0, 100'000));
   // E-mail (seed 004): SMTP_HOST/PORT/USER/PASSWORD, EMAIL_FROM (defaults to SMTP_USER).
@@ -92,6 +93,8 @@ int main() {
   svc.runtime().OnStop(nullptr, [&] { return publisher.Drained(); });
   users.SetEventSink([&publisher](nlohmann::json event) { publisher.Publish(std::move(event)); });
   auth::SigningKeys signing(pool, suite::security::SecretBox(signing_secret), cfg.access_ttl);
+  auth::Totp totp(suite::security::SecretBox(signing_secret), env_totp_issuer);
+  users.SetTotp(&totp);
   if (algorithm == "ES256") users.SetSigner([&signing](const nlohmann::json& claims) { return signing.Sign(claims); });
   try {
     pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });

@@ -239,6 +239,28 @@ KID2=$(jq -r .kid <<<"$BODY")
 call GET /.well-known/jwks.json
 check "both keys published after a rotation" "$(jq -c '[.keys[].kid] | sort' <<<"$BODY")" "$(jq -nc --arg a "$KID1" --arg b "$KID2" '[$a, $b] | sort')"
 
+echo "TOTP second factor"
+totp() {  # totp <base32 secret> <offset seconds>: the RFC 6238 code, as an authenticator app makes it
+  python3 -c 'import base64,hmac,struct,sys,time
+s=base64.b32decode(sys.argv[1]+"="*(-len(sys.argv[1])%8)); c=struct.pack(">Q",int((time.time()+int(sys.argv[2]))//30))
+h=hmac.new(s,c,"sha1").digest(); o=h[-1]&15; print("%06d"%((struct.unpack(">I",h[o:o+4])[0]&0x7fffffff)%1000000))' "$1" "$2"
+}
+call POST /auth/totp/enroll -H "Authorization: Bearer $ALICE"
+SECRET=$(jq -r .secret <<<"$BODY")
+check "enrol: secret and otpauth URI" "$(jq -r '.otpauth_url | startswith("otpauth://totp/")' <<<"$BODY") ${#SECRET}" "true 32"
+call POST /auth/totp/confirm -H "Authorization: Bearer $ALICE" "${J[@]}" -d "{\"code\":\"$(totp "$SECRET" 0)\"}"
+check "confirm: ten recovery codes" "$STATUS $(jq '.recovery_codes | length' <<<"$BODY")" "200 10"
+RECOVERY=$(jq -r '.recovery_codes[0]' <<<"$BODY")
+call POST /auth/login -d 'username=alice&password=Reset-Secure789!'
+check "password alone: 401 MFA_REQUIRED" "$STATUS $(jq -r .error.code <<<"$BODY")" "401 MFA_REQUIRED"
+call POST /auth/login -H "X-TOTP-Code: $(totp "$SECRET" 30)" -d 'username=alice&password=Reset-Secure789!'
+check "password and code" "$STATUS" 200
+ALICE=$(jq -r .access_token <<<"$BODY")
+check "the same code twice: refused" "$(call POST /auth/login -d "username=alice&password=Reset-Secure789!&totp_code=$(totp "$SECRET" 30)"; echo "$STATUS")" 401
+check "disable with a wrong code: 401" "$(call POST /auth/totp/disable -H "Authorization: Bearer $ALICE" "${J[@]}" -d '{"password":"Reset-Secure789!","code":"000000"}'; echo "$STATUS")" 401
+call POST /auth/totp/disable -H "Authorization: Bearer $ALICE" "${J[@]}" -d "{\"password\":\"Reset-Secure789!\",\"code\":\"$RECOVERY\"}"
+check "disable with password and a recovery code" "$STATUS $(jq -r .enabled <<<"$BODY")" "200 false"
+
 echo "security events (seed 002)"
 for _ in $(seq 50); do
   call GET "/security/events?hours=24&limit=100" -H "Authorization: Bearer $ADMIN_TOKEN"
@@ -318,6 +340,18 @@ for svc in gateway processing auth-user audit; do
   if kill -0 "$pid" 2>/dev/null; then fail "$svc did not stop"; else wait "$pid" 2>/dev/null && rc=0 || rc=$?; check "$svc exit code" "$rc" 0; fi
   rm -f "$DIR/$svc.pid"
 done
+
+echo "no secret in any log or event"
+SECRETS=("SecurePass123!" "NewSecure456!" "Reset-Secure789!" "$ADMIN_PASSWORD" "$KEY" "$SECRET" "$RECOVERY" "$REFRESH" "$ALICE" "$VERIFY_TOKEN" "$JWT_SECRET" "$INTERNAL_TOKEN_SECRET" "$SIGNING_KEYS_SECRET" "$DB_PASSWORD")
+leaks=0
+for s in "${SECRETS[@]}"; do
+  [ -n "$s" ] || { fail "a secret to look for is empty"; continue; }
+  grep -rqF -- "$s" "$DIR/logs" && { fail "found in the logs: ${s:0:6}…"; leaks=$((leaks + 1)); }
+  n=$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc \
+    "SELECT count(*) FROM audit.security_events WHERE strpos(row_to_json(security_events)::text, \$q\$$s\$q\$) > 0")
+  [ "$n" = 0 ] || { fail "found in security events: ${s:0:6}…"; leaks=$((leaks + 1)); }
+done
+check "${#SECRETS[@]} secrets looked for in $(ls "$DIR/logs" | wc -l) logs and the security events" "$leaks" 0
 
 echo "e2e: $fails failure(s)"
 [ $fails -eq 0 ]

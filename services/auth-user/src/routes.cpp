@@ -25,16 +25,17 @@ nlohmann::json Missing(const char* field) { return suite::core::FieldError(field
 // Seed 002 logs in with an OAuth2 form (username=&password=); JSON is accepted too. The device
 // token of an earlier login comes as a `device_token` field or an X-Device-Token header.
 struct LoginForm {
-  std::string user, pass, device;
+  std::string user, pass, device, totp;
 };
 LoginForm Credentials(const Request& req) {
-  std::string user, pass, device(req.Header("x-device-token"));
+  std::string user, pass, device(req.Header("x-device-token")), totp(req.Header("x-totp-code"));
   if (req.Header("content-type").rfind("application/json", 0) == 0) {
     auto j = suite::core::ParseJsonBody(req.body, kLimits);
     if (!j.is_object()) throw ApiError(ErrorCode::kValidation, "Request body must be a JSON object");
     if (j.contains("username") && j["username"].is_string()) user = j["username"];
     if (j.contains("password") && j["password"].is_string()) pass = j["password"];
     if (j.contains("device_token") && j["device_token"].is_string()) device = j["device_token"];
+    if (j.contains("totp_code") && j["totp_code"].is_string()) totp = j["totp_code"];
   } else {
     auto form = suite::http::ParseForm(req.body);
     if (!form)
@@ -44,13 +45,14 @@ LoginForm Credentials(const Request& req) {
       if (k == "username") user = v;
       if (k == "password") pass = v;
       if (k == "device_token") device = v;
+      if (k == "totp_code") totp = v;
     }
   }
   nlohmann::json errors = nlohmann::json::array();
   if (user.empty()) errors.push_back(Missing("username"));
   if (pass.empty()) errors.push_back(Missing("password"));
   if (!errors.empty()) throw ValidationError(std::move(errors));
-  return {user, pass, device};
+  return {user, pass, device, totp};
 }
 
 ClientInfo Client(const Request& req) {
@@ -224,6 +226,20 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Com
   ApiKeys& keys = c.keys;
   SigningKeys& signing = c.signing;
   RegisterApiKeys(router, workers, users, keys);
+  // TOTP second factor of the signed-in user.
+  router.Blocking("POST", "/auth/totp/enroll", workers, [&users](Request& req) {
+    return Response::Json(200, users.TotpEnroll(Caller(req), Client(req)));
+  });
+  router.Blocking("POST", "/auth/totp/confirm", workers, [&users](Request& req) {
+    const auto caller = Caller(req);
+    return Response::Json(200, users.TotpConfirm(caller, Field(JsonObject(req), "code"), Client(req)));
+  });
+  router.Blocking("POST", "/auth/totp/disable", workers, [&users](Request& req) {
+    const auto caller = Caller(req);
+    const auto body = JsonObject(req);
+    users.TotpDisable(caller, Field(body, "password"), Field(body, "code"), Client(req));
+    return Response::Json(200, {{"enabled", false}, {"message", "Two-factor authentication is off"}});
+  });
   // The public keys of access tokens (public at the gateway), and their rotation (admin).
   router.Blocking("GET", "/.well-known/jwks.json", workers, [&signing](Request&) {
     auto res = Response::Json(200, signing.Jwks());
@@ -257,7 +273,7 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Com
     return WithRetryAfter(req, [&] {
       throttle.Login(Client(req).ip);
       const auto form = Credentials(req);
-      return Response::Json(200, users.Login(form.user, form.pass, Client(req), form.device));
+      return Response::Json(200, users.Login(form.user, form.pass, Client(req), form.device, form.totp));
     });
   });
   // E-mail links (public at the gateway). The request endpoints answer alike for every address.

@@ -239,7 +239,7 @@ pqxx::row Users::FindByUsername(pqxx::work& tx, const std::string& username, boo
 }
 
 nlohmann::json Users::Login(const std::string& login, const std::string& password, const ClientInfo& client,
-                            std::string_view device_token) {
+                            std::string_view device_token, std::string_view totp_code) {
   const std::string& client_ip = client.ip;
   static const std::string kDummy = hasher_.Hash("timing-equaliser-Pa55!");
   const std::string unauthorized = "Incorrect username or password";
@@ -285,6 +285,23 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
       throw ApiError(ErrorCode::kUnauthenticated, unauthorized);
     }
     if (!u["is_active"].as<bool>()) throw ApiError(ErrorCode::kForbidden, "Inactive user");
+    bool recovery_used = false;
+    if (totp_ && totp_->Enabled(tx, id)) {
+      if (totp_code.empty())
+        throw ApiError(ErrorCode::kMfaRequired, "Two-factor code required", {{"mfa", "totp"}});
+      const auto result = totp_->Check(tx, id, std::string(totp_code.substr(0, 64)));
+      if (result == Totp::Result::kInvalid) {
+        // A wrong code is a failed login: the lockout bounds guessing.
+        const bool now_locked =
+            trusted ? lockout_.DeviceFailure(tx, device->nonce, id) : lockout_.AccountFailure(tx, id);
+        tx.commit();
+        Emit("totp_failure", "WARNING", id, u["username"].c_str(), client, {{"trusted_device", trusted}});
+        if (now_locked)
+          Emit("account_locked", "ERROR", id, u["username"].c_str(), client, {{"scope", trusted ? "device" : "account"}});
+        throw ApiError(ErrorCode::kUnauthenticated, "Invalid two-factor code");
+      }
+      recovery_used = result == Totp::Result::kRecoveryCodeUsed;
+    }
     if (hasher_.NeedsRehash(u["password_hash"].c_str()))
       tx.exec_params("UPDATE auth.users SET password_hash = $2 WHERE id = $1", id, hasher_.Hash(password));
     if (trusted) lockout_.DeviceSuccess(tx, device->nonce);
@@ -301,6 +318,7 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
     auto out = Tokens(user, refresh);
     out["device_token"] = trusted ? std::string(device_token) : devices_.Issue(id);
     tx.commit();
+    if (recovery_used) Emit("totp_recovery_code_used", "WARNING", id, u["username"].c_str(), client);
     Emit("login_success", "INFO", id, u["username"].c_str(), client, {{"trusted_device", trusted}});
     return out;
   });
@@ -396,7 +414,10 @@ void Users::ChangePassword(const std::string& username, const std::string& curre
 nlohmann::json Users::Me(const std::string& username) {
   return pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    return UserJson(FindByUsername(tx, username, false));
+    const auto row = FindByUsername(tx, username, false);
+    auto me = UserJson(row);
+    me["totp_enabled"] = totp_ != nullptr && totp_->Enabled(tx, row["id"].as<long long>());
+    return me;
   });
 }
 
@@ -431,6 +452,56 @@ nlohmann::json Users::UpdateMe(const std::string& username, const std::optional<
   });
   WakeOutbox();
   return user;
+}
+
+nlohmann::json Users::TotpEnroll(const std::string& username, const ClientInfo& client) {
+  if (!totp_) throw ApiError(ErrorCode::kNotFound, "Two-factor authentication is not available");
+  auto out = pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    const auto id = FindByUsername(tx, username, true)["id"].as<long long>();
+    auto r = totp_->Enroll(tx, id, username);
+    tx.commit();
+    return r;
+  });
+  Emit("totp_enrolment_started", "INFO", std::nullopt, username, client);
+  return out;
+}
+
+nlohmann::json Users::TotpConfirm(const std::string& username, const std::string& code, const ClientInfo& client) {
+  if (!totp_) throw ApiError(ErrorCode::kNotFound, "Two-factor authentication is not available");
+  const auto [id, out] = pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    const auto id = FindByUsername(tx, username, true)["id"].as<long long>();
+    auto r = totp_->Confirm(tx, id, code);
+    tx.commit();
+    return std::pair{id, r};
+  });
+  Emit("totp_enabled", "INFO", id, username, client);
+  return out;
+}
+
+void Users::TotpDisable(const std::string& username, const std::string& password, const std::string& code,
+                        const ClientInfo& client) {
+  if (!totp_) throw ApiError(ErrorCode::kNotFound, "Two-factor authentication is not available");
+  const std::string stored = pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    return std::string(FindByUsername(tx, username, false)["password_hash"].c_str());
+  });
+  if (password.size() > 1024 || !hasher_.Verify(stored, password))
+    throw ApiError(ErrorCode::kUnauthenticated, "Incorrect password");
+  const auto id = pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    const auto id = FindByUsername(tx, username, true)["id"].as<long long>();
+    if (!totp_->Enabled(tx, id)) throw ApiError(ErrorCode::kBadRequest, "Two-factor authentication is not enabled");
+    if (totp_->Check(tx, id, code) == Totp::Result::kInvalid) {
+      tx.commit();  // a spent recovery code stays spent
+      throw ApiError(ErrorCode::kUnauthenticated, "Invalid two-factor code");
+    }
+    totp_->Disable(tx, id);
+    tx.commit();
+    return id;
+  });
+  Emit("totp_disabled", "WARNING", id, username, client);
 }
 
 bool Users::EnsureAdmin(const std::string& username, const std::string& email, const std::string& password) {

@@ -10,6 +10,7 @@
 #include "email_tokens.hpp"
 #include "lockout.hpp"
 #include "sessions.hpp"
+#include "totp.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/db/pool.hpp"
 #include "suite/security/jwt.hpp"
@@ -69,8 +70,17 @@ class Users {
   /// Token response (access, refresh and device token); throws ApiError 401 (bad
   /// credentials) or 403 (locked, inactive). A valid `device_token` of this account (from an
   /// earlier login) exempts the client from a lock that other clients caused.
+  /// With TOTP on, a right password without `totp_code` is 401 MFA_REQUIRED, and a wrong code
+  /// counts as a failed login.
   nlohmann::json Login(const std::string& username_or_email, const std::string& password,
-                       const ClientInfo& client, std::string_view device_token = {});
+                       const ClientInfo& client, std::string_view device_token = {}, std::string_view totp_code = {});
+  // TOTP second factor of the signed-in user.
+  nlohmann::json TotpEnroll(const std::string& username, const ClientInfo& client);
+  nlohmann::json TotpConfirm(const std::string& username, const std::string& code, const ClientInfo& client);
+  /// Needs the password and a code (or a recovery code): a stolen access token cannot remove it.
+  void TotpDisable(const std::string& username, const std::string& password, const std::string& code,
+                   const ClientInfo& client);
+  void SetTotp(const Totp* totp) { totp_ = totp; }
   /// Rotates a refresh token: a new access and refresh token, or 401 "Invalid refresh token".
   nlohmann::json Refresh(const std::string& refresh_token, const ClientInfo& client);
   /// Ends the session (token family) of `refresh_token`; 401 when unknown.
@@ -139,6 +149,7 @@ class Users {
   EmailTokens email_;
   Outbox* outbox_ = nullptr;
   TokenSigner signer_;
+  const Totp* totp_ = nullptr;
 };
 
 }  // namespace auth
