@@ -39,24 +39,25 @@ bool EmailTokens::RecentlySent(pqxx::work& tx, long long user_id, EmailPurpose p
 
 std::optional<EmailTokens::Claim> EmailTokens::Consume(pqxx::work& tx, const std::string& token,
                                                        EmailPurpose purpose) const {
-  if (token.empty() || token.size() > kMaxTokenLength) return std::nullopt;
-  auto rows = tx.exec_params(
-      "UPDATE auth.email_tokens t SET used_at = now() FROM auth.users u "
-      "WHERE t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL AND t.expires_at > now() "
-      "AND u.id = t.user_id AND lower(u.email) = lower(t.email) RETURNING t.user_id, t.email",
-      Digest(token), Name(purpose));
-  if (rows.empty()) return std::nullopt;
-  return Claim{rows[0][0].as<long long>(), rows[0][1].c_str()};
+  return Find(tx, token, purpose, true);
 }
 
 std::optional<EmailTokens::Claim> EmailTokens::Peek(pqxx::work& tx, const std::string& token,
                                                     EmailPurpose purpose) const {
+  return Find(tx, token, purpose, false);
+}
+
+std::optional<EmailTokens::Claim> EmailTokens::Find(pqxx::work& tx, const std::string& token, EmailPurpose purpose,
+                                                    bool spend) const {
   if (token.empty() || token.size() > kMaxTokenLength) return std::nullopt;
-  auto rows = tx.exec_params(
-      "SELECT t.user_id, t.email FROM auth.email_tokens t JOIN auth.users u ON u.id = t.user_id "
-      "WHERE t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL AND t.expires_at > now() "
-      "AND lower(u.email) = lower(t.email)",
-      Digest(token), Name(purpose));
+  // Valid: unspent, unexpired, of this purpose, and the account still has the address.
+  static const std::string kValid =
+      "t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL AND t.expires_at > now() "
+      "AND u.id = t.user_id AND lower(u.email) = lower(t.email)";
+  auto rows = tx.exec_params(spend ? "UPDATE auth.email_tokens t SET used_at = now() FROM auth.users u WHERE " + kValid +
+                                         " RETURNING t.user_id, t.email"
+                                   : "SELECT t.user_id, t.email FROM auth.email_tokens t, auth.users u WHERE " + kValid,
+                             Digest(token), Name(purpose));
   if (rows.empty()) return std::nullopt;
   return Claim{rows[0][0].as<long long>(), rows[0][1].c_str()};
 }

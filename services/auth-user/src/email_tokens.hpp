@@ -47,6 +47,7 @@ class EmailTokens {
   Mail AddressTakenMail(const std::string& to, const std::string& username) const;
 
  private:
+  std::optional<Claim> Find(pqxx::work& tx, const std::string& token, EmailPurpose purpose, bool spend) const;
   EmailConfig config_;
 };
 

@@ -129,39 +129,28 @@ nlohmann::json Users::VerifyEmail(const std::string& token, const ClientInfo& cl
 }
 
 void Users::ResendVerification(const std::string& email, const ClientInfo& client) {
-  if (!outbox_ || email.size() > 254) return;
-  std::optional<long long> sent_to;
-  pool_.With([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    auto rows = tx.exec_params(
-        "SELECT id, username, email FROM auth.users WHERE lower(email) = lower($1) AND NOT is_verified AND is_active",
-        email);
-    if (!rows.empty() && !email_.RecentlySent(tx, rows[0][0].as<long long>(), EmailPurpose::kVerify)) {
-      const long long id = rows[0][0].as<long long>();
-      const std::string to = rows[0][2].c_str();
-      Queue(tx, email_.VerificationMail(to, rows[0][1].c_str(), email_.Issue(tx, id, EmailPurpose::kVerify, to)));
-      sent_to = id;
-    }
-    tx.commit();
-    return 0;
-  });
-  if (sent_to) {
-    WakeOutbox();
-    Emit("verification_resent", "INFO", *sent_to, "", client);
-  }
+  MailLink(email, EmailPurpose::kVerify, client);
 }
 
 void Users::ForgotPassword(const std::string& email, const ClientInfo& client) {
+  MailLink(email, EmailPurpose::kReset, client);
+}
+
+void Users::MailLink(const std::string& email, EmailPurpose purpose, const ClientInfo& client) {
   if (!outbox_ || email.size() > 254) return;
+  const bool verify = purpose == EmailPurpose::kVerify;
   std::optional<long long> sent_to;
   pool_.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    auto rows = tx.exec_params("SELECT id, username, email FROM auth.users WHERE lower(email) = lower($1) AND is_active",
+    // Verification links go to unverified accounts only; reset links to any active one.
+    auto rows = tx.exec_params(std::string("SELECT id, username, email FROM auth.users WHERE lower(email) = lower($1) "
+                                           "AND is_active") + (verify ? " AND NOT is_verified" : ""),
                                email);
-    if (!rows.empty() && !email_.RecentlySent(tx, rows[0][0].as<long long>(), EmailPurpose::kReset)) {
+    if (!rows.empty() && !email_.RecentlySent(tx, rows[0][0].as<long long>(), purpose)) {
       const long long id = rows[0][0].as<long long>();
-      const std::string to = rows[0][2].c_str();
-      Queue(tx, email_.ResetMail(to, rows[0][1].c_str(), email_.Issue(tx, id, EmailPurpose::kReset, to)));
+      const std::string to = rows[0][2].c_str(), name = rows[0][1].c_str();
+      const auto token = email_.Issue(tx, id, purpose, to);
+      Queue(tx, verify ? email_.VerificationMail(to, name, token) : email_.ResetMail(to, name, token));
       sent_to = id;
     }
     tx.commit();
@@ -169,7 +158,7 @@ void Users::ForgotPassword(const std::string& email, const ClientInfo& client) {
   });
   if (sent_to) {
     WakeOutbox();
-    Emit("password_reset_requested", "INFO", *sent_to, "", client);
+    Emit(verify ? "verification_resent" : "password_reset_requested", "INFO", *sent_to, "", client);
   }
 }
 

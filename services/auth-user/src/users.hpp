@@ -131,6 +131,9 @@ class Users {
 
  private:
   nlohmann::json Tokens(const nlohmann::json& user, const std::string& refresh_token) const;
+  /// Mails a new link of `purpose` to the account of `email`, if there is one that may have it
+  /// and none went out within the resend interval; silent otherwise (the caller answers alike).
+  void MailLink(const std::string& email, EmailPurpose purpose, const ClientInfo& client);
   /// Queues a mail in `tx` when mail is configured (sent once `tx` commits and Wake runs).
   bool Queue(pqxx::work& tx, const Mail& mail) const;
   void WakeOutbox() const {

@@ -1,20 +1,16 @@
 // End-user API keys against real PostgreSQL.
-#include <catch2/catch.hpp>
+#include "pg_fixture.hpp"
 
 #include "api_keys.hpp"
 #include "suite/core/error.hpp"
 #include "suite/core/ids.hpp"
-#include "suite/db/migrations.hpp"
 #include "suite/security/api_key.hpp"
-#include "suite/testing/env.hpp"
 #include "users.hpp"
 
-namespace auth {
-const std::vector<suite::db::Migration>& Migrations();
-}
 
 using suite::core::ApiError;
 using suite::core::ErrorCode;
+using auth_test::CodeOf;
 
 namespace {
 struct Fixture {
@@ -25,10 +21,8 @@ struct Fixture {
   std::vector<nlohmann::json> notices;
 
   bool Ready() {
-    auto dsn = suite::testing::ServerUrl("TEST_DATABASE_URL");
-    if (!dsn) return false;
-    pool = std::make_unique<suite::db::Pool>(*dsn, 2, std::chrono::milliseconds(2000));
-    pool->With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });
+    pool = auth_test::OpenPool();
+    if (!pool) return false;
     return true;
   }
   long long MakeUser(const std::string& username) {
@@ -40,25 +34,9 @@ struct Fixture {
     keys.SetRevocationSink([this](const nlohmann::json& n) { notices.push_back(n); });
     return keys;
   }
-  void Sql(const std::string& sql) {
-    pool->With([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      tx.exec(sql);
-      tx.commit();
-      return 0;
-    });
-  }
+  void Sql(const std::string& sql) { auth_test::Sql(*pool, sql); }
 };
 
-ErrorCode CodeOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ApiError& e) {
-    return e.code();
-  }
-  FAIL("no ApiError");
-  return ErrorCode::kInternal;
-}
 }  // namespace
 
 TEST_CASE("API keys: shown once, stored hashed, verified with the owner's roles and tier") {

@@ -1,21 +1,17 @@
 // E-mail links and the outbox against real PostgreSQL (the SMTP exchange itself is covered end
 // to end with a real server in tests/e2e/seed000.sh).
-#include <catch2/catch.hpp>
+#include "pg_fixture.hpp"
 
 #include <regex>
 
 #include "suite/core/error.hpp"
 #include "suite/core/ids.hpp"
-#include "suite/db/migrations.hpp"
-#include "suite/testing/env.hpp"
 #include "users.hpp"
 
-namespace auth {
-const std::vector<suite::db::Migration>& Migrations();
-}
 
 using suite::core::ApiError;
 using suite::core::ErrorCode;
+using auth_test::CodeOf;
 
 namespace {
 struct Fixture {
@@ -31,10 +27,8 @@ struct Fixture {
   std::unique_ptr<auth::Outbox> outbox;
 
   bool Ready() {
-    auto dsn = suite::testing::ServerUrl("TEST_DATABASE_URL");
-    if (!dsn) return false;
-    pool = std::make_unique<suite::db::Pool>(*dsn, 2, std::chrono::milliseconds(2000));
-    pool->With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });
+    pool = auth_test::OpenPool();
+    if (!pool) return false;
     outbox = std::make_unique<auth::Outbox>(*pool, sender, 2);
     return true;
   }
@@ -58,25 +52,9 @@ struct Fixture {
     static const std::regex re(R"(token[=": ]+([A-Za-z0-9_-]{43}))");
     return std::regex_search(body, m, re) ? m[1].str() : std::string();
   }
-  void Sql(const std::string& sql) {
-    pool->With([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      tx.exec(sql);
-      tx.commit();
-      return 0;
-    });
-  }
+  void Sql(const std::string& sql) { auth_test::Sql(*pool, sql); }
 };
 
-ErrorCode CodeOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ApiError& e) {
-    return e.code();
-  }
-  FAIL("no ApiError");
-  return ErrorCode::kInternal;
-}
 }  // namespace
 
 TEST_CASE("verification: login waits for the link, which works once") {

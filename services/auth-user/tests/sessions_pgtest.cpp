@@ -1,21 +1,17 @@
-#include <catch2/catch.hpp>
+#include "pg_fixture.hpp"
 
 #include <mutex>
 #include <thread>
 
 #include "suite/core/error.hpp"
 #include "suite/core/ids.hpp"
-#include "suite/db/migrations.hpp"
-#include "suite/testing/env.hpp"
 #include "throttle.hpp"
 #include "users.hpp"
 
-namespace auth {
-const std::vector<suite::db::Migration>& Migrations();
-}
 
 using suite::core::ApiError;
 using suite::core::ErrorCode;
+using auth_test::CodeOf;
 
 namespace {
 struct Fixture {
@@ -27,10 +23,8 @@ struct Fixture {
   const auth::ClientInfo client{"10.0.0.1", "test-agent/1.0"};
 
   bool Ready() {
-    auto dsn = suite::testing::ServerUrl("TEST_DATABASE_URL");
-    if (!dsn) return false;
-    pool = std::make_unique<suite::db::Pool>(*dsn, 2, std::chrono::milliseconds(2000));
-    pool->With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });
+    pool = auth_test::OpenPool();
+    if (!pool) return false;
     return true;
   }
   auth::Users MakeUsers(std::chrono::seconds grace = std::chrono::seconds(5)) {
@@ -38,15 +32,6 @@ struct Fixture {
   }
 };
 
-ErrorCode CodeOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ApiError& e) {
-    return e.code();
-  }
-  FAIL("no ApiError");
-  return ErrorCode::kInternal;
-}
 }  // namespace
 
 TEST_CASE("login gives a refresh token, refresh rotates it, a replay ends the whole session") {

@@ -1,24 +1,18 @@
 // ES256 access tokens, the JWKS and key rotation against real PostgreSQL. One test case: the
 // signing keys are shared by the whole schema, and ctest runs test cases in parallel.
-#include <catch2/catch.hpp>
+#include "pg_fixture.hpp"
 
 #include "signing_keys.hpp"
 #include "suite/core/ids.hpp"
-#include "suite/db/migrations.hpp"
-#include "suite/testing/env.hpp"
 #include "users.hpp"
 
-namespace auth {
-const std::vector<suite::db::Migration>& Migrations();
-}
 
 using suite::security::JwkSet;
 
 TEST_CASE("signing keys: ES256 tokens verify with the JWKS, and after a rotation old tokens stay valid until expiry") {
-  auto dsn = suite::testing::ServerUrl("TEST_DATABASE_URL");
-  if (!dsn) return;
-  suite::db::Pool pool(*dsn, 2, std::chrono::milliseconds(2000));
-  pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });
+  auto owned = auth_test::OpenPool();
+  if (!owned) return;
+  suite::db::Pool& pool = *owned;
   const std::string secret(40, 's');
   auto ring = std::make_unique<auth::SigningKeys>(pool, suite::security::SecretBox(secret), std::chrono::seconds(900));
   ring->EnsureKey();
@@ -58,12 +52,7 @@ TEST_CASE("signing keys: ES256 tokens verify with the JWKS, and after a rotation
   CHECK(ring->List()["items"][0]["current"] == true);
 
   // Once every token the old key signed has expired, it leaves the JWKS (a new replica's view).
-  pool.With([](pqxx::connection& c) {
-    pqxx::work tx(c);
-    tx.exec("UPDATE auth.signing_keys SET retired_at = now() - interval '1 day' WHERE retired_at IS NOT NULL");
-    tx.commit();
-    return 0;
-  });
+  auth_test::Sql(pool, "UPDATE auth.signing_keys SET retired_at = now() - interval '1 day' WHERE retired_at IS NOT NULL");
   ring = std::make_unique<auth::SigningKeys>(pool, suite::security::SecretBox(secret), std::chrono::seconds(900));
   const auto later = JwkSet::FromJwks(ring->Jwks());
   CHECK_THROWS_WITH(later.Verify(before, opts), "Unknown signing key");

@@ -1,37 +1,20 @@
 // TOTP second factor against real PostgreSQL; codes are computed as an authenticator app
 // would, from the enrolment's base32 secret.
-#include <catch2/catch.hpp>
+#include "pg_fixture.hpp"
 
 #include "suite/core/error.hpp"
 #include "suite/core/ids.hpp"
-#include "suite/db/migrations.hpp"
-#include "suite/testing/env.hpp"
 #include "users.hpp"
 
-namespace auth {
-const std::vector<suite::db::Migration>& Migrations();
-}
 
 using suite::core::ApiError;
 using suite::core::ErrorCode;
-
-namespace {
-ErrorCode CodeOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ApiError& e) {
-    return e.code();
-  }
-  FAIL("no ApiError");
-  return ErrorCode::kInternal;
-}
-}  // namespace
+using auth_test::CodeOf;
 
 TEST_CASE("TOTP: enrol, confirm, log in with a code once, recovery codes, disable") {
-  auto dsn = suite::testing::ServerUrl("TEST_DATABASE_URL");
-  if (!dsn) return;
-  suite::db::Pool pool(*dsn, 2, std::chrono::milliseconds(2000));
-  pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });
+  auto owned = auth_test::OpenPool();
+  if (!owned) return;
+  suite::db::Pool& pool = *owned;
   suite::security::PasswordHasher hasher({.ops_limit = 1, .mem_limit = 64 * 1024});
   suite::security::Hs256 jwt("0123456789abcdef0123456789abcdef");
   auth::Users users(pool, hasher, jwt, {});
@@ -75,12 +58,7 @@ TEST_CASE("TOTP: enrol, confirm, log in with a code once, recovery codes, disabl
   // the first failure since the last success; four more make five).
   for (int i = 0; i < 4; ++i) CodeOf([&] { users.Login(name, pw, client, {}, "999999"); });
   CHECK(CodeOf([&] { users.Login(name, pw, client, {}, confirmed["recovery_codes"][1].get<std::string>()); }) == ErrorCode::kForbidden);
-  pool.With([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    tx.exec_params("UPDATE auth.users SET failed_attempts = 0, locked_until = NULL WHERE username = $1", name);
-    tx.commit();
-    return 0;
-  });
+  auth_test::Sql(pool, "UPDATE auth.users SET failed_attempts = 0, locked_until = NULL WHERE username = '" + name + "'");
   // The secret is sealed in the table.
   const auto stored_plain = pool.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
