@@ -1,9 +1,10 @@
-// JWT verification (and base64url): any input is refused with JwtError or verified; a token
+// JWT verification, HS256 and ES256, JWK import (and base64url): any input is refused with JwtError or verified; a token
 // we sign ourselves with claims taken from the input verifies or is refused, never crashes.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "suite/security/es256.hpp"
 #include "suite/security/jwt.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -14,6 +15,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     (void)jwt.Verify(text, opts);
   } catch (const suite::security::JwtError&) {
+  }
+  // The same bytes against an ES256 key set (kid "k"): refused, never a crash.
+  static const auto key = suite::security::EcKey::Generate();
+  static const auto set = [] {
+    suite::security::JwkSet s;
+    s.Add("k", suite::security::EcKey::FromJwk(key.PublicJwk("k")));
+    return s;
+  }();
+  try {
+    (void)set.Verify(text, opts);
+  } catch (const suite::security::JwtError&) {
+  }
+  // And as a JWK: a key or std::invalid_argument.
+  auto jwk = nlohmann::json::parse(text, nullptr, false);
+  if (!jwk.is_discarded()) {
+    try {
+      (void)suite::security::EcKey::FromJwk(jwk);
+    } catch (const std::invalid_argument&) {
+    }
   }
   if (auto decoded = suite::security::Base64UrlDecode(text))
     if (suite::security::Base64UrlDecode(suite::security::Base64UrlEncode(*decoded)) != decoded) __builtin_trap();

@@ -4,6 +4,7 @@
 #include "suite/core/config.hpp"
 #include "suite/core/json.hpp"
 #include "suite/http/service.hpp"
+#include "suite/observability/log.hpp"
 
 namespace auth {
 
@@ -289,18 +290,27 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Com
   router.Blocking("POST", "/auth/verify-email", workers, [&users](Request& req) {
     return Response::Json(200, users.VerifyEmail(Field(JsonObject(req), "token"), Client(req)));
   });
-  router.Blocking("POST", "/auth/resend-verification", workers, [&users, &throttle](Request& req) {
+  // The lookup and the mail run after the answer: a known address must not answer later than
+  // an unknown one (timing would tell who has an account).
+  auto later = [&workers](std::function<void()> task) {
+    workers.Submit(std::move(task), [] { suite::obs::Warn("mail request dropped: workers busy"); });
+  };
+  router.Blocking("POST", "/auth/resend-verification", workers, [&users, &throttle, later](Request& req) {
     return WithRetryAfter(req, [&] {
       throttle.Mail(Client(req).ip);
-      users.ResendVerification(Field(JsonObject(req), "email"), Client(req));
+      later([&users, email = Field(JsonObject(req), "email"), client = Client(req)] {
+        users.ResendVerification(email, client);
+      });
       return Response::Json(
           202, {{"message", "If the address belongs to an unverified account, a new verification link is on its way."}});
     });
   });
-  router.Blocking("POST", "/auth/forgot-password", workers, [&users, &throttle](Request& req) {
+  router.Blocking("POST", "/auth/forgot-password", workers, [&users, &throttle, later](Request& req) {
     return WithRetryAfter(req, [&] {
       throttle.Mail(Client(req).ip);
-      users.ForgotPassword(Field(JsonObject(req), "email"), Client(req));
+      later([&users, email = Field(JsonObject(req), "email"), client = Client(req)] {
+        users.ForgotPassword(email, client);
+      });
       return Response::Json(
           202, {{"message", "If the address belongs to an account, a password reset link is on its way."}});
     });
