@@ -14,6 +14,11 @@ USER_NAME="bench$(date +%s)"; PASS="Bench-$(openssl rand -hex 6)-Latency!"
 code=$("${C[@]}" -o /dev/null -w '%{http_code}' --interface 127.0.0.30 -X POST "$GATEWAY_URL/auth/register" \
   -H 'Content-Type: application/json' -d "{\"username\":\"$USER_NAME\",\"email\":\"$USER_NAME@example.com\",\"password\":\"$PASS\"}")
 [ "$code" = 201 ] || { echo "register failed: $code" >&2; exit 1; }
+# The stack requires a verified address: open the mailed link, as the user would.
+. "$ROOT/deploy/local/lib.sh"
+vt=$(mail_token "$MAIL_DIR" "$USER_NAME@example.com" verify) || { echo "no verification mail" >&2; exit 1; }
+code=$("${C[@]}" -o /dev/null -w '%{http_code}' --interface 127.0.0.30 "$GATEWAY_URL/auth/verify-email?token=$vt")
+[ "$code" = 200 ] || { echo "verification failed: $code" >&2; exit 1; }
 ms() { awk '{printf "%d\n", $1 * 1000000}'; }  # seconds -> microseconds
 ref=() login=() refresh=()
 for i in $(seq "$N"); do
