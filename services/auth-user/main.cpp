@@ -36,7 +36,7 @@ int main() {
   // ES256 signing keys live in PostgreSQL sealed under SIGNING_KEYS_SECRET; the JWKS is always
   // published. ACCESS_TOKEN_ALGORITHM chooses what signs access tokens (HS256: seed 000's secret).
   const auto signing_secret = env.Secret("SIGNING_KEYS_SECRET", 32);
-  const auto algorithm = env.Str("ACCESS_TOKEN_ALGORITHM", "HS256");
+  const auto algorithm = env.Str("ACCESS_TOKEN_ALGORITHM", "ES256");
   if (algorithm != "HS256" && algorithm != "ES256") env.Fail("ACCESS_TOKEN_ALGORITHM", "must be HS256 or ES256");
   if (signing_secret == jwt_secret) env.Fail("SIGNING_KEYS_SECRET", "must differ from JWT_SECRET");
   cfg.issuer = env.Str("JWT_ISSUER", "suite-auth");

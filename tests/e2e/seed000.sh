@@ -238,6 +238,10 @@ check "rotate" "$(jq -c '.retired' <<<"$BODY")" "[\"$KID1\"]"
 KID2=$(jq -r .kid <<<"$BODY")
 call GET /.well-known/jwks.json
 check "both keys published after a rotation" "$(jq -c '[.keys[].kid] | sort' <<<"$BODY")" "$(jq -nc --arg a "$KID1" --arg b "$KID2" '[$a, $b] | sort')"
+NEW=$(call POST /auth/login "${J[@]}" -d "{\"username\":\"admin\",\"password\":\"$ADMIN_PASSWORD\"}"; jq -r .access_token <<<"$BODY")
+check "a token of the new key: accepted at once (the gateway fetches the keys again)" \
+  "$(jq -r .kid <<<"$(cut -d. -f1 <<<"$NEW" | tr '_-' '/+' | base64 -d 2>/dev/null)") $(call GET /users/me -H "Authorization: Bearer $NEW"; echo "$STATUS")" "$KID2 200"
+check "a token of the retired key: still accepted" "$(call GET /users/me -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 200
 
 echo "TOTP second factor"
 totp() {  # totp <base32 secret> <offset seconds>: the RFC 6238 code, as an authenticator app makes it

@@ -164,6 +164,16 @@ JwkSet JwkSet::FromJwks(const nlohmann::json& jwks) {
   return set;
 }
 
+std::string JwtAlgorithm(std::string_view token) {
+  try {
+    const auto parts = detail::SplitToken(token);
+    const auto alg = parts.header.find("alg");
+    return alg != parts.header.end() && alg->is_string() ? alg->get<std::string>() : std::string();
+  } catch (const JwtError&) {
+    return {};
+  }
+}
+
 nlohmann::json JwkSet::Verify(std::string_view token, const JwtOptions& opts,
                               std::chrono::system_clock::time_point now) const {
   const auto parts = detail::SplitToken(token);
@@ -172,7 +182,7 @@ nlohmann::json JwkSet::Verify(std::string_view token, const JwtOptions& opts,
   const auto kid = parts.header.find("kid");
   if (kid == parts.header.end() || !kid->is_string()) throw JwtError("Token has no key id (kid)");
   const auto key = keys_.find(kid->get_ref<const std::string&>());
-  if (key == keys_.end()) throw JwtError("Unknown signing key");
+  if (key == keys_.end()) throw UnknownKeyError("Unknown signing key");
   if (!key->second.Verify(parts.signing_input, parts.signature)) throw JwtError("Signature verification failed");
   return detail::CheckClaims(parts.payload, opts, now);
 }

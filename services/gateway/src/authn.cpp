@@ -43,7 +43,7 @@ void ApplyJwt(Identity& id, const nlohmann::json& claims) {
 }  // namespace
 
 Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiKeyStore& keys,
-                      const suite::security::Hs256& jwt, const suite::security::JwtOptions& jwt_options) {
+                      const JwtVerifiers& jwt) {
   Identity id;
   id.client_ip = req.remote_ip;
   id.tier = "anonymous";
@@ -62,7 +62,13 @@ Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiK
     throw ApiError(ErrorCode::kUnauthenticated, "API key required (query param 'api_key' or header 'X-API-Key')");
   if (token) {
     try {
-      claims = jwt.Verify(*token, jwt_options);
+      // The header's alg only picks the verifier; each verifier pins its own algorithm.
+      if (jwt.es256 && suite::security::JwtAlgorithm(*token) == "ES256")
+        claims = jwt.es256->Verify(*token, jwt.es256_options);
+      else
+        claims = jwt.hs256.Verify(*token, jwt.hs256_options);
+    } catch (const suite::security::UnknownKeyError& e) {
+      throw UnknownSigningKey(ErrorCode::kUnauthenticated, std::string("Invalid JWT token: ") + e.what());
     } catch (const suite::security::JwtError& e) {
       throw ApiError(ErrorCode::kUnauthenticated, std::string("Invalid JWT token: ") + e.what());
     }

@@ -4,6 +4,7 @@
 #include "api_keys.hpp"
 #include "suite/http/message.hpp"
 #include "suite/security/identity.hpp"
+#include "suite/security/es256.hpp"
 #include "suite/security/jwt.hpp"
 
 namespace gateway {
@@ -14,10 +15,24 @@ enum class Policy {
   kAny,           ///< an API key or a JWT
 };
 
-/// Throws ApiError(kUnauthenticated) with the seed's messages.
-/// `jwt_options` carries the lifetime cap of shared-secret tokens (JWT_MAX_LIFETIME_SECONDS).
+/// How bearer tokens are checked: HS256 with the shared secret (seed 000), ES256 with
+/// auth-user's published keys (its access tokens), each with its own options.
+struct JwtVerifiers {
+  const suite::security::Hs256& hs256;
+  suite::security::JwtOptions hs256_options;  ///< lifetime cap (JWT_MAX_LIFETIME_SECONDS)
+  const suite::security::JwkSet* es256 = nullptr;
+  suite::security::JwtOptions es256_options;  ///< issuer and audience of auth-user's tokens
+};
+
+/// A token signed with a key the gateway does not hold yet: fetch the keys, then try again.
+class UnknownSigningKey : public suite::core::ApiError {
+ public:
+  using ApiError::ApiError;
+};
+
+/// Throws ApiError(kUnauthenticated) with the seed's messages (UnknownSigningKey for an ES256
+/// token whose kid is not among the keys).
 suite::security::Identity Authenticate(const suite::http::Request& req, Policy policy,
-                                       const ApiKeyStore& keys, const suite::security::Hs256& jwt,
-                                       const suite::security::JwtOptions& jwt_options = {});
+                                       const ApiKeyStore& keys, const JwtVerifiers& jwt);
 
 }  // namespace gateway

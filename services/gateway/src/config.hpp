@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "api_keys.hpp"
+#include "jwks.hpp"
 #include "suite/core/config.hpp"
 #include "suite/http/client.hpp"
 #include "suite/http/server.hpp"
@@ -32,7 +33,9 @@ struct Config {
   suite::http::UpstreamOptions auth_user, processing, audit;
   RateLimitConfig rate_limit;
   suite::http::ServerOptions server;             ///< limits, timeouts, connection caps
-  suite::security::JwtOptions jwt;               ///< max_lifetime: JWT_MAX_LIFETIME_SECONDS
+  suite::security::JwtOptions jwt;               ///< HS256: max_lifetime JWT_MAX_LIFETIME_SECONDS
+  suite::security::JwtOptions es256;             ///< auth-user's tokens: JWT_ISSUER, JWT_AUDIENCE
+  JwksOptions jwks;                              ///< JWKS_REFRESH_SECONDS
   std::chrono::seconds identity_ttl{30};         ///< the upstream timeout, rounded up
   std::chrono::milliseconds drain{10'000};
 

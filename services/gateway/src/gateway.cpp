@@ -28,7 +28,9 @@ Gateway::Gateway(const Config& config, boost::asio::io_context& io, suite::http:
       limiter_(redis, config.rate_limit),
       auth_user_(io, config.auth_user),
       processing_(io, config.processing),
-      audit_(io, config.audit) {
+      audit_(io, config.audit),
+      jwks_(std::make_shared<JwksCache>(io, auth_user_, signer_, config.jwks)) {
+  jwks_->Start();
   // TRACE and CONNECT are served nowhere: a TRACE would echo the forwarded credentials.
   constexpr const char* kRest = "GET, POST, PUT, PATCH, DELETE";
   routes_ = {
@@ -108,9 +110,26 @@ void Gateway::Handle(RequestPtr req, Reply reply) {
     reply(Response::Error(ErrorCode::kBadRequest, "Malformed query string", req->request_id));
     return;
   }
+  Admit(std::move(req), std::move(reply), *route, false);
+}
+
+Gateway::~Gateway() { jwks_->Stop(); }
+
+void Gateway::Admit(RequestPtr req, Reply reply, const Route& r, bool retried) {
+  const Route* route = &r;
   suite::security::Identity id;
   try {
-    id = Authenticate(*req, route->policy, config_.api_keys, jwt_, config_.jwt);
+    const auto keys = jwks_->Keys();
+    id = Authenticate(*req, route->policy, config_.api_keys, {jwt_, config_.jwt, keys.get(), config_.es256});
+  } catch (const UnknownSigningKey& e) {
+    if (!retried) {
+      jwks_->RefreshNow([this, req, reply, route] { Admit(req, reply, *route, true); });
+      return;
+    }
+    suite::obs::Warn("authentication failed", {{"request_id", req->request_id}, {"reason", e.what()},
+                                               {"client", req->remote_ip}, {"path", req->path}});
+    reply(Response::Error(e.code(), e.what(), req->request_id));
+    return;
   } catch (const ApiError& e) {
     suite::obs::Warn("authentication failed", {{"request_id", req->request_id}, {"reason", e.what()},
                                                {"client", req->remote_ip}, {"path", req->path}});

@@ -25,7 +25,8 @@ suite::http::Request Req(std::string query, suite::http::Headers headers) {
 }
 std::string Message(const suite::http::Request& r, Policy p) {
   try {
-    Authenticate(r, p, Keys(), suite::security::Hs256(kSecret));
+    const suite::security::Hs256 jwt(kSecret);
+    Authenticate(r, p, Keys(), JwtVerifiers{jwt});
   } catch (const suite::core::ApiError& e) {
     CHECK(e.code() == suite::core::ErrorCode::kUnauthenticated);
     return e.what();
@@ -55,7 +56,7 @@ TEST_CASE("POST /process needs both credentials, with seed 000's messages") {
   suite::security::Hs256 jwt(kSecret);
   const std::string token = jwt.Sign({{"sub", "testuser"}, {"exp", Now() + 3600}});
   auto ok = Authenticate(Req("api_key=sk-prod-key-123", {{"authorization", "Bearer " + token}}),
-                         Policy::kApiKeyAndJwt, Keys(), jwt);
+                         Policy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt});
   CHECK(ok.subject == "testuser");
   CHECK(ok.tier == "enterprise");
   CHECK(ok.method == "api_key+jwt");
@@ -77,14 +78,14 @@ TEST_CASE("POST /process needs both credentials, with seed 000's messages") {
 TEST_CASE("either credential on kAny routes, none on public ones") {
   suite::security::Hs256 jwt(kSecret);
   const std::string token = jwt.Sign({{"sub", "admin"}, {"roles", {"admin", "user"}}, {"exp", Now() + 60}});
-  auto by_jwt = Authenticate(Req("", {{"authorization", "Bearer " + token}}), Policy::kAny, Keys(), jwt);
+  auto by_jwt = Authenticate(Req("", {{"authorization", "Bearer " + token}}), Policy::kAny, Keys(), JwtVerifiers{jwt});
   CHECK(by_jwt.method == "jwt");
   CHECK(by_jwt.HasRole("admin"));
-  auto by_key = Authenticate(Req("", {{"x-api-key", "sk-free-key-456"}}), Policy::kAny, Keys(), jwt);
+  auto by_key = Authenticate(Req("", {{"x-api-key", "sk-free-key-456"}}), Policy::kAny, Keys(), JwtVerifiers{jwt});
   CHECK(by_key.method == "api_key");
   CHECK(by_key.subject == "api-key:key-2");
   CHECK_THAT(Message(Req("", {}), Policy::kAny), Contains("Authentication required"));
-  CHECK(Authenticate(Req("", {}), Policy::kPublic, Keys(), jwt).method == "none");
+  CHECK(Authenticate(Req("", {}), Policy::kPublic, Keys(), JwtVerifiers{jwt}).method == "none");
 }
 
 TEST_CASE("rate-limit keys are built in one place") {
@@ -97,14 +98,46 @@ TEST_CASE("a JWT whose exp is a float, or beyond the lifetime cap, is refused") 
   auto with = [&](nlohmann::json claims) {
     return Req("", {{"x-api-key", "sk-prod-key-123"}, {"authorization", "Bearer " + jwt.Sign(claims)}});
   };
-  CHECK_THROWS_WITH(Authenticate(with({{"sub", "a"}, {"exp", 1e308}}), Policy::kApiKeyAndJwt, Keys(), jwt, day),
+  CHECK_THROWS_WITH(Authenticate(with({{"sub", "a"}, {"exp", 1e308}}), Policy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, day}),
                     Contains("not an integer"));
-  CHECK_THROWS_WITH(Authenticate(with({{"sub", "a"}, {"exp", Now() + 2 * 86400}}), Policy::kApiKeyAndJwt, Keys(), jwt, day),
+  CHECK_THROWS_WITH(Authenticate(with({{"sub", "a"}, {"exp", Now() + 2 * 86400}}), Policy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, day}),
                     Contains("lifetime"));
-  CHECK(Authenticate(with({{"sub", "a"}, {"exp", Now() + 3600}}), Policy::kApiKeyAndJwt, Keys(), jwt, day).subject == "a");
+  CHECK(Authenticate(with({{"sub", "a"}, {"exp", Now() + 3600}}), Policy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, day}).subject == "a");
 }
 
 TEST_CASE("an encoded api_key query parameter authenticates") {
-  auto id = Authenticate(Req("api%5Fkey=sk-prod-key-123", {}), Policy::kAny, Keys(), suite::security::Hs256(kSecret));
+  auto id = Authenticate(Req("api%5Fkey=sk-prod-key-123", {}), Policy::kAny, Keys(), JwtVerifiers{suite::security::Hs256(kSecret)});
   CHECK(id.api_key_id == "Prod");
+}
+
+TEST_CASE("auth-user's ES256 tokens verify with its published keys, with their roles") {
+  const suite::security::Hs256 hs(kSecret);
+  const auto key = suite::security::EcKey::Generate();
+  suite::security::JwkSet set;
+  set.Add("k1", suite::security::EcKey::FromJwk(key.PublicJwk("k1")));
+  const JwtVerifiers v{hs, {}, &set, {.issuer = std::string("suite-auth"), .audience = std::string("suite-api")}};
+  auto bearer = [](const std::string& t) { return Req("", {{"authorization", "Bearer " + t}}); };
+  const nlohmann::json claims = {{"iss", "suite-auth"}, {"aud", "suite-api"}, {"sub", "alice"},
+                                 {"roles", {"admin", "user"}}, {"exp", Now() + 60}};
+  const auto id = Authenticate(bearer(suite::security::SignEs256(key, "k1", claims)), Policy::kAny, Keys(), v);
+  CHECK(id.subject == "alice");
+  CHECK(id.HasRole("admin"));
+  CHECK(id.method == "jwt");
+  // A kid we do not hold: the caller may fetch the keys and try again.
+  CHECK_THROWS_AS(Authenticate(bearer(suite::security::SignEs256(key, "k2", claims)), Policy::kAny, Keys(), v),
+                  UnknownSigningKey);
+  // Another audience, or another signer under a known kid.
+  auto other = claims;
+  other["aud"] = "elsewhere";
+  CHECK_THROWS_WITH(Authenticate(bearer(suite::security::SignEs256(key, "k1", other)), Policy::kAny, Keys(), v),
+                    Contains("Invalid audience"));
+  CHECK_THROWS_WITH(Authenticate(bearer(suite::security::SignEs256(suite::security::EcKey::Generate(), "k1", claims)),
+                                 Policy::kAny, Keys(), v),
+                    Contains("Signature verification failed"));
+  // Without a key set an ES256 token meets the HS256 verifier, which refuses its algorithm.
+  CHECK_THROWS_WITH(Authenticate(bearer(suite::security::SignEs256(key, "k1", claims)), Policy::kAny, Keys(),
+                                 JwtVerifiers{hs}),
+                    Contains("alg value is not allowed"));
+  // HS256 tokens keep working beside it.
+  CHECK(Authenticate(bearer(hs.Sign({{"sub", "bob"}, {"exp", Now() + 60}})), Policy::kAny, Keys(), v).subject == "bob");
 }

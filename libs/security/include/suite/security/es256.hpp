@@ -40,8 +40,18 @@ class EcKey {
   bool private_ = false;
 };
 
+/// The `alg` a token's header names ("" when it has none or is malformed): which verifier to
+/// hand it to. The verifier still pins its own algorithm.
+std::string JwtAlgorithm(std::string_view token);
+
 /// A compact JWS with header {"alg":"ES256","typ":"JWT","kid":kid}.
 std::string SignEs256(const EcKey& key, const std::string& kid, const nlohmann::json& claims);
+
+/// A token naming a `kid` the set does not hold (the holder may fetch the keys again).
+class UnknownKeyError : public JwtError {
+ public:
+  using JwtError::JwtError;
+};
 
 /// Public keys by `kid` (a JWKS document's keys).
 class JwkSet {
