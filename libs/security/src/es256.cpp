@@ -164,19 +164,13 @@ JwkSet JwkSet::FromJwks(const nlohmann::json& jwks) {
   return set;
 }
 
-std::string JwtAlgorithm(std::string_view token) {
-  try {
-    const auto parts = detail::SplitToken(token);
-    const auto alg = parts.header.find("alg");
-    return alg != parts.header.end() && alg->is_string() ? alg->get<std::string>() : std::string();
-  } catch (const JwtError&) {
-    return {};
-  }
-}
-
 nlohmann::json JwkSet::Verify(std::string_view token, const JwtOptions& opts,
                               std::chrono::system_clock::time_point now) const {
-  const auto parts = detail::SplitToken(token);
+  return Verify(detail::SplitToken(token), opts, now);
+}
+
+nlohmann::json JwkSet::Verify(const detail::TokenParts& parts, const JwtOptions& opts,
+                              std::chrono::system_clock::time_point now) const {
   if (!parts.header.contains("alg") || parts.header["alg"] != "ES256")
     throw JwtError("The specified alg value is not allowed");
   const auto kid = parts.header.find("kid");

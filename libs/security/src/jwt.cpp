@@ -166,7 +166,11 @@ nlohmann::json CheckClaims(const std::string& payload_raw, const JwtOptions& opt
 
 nlohmann::json Hs256::Verify(std::string_view token, const JwtOptions& opts,
                              std::chrono::system_clock::time_point now) const {
-  const auto parts = detail::SplitToken(token);
+  return Verify(detail::SplitToken(token), opts, now);
+}
+
+nlohmann::json Hs256::Verify(const detail::TokenParts& parts, const JwtOptions& opts,
+                             std::chrono::system_clock::time_point now) const {
   // Algorithm pinning: decided by us, never by the token.
   if (!parts.header.contains("alg") || parts.header["alg"] != "HS256")
     throw JwtError("The specified alg value is not allowed");

@@ -62,11 +62,13 @@ Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiK
     throw ApiError(ErrorCode::kUnauthenticated, "API key required (query param 'api_key' or header 'X-API-Key')");
   if (token) {
     try {
-      // The header's alg only picks the verifier; each verifier pins its own algorithm.
-      if (jwt.es256 && suite::security::JwtAlgorithm(*token) == "ES256")
-        claims = jwt.es256->Verify(*token, jwt.es256_options);
+      // Split once; the header's alg only picks the verifier, each pins its own algorithm.
+      const auto parts = suite::security::detail::SplitToken(*token);
+      const auto alg = parts.header.find("alg");
+      if (jwt.es256 && jwt.es256_options && alg != parts.header.end() && *alg == "ES256")
+        claims = jwt.es256->Verify(parts, *jwt.es256_options);
       else
-        claims = jwt.hs256.Verify(*token, jwt.hs256_options);
+        claims = jwt.hs256.Verify(parts, jwt.hs256_options);
     } catch (const suite::security::UnknownKeyError& e) {
       throw UnknownSigningKey(ErrorCode::kUnauthenticated, std::string("Invalid JWT token: ") + e.what());
     } catch (const suite::security::JwtError& e) {

@@ -19,9 +19,9 @@ enum class Policy {
 /// auth-user's published keys (its access tokens), each with its own options.
 struct JwtVerifiers {
   const suite::security::Hs256& hs256;
-  suite::security::JwtOptions hs256_options;  ///< lifetime cap (JWT_MAX_LIFETIME_SECONDS)
+  const suite::security::JwtOptions& hs256_options;  ///< lifetime cap (JWT_MAX_LIFETIME_SECONDS)
   const suite::security::JwkSet* es256 = nullptr;
-  suite::security::JwtOptions es256_options;  ///< issuer and audience of auth-user's tokens
+  const suite::security::JwtOptions* es256_options = nullptr;  ///< issuer and audience of auth-user's tokens
 };
 
 /// A token signed with a key the gateway does not hold yet: fetch the keys, then try again.

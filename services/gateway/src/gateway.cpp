@@ -120,7 +120,7 @@ void Gateway::Admit(RequestPtr req, Reply reply, const Route& r, bool retried) {
   suite::security::Identity id;
   try {
     const auto keys = jwks_->Keys();
-    id = Authenticate(*req, route->policy, config_.api_keys, {jwt_, config_.jwt, keys.get(), config_.es256});
+    id = Authenticate(*req, route->policy, config_.api_keys, {jwt_, config_.jwt, keys.get(), &config_.es256});
   } catch (const UnknownSigningKey& e) {
     if (!retried) {
       jwks_->RefreshNow([this, req, reply, route] { Admit(req, reply, *route, true); });

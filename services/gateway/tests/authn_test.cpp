@@ -9,6 +9,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 const std::string kSecret = "0123456789abcdef0123456789abcdef";
+const suite::security::JwtOptions kNone;
 ApiKeyStore Keys() {
   std::string err;
   return *ApiKeyStore::Parse(R"([{"key":"sk-prod-key-123","name":"Prod","tier":"enterprise"},{"key":"sk-free-key-456"}])", err);
@@ -26,7 +27,7 @@ suite::http::Request Req(std::string query, suite::http::Headers headers) {
 std::string Message(const suite::http::Request& r, Policy p) {
   try {
     const suite::security::Hs256 jwt(kSecret);
-    Authenticate(r, p, Keys(), JwtVerifiers{jwt});
+    Authenticate(r, p, Keys(), JwtVerifiers{jwt, kNone});
   } catch (const suite::core::ApiError& e) {
     CHECK(e.code() == suite::core::ErrorCode::kUnauthenticated);
     return e.what();
@@ -56,7 +57,7 @@ TEST_CASE("POST /process needs both credentials, with seed 000's messages") {
   suite::security::Hs256 jwt(kSecret);
   const std::string token = jwt.Sign({{"sub", "testuser"}, {"exp", Now() + 3600}});
   auto ok = Authenticate(Req("api_key=sk-prod-key-123", {{"authorization", "Bearer " + token}}),
-                         Policy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt});
+                         Policy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, kNone});
   CHECK(ok.subject == "testuser");
   CHECK(ok.tier == "enterprise");
   CHECK(ok.method == "api_key+jwt");
@@ -78,14 +79,14 @@ TEST_CASE("POST /process needs both credentials, with seed 000's messages") {
 TEST_CASE("either credential on kAny routes, none on public ones") {
   suite::security::Hs256 jwt(kSecret);
   const std::string token = jwt.Sign({{"sub", "admin"}, {"roles", {"admin", "user"}}, {"exp", Now() + 60}});
-  auto by_jwt = Authenticate(Req("", {{"authorization", "Bearer " + token}}), Policy::kAny, Keys(), JwtVerifiers{jwt});
+  auto by_jwt = Authenticate(Req("", {{"authorization", "Bearer " + token}}), Policy::kAny, Keys(), JwtVerifiers{jwt, kNone});
   CHECK(by_jwt.method == "jwt");
   CHECK(by_jwt.HasRole("admin"));
-  auto by_key = Authenticate(Req("", {{"x-api-key", "sk-free-key-456"}}), Policy::kAny, Keys(), JwtVerifiers{jwt});
+  auto by_key = Authenticate(Req("", {{"x-api-key", "sk-free-key-456"}}), Policy::kAny, Keys(), JwtVerifiers{jwt, kNone});
   CHECK(by_key.method == "api_key");
   CHECK(by_key.subject == "api-key:key-2");
   CHECK_THAT(Message(Req("", {}), Policy::kAny), Contains("Authentication required"));
-  CHECK(Authenticate(Req("", {}), Policy::kPublic, Keys(), JwtVerifiers{jwt}).method == "none");
+  CHECK(Authenticate(Req("", {}), Policy::kPublic, Keys(), JwtVerifiers{jwt, kNone}).method == "none");
 }
 
 TEST_CASE("rate-limit keys are built in one place") {
@@ -106,7 +107,7 @@ TEST_CASE("a JWT whose exp is a float, or beyond the lifetime cap, is refused") 
 }
 
 TEST_CASE("an encoded api_key query parameter authenticates") {
-  auto id = Authenticate(Req("api%5Fkey=sk-prod-key-123", {}), Policy::kAny, Keys(), JwtVerifiers{suite::security::Hs256(kSecret)});
+  auto id = Authenticate(Req("api%5Fkey=sk-prod-key-123", {}), Policy::kAny, Keys(), JwtVerifiers{suite::security::Hs256(kSecret), kNone});
   CHECK(id.api_key_id == "Prod");
 }
 
@@ -115,7 +116,8 @@ TEST_CASE("auth-user's ES256 tokens verify with its published keys, with their r
   const auto key = suite::security::EcKey::Generate();
   suite::security::JwkSet set;
   set.Add("k1", suite::security::EcKey::FromJwk(key.PublicJwk("k1")));
-  const JwtVerifiers v{hs, {}, &set, {.issuer = std::string("suite-auth"), .audience = std::string("suite-api")}};
+  const suite::security::JwtOptions none, es{.issuer = std::string("suite-auth"), .audience = std::string("suite-api")};
+  const JwtVerifiers v{hs, none, &set, &es};
   auto bearer = [](const std::string& t) { return Req("", {{"authorization", "Bearer " + t}}); };
   const nlohmann::json claims = {{"iss", "suite-auth"}, {"aud", "suite-api"}, {"sub", "alice"},
                                  {"roles", {"admin", "user"}}, {"exp", Now() + 60}};
@@ -136,7 +138,7 @@ TEST_CASE("auth-user's ES256 tokens verify with its published keys, with their r
                     Contains("Signature verification failed"));
   // Without a key set an ES256 token meets the HS256 verifier, which refuses its algorithm.
   CHECK_THROWS_WITH(Authenticate(bearer(suite::security::SignEs256(key, "k1", claims)), Policy::kAny, Keys(),
-                                 JwtVerifiers{hs}),
+                                 JwtVerifiers{hs, kNone}),
                     Contains("alg value is not allowed"));
   // HS256 tokens keep working beside it.
   CHECK(Authenticate(bearer(hs.Sign({{"sub", "bob"}, {"exp", Now() + 60}})), Policy::kAny, Keys(), v).subject == "bob");

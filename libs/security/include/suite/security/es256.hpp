@@ -40,10 +40,6 @@ class EcKey {
   bool private_ = false;
 };
 
-/// The `alg` a token's header names ("" when it has none or is malformed): which verifier to
-/// hand it to. The verifier still pins its own algorithm.
-std::string JwtAlgorithm(std::string_view token);
-
 /// A compact JWS with header {"alg":"ES256","typ":"JWT","kid":kid}.
 std::string SignEs256(const EcKey& key, const std::string& kid, const nlohmann::json& claims);
 
@@ -65,6 +61,8 @@ class JwkSet {
   std::size_t size() const { return keys_.size(); }
   /// The claims, or JwtError.
   nlohmann::json Verify(std::string_view token, const JwtOptions& opts = {},
+                        std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
+  nlohmann::json Verify(const detail::TokenParts& token, const JwtOptions& opts,
                         std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
  private:

@@ -29,24 +29,6 @@ struct JwtOptions {
   std::optional<std::chrono::seconds> max_lifetime;
 };
 
-class Hs256 {
- public:
-  explicit Hs256(std::string secret) : secret_(std::move(secret)) {}
-  std::string Sign(const nlohmann::json& claims) const;
-  /// The claims, or throws JwtError with a message safe to show a client.
-  nlohmann::json Verify(std::string_view token, const JwtOptions& opts = {},
-                        std::chrono::system_clock::time_point now =
-                            std::chrono::system_clock::now()) const;
-
- private:
-  std::string secret_;
-};
-
-class JwtError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 namespace detail {
 /// A compact JWS split and decoded; the header parsed (bounded) and free of `crit`.
 struct TokenParts {
@@ -60,5 +42,28 @@ TokenParts SplitToken(std::string_view token);
 nlohmann::json CheckClaims(const std::string& payload, const JwtOptions& opts,
                            std::chrono::system_clock::time_point now);
 }  // namespace detail
+
+class Hs256 {
+ public:
+  explicit Hs256(std::string secret) : secret_(std::move(secret)) {}
+  std::string Sign(const nlohmann::json& claims) const;
+  /// The claims, or throws JwtError with a message safe to show a client.
+  nlohmann::json Verify(std::string_view token, const JwtOptions& opts = {},
+                        std::chrono::system_clock::time_point now =
+                            std::chrono::system_clock::now()) const;
+  /// The same for a token already split (a caller that looked at its header first).
+  nlohmann::json Verify(const detail::TokenParts& token, const JwtOptions& opts,
+                        std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
+
+ private:
+  std::string secret_;
+};
+
+class JwtError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+
 
 }  // namespace suite::security
