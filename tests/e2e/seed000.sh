@@ -243,6 +243,12 @@ check "a token of the new key: accepted at once (the gateway fetches the keys ag
   "$(jq -r .kid <<<"$(cut -d. -f1 <<<"$NEW" | tr '_-' '/+' | base64 -d 2>/dev/null)") $(call GET /users/me -H "Authorization: Bearer $NEW"; echo "$STATUS")" "$KID2 200"
 check "a token of the retired key: still accepted" "$(call GET /users/me -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 200
 
+echo "roles come from auth-user's tokens only"
+FORGED=$(jwt_hs256 "$JWT_SECRET" "{\"sub\":\"mallory\",\"roles\":[\"admin\"],\"exp\":$(( $(date +%s) + 600 ))}")
+check "an HS256 token claiming admin: authenticated, no role (403)" "$(call GET /audit/requests -H "Authorization: Bearer $FORGED"; echo "$STATUS")" 403
+call GET /users/me -H "Authorization: Bearer ${NEW}x"
+check "a bad token: 401 with error=invalid_token" "$STATUS $(header www-authenticate)" '401 Bearer realm="api", error="invalid_token"'
+
 echo "TOTP second factor"
 totp() {  # totp <base32 secret> <offset seconds>: the RFC 6238 code, as an authenticator app makes it
   python3 -c 'import base64,hmac,struct,sys,time
@@ -256,7 +262,7 @@ call POST /auth/totp/confirm -H "Authorization: Bearer $ALICE" "${J[@]}" -d "{\"
 check "confirm: ten recovery codes" "$STATUS $(jq '.recovery_codes | length' <<<"$BODY")" "200 10"
 RECOVERY=$(jq -r '.recovery_codes[0]' <<<"$BODY")
 call POST /auth/login -d 'username=alice&password=Reset-Secure789!'
-check "password alone: 401 MFA_REQUIRED" "$STATUS $(jq -r .error.code <<<"$BODY")" "401 MFA_REQUIRED"
+check "password alone: 401 MFA_REQUIRED, with WWW-Authenticate" "$STATUS $(jq -r .error.code <<<"$BODY") $(header www-authenticate | cut -c1-6)" "401 MFA_REQUIRED Bearer"
 call POST /auth/login -H "X-TOTP-Code: $(totp "$SECRET" 30)" -d 'username=alice&password=Reset-Secure789!'
 check "password and code" "$STATUS" 200
 ALICE=$(jq -r .access_token <<<"$BODY")

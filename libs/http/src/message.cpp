@@ -72,7 +72,7 @@ Response Response::Error(core::ErrorCode code, std::string_view message,
   r.status = core::HttpStatus(code);
   r.body = core::ErrorBody(code, message, request_id, details);
   r.headers.emplace_back("content-type", "application/json");
-  if (code == core::ErrorCode::kUnauthenticated)
+  if (core::HttpStatus(code) == 401)  // every 401 says how to authenticate (RFC 9110 11.6.1)
     r.headers.emplace_back("www-authenticate", "Bearer realm=\"api\"");
   return r;
 }

@@ -33,9 +33,9 @@ void ApplyKey(Identity& id, const ApiKey& key) {
   if (id.subject.empty()) id.subject = "api-key:" + key.name;
 }
 
-void ApplyJwt(Identity& id, const nlohmann::json& claims) {
+void ApplyJwt(Identity& id, const nlohmann::json& claims, bool signed_by_auth_user) {
   if (claims.contains("sub") && claims["sub"].is_string()) id.subject = claims["sub"];
-  if (claims.contains("roles") && claims["roles"].is_array())
+  if (signed_by_auth_user && claims.contains("roles") && claims["roles"].is_array())
     for (const auto& r : claims["roles"])
       if (r.is_string()) id.roles.push_back(r);
 }
@@ -58,6 +58,7 @@ Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiK
   }
   const auto token = BearerToken(req);
   nlohmann::json claims;
+  bool es256 = false;
   if (policy == Policy::kApiKeyAndJwt && !key)
     throw ApiError(ErrorCode::kUnauthenticated, "API key required (query param 'api_key' or header 'X-API-Key')");
   if (token) {
@@ -65,14 +66,15 @@ Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiK
       // Split once; the header's alg only picks the verifier, each pins its own algorithm.
       const auto parts = suite::security::detail::SplitToken(*token);
       const auto alg = parts.header.find("alg");
-      if (jwt.es256 && jwt.es256_options && alg != parts.header.end() && *alg == "ES256")
+      es256 = jwt.es256 && jwt.es256_options && alg != parts.header.end() && *alg == "ES256";
+      if (es256)
         claims = jwt.es256->Verify(parts, *jwt.es256_options);
       else
         claims = jwt.hs256.Verify(parts, jwt.hs256_options);
     } catch (const suite::security::UnknownKeyError& e) {
       throw UnknownSigningKey(ErrorCode::kUnauthenticated, std::string("Invalid JWT token: ") + e.what());
     } catch (const suite::security::JwtError& e) {
-      throw ApiError(ErrorCode::kUnauthenticated, std::string("Invalid JWT token: ") + e.what());
+      throw InvalidToken(ErrorCode::kUnauthenticated, std::string("Invalid JWT token: ") + e.what());
     }
   } else if (policy == Policy::kApiKeyAndJwt || !key) {
     throw ApiError(ErrorCode::kUnauthenticated,
@@ -80,7 +82,7 @@ Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiK
                        ? "JWT required (header 'Authorization: Bearer <token>')"
                        : "Authentication required (API key or 'Authorization: Bearer <token>')");
   }
-  if (!claims.is_null()) ApplyJwt(id, claims);
+  if (!claims.is_null()) ApplyJwt(id, claims, es256);
   if (key) ApplyKey(id, *key);
   if (key && !claims.is_null()) id.method = "api_key+jwt";
   else id.method = key ? "api_key" : "jwt";

@@ -1,6 +1,8 @@
 #pragma once
 /// Who is calling: seed 000's dual authentication (API key from `api_key` or X-API-Key, and
-/// an HS256 bearer JWT with `exp`), or either one, or nobody, as the route's policy says.
+/// a bearer JWT with `exp`), or either one, or nobody, as the route's policy says.
+/// Roles come only from auth-user's ES256 tokens: a shared-secret HS256 token (seed 000)
+/// authenticates its holder but grants no role (whoever has JWT_SECRET could mint any).
 #include "api_keys.hpp"
 #include "suite/http/message.hpp"
 #include "suite/security/identity.hpp"
@@ -24,10 +26,17 @@ struct JwtVerifiers {
   const suite::security::JwtOptions* es256_options = nullptr;  ///< issuer and audience of auth-user's tokens
 };
 
-/// A token signed with a key the gateway does not hold yet: fetch the keys, then try again.
-class UnknownSigningKey : public suite::core::ApiError {
+/// A bearer token that does not verify: 401 with `WWW-Authenticate: Bearer error="invalid_token"`
+/// (RFC 6750 3.1).
+class InvalidToken : public suite::core::ApiError {
  public:
   using ApiError::ApiError;
+};
+
+/// A token signed with a key the gateway does not hold yet: fetch the keys, then try again.
+class UnknownSigningKey : public InvalidToken {
+ public:
+  using InvalidToken::InvalidToken;
 };
 
 /// Throws ApiError(kUnauthenticated) with the seed's messages (UnknownSigningKey for an ES256

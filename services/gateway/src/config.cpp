@@ -45,10 +45,13 @@ Config Config::FromEnv(suite::core::Env& env) {
   c.rate_limit.fail_open = env.Bool("RATE_LIMIT_FAIL_OPEN", true);
   c.server = suite::http::ServerOptionsFromEnv(env);
   c.jwt.max_lifetime = std::chrono::seconds(env.Int("JWT_MAX_LIFETIME_SECONDS", 86'400, 60, 31'536'000));
+  // Clock skew allowed on exp/nbf/iat, for both kinds of token.
+  c.jwt.leeway = std::chrono::seconds(env.Int("JWT_LEEWAY_SECONDS", 60, 0, 600));
   // auth-user's ES256 access tokens: its issuer and audience, its own lifetime (24 h at most).
   c.es256.issuer = env.Str("JWT_ISSUER", "suite-auth");
   c.es256.audience = env.Str("JWT_AUDIENCE", "suite-api");
   c.es256.max_lifetime = std::chrono::seconds(86'400);
+  c.es256.leeway = c.jwt.leeway;
   c.jwks.refresh = std::chrono::seconds(env.Int("JWKS_REFRESH_SECONDS", 300, 5, 86'400));
   c.identity_ttl = std::chrono::seconds((timeout.count() + 999) / 1000);
   c.drain = env.Millis("DRAIN_TIMEOUT_MS", 10'000, 0, 600'000);

@@ -115,26 +115,31 @@ void Gateway::Handle(RequestPtr req, Reply reply) {
 
 Gateway::~Gateway() { jwks_->Stop(); }
 
+namespace {
+constexpr const char* kInvalidToken = "Bearer realm=\"api\", error=\"invalid_token\"";
+}  // namespace
+
 void Gateway::Admit(RequestPtr req, Reply reply, const Route& r, bool retried) {
   const Route* route = &r;
+  auto refuse = [&](const ApiError& e, bool invalid_token) {
+    suite::obs::Warn("authentication failed", {{"request_id", req->request_id}, {"reason", e.what()},
+                                               {"client", req->remote_ip}, {"path", req->path}});
+    auto res = Response::Error(e.code(), e.what(), req->request_id);
+    if (invalid_token) res.Set("www-authenticate", kInvalidToken);
+    reply(std::move(res));
+  };
   suite::security::Identity id;
   try {
     const auto keys = jwks_->Keys();
     id = Authenticate(*req, route->policy, config_.api_keys, {jwt_, config_.jwt, keys.get(), &config_.es256});
   } catch (const UnknownSigningKey& e) {
-    if (!retried) {
-      jwks_->RefreshNow([this, req, reply, route] { Admit(req, reply, *route, true); });
-      return;
-    }
-    suite::obs::Warn("authentication failed", {{"request_id", req->request_id}, {"reason", e.what()},
-                                               {"client", req->remote_ip}, {"path", req->path}});
-    reply(Response::Error(e.code(), e.what(), req->request_id));
+    if (retried) return refuse(e, true);
+    jwks_->RefreshNow([this, req, reply, route] { Admit(req, reply, *route, true); });
     return;
+  } catch (const InvalidToken& e) {
+    return refuse(e, true);
   } catch (const ApiError& e) {
-    suite::obs::Warn("authentication failed", {{"request_id", req->request_id}, {"reason", e.what()},
-                                               {"client", req->remote_ip}, {"path", req->path}});
-    reply(Response::Error(e.code(), e.what(), req->request_id));
-    return;
+    return refuse(e, false);
   }
   if (!config_.rate_limit.enabled) {
     Forward(std::move(req), std::move(reply), *route, id, Decision{});

@@ -81,7 +81,10 @@ TEST_CASE("either credential on kAny routes, none on public ones") {
   const std::string token = jwt.Sign({{"sub", "admin"}, {"roles", {"admin", "user"}}, {"exp", Now() + 60}});
   auto by_jwt = Authenticate(Req("", {{"authorization", "Bearer " + token}}), Policy::kAny, Keys(), JwtVerifiers{jwt, kNone});
   CHECK(by_jwt.method == "jwt");
-  CHECK(by_jwt.HasRole("admin"));
+  CHECK(by_jwt.subject == "admin");
+  // A shared-secret token names its holder but grants no role: anyone with JWT_SECRET could mint one.
+  CHECK_FALSE(by_jwt.HasRole("admin"));
+  CHECK(by_jwt.roles.empty());
   auto by_key = Authenticate(Req("", {{"x-api-key", "sk-free-key-456"}}), Policy::kAny, Keys(), JwtVerifiers{jwt, kNone});
   CHECK(by_key.method == "api_key");
   CHECK(by_key.subject == "api-key:key-2");
@@ -128,6 +131,7 @@ TEST_CASE("auth-user's ES256 tokens verify with its published keys, with their r
   // A kid we do not hold: the caller may fetch the keys and try again.
   CHECK_THROWS_AS(Authenticate(bearer(suite::security::SignEs256(key, "k2", claims)), Policy::kAny, Keys(), v),
                   UnknownSigningKey);
+  CHECK_THROWS_AS(Authenticate(bearer("not.a.token"), Policy::kAny, Keys(), v), InvalidToken);
   // Another audience, or another signer under a known kid.
   auto other = claims;
   other["aud"] = "elsewhere";
