@@ -295,6 +295,7 @@ AUDIT_URL=http://127.0.0.1:$((base + 3))
 HTTPS_PORT=$((base + 443))
 METRICS_PORT=$((base + 90))
 BIND_ADDRESS=127.0.0.1
+TRUSTED_HOSTS=localhost,127.0.0.1
 TLS_CERT_FILE=$dir/certs/server.crt
 TLS_KEY_FILE=$dir/certs/server.key
 AUTH_DATABASE_URL=postgresql://auth:$DB_PASSWORD@127.0.0.1:$pgport/suite

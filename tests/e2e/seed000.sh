@@ -323,6 +323,9 @@ check "metrics on METRICS_PORT" "$(curl -s http://127.0.0.1:$METRICS_PORT/metric
 check "unknown path" "$(call GET /nope; echo "$STATUS")" 404
 call POST /api/test -H "X-API-Key: $API_KEY" "${J[@]}" -d '{"test_name":"sample_test","iterations":10}'
 check "seed 001 /api/test" "$(jq -c '[.success, .received_data.iterations]' <<<"$BODY")" '[true,10]'
+check "untrusted Host: 400 (seed 001)" "$(call GET /health -H 'Host: evil.example'; echo "$STATUS $(jq -r .error.message <<<"$BODY")")" "400 Invalid host header"
+check "X-Cloud-Trace-Context as the request id (seed 003)" \
+  "$(call GET /health -H 'X-Cloud-Trace-Context: 105445aa7843bc8bf206b12000100000/1;o=1'; header x-request-id)" 105445aa7843bc8bf206b12000100000
 check "TLS 1.1 refused" "$(echo | openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >/dev/null 2>&1; echo $?)" 1
 redis-cli -u "$REDIS_URL" DEL 'rl:{key:local-free}' >/dev/null  # this test's own bucket
 codes=""
@@ -330,6 +333,7 @@ for _ in $(seq 61); do codes="$codes $("${C[@]}" -o /dev/null -w '%{http_code}' 
 check "rate limit: 60 pass, 61st refused" "$(echo $codes | tr ' ' '\n' | sort | uniq -c | tr -s ' ' | xargs)" "60 200 1 429"
 call POST /api/test -H "X-API-Key: $API_KEY_2" "${J[@]}" -d '{}'
 check "429 envelope" "$(jq -r .error.code <<<"$BODY")" RATE_LIMIT_EXCEEDED
+check "429 timestamp (seed 001)" "$(jq -r '.timestamp | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T")' <<<"$BODY")" true
 [ -n "$(header retry-after)" ] && pass "Retry-After present" || fail "Retry-After missing"
 
 echo "configuration errors"

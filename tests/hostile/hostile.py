@@ -273,7 +273,7 @@ def slow_clients():
             refused += 1
     check("per-client cap: 10 of 60 connections refused at once", refused == 10, refused)
     other = socket.create_connection(("127.0.0.1", PLAIN), source_address=("127.0.0.6", 0), timeout=5)
-    other.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    other.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     check("another client is still served", read_all(other).startswith(b"HTTP/1.1 200"))
     other.close()
     for s in held:

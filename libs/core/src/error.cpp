@@ -48,13 +48,16 @@ ApiError ValidationError(std::string_view field, std::string_view message, std::
 }
 
 std::string ErrorBody(ErrorCode code, std::string_view message, std::string_view request_id,
-                      const nlohmann::json& details) {
+                      const nlohmann::json& details, const nlohmann::json& top_level) {
   nlohmann::json err = {{"code", CodeName(code)}, {"message", message}, {"request_id", request_id}};
   if (!details.is_null()) err["details"] = details;
+  nlohmann::json body = {{"error", std::move(err)}, {"detail", message}};
+  if (top_level.is_object())
+    for (const auto& [k, v] : top_level.items())
+      if (!body.contains(k)) body[k] = v;
   // `replace`: a message or detail that quotes ill-formed client bytes must not make the error
   // answer itself throw.
-  return nlohmann::json{{"error", std::move(err)}, {"detail", message}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace suite::core

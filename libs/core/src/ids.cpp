@@ -72,4 +72,13 @@ std::string RandomHex(std::size_t n) {
   return out;
 }
 
+std::optional<std::string> ClientRequestId(std::string_view x_request_id, std::string_view x_cloud_trace_context) {
+  if (IsValidRequestId(x_request_id)) return std::string(x_request_id);
+  const auto trace = x_cloud_trace_context.substr(0, x_cloud_trace_context.find('/'));
+  if (trace.size() != 32) return std::nullopt;
+  for (char c : trace)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return std::nullopt;
+  return std::string(trace);
+}
+
 }  // namespace suite::core

@@ -67,3 +67,14 @@ TEST_CASE("env config collects every error") {
   CHECK(env.errors()[4] == "T_MISSING_VAR: is required");
   for (const auto& e : env.errors()) CHECK(e.find("short") == std::string::npos);  // no secret echo
 }
+
+TEST_CASE("request id: X-Request-ID, else X-Cloud-Trace-Context's trace id (seed 003)") {
+  using suite::core::ClientRequestId;
+  CHECK(ClientRequestId("abc-123", "") == "abc-123");
+  CHECK(ClientRequestId("abc-123", "105445aa7843bc8bf206b12000100000/1;o=1") == "abc-123");
+  CHECK(ClientRequestId("", "105445aa7843bc8bf206b12000100000/1;o=1") == "105445aa7843bc8bf206b12000100000");
+  CHECK(ClientRequestId("bad id\r\n", "105445aa7843bc8bf206b12000100000") == "105445aa7843bc8bf206b12000100000");
+  CHECK_FALSE(ClientRequestId("", "105445aa/1;o=1"));
+  CHECK_FALSE(ClientRequestId("", "105445aa7843bc8bf206b1200010000z/1"));
+  CHECK_FALSE(ClientRequestId("", ""));
+}

@@ -37,11 +37,8 @@ std::string Lower(beast::string_view s) {
 // Kept out of the coroutine body: GCC 12 mis-destroys temporaries of a conditional expression
 // inside coroutines.
 void AssignRequestId(Request& req) {
-  const auto client_id = req.Header("x-request-id");
-  if (core::IsValidRequestId(client_id))
-    req.request_id = std::string(client_id);
-  else
-    req.request_id = core::NewUuid();
+  auto client_id = core::ClientRequestId(req.Header("x-request-id"), req.Header("x-cloud-trace-context"));
+  req.request_id = client_id ? std::move(*client_id) : core::NewUuid();
 }
 
 // RFC 9112 §3.2 and §6.1: what a request head must satisfy before its body is framed. A

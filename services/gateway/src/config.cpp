@@ -53,6 +53,11 @@ Config Config::FromEnv(suite::core::Env& env) {
   c.es256.max_lifetime = std::chrono::seconds(86'400);
   c.es256.leeway = c.jwt.leeway;
   c.jwks.refresh = std::chrono::seconds(env.Int("JWKS_REFRESH_SECONDS", 300, 5, 86'400));
+  {
+    std::string err;
+    c.trusted_hosts = TrustedHosts::Parse(env.Str("TRUSTED_HOSTS", "*"), err);
+    if (!err.empty()) env.Fail("TRUSTED_HOSTS", err);
+  }
   c.identity_ttl = std::chrono::seconds((timeout.count() + 999) / 1000);
   c.drain = env.Millis("DRAIN_TIMEOUT_MS", 10'000, 0, 600'000);
   return c;

@@ -6,6 +6,7 @@
 
 #include "api_keys.hpp"
 #include "jwks.hpp"
+#include "trusted_hosts.hpp"
 #include "suite/core/config.hpp"
 #include "suite/http/client.hpp"
 #include "suite/http/server.hpp"
@@ -36,6 +37,7 @@ struct Config {
   suite::security::JwtOptions jwt;               ///< HS256: max_lifetime JWT_MAX_LIFETIME_SECONDS
   suite::security::JwtOptions es256;             ///< auth-user's tokens: JWT_ISSUER, JWT_AUDIENCE
   JwksOptions jwks;                              ///< JWKS_REFRESH_SECONDS
+  TrustedHosts trusted_hosts;                    ///< TRUSTED_HOSTS (default: any)
   std::chrono::seconds identity_ttl{30};         ///< the upstream timeout, rounded up
   std::chrono::milliseconds drain{10'000};
 

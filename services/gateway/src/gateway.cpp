@@ -1,5 +1,7 @@
 #include "gateway.hpp"
 
+#include "suite/core/ids.hpp"
+
 #include "forwarding.hpp"
 #include "suite/observability/log.hpp"
 
@@ -94,6 +96,11 @@ const Gateway::Route* Gateway::Find(const std::string& path) const {
 }
 
 void Gateway::Handle(RequestPtr req, Reply reply) {
+  if (!config_.trusted_hosts.Allows(req->Header("host"))) {
+    suite::obs::Warn("untrusted host", {{"request_id", req->request_id}, {"client", req->remote_ip}});
+    reply(Response::Error(ErrorCode::kBadRequest, "Invalid host header", req->request_id));
+    return;
+  }
   const Route* route = Find(req->path);
   if (route == nullptr) {
     local_.Dispatch(std::move(req), std::move(reply));
@@ -154,14 +161,19 @@ void Gateway::Admit(RequestPtr req, Reply reply, const Route& r, bool retried) {
     decisions_->Add({{"decision", outcome}}).Increment();
     if (!d.allowed) {
       const auto& rl = config_.rate_limit;
-      auto res = d.degraded
-                     ? Response::Error(ErrorCode::kServiceUnavailable, "Rate limiter unavailable, retry shortly", req->request_id)
-                     : Response::Error(ErrorCode::kRateLimited,
-                                       "Rate limit exceeded. Max " + std::to_string(rl.requests) + " requests per " +
-                                           std::to_string(rl.period.count()) + "s",
-                                       req->request_id,
-                                       {{"limit", rl.requests}, {"period_seconds", rl.period.count()},
-                                        {"retry_after_seconds", d.reset_seconds}});
+      Response res;
+      if (d.degraded) {
+        res = Response::Error(ErrorCode::kServiceUnavailable, "Rate limiter unavailable, retry shortly", req->request_id);
+      } else {
+        const std::string message = "Rate limit exceeded. Max " + std::to_string(rl.requests) + " requests per " +
+                                    std::to_string(rl.period.count()) + "s";
+        const nlohmann::json details = {{"limit", rl.requests}, {"period_seconds", rl.period.count()},
+                                        {"retry_after_seconds", d.reset_seconds}};
+        res = Response::Error(ErrorCode::kRateLimited, message, req->request_id);
+        // Seed 001's 429 body also carries the time of the refusal.
+        res.body = suite::core::ErrorBody(ErrorCode::kRateLimited, message, req->request_id, details,
+                                          {{"timestamp", suite::core::NowIso()}});
+      }
       res.Set("retry-after", std::to_string(d.reset_seconds));
       SetRateLimitHeaders(res, d, true);
       reply(std::move(res));

@@ -61,7 +61,8 @@ ApiError ValidationError(std::string_view field, std::string_view message, std::
 
 /// The envelope body. `detail` mirrors the message for clients of the FastAPI systems we
 /// replace, which read `detail`.
+/// `top_level`: more members beside "error" and "detail" (seed 001's 429 "timestamp").
 std::string ErrorBody(ErrorCode code, std::string_view message, std::string_view request_id,
-                      const nlohmann::json& details = nullptr);
+                      const nlohmann::json& details = nullptr, const nlohmann::json& top_level = nullptr);
 
 }  // namespace suite::core

@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,9 @@ std::string NewUuid();
 /// Accepts a client-supplied request id: 1..128 chars of [A-Za-z0-9._:-]. Anything else would
 /// let a client forge log lines or headers.
 bool IsValidRequestId(std::string_view id);
+/// The request id a request keeps: its X-Request-ID when well formed, else the trace id of
+/// seed 003's X-Cloud-Trace-Context ("TRACE_ID/SPAN_ID;o=1", 32 hex), else nullopt (make one).
+std::optional<std::string> ClientRequestId(std::string_view x_request_id, std::string_view x_cloud_trace_context);
 /// RFC 3339 UTC with microseconds: 2025-10-26T12:34:56.789123+00:00 (seed 000's format).
 std::string IsoTimestamp(std::chrono::system_clock::time_point tp);
 inline std::string NowIso() { return IsoTimestamp(std::chrono::system_clock::now()); }
