@@ -26,6 +26,7 @@ write_env "$DIR/env" "$DIR" "$E2E_PG_PORT" "$E2E_REDIS_PORT" 28000 "$DIR/secrets
 DB=suite_e2e_$(openssl rand -hex 4)  # a fresh database per run
 sed -i "s|/suite\$|/$DB|" "$DIR/env"
 echo "RATE_LIMIT_REQUESTS=60" >> "$DIR/env"
+echo "CORS_ORIGINS=http://localhost:3000,http://localhost:3001" >> "$DIR/env"
 sed -i "s|^REDIS_URL=.*|&/1|" "$DIR/env"  # a Redis database of its own (hostile.sh uses 2), emptied below
 printf "ARGON2_MEMORY_KIB=1024\nLOGIN_RATE_PER_MINUTE=30\nREGISTER_RATE_PER_MINUTE=20\n" >> "$DIR/env"
 . "$DIR/secrets"; set -a; . "$DIR/env"; set +a
@@ -323,6 +324,11 @@ check "metrics on METRICS_PORT" "$(curl -s http://127.0.0.1:$METRICS_PORT/metric
 check "unknown path" "$(call GET /nope; echo "$STATUS")" 404
 call POST /api/test -H "X-API-Key: $API_KEY" "${J[@]}" -d '{"test_name":"sample_test","iterations":10}'
 check "seed 001 /api/test" "$(jq -c '[.success, .received_data.iterations]' <<<"$BODY")" '[true,10]'
+call OPTIONS /process -H 'Origin: http://localhost:3000' -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: x-api-key, authorization, content-type'
+check "CORS preflight without credentials (seed 001)" "$STATUS $(header access-control-allow-origin) $(header access-control-max-age)" "200 http://localhost:3000 600"
+check "CORS preflight from another origin: 400" "$(call OPTIONS /process -H 'Origin: https://evil.example' -H 'Access-Control-Request-Method: POST'; echo "$STATUS")" 400
+call POST /process -H 'Origin: http://localhost:3000' "${J[@]}" -d '{}'
+check "CORS headers on a refusal too" "$STATUS $(header access-control-allow-origin) $(header access-control-allow-credentials)" "401 http://localhost:3000 true"
 check "untrusted Host: 400 (seed 001)" "$(call GET /health -H 'Host: evil.example'; echo "$STATUS $(jq -r .error.message <<<"$BODY")")" "400 Invalid host header"
 check "X-Cloud-Trace-Context as the request id (seed 003)" \
   "$(call GET /health -H 'X-Cloud-Trace-Context: 105445aa7843bc8bf206b12000100000/1;o=1'; header x-request-id)" 105445aa7843bc8bf206b12000100000

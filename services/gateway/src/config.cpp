@@ -57,6 +57,9 @@ Config Config::FromEnv(suite::core::Env& env) {
     std::string err;
     c.trusted_hosts = TrustedHosts::Parse(env.Str("TRUSTED_HOSTS", "*"), err);
     if (!err.empty()) env.Fail("TRUSTED_HOSTS", err);
+    err.clear();
+    c.cors = Cors::Parse(env.Str("CORS_ORIGINS", ""), err);
+    if (!err.empty()) env.Fail("CORS_ORIGINS", err);
   }
   c.identity_ttl = std::chrono::seconds((timeout.count() + 999) / 1000);
   c.drain = env.Millis("DRAIN_TIMEOUT_MS", 10'000, 0, 600'000);

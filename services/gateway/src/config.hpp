@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "api_keys.hpp"
+#include "cors.hpp"
 #include "jwks.hpp"
 #include "trusted_hosts.hpp"
 #include "suite/core/config.hpp"
@@ -38,6 +39,7 @@ struct Config {
   suite::security::JwtOptions es256;             ///< auth-user's tokens: JWT_ISSUER, JWT_AUDIENCE
   JwksOptions jwks;                              ///< JWKS_REFRESH_SECONDS
   TrustedHosts trusted_hosts;                    ///< TRUSTED_HOSTS (default: any)
+  Cors cors;                                     ///< CORS_ORIGINS (default: none)
   std::chrono::seconds identity_ttl{30};         ///< the upstream timeout, rounded up
   std::chrono::milliseconds drain{10'000};
 

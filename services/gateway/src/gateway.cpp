@@ -101,6 +101,19 @@ void Gateway::Handle(RequestPtr req, Reply reply) {
     reply(Response::Error(ErrorCode::kBadRequest, "Invalid host header", req->request_id));
     return;
   }
+  // CORS: a preflight is answered before any credential is asked for; allowed origins get
+  // their headers on every answer, refusals included.
+  if (config_.cors.enabled()) {
+    if (auto preflight = config_.cors.Preflight(*req)) {
+      reply(std::move(*preflight));
+      return;
+    }
+    if (config_.cors.Allows(req->Header("origin")))
+      reply = Reply([reply = std::move(reply), origin = std::string(req->Header("origin")), this](Response res) {
+        config_.cors.Decorate(res, origin);
+        reply(std::move(res));
+      }, req->request_id);
+  }
   const Route* route = Find(req->path);
   if (route == nullptr) {
     local_.Dispatch(std::move(req), std::move(reply));

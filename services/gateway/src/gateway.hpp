@@ -1,6 +1,7 @@
 #pragma once
 /// The edge pipeline, in this order (each step may answer and stop):
-///   0. trusted hosts (TRUSTED_HOSTS): another Host header is a 400
+///   0. trusted hosts (TRUSTED_HOSTS): another Host header is a 400; CORS (CORS_ORIGINS):
+///      a preflight is answered here, an allowed origin's answer gets its headers
 ///   1. local routes (/health, /ready, /metrics): answered here, no credentials, no limit
 ///   2. route lookup by path prefix: 404 in the envelope for anything else; a method the
 ///      route does not serve: 405 with Allow, before any credential check or forwarding;

@@ -11,10 +11,11 @@ using suite::http::Response;
 void RegisterLocalRoutes(suite::http::Router& router, const Config& config) {
   const auto& rl = config.rate_limit;
   const std::string limit = std::to_string(rl.requests) + " requests per " + std::to_string(rl.period.count()) + "s";
-  router.Inline("GET", "/health/detailed", [&rl](Request&) {
+  const nlohmann::json origins = config.cors.origins();
+  router.Inline("GET", "/health/detailed", [&rl, origins](Request&) {
     return Response::Json(200, {{"status", "healthy"}, {"timestamp", suite::core::NowIso()}, {"version", "0.1.0"},
                                 {"environment", "production"}, {"rate_limiting", rl.enabled ? "enabled" : "disabled"},
-                                {"cors_origins", nlohmann::json::array()}});
+                                {"cors_origins", origins}});
   });
   router.Inline("GET", "/protected", [](Request& req) {
     const auto id = suite::http::IdentityOf(req);
@@ -24,10 +25,10 @@ void RegisterLocalRoutes(suite::http::Router& router, const Config& config) {
                                 {"subject", id.subject},
                                 {"timestamp", suite::core::NowIso()}});
   });
-  router.Inline("GET", "/api/status", [&rl, limit](Request&) {
+  router.Inline("GET", "/api/status", [&rl, limit, origins](Request&) {
     return Response::Json(200, {{"api_status", "running"}, {"authentication", "enabled"},
                                 {"rate_limiting", {{"enabled", rl.enabled}, {"limit", limit}}},
-                                {"cors", {{"allowed_origins", nlohmann::json::array()}}},
+                                {"cors", {{"allowed_origins", origins}}},
                                 {"timestamp", suite::core::NowIso()}});
   });
 }
