@@ -42,6 +42,19 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA_CERT" -X POST "$GATE
   -H 'Content-Type: application/json' -d '{}')
 check "request served after the restart" "$code" 200
 
+echo "tiers (seed 003), as the stack runs them: no RATE_LIMIT_REQUESTS"
+. "$DIR/secrets.env"  # API_KEY_2: the stack's free-tier key
+redis-cli -p "${STACK_TEST_REDIS_PORT:-56392}" DEL 'rl:{key:local-free}' 'rl:{key:local}' >/dev/null
+codes=""
+for _ in $(seq 11); do
+  codes="$codes $(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA_CERT" -X POST "$GATEWAY_URL/api/test" -H "X-API-Key: $API_KEY_2" \
+    -H 'Content-Type: application/json' -d '{}')"
+done
+check "free key: 10 a minute, the 11th refused" "$(echo $codes | tr ' ' '\n' | sort | uniq -c | tr -s ' ' | xargs)" "10 200 1 429"
+limit=$(curl -s -D - -o /dev/null --cacert "$CA_CERT" -X POST "$GATEWAY_URL/api/test" -H "X-API-Key: $API_KEY" \
+  -H 'Content-Type: application/json' -d '{}' | tr -d '\r' | grep -i '^x-ratelimit-limit:' | cut -d' ' -f2)
+check "enterprise key: 300 a minute" "$limit" 300
+
 echo "status"
 # A zombie: the child of a parent (`sleep 30` after exec) that never reaps it.
 ( sleep 0.1 & echo $! > "$DIR/zombie.pid"; exec sleep 30 ) & reaper=$!

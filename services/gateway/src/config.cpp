@@ -40,7 +40,12 @@ Config Config::FromEnv(suite::core::Env& env) {
   c.processing = Upstream(env, "PROCESSING_URL", "http://127.0.0.1:8082", timeout);
   c.audit = Upstream(env, "AUDIT_URL", "http://127.0.0.1:8083", timeout);
   c.rate_limit.enabled = env.Bool("RATE_LIMIT_ENABLED", true);
-  c.rate_limit.requests = static_cast<int>(env.Int("RATE_LIMIT_REQUESTS", 100, 1, 1'000'000));
+  if (!env.Str("RATE_LIMIT_REQUESTS", "").empty()) {
+    const auto n = static_cast<int>(env.Int("RATE_LIMIT_REQUESTS", 100, 1, 1'000'000));
+    auto& rl = c.rate_limit;
+    rl.single = true;
+    rl.anonymous = rl.free = rl.pro = rl.enterprise = n;
+  }
   c.rate_limit.period = std::chrono::seconds(env.Int("RATE_LIMIT_PERIOD_SECONDS", 60, 1, 86'400));
   c.rate_limit.fail_open = env.Bool("RATE_LIMIT_FAIL_OPEN", true);
   c.server = suite::http::ServerOptionsFromEnv(env);

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api_keys.hpp"
@@ -18,9 +19,19 @@ namespace gateway {
 
 struct RateLimitConfig {
   bool enabled = true;
-  int requests = 100;
+  /// Seed 003's tiers (requests per period): free 10, pro 60, enterprise 300; callers without
+  /// an identity (by client address) get seed 001's 100. RATE_LIMIT_REQUESTS, when set, is
+  /// seed 001's single limit and applies to every tier.
+  int anonymous = 100, free = 10, pro = 60, enterprise = 300;
+  bool single = false;  ///< RATE_LIMIT_REQUESTS was given
   std::chrono::seconds period{60};
   bool fail_open = true;  ///< when Redis is unavailable: let requests through (counted)
+  int LimitFor(std::string_view tier) const {
+    if (tier == "enterprise") return enterprise;
+    if (tier == "pro") return pro;
+    if (tier == "free") return free;
+    return anonymous;
+  }
 };
 
 struct Config {

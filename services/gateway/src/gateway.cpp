@@ -169,7 +169,7 @@ void Gateway::Admit(RequestPtr req, Reply reply, const Route& r, bool retried) {
   const std::string subject = !id.api_key_id.empty() ? "key:" + id.api_key_id
                               : id.method != "none"  ? "user:" + id.subject
                                                      : "ip:" + req->remote_ip;
-  limiter_.Check(subject, [this, req, reply, route, id](Decision d) {
+  limiter_.Check(subject, config_.rate_limit.LimitFor(id.tier), [this, req, reply, route, id](Decision d) {
     const char* outcome = d.degraded ? (d.allowed ? "failed_open" : "failed_closed") : (d.allowed ? "allowed" : "limited");
     decisions_->Add({{"decision", outcome}}).Increment();
     if (!d.allowed) {
@@ -178,9 +178,9 @@ void Gateway::Admit(RequestPtr req, Reply reply, const Route& r, bool retried) {
       if (d.degraded) {
         res = Response::Error(ErrorCode::kServiceUnavailable, "Rate limiter unavailable, retry shortly", req->request_id);
       } else {
-        const std::string message = "Rate limit exceeded. Max " + std::to_string(rl.requests) + " requests per " +
+        const std::string message = "Rate limit exceeded. Max " + std::to_string(d.limit) + " requests per " +
                                     std::to_string(rl.period.count()) + "s";
-        const nlohmann::json details = {{"limit", rl.requests}, {"period_seconds", rl.period.count()},
+        const nlohmann::json details = {{"limit", d.limit}, {"tier", id.tier}, {"period_seconds", rl.period.count()},
                                         {"retry_after_seconds", d.reset_seconds}};
         res = Response::Error(ErrorCode::kRateLimited, message, req->request_id);
         // Seed 001's 429 body also carries the time of the refusal.

@@ -10,7 +10,9 @@ using suite::http::Response;
 
 void RegisterLocalRoutes(suite::http::Router& router, const Config& config) {
   const auto& rl = config.rate_limit;
-  const std::string limit = std::to_string(rl.requests) + " requests per " + std::to_string(rl.period.count()) + "s";
+  const std::string per = " requests per " + std::to_string(rl.period.count()) + "s";
+  const std::string limit = rl.single ? std::to_string(rl.anonymous) + per : "by tier" + per;
+  const nlohmann::json tiers = {{"anonymous", rl.anonymous}, {"free", rl.free}, {"pro", rl.pro}, {"enterprise", rl.enterprise}};
   const nlohmann::json origins = config.cors.origins();
   router.Inline("GET", "/health/detailed", [&rl, origins](Request&) {
     return Response::Json(200, {{"status", "healthy"}, {"timestamp", suite::core::NowIso()}, {"version", "0.1.0"},
@@ -25,9 +27,9 @@ void RegisterLocalRoutes(suite::http::Router& router, const Config& config) {
                                 {"subject", id.subject},
                                 {"timestamp", suite::core::NowIso()}});
   });
-  router.Inline("GET", "/api/status", [&rl, limit, origins](Request&) {
+  router.Inline("GET", "/api/status", [&rl, limit, tiers, origins](Request&) {
     return Response::Json(200, {{"api_status", "running"}, {"authentication", "enabled"},
-                                {"rate_limiting", {{"enabled", rl.enabled}, {"limit", limit}}},
+                                {"rate_limiting", {{"enabled", rl.enabled}, {"limit", limit}, {"tiers", tiers}}},
                                 {"cors", {{"allowed_origins", origins}}},
                                 {"timestamp", suite::core::NowIso()}});
   });

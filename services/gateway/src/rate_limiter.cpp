@@ -32,17 +32,17 @@ RateLimiter::RateLimiter(suite::redis::Client& redis, RateLimitConfig config)
 
 std::string RateLimiter::Key(const std::string& subject) { return "rl:{" + subject + "}"; }
 
-void RateLimiter::Check(const std::string& subject, std::function<void(Decision)> cb) {
+void RateLimiter::Check(const std::string& subject, int limit, std::function<void(Decision)> cb) {
   const auto window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(config_.period).count();
   redis_.Eval(script_, {Key(subject)},
-                {std::to_string(config_.requests), std::to_string(window_ms), suite::core::NewUuid()},
-                [this, cb = std::move(cb)](suite::redis::Reply r) {
+                {std::to_string(limit), std::to_string(window_ms), suite::core::NewUuid()},
+                [this, limit, cb = std::move(cb)](suite::redis::Reply r) {
                   Decision d;
-                  d.limit = config_.requests;
+                  d.limit = limit;
                   if (r.type != suite::redis::Reply::Type::kArray || r.elements.size() != 3) {
                     d.degraded = true;
                     d.allowed = config_.fail_open;
-                    d.remaining = config_.fail_open ? config_.requests : 0;
+                    d.remaining = config_.fail_open ? limit : 0;
                     d.reset_seconds = config_.period.count();
                   } else {
                     d.allowed = r.elements[0].integer == 1;

@@ -21,8 +21,8 @@ struct Decision {
 class RateLimiter {
  public:
   RateLimiter(suite::redis::Client& redis, RateLimitConfig config);
-  /// `cb` runs on the Redis client's strand.
-  void Check(const std::string& subject, std::function<void(Decision)> cb);
+  /// At most `limit` requests of `subject` per period. `cb` runs on the Redis client's strand.
+  void Check(const std::string& subject, int limit, std::function<void(Decision)> cb);
   /// The Redis key for a subject (one place, so that tests can assert it).
   static std::string Key(const std::string& subject);
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "authn.hpp"
+#include "config.hpp"
 #include "rate_limiter.hpp"
 #include "suite/core/error.hpp"
 
@@ -94,6 +95,29 @@ TEST_CASE("either credential on kAny routes, none on public ones") {
 
 TEST_CASE("rate-limit keys are built in one place") {
   CHECK(RateLimiter::Key("key:Prod") == "rl:{key:Prod}");
+}
+
+TEST_CASE("rate limits by tier (seed 003), one limit for all when seed 001's is set") {
+  RateLimitConfig rl;
+  CHECK(rl.LimitFor("free") == 10);
+  CHECK(rl.LimitFor("pro") == 60);
+  CHECK(rl.LimitFor("enterprise") == 300);
+  CHECK(rl.LimitFor("anonymous") == 100);
+  CHECK(rl.LimitFor("") == 100);
+  suite::core::Env env("gateway-test");
+  setenv("RATE_LIMIT_REQUESTS", "42", 1);
+  setenv("TLS_CERT_FILE", "x", 1);
+  setenv("TLS_KEY_FILE", "x", 1);
+  setenv("API_KEYS", "sk-test-key-1", 1);
+  setenv("JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
+  setenv("INTERNAL_TOKEN_SECRET", "fedcba9876543210fedcba9876543210", 1);
+  setenv("REDIS_URL", "redis://127.0.0.1:6379", 1);
+  const auto c = Config::FromEnv(env);
+  CHECK(env.errors().empty());
+  CHECK(c.rate_limit.single);
+  CHECK(c.rate_limit.LimitFor("enterprise") == 42);
+  CHECK(c.rate_limit.LimitFor("anonymous") == 42);
+  unsetenv("RATE_LIMIT_REQUESTS");
 }
 
 TEST_CASE("a JWT whose exp is a float, or beyond the lifetime cap, is refused") {
