@@ -370,6 +370,27 @@ def text_inputs():
     check("U+0000 in a /process field: 422 (never reaches the audit store)", status == 422, status)
 
 
+# ------------------------------------------------------------------------------------ body limit
+def oversized_body():
+    print("an oversized body, sent whole before the answer is read")
+    # http.client sends the entire body, then reads: the 413 must survive the refused upload
+    # (before, the connection was reset and the client saw only an EOF).
+    for size, chunked in ((4_000_000, False), (3_000_000, True)):
+        name = f"{size // 1_000_000} MB ({'chunked' if chunked else 'Content-Length'}): a complete 413 in the envelope"
+        c = http.client.HTTPSConnection("localhost", GW, context=CTX, timeout=20)
+        try:
+            body = (b"a" * 65536 for _ in range(size // 65536)) if chunked else b"a" * size
+            c.request("POST", "/api/test", body=body, headers={"X-API-Key": KEY, "Content-Type": "application/json"},
+                      encode_chunked=chunked)
+            r = c.getresponse()
+            data = r.read()
+            check(name, r.status == 413 and envelope(data).get("error", {}).get("code") == "PAYLOAD_TOO_LARGE", r.status)
+        except OSError as e:
+            check(name, False, f"{type(e).__name__}: {e}")
+        finally:
+            c.close()
+
+
 # ---------------------------------------------------------------------------------------- 10, 11
 def credentials():
     print("10/11. credentials")
@@ -441,6 +462,7 @@ def main():
     framing()
     methods(admin)
     text_inputs()
+    oversized_body()
     credentials()
     identity_replay()
     login_throttle()

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <array>
 #include <list>
 #include <map>
 #include <mutex>
@@ -297,6 +298,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
       if (ec == bhttp::error::body_limit) {
         co_await WriteError(stream, ErrorCode::kPayloadTooLarge, "Request body too large");
+        co_await Discard(stream);
         break;
       }
       if (ec == bhttp::error::header_limit) {
@@ -326,6 +328,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                                                     net::as_tuple(net::use_awaitable));
         if (bec == bhttp::error::body_limit) {
           co_await WriteError(stream, ErrorCode::kPayloadTooLarge, "Request body too large");
+          co_await Discard(stream);
           break;
         }
         if (bec) break;
@@ -378,6 +381,26 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
           }
         },
         net::use_awaitable);
+  }
+
+  // After a 413 the client may still be sending the body it was refused (most clients send the
+  // whole body before they read). Closing at once would reset the connection and destroy the
+  // answer in its receive buffer; so, as nginx's lingering close does, the rest is read and
+  // dropped, for at most 5 s (1 s of silence ends it) and 128 MiB.
+  template <class Stream>
+  net::awaitable<void> Discard(Stream& stream) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    std::array<char, 16 * 1024> scratch;
+    std::size_t total = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (total < (128u << 20)) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) break;
+      lowest.expires_after(std::min<std::chrono::steady_clock::duration>(left, std::chrono::seconds(1)));
+      auto [ec, n] = co_await stream.async_read_some(net::buffer(scratch), net::as_tuple(net::use_awaitable));
+      if (ec) break;
+      total += n;
+    }
   }
 
   // A refusal before any request exists: its own id and log line, then the connection closes.
