@@ -132,4 +132,11 @@ bool IsValidUtf8(std::string_view s) {
 
 bool IsCleanText(std::string_view s) { return s.find('\0') == std::string_view::npos && IsValidUtf8(s); }
 
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
 }  // namespace suite::core

@@ -9,12 +9,6 @@
 namespace suite::http {
 
 namespace {
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = Lower(c);
-  return out;
-}
 int Hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -43,7 +37,7 @@ std::optional<std::string> Request::Query(std::string_view name) const {
 }
 
 void Response::Set(std::string_view name, std::string value) {
-  std::string lname = ToLower(name);
+  std::string lname = core::AsciiLower(name);
   for (auto& [k, v] : headers)
     if (k == lname) {
       v = std::move(value);

@@ -290,31 +290,25 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Com
   router.Blocking("POST", "/auth/verify-email", workers, [&users](Request& req) {
     return Response::Json(200, users.VerifyEmail(Field(JsonObject(req), "token"), Client(req)));
   });
-  // The lookup and the mail run after the answer: a known address must not answer later than
-  // an unknown one (timing would tell who has an account).
-  auto later = [&workers](std::function<void()> task) {
-    workers.Submit(std::move(task), [] { suite::obs::Warn("mail request dropped: workers busy"); });
+  // Requests for a mailed link: throttled per address, answered 202 alike for every e-mail, and
+  // the lookup and the mail run after the answer (a known address must not answer later than an
+  // unknown one: timing would tell who has an account).
+  auto mail_request = [&](const char* path, void (Users::*send)(const std::string&, const ClientInfo&),
+                          const char* message) {
+    router.Blocking("POST", path, workers, [&users, &throttle, &workers, send, message](Request& req) {
+      return WithRetryAfter(req, [&] {
+        throttle.Mail(Client(req).ip);
+        workers.Submit([&users, send, email = Field(JsonObject(req), "email"), client = Client(req)] {
+          (users.*send)(email, client);
+        }, [] { suite::obs::Warn("mail request dropped: workers busy"); });
+        return Response::Json(202, {{"message", message}});
+      });
+    });
   };
-  router.Blocking("POST", "/auth/resend-verification", workers, [&users, &throttle, later](Request& req) {
-    return WithRetryAfter(req, [&] {
-      throttle.Mail(Client(req).ip);
-      later([&users, email = Field(JsonObject(req), "email"), client = Client(req)] {
-        users.ResendVerification(email, client);
-      });
-      return Response::Json(
-          202, {{"message", "If the address belongs to an unverified account, a new verification link is on its way."}});
-    });
-  });
-  router.Blocking("POST", "/auth/forgot-password", workers, [&users, &throttle, later](Request& req) {
-    return WithRetryAfter(req, [&] {
-      throttle.Mail(Client(req).ip);
-      later([&users, email = Field(JsonObject(req), "email"), client = Client(req)] {
-        users.ForgotPassword(email, client);
-      });
-      return Response::Json(
-          202, {{"message", "If the address belongs to an account, a password reset link is on its way."}});
-    });
-  });
+  mail_request("/auth/resend-verification", &Users::ResendVerification,
+               "If the address belongs to an unverified account, a new verification link is on its way.");
+  mail_request("/auth/forgot-password", &Users::ForgotPassword,
+               "If the address belongs to an account, a password reset link is on its way.");
   router.Blocking("POST", "/auth/reset-password", workers, [&users](Request& req) {
     const auto body = JsonObject(req);
     users.ResetPassword(Field(body, "token"), Field(body, "new_password"), Client(req));

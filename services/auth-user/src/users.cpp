@@ -4,6 +4,7 @@
 
 #include "suite/core/error.hpp"
 #include "suite/core/ids.hpp"
+#include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
 #include "validation.hpp"
 
@@ -14,12 +15,6 @@ using suite::core::ErrorCode;
 namespace obs = suite::obs;
 
 namespace {
-
-std::string LowerAscii(std::string s) {
-  for (auto& ch : s)
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-  return s;
-}
 
 std::int64_t Now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -105,92 +100,6 @@ nlohmann::json Users::Register(const std::string& username, const std::string& e
     Emit("register", "INFO", out.user["id"].get<long long>(), username, client);
   }
   return out.user;
-}
-
-bool Users::Queue(pqxx::work& tx, const Mail& mail) const {
-  if (!outbox_) return false;
-  Outbox::Enqueue(tx, mail);
-  return true;
-}
-
-nlohmann::json Users::VerifyEmail(const std::string& token, const ClientInfo& client) {
-  auto user = pool_.With([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    const auto claim = email_.Consume(tx, token, EmailPurpose::kVerify);
-    if (!claim) throw ApiError(ErrorCode::kBadRequest, "Invalid or expired verification token");
-    auto r = tx.exec_params1(std::string("UPDATE auth.users SET is_verified = true, updated_at = now() WHERE id = $1 "
-                                         "RETURNING ") + kColumns,
-                             claim->user_id);
-    tx.commit();
-    return UserJson(r);
-  });
-  Emit("email_verified", "INFO", user["id"].get<long long>(), user["username"], client);
-  return {{"message", "Email verified successfully"}, {"user", user}};
-}
-
-void Users::ResendVerification(const std::string& email, const ClientInfo& client) {
-  MailLink(email, EmailPurpose::kVerify, client);
-}
-
-void Users::ForgotPassword(const std::string& email, const ClientInfo& client) {
-  MailLink(email, EmailPurpose::kReset, client);
-}
-
-void Users::MailLink(const std::string& email, EmailPurpose purpose, const ClientInfo& client) {
-  if (!outbox_ || email.size() > 254) return;
-  const bool verify = purpose == EmailPurpose::kVerify;
-  std::optional<long long> sent_to;
-  pool_.With([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    // Verification links go to unverified accounts only; reset links to any active one.
-    auto rows = tx.exec_params(std::string("SELECT id, username, email FROM auth.users WHERE lower(email) = lower($1) "
-                                           "AND is_active") + (verify ? " AND NOT is_verified" : ""),
-                               email);
-    if (!rows.empty() && !email_.RecentlySent(tx, rows[0][0].as<long long>(), purpose)) {
-      const long long id = rows[0][0].as<long long>();
-      const std::string to = rows[0][2].c_str(), name = rows[0][1].c_str();
-      const auto token = email_.Issue(tx, id, purpose, to);
-      Queue(tx, verify ? email_.VerificationMail(to, name, token) : email_.ResetMail(to, name, token));
-      sent_to = id;
-    }
-    tx.commit();
-    return 0;
-  });
-  if (sent_to) {
-    WakeOutbox();
-    Emit(verify ? "verification_resent" : "password_reset_requested", "INFO", *sent_to, "", client);
-  }
-}
-
-void Users::ResetPassword(const std::string& token, const std::string& new_password, const ClientInfo& client) {
-  const auto invalid = [] { return ApiError(ErrorCode::kBadRequest, "Invalid or expired reset token"); };
-  // Look first (the policy needs the name), hash without a connection, then spend the token.
-  const auto who = pool_.With([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    const auto claim = email_.Peek(tx, token, EmailPurpose::kReset);
-    if (!claim) throw invalid();
-    auto r = tx.exec_params1("SELECT username, email FROM auth.users WHERE id = $1", claim->user_id);
-    return std::pair<std::string, std::string>{r[0].c_str(), r[1].c_str()};
-  });
-  nlohmann::json errors = nlohmann::json::array();
-  CheckPassword(new_password, errors, config_.password_min_score, {who.first, who.second});
-  if (!errors.empty()) throw suite::core::ValidationError(std::move(errors));
-  const std::string hash = hasher_.Hash(new_password);
-  const auto [id, ended] = pool_.With([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    const auto claim = email_.Consume(tx, token, EmailPurpose::kReset);
-    if (!claim) throw invalid();
-    tx.exec_params("UPDATE auth.users SET password_hash = $2, is_verified = true, updated_at = now() WHERE id = $1",
-                   claim->user_id, hash);
-    lockout_.AccountSuccess(tx, claim->user_id);
-    tx.exec_params("UPDATE auth.device_locks SET failed_attempts = 0, locked_until = NULL WHERE user_id = $1",
-                   claim->user_id);
-    const auto n = sessions_.EndAll(tx, claim->user_id);
-    tx.commit();
-    return std::pair{claim->user_id, n};
-  });
-  obs::Info("password reset", {{"user_id", id}, {"sessions_ended", ended}, {"event", "password_reset"}});
-  Emit("password_reset", "WARNING", id, who.first, client, {{"sessions_ended", ended}});
 }
 
 void Users::Emit(const char* type, const char* severity, std::optional<long long> user_id, const std::string& username,
@@ -421,7 +330,7 @@ nlohmann::json Users::UpdateMe(const std::string& username, const std::optional<
     const auto current = FindByUsername(tx, username, true);
     const auto id = current["id"].as<long long>();
     // A new address is unconfirmed until its owner opens the link sent to it.
-    const bool new_address = new_email && outbox_ != nullptr && LowerAscii(*new_email) != LowerAscii(current["email"].c_str());
+    const bool new_address = new_email && outbox_ != nullptr && suite::core::AsciiLower(*new_email) != suite::core::AsciiLower(current["email"].c_str());
     pqxx::result r;
     try {
       pqxx::subtransaction sub(tx);
@@ -441,56 +350,6 @@ nlohmann::json Users::UpdateMe(const std::string& username, const std::optional<
   });
   WakeOutbox();
   return user;
-}
-
-nlohmann::json Users::TotpEnroll(const std::string& username, const ClientInfo& client) {
-  if (!totp_) throw ApiError(ErrorCode::kNotFound, "Two-factor authentication is not available");
-  auto out = pool_.With([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    const auto id = FindByUsername(tx, username, true)["id"].as<long long>();
-    auto r = totp_->Enroll(tx, id, username);
-    tx.commit();
-    return r;
-  });
-  Emit("totp_enrolment_started", "INFO", std::nullopt, username, client);
-  return out;
-}
-
-nlohmann::json Users::TotpConfirm(const std::string& username, const std::string& code, const ClientInfo& client) {
-  if (!totp_) throw ApiError(ErrorCode::kNotFound, "Two-factor authentication is not available");
-  const auto [id, out] = pool_.With([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    const auto id = FindByUsername(tx, username, true)["id"].as<long long>();
-    auto r = totp_->Confirm(tx, id, code);
-    tx.commit();
-    return std::pair{id, r};
-  });
-  Emit("totp_enabled", "INFO", id, username, client);
-  return out;
-}
-
-void Users::TotpDisable(const std::string& username, const std::string& password, const std::string& code,
-                        const ClientInfo& client) {
-  if (!totp_) throw ApiError(ErrorCode::kNotFound, "Two-factor authentication is not available");
-  const std::string stored = pool_.With([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    return std::string(FindByUsername(tx, username, false)["password_hash"].c_str());
-  });
-  if (password.size() > 1024 || !hasher_.Verify(stored, password))
-    throw ApiError(ErrorCode::kUnauthenticated, "Incorrect password");
-  const auto id = pool_.With([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    const auto id = FindByUsername(tx, username, true)["id"].as<long long>();
-    if (!totp_->Enabled(tx, id)) throw ApiError(ErrorCode::kBadRequest, "Two-factor authentication is not enabled");
-    if (totp_->Check(tx, id, code) == Totp::Result::kInvalid) {
-      tx.commit();  // a spent recovery code stays spent
-      throw ApiError(ErrorCode::kUnauthenticated, "Invalid two-factor code");
-    }
-    totp_->Disable(tx, id);
-    tx.commit();
-    return id;
-  });
-  Emit("totp_disabled", "WARNING", id, username, client);
 }
 
 bool Users::EnsureAdmin(const std::string& username, const std::string& email, const std::string& password) {

@@ -2,16 +2,11 @@
 
 #include <algorithm>
 
+#include "suite/core/json.hpp"
+
 namespace gateway {
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -43,7 +38,7 @@ TrustedHosts TrustedHosts::Parse(std::string_view list, std::string& error) {
   t.any_ = false;
   while (!list.empty()) {
     const auto comma = list.find(',');
-    const auto entry = Lower(Trim(list.substr(0, comma)));
+    const auto entry = suite::core::AsciiLower(Trim(list.substr(0, comma)));
     list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
     if (entry.empty()) continue;
     if (entry == "*") {
@@ -66,7 +61,7 @@ TrustedHosts TrustedHosts::Parse(std::string_view list, std::string& error) {
 
 bool TrustedHosts::Allows(std::string_view host) const {
   if (any_) return true;
-  const auto name = Lower(HostPart(Trim(host)));
+  const auto name = suite::core::AsciiLower(HostPart(Trim(host)));
   if (name.empty()) return false;
   if (std::find(exact_.begin(), exact_.end(), name) != exact_.end()) return true;
   return std::any_of(suffixes_.begin(), suffixes_.end(), [&](const std::string& suffix) {

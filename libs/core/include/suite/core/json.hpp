@@ -38,4 +38,7 @@ bool IsValidUtf8(std::string_view s);
 /// Valid UTF-8 without U+0000: what every text field must be before it reaches storage.
 bool IsCleanText(std::string_view s);
 
+/// A-Z to a-z, every other byte kept (header names, host names, e-mail comparisons).
+std::string AsciiLower(std::string_view s);
+
 }  // namespace suite::core
