@@ -36,8 +36,7 @@ int main() {
       {"permissions-policy", "geolocation=(), microphone=(), camera=()"},
       {"cache-control", "no-store"},
   };
-  suite::http::Server server(runtime, options, metrics,
-                             [&](suite::http::RequestPtr req, suite::http::Reply reply) { gw.Handle(req, reply); });
+  suite::http::Server server(runtime, options, metrics, gw.Handler());
   suite::http::Server admin_server(runtime, {}, metrics,
                                    [&](suite::http::RequestPtr req, suite::http::Reply reply) { admin.Dispatch(req, reply); });
   try {

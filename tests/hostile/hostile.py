@@ -372,23 +372,45 @@ def text_inputs():
 
 # ------------------------------------------------------------------------------------ body limit
 def oversized_body():
-    print("an oversized body, sent whole before the answer is read")
+    print("an oversized body, sent whole before the answer is read; limits by tier (seed 003)")
     # http.client sends the entire body, then reads: the 413 must survive the refused upload
-    # (before, the connection was reset and the client saw only an EOF).
-    for size, chunked in ((4_000_000, False), (3_000_000, True)):
-        name = f"{size // 1_000_000} MB ({'chunked' if chunked else 'Content-Length'}): a complete 413 in the envelope"
+    # (before, the connection was reset and the client saw only an EOF). The free key's cap is
+    # 5 MiB, an anonymous caller's 2 MiB.
+    free_key = E["API_KEY_2"]
+    for size, chunked, path, key, cap in ((6_000_000, False, "/api/test", free_key, 5 << 20),
+                                          (6_000_000, True, "/api/test", free_key, 5 << 20),
+                                          (3_000_000, False, "/auth/login", None, 2 << 20)):
+        who = "free key" if key else "anonymous"
+        name = f"{size // 1_000_000} MB {who} ({'chunked' if chunked else 'Content-Length'}): a complete 413 naming the cap"
         c = http.client.HTTPSConnection("localhost", GW, context=CTX, timeout=20)
         try:
             body = (b"a" * 65536 for _ in range(size // 65536)) if chunked else b"a" * size
-            c.request("POST", "/api/test", body=body, headers={"X-API-Key": KEY, "Content-Type": "application/json"},
-                      encode_chunked=chunked)
+            headers = {"Content-Type": "application/json"}
+            if key:
+                headers["X-API-Key"] = key
+            c.request("POST", path, body=body, headers=headers, encode_chunked=chunked)
             r = c.getresponse()
-            data = r.read()
-            check(name, r.status == 413 and envelope(data).get("error", {}).get("code") == "PAYLOAD_TOO_LARGE", r.status)
+            data = envelope(r.read()).get("error", {})
+            check(name, r.status == 413 and data.get("code") == "PAYLOAD_TOO_LARGE"
+                  and data.get("details", {}).get("limit_bytes") == cap, (r.status, data))
         except OSError as e:
             check(name, False, f"{type(e).__name__}: {e}")
         finally:
             c.close()
+    # Expect: 100-continue is answered only once the head passed authentication: a caller without
+    # credentials gets its 401 at once and is never invited to send the body.
+    for label, auth, want in (("no credentials", b"", b"HTTP/1.1 401"),
+                              ("a valid key", f"X-API-Key: {KEY}\r\n".encode(), b"HTTP/1.1 100")):
+        s = tls_socket()
+        s.sendall(b"POST /api/test HTTP/1.1\r\nHost: localhost\r\n" + auth +
+                  b"Content-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+        s.settimeout(5)
+        try:
+            first = s.recv(65536)
+        except OSError as e:
+            first = repr(e).encode()
+        check(f"Expect: 100-continue with {label}: {want.decode()[9:]} first", first.startswith(want), first[:40])
+        s.close()
 
 
 # ---------------------------------------------------------------------------------------- 10, 11

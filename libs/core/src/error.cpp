@@ -17,12 +17,15 @@ constexpr Row kTable[] = {
     {ErrorCode::kMethodNotAllowed, "METHOD_NOT_ALLOWED", 405},
     {ErrorCode::kConflict, "CONFLICT", 409},
     {ErrorCode::kPayloadTooLarge, "PAYLOAD_TOO_LARGE", 413},
+    {ErrorCode::kUriTooLong, "URI_TOO_LONG", 414},
+    {ErrorCode::kHeadersTooLarge, "REQUEST_HEADER_FIELDS_TOO_LARGE", 431},
     {ErrorCode::kValidation, "VALIDATION_ERROR", 422},
     {ErrorCode::kRateLimited, "RATE_LIMIT_EXCEEDED", 429},
     {ErrorCode::kQuotaExceeded, "QUOTA_EXCEEDED", 429},
     {ErrorCode::kInternal, "INTERNAL_ERROR", 500},
     {ErrorCode::kUpstreamUnavailable, "UPSTREAM_UNAVAILABLE", 502},
     {ErrorCode::kServiceUnavailable, "UPSTREAM_UNAVAILABLE", 503},
+    {ErrorCode::kOverloaded, "SERVICE_UNAVAILABLE", 503},
     {ErrorCode::kUpstreamTimeout, "UPSTREAM_TIMEOUT", 504},
 };
 const Row& Find(ErrorCode code) {

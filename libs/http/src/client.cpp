@@ -10,6 +10,8 @@
 #include <charconv>
 #include <deque>
 
+#include "suite/http/resume.hpp"
+
 namespace suite::http {
 
 namespace net = boost::asio;
@@ -161,10 +163,17 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
 };
 
 UpstreamPool::UpstreamPool(net::io_context& io, UpstreamOptions options)
-    : impl_(std::make_shared<Impl>(io, std::move(options))) {}
+    : impl_(std::make_shared<Impl>(io, std::move(options))),
+      name_(impl_->options.host + ":" + std::to_string(impl_->options.port)) {}
 UpstreamPool::~UpstreamPool() = default;
 
 const UpstreamOptions& UpstreamPool::options() const { return impl_->options; }
+
+Task<ClientResult> UpstreamPool::Call(ClientRequest request) {
+  return Resume<ClientResult>([this, request = std::move(request)](auto done) mutable {
+    Send(std::move(request), std::move(done));
+  });
+}
 
 void UpstreamPool::Send(ClientRequest request, std::function<void(ClientResult)> done) {
   // Run catches every exception itself and always calls `done`.

@@ -71,6 +71,17 @@ Response Response::Error(core::ErrorCode code, std::string_view message,
   return r;
 }
 
+Response ErrorReply(const core::ApiError& e, std::string_view request_id) {
+  Response r;
+  r.status = core::HttpStatus(e.code());
+  r.body = core::ErrorBody(e.code(), e.what(), request_id, e.details(), e.top_level());
+  r.headers.emplace_back("content-type", "application/json");
+  if (r.status == 401)  // RFC 9110 11.6.1
+    r.headers.emplace_back("www-authenticate", e.challenge().empty() ? "Bearer realm=\"api\"" : e.challenge());
+  if (e.retry_after() > 0) r.headers.emplace_back("retry-after", std::to_string(e.retry_after()));
+  return r;
+}
+
 std::optional<std::string> PercentDecode(std::string_view in) {
   std::string out;
   out.reserve(in.size());

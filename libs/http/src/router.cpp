@@ -12,7 +12,7 @@ Response ErrorFromException(std::exception_ptr e, const Request& req) {
   } catch (const core::ApiError& err) {
     if (!err.internal().empty())
       obs::Warn("request failed", {{"request_id", req.request_id}, {"reason", err.internal()}});
-    return Response::Error(err.code(), err.what(), req.request_id, err.details());
+    return ErrorReply(err, req.request_id);
   } catch (const std::exception& err) {
     obs::Error("unhandled exception", {{"request_id", req.request_id}, {"error", err.what()}});
   } catch (...) {
@@ -57,10 +57,9 @@ void Router::Blocking(std::string method, std::string pattern, WorkerPool& pool,
               }
             },
             [req, reply] {
-              auto res = Response::Error(ErrorCode::kServiceUnavailable,
-                                         "Service is busy, retry shortly", req->request_id);
-              res.Set("retry-after", "1");
-              reply(std::move(res));
+              reply(ErrorReply(core::ApiError(ErrorCode::kOverloaded, "Service is busy, retry shortly")
+                                   .RetryAfter(std::chrono::seconds(1)),
+                               req->request_id));
             });
       });
 }

@@ -96,13 +96,14 @@ struct SessionHandle {
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  Impl(Runtime& rt, ServerOptions o, obs::Metrics& m, Handler h)
-      : runtime(rt), options(std::move(o)), metrics(m), handler(std::move(h)) {}
+  Impl(Runtime& rt, ServerOptions o, obs::Metrics& m, Handler h, HeadHandler hh)
+      : runtime(rt), options(std::move(o)), metrics(m), handler(std::move(h)), head_handler(std::move(hh)) {}
 
   Runtime& runtime;
   ServerOptions options;
   obs::Metrics& metrics;
-  Handler handler;
+  Handler handler;           ///< one of the two
+  HeadHandler head_handler;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<std::shared_ptr<net::ssl::context>> tls_contexts;
   std::atomic<std::size_t> connections{0};
@@ -302,7 +303,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         break;
       }
       if (ec == bhttp::error::header_limit) {
-        co_await WriteError(stream, ErrorCode::kBadRequest, "Request header fields too large", 431);
+        co_await WriteError(stream, ErrorCode::kHeadersTooLarge, "Request header fields too large");
         break;
       }
       if (ec) {
@@ -316,13 +317,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         co_await WriteError(stream, ErrorCode::kBadRequest, framing);
         break;
       }
-      if (beast::iequals(head[bhttp::field::expect], "100-continue") && !parser.is_done()) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
-        lowest.expires_after(options.write_timeout);
-        auto [wec, wn] = co_await bhttp::async_write(stream, cont, net::as_tuple(net::use_awaitable));
-        if (wec) break;
+      if (head.target().size() > options.target_limit) {
+        co_await WriteError(stream, ErrorCode::kUriTooLong, "Request URI too long");
+        break;
       }
-      if (!parser.is_done()) {
+      const bool expects_continue = beast::iequals(head[bhttp::field::expect], "100-continue");
+      if (!head_handler && !parser.is_done()) {
+        if (expects_continue && !co_await Continue(stream, head.version())) break;
         lowest.expires_after(options.body_timeout);
         auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser,
                                                     net::as_tuple(net::use_awaitable));
@@ -335,26 +336,30 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
       ++active;
       metrics.in_flight().Increment();
-      auto msg = parser.release();
-      auto req = std::make_shared<Request>();
-      req->method = std::string(msg.method_string());
-      req->target = std::string(msg.target());
-      const auto q = req->target.find('?');
-      req->path = req->target.substr(0, q);
-      if (q != std::string::npos) req->query = req->target.substr(q + 1);
-      for (const auto& f : msg) req->headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
-      req->body = std::move(msg.body());
-      req->remote_ip = remote_ip;
-      req->secure = secure;
-      req->keep_alive = msg.keep_alive();
-      AssignRequestId(*req);
-
-      Response res = co_await Dispatch(req, lowest.get_executor());
+      auto req = MakeRequest(head, remote_ip, secure);
+      Response res;
+      bool drain = false;  // a body left unread: answer, then drain it and close
+      if (head_handler) {
+        HeadBody<Stream> body(*this, stream, buffer, parser, *req, expects_continue);
+        try {
+          res = co_await head_handler(req, body);
+        } catch (...) {
+          res = ErrorFromException(std::current_exception(), *req);
+        }
+        if (!parser.is_done()) {
+          req->keep_alive = false;
+          drain = body.status() != BodyReader::Status::kFailed;
+        }
+      } else {
+        req->body = std::move(head.body());
+        res = co_await Dispatch(req, lowest.get_executor());
+      }
       const bool keep = req->keep_alive && !runtime.stopping();
-      const bool ok = co_await Write(stream, res, keep, msg.version(), req.get());
+      const bool ok = co_await Write(stream, res, keep, head.version(), req.get());
       Observe(*req, res);
       --active;
       metrics.in_flight().Decrement();
+      if (ok && drain) co_await Discard(stream);
       if (!ok || !keep) break;
       std::lock_guard lock(mu);
       handle->idle = true;
@@ -365,6 +370,74 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
     *alive = false;
   }
+
+  static RequestPtr MakeRequest(const bhttp::request<bhttp::string_body>& head, const std::string& remote_ip,
+                                bool secure) {
+    auto req = std::make_shared<Request>();
+    req->method = std::string(head.method_string());
+    req->target = std::string(head.target());
+    const auto q = req->target.find('?');
+    req->path = req->target.substr(0, q);
+    if (q != std::string::npos) req->query = req->target.substr(q + 1);
+    req->headers.reserve(16);
+    for (const auto& f : head) req->headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
+    req->remote_ip = remote_ip;
+    req->secure = secure;
+    req->keep_alive = head.keep_alive();
+    AssignRequestId(*req);
+    return req;
+  }
+
+  template <class Stream>
+  net::awaitable<bool> Continue(Stream& stream, unsigned version) {
+    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream, cont, net::as_tuple(net::use_awaitable));
+    co_return !ec;
+  }
+
+  // The body of a request whose head is already with the handler.
+  template <class Stream>
+  class HeadBody final : public BodyReader {
+   public:
+    HeadBody(Impl& impl, Stream& stream, beast::flat_buffer& buffer,
+             bhttp::request_parser<bhttp::string_body>& parser, Request& req, bool expects_continue)
+        : impl_(impl), stream_(stream), buffer_(buffer), parser_(parser), req_(req),
+          expects_continue_(expects_continue) {}
+    Status status() const { return status_.value_or(Status::kOk); }
+    std::optional<std::uint64_t> content_length() const override {
+      const auto cl = parser_.content_length();
+      return cl ? std::optional<std::uint64_t>(*cl) : std::nullopt;
+    }
+    Task<Status> Read(std::size_t limit) override {
+      if (!status_) status_ = co_await ReadOnce(limit);
+      co_return *status_;
+    }
+
+   private:
+    Task<Status> ReadOnce(std::size_t limit) {
+      if (parser_.is_done()) co_return Status::kOk;
+      // Refused by its declared length: nothing is read, and no 100 Continue invites it.
+      if (const auto cl = parser_.content_length(); cl && *cl > limit) co_return Status::kTooLarge;
+      if (expects_continue_ && !co_await impl_.Continue(stream_, parser_.get().version())) co_return Status::kFailed;
+      // No body octet has been parsed yet (the head read stops at the blank line): the cap may
+      // still change, and it applies to chunked bodies as they arrive.
+      parser_.body_limit(limit);
+      beast::get_lowest_layer(stream_).expires_after(impl_.options.body_timeout);
+      auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser_, net::as_tuple(net::use_awaitable));
+      if (ec == bhttp::error::body_limit) co_return Status::kTooLarge;
+      if (ec) co_return Status::kFailed;
+      req_.body = std::move(parser_.get().body());
+      co_return Status::kOk;
+    }
+    Impl& impl_;
+    Stream& stream_;
+    beast::flat_buffer& buffer_;
+    bhttp::request_parser<bhttp::string_body>& parser_;
+    Request& req_;
+    bool expects_continue_;
+    std::optional<Status> status_;
+  };
 
   // Deliberately not a coroutine: GCC 12 destroys by-value coroutine parameters twice here.
   net::awaitable<Response> Dispatch(RequestPtr req, net::any_io_executor ex) {
@@ -404,14 +477,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 
   // A refusal before any request exists: its own id and log line, then the connection closes.
-  // `status` overrides the code's (431 has no code of its own).
   template <class Stream>
-  net::awaitable<void> WriteError(Stream& stream, ErrorCode code, const char* message, int status = 0) {
+  net::awaitable<void> WriteError(Stream& stream, ErrorCode code, const char* message) {
     const auto id = core::NewUuid();
     obs::Info("request refused", {{"request_id", id}, {"reason", message}});
-    auto res = Response::Error(code, message, id);
-    if (status != 0) res.status = status;
-    co_await Write(stream, res, false, 11);
+    co_await Write(stream, Response::Error(code, message, id), false, 11);
   }
 
   template <class Stream>
@@ -457,8 +527,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 };
 
+Server::Server(Runtime& runtime, ServerOptions options, obs::Metrics& metrics, HeadHandler handler)
+    : Server(runtime, std::move(options), metrics, Handler{}) {
+  impl_->head_handler = std::move(handler);
+}
+
 Server::Server(Runtime& runtime, ServerOptions options, obs::Metrics& metrics, Handler handler)
-    : impl_(std::make_shared<Impl>(runtime, std::move(options), metrics, std::move(handler))) {
+    : impl_(std::make_shared<Impl>(runtime, std::move(options), metrics, std::move(handler), HeadHandler{})) {
   std::weak_ptr<Impl> weak = impl_;
   runtime.OnStop([weak] { if (auto i = weak.lock()) i->StopAccepting(); },
                  [weak] {

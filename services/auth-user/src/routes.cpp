@@ -151,20 +151,6 @@ std::optional<UserPath> ParseUserPath(std::string_view path) {
   return out;
 }
 
-// Runs `fn`; a refusal that says when to come back (a lock, a throttle) gets Retry-After.
-template <class Fn>
-Response WithRetryAfter(const Request& req, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const ApiError& e) {
-    if (!e.details().is_object() || !e.details().contains("retry_after_seconds")) throw;
-    auto res = Response::Error(e.code(), e.what(), req.request_id, e.details());
-    res.Set("retry-after", std::to_string(e.details()["retry_after_seconds"].get<long long>()));
-    return res;
-  }
-}
-
-
 Actor ActorOf(const Request& req) { return {Caller(req), suite::http::IdentityOf(req).HasRole("admin")}; }
 
 std::optional<int> OptionalInt(const nlohmann::json& j, const char* name) {
@@ -259,23 +245,19 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Com
     return Response::Json(200, out);
   });
   router.Blocking("POST", "/auth/register", workers, [&users, &throttle](Request& req) {
-    return WithRetryAfter(req, [&] {
-      throttle.Register(Client(req).ip);
-      auto j = suite::core::ParseJsonBody(req.body, kLimits);
-      if (!j.is_object()) throw ApiError(ErrorCode::kValidation, "Request body must be a JSON object");
-      nlohmann::json errors = nlohmann::json::array();
-      for (const char* f : {"username", "email", "password"})
-        if (!j.contains(f) || !j[f].is_string()) errors.push_back(Missing(f));
-      if (!errors.empty()) throw ValidationError(std::move(errors));
-      return Response::Json(201, users.Register(j["username"], j["email"], j["password"], Client(req)));
-    });
+    throttle.Register(Client(req).ip);
+    auto j = suite::core::ParseJsonBody(req.body, kLimits);
+    if (!j.is_object()) throw ApiError(ErrorCode::kValidation, "Request body must be a JSON object");
+    nlohmann::json errors = nlohmann::json::array();
+    for (const char* f : {"username", "email", "password"})
+      if (!j.contains(f) || !j[f].is_string()) errors.push_back(Missing(f));
+    if (!errors.empty()) throw ValidationError(std::move(errors));
+    return Response::Json(201, users.Register(j["username"], j["email"], j["password"], Client(req)));
   });
   router.Blocking("POST", "/auth/login", workers, [&users, &throttle](Request& req) {
-    return WithRetryAfter(req, [&] {
-      throttle.Login(Client(req).ip);
-      const auto form = Credentials(req);
-      return Response::Json(200, users.Login(form.user, form.pass, Client(req), form.device, form.totp));
-    });
+    throttle.Login(Client(req).ip);
+    const auto form = Credentials(req);
+    return Response::Json(200, users.Login(form.user, form.pass, Client(req), form.device, form.totp));
   });
   // E-mail links (public at the gateway). The request endpoints answer alike for every address.
   router.Blocking("GET", "/auth/verify-email", workers, [&users](Request& req) {
@@ -296,13 +278,11 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Com
   auto mail_request = [&](const char* path, void (Users::*send)(const std::string&, const ClientInfo&),
                           const char* message) {
     router.Blocking("POST", path, workers, [&users, &throttle, &workers, send, message](Request& req) {
-      return WithRetryAfter(req, [&] {
-        throttle.Mail(Client(req).ip);
-        workers.Submit([&users, send, email = Field(JsonObject(req), "email"), client = Client(req)] {
-          (users.*send)(email, client);
-        }, [] { suite::obs::Warn("mail request dropped: workers busy"); });
-        return Response::Json(202, {{"message", message}});
-      });
+      throttle.Mail(Client(req).ip);
+      workers.Submit([&users, send, email = Field(JsonObject(req), "email"), client = Client(req)] {
+        (users.*send)(email, client);
+      }, [] { suite::obs::Warn("mail request dropped: workers busy"); });
+      return Response::Json(202, {{"message", message}});
     });
   };
   mail_request("/auth/resend-verification", &Users::ResendVerification,

@@ -28,7 +28,8 @@ void Throttle::Count(const char* action, const std::string& client, int limit) {
       suite::obs::Warn("attempts throttled", {{"action", action}, {"client", who}, {"limit_per_minute", limit}});
     throw suite::core::ApiError(suite::core::ErrorCode::kRateLimited,
                                 "Too many attempts. Max " + std::to_string(limit) + " per minute",
-                                {{"limit", limit}, {"period_seconds", 60}, {"retry_after_seconds", std::max(retry, 1)}});
+                                {{"limit", limit}, {"period_seconds", 60}, {"retry_after_seconds", std::max(retry, 1)}})
+        .RetryAfter(std::chrono::seconds(std::max(retry, 1)));
   }
 }
 

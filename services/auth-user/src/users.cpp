@@ -146,7 +146,8 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
   // One answer for every lock, whoever's it is: real and unknown names are indistinguishable.
   auto locked = [](const LockState& s) {
     return ApiError(ErrorCode::kForbidden, "Account locked due to too many failed login attempts. Try again later.",
-                    {{"retry_after_seconds", s.retry_after_seconds}});
+                    {{"retry_after_seconds", s.retry_after_seconds}})
+        .RetryAfter(std::chrono::seconds(s.retry_after_seconds));
   };
   const auto device = devices_.Verify(device_token);
   return pool_.With([&](pqxx::connection& c) {

@@ -1,10 +1,12 @@
 #include "authn.hpp"
 
 #include "suite/core/error.hpp"
+#include "suite/observability/log.hpp"
 
 namespace gateway {
 
 using suite::core::ApiError;
+using suite::http::Task;
 using suite::core::ErrorCode;
 using suite::security::Identity;
 
@@ -42,13 +44,13 @@ void ApplyJwt(Identity& id, const nlohmann::json& claims, bool signed_by_auth_us
 
 }  // namespace
 
-Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiKeyStore& keys,
+Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const ApiKeyStore& keys,
                       const JwtVerifiers& jwt) {
   Identity id;
   id.client_ip = req.remote_ip;
   id.tier = "anonymous";
   id.method = "none";
-  if (policy == Policy::kPublic) return id;
+  if (policy == AuthPolicy::kNone) return id;
 
   const auto presented = PresentedKey(req);
   std::optional<ApiKey> key;
@@ -59,9 +61,11 @@ Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiK
   const auto token = BearerToken(req);
   nlohmann::json claims;
   bool es256 = false;
-  if (policy == Policy::kApiKeyAndJwt && !key)
+  const bool key_required = policy == AuthPolicy::kApiKeyAndJwt || policy == AuthPolicy::kApiKey;
+  const bool jwt_required = policy == AuthPolicy::kApiKeyAndJwt || policy == AuthPolicy::kJwt;
+  if (key_required && !key)
     throw ApiError(ErrorCode::kUnauthenticated, "API key required (query param 'api_key' or header 'X-API-Key')");
-  if (token) {
+  if (token && policy != AuthPolicy::kApiKey) {
     try {
       // Split once; the header's alg only picks the verifier, each pins its own algorithm.
       const auto parts = suite::security::detail::SplitToken(*token);
@@ -72,15 +76,14 @@ Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiK
       else
         claims = jwt.hs256.Verify(parts, jwt.hs256_options);
     } catch (const suite::security::UnknownKeyError& e) {
-      throw UnknownSigningKey(ErrorCode::kUnauthenticated, std::string("Invalid JWT token: ") + e.what());
+      throw UnknownSigningKey(std::string("Invalid JWT token: ") + e.what());
     } catch (const suite::security::JwtError& e) {
-      throw InvalidToken(ErrorCode::kUnauthenticated, std::string("Invalid JWT token: ") + e.what());
+      throw InvalidToken(std::string("Invalid JWT token: ") + e.what());
     }
-  } else if (policy == Policy::kApiKeyAndJwt || !key) {
+  } else if (jwt_required || (!key && policy == AuthPolicy::kAny)) {
     throw ApiError(ErrorCode::kUnauthenticated,
-                   policy == Policy::kApiKeyAndJwt
-                       ? "JWT required (header 'Authorization: Bearer <token>')"
-                       : "Authentication required (API key or 'Authorization: Bearer <token>')");
+                   jwt_required ? "JWT required (header 'Authorization: Bearer <token>')"
+                                : "Authentication required (API key or 'Authorization: Bearer <token>')");
   }
   if (!claims.is_null()) ApplyJwt(id, claims, es256);
   if (key) ApplyKey(id, *key);
@@ -88,6 +91,32 @@ Identity Authenticate(const suite::http::Request& req, Policy policy, const ApiK
   else id.method = key ? "api_key" : "jwt";
   if (!key) id.tier = "free";
   return id;
+}
+
+std::optional<FilterStatus> AuthnFilter::Try(RequestContext& ctx, bool last) {
+  const auto& req = ctx.req();
+  try {
+    // The key set is a locked snapshot: taken only when there is a token to check.
+    const auto keys = req.HasHeader("authorization") ? keys_.Keys() : nullptr;
+    ctx.identity = Authenticate(req, ctx.route->auth, config_.api_keys,
+                                {config_.hs256, config_.hs256_options, keys.get(), &config_.es256_options});
+    return FilterStatus::kContinue;
+  } catch (const UnknownSigningKey& e) {
+    if (!last) return std::nullopt;
+    suite::obs::Warn("authentication failed", {{"request_id", req.request_id}, {"reason", e.what()},
+                                               {"client", req.remote_ip}, {"path", req.path}});
+    return ctx.Refuse(e, "unknown_signing_key");
+  } catch (const suite::core::ApiError& e) {
+    suite::obs::Warn("authentication failed", {{"request_id", req.request_id}, {"reason", e.what()},
+                                               {"client", req.remote_ip}, {"path", req.path}});
+    return ctx.Refuse(e, dynamic_cast<const InvalidToken*>(&e) != nullptr ? "invalid_token" : "unauthenticated");
+  }
+}
+
+Task<FilterStatus> AuthnFilter::OnRequestAsync(RequestContext& ctx) {
+  if (auto decided = Try(ctx, false)) co_return *decided;
+  co_await keys_.Refetch();
+  co_return *Try(ctx, true);
 }
 
 }  // namespace gateway

@@ -3,19 +3,16 @@
 /// a bearer JWT with `exp`), or either one, or nobody, as the route's policy says.
 /// Roles come only from auth-user's ES256 tokens: a shared-secret HS256 token (seed 000)
 /// authenticates its holder but grants no role (whoever has JWT_SECRET could mint any).
+#include <memory>
+
 #include "api_keys.hpp"
+#include "routes.hpp"
 #include "suite/http/message.hpp"
 #include "suite/security/identity.hpp"
 #include "suite/security/es256.hpp"
 #include "suite/security/jwt.hpp"
 
 namespace gateway {
-
-enum class Policy {
-  kPublic,        ///< no credentials needed (anonymous identity)
-  kApiKeyAndJwt,  ///< seed 000's POST /process: both required
-  kAny,           ///< an API key or a JWT
-};
 
 /// How bearer tokens are checked: HS256 with the shared secret (seed 000), ES256 with
 /// auth-user's published keys (its access tokens), each with its own options.
@@ -30,7 +27,10 @@ struct JwtVerifiers {
 /// (RFC 6750 3.1).
 class InvalidToken : public suite::core::ApiError {
  public:
-  using ApiError::ApiError;
+  explicit InvalidToken(std::string message)
+      : ApiError(suite::core::ErrorCode::kUnauthenticated, std::move(message)) {
+    Challenge("Bearer realm=\"api\", error=\"invalid_token\"");
+  }
 };
 
 /// A token signed with a key the gateway does not hold yet: fetch the keys, then try again.
@@ -41,7 +41,39 @@ class UnknownSigningKey : public InvalidToken {
 
 /// Throws ApiError(kUnauthenticated) with the seed's messages (UnknownSigningKey for an ES256
 /// token whose kid is not among the keys).
-suite::security::Identity Authenticate(const suite::http::Request& req, Policy policy,
+suite::security::Identity Authenticate(const suite::http::Request& req, AuthPolicy policy,
                                        const ApiKeyStore& keys, const JwtVerifiers& jwt);
+
+/// Where auth-user's signing keys come from (the JWKS cache; a fixed set in tests).
+class SigningKeys {
+ public:
+  virtual ~SigningKeys() = default;
+  /// The current keys (a snapshot; never null).
+  virtual std::shared_ptr<const suite::security::JwkSet> Keys() const = 0;
+  /// Fetches them again (rate-limited by the source) and resumes when that fetch has ended.
+  virtual suite::http::Task<bool> Refetch() = 0;
+};
+
+/// Establishes `ctx.identity` by the route's policy: 401 (with its WWW-Authenticate) otherwise.
+/// A token signed with a key we do not hold yet: the keys are fetched again, and the token is
+/// checked once more.
+class AuthnFilter final : public Filter {
+ public:
+  struct Config {
+    const ApiKeyStore& api_keys;
+    const suite::security::Hs256& hs256;
+    const suite::security::JwtOptions& hs256_options;
+    const suite::security::JwtOptions& es256_options;
+  };
+  AuthnFilter(Config config, SigningKeys& keys) : config_(config), keys_(keys) {}
+  bool awaits() const override { return true; }
+  suite::http::Task<FilterStatus> OnRequestAsync(RequestContext& ctx) override;
+
+ private:
+  /// nullopt: an unknown signing key.
+  std::optional<FilterStatus> Try(RequestContext& ctx, bool last);
+  Config config_;
+  SigningKeys& keys_;
+};
 
 }  // namespace gateway

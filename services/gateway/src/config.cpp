@@ -49,6 +49,13 @@ Config Config::FromEnv(suite::core::Env& env) {
   c.rate_limit.period = std::chrono::seconds(env.Int("RATE_LIMIT_PERIOD_SECONDS", 60, 1, 86'400));
   c.rate_limit.fail_open = env.Bool("RATE_LIMIT_FAIL_OPEN", true);
   c.server = suite::http::ServerOptionsFromEnv(env);
+  // Bodies: seed 003's caps by tier, unless BODY_LIMIT_BYTES names one for every caller. The
+  // server's own cap (what a head may declare at all) is the largest of them.
+  if (!env.Str("BODY_LIMIT_BYTES", "").empty()) {
+    auto& b = c.body_limits;
+    b.anonymous = b.free = b.pro = b.enterprise = c.server.body_limit;
+  }
+  c.server.body_limit = c.body_limits.Max();
   c.jwt.max_lifetime = std::chrono::seconds(env.Int("JWT_MAX_LIFETIME_SECONDS", 86'400, 60, 31'536'000));
   // Clock skew allowed on exp/nbf/iat, for both kinds of token.
   c.jwt.leeway = std::chrono::seconds(env.Int("JWT_LEEWAY_SECONDS", 60, 0, 600));

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "api_keys.hpp"
+#include "body_limit.hpp"
 #include "cors.hpp"
 #include "jwks.hpp"
 #include "trusted_hosts.hpp"
@@ -45,6 +46,7 @@ struct Config {
   suite::redis::Options redis;
   suite::http::UpstreamOptions auth_user, processing, audit;
   RateLimitConfig rate_limit;
+  BodyLimits body_limits;                        ///< by tier; BODY_LIMIT_BYTES, when set, for all
   suite::http::ServerOptions server;             ///< limits, timeouts, connection caps
   suite::security::JwtOptions jwt;               ///< HS256: max_lifetime JWT_MAX_LIFETIME_SECONDS
   suite::security::JwtOptions es256;             ///< auth-user's tokens: JWT_ISSUER, JWT_AUDIENCE

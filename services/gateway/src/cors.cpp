@@ -95,4 +95,16 @@ void Cors::Decorate(suite::http::Response& res, std::string_view origin) const {
   res.Set("access-control-expose-headers", kExposed);
 }
 
+FilterStatus CorsFilter::OnRequest(RequestContext& ctx) {
+  if (!cors_.enabled()) return FilterStatus::kContinue;
+  if (auto preflight = cors_.Preflight(ctx.req())) return ctx.Answer(std::move(*preflight), "cors_preflight");
+  return FilterStatus::kContinue;
+}
+
+void CorsFilter::OnResponse(RequestContext& ctx, suite::http::Response& res) {
+  if (!cors_.enabled()) return;
+  const auto origin = ctx.req().Header("origin");
+  if (!origin.empty() && cors_.Allows(origin)) cors_.Decorate(res, origin);
+}
+
 }  // namespace gateway

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "context.hpp"
 #include "suite/http/message.hpp"
 
 namespace gateway {
@@ -30,6 +31,18 @@ class Cors {
  private:
   bool any_ = false;
   std::vector<std::string> origins_;
+};
+
+/// Answers preflights before any credential is asked for; adds the CORS headers of an allowed
+/// origin to every answer, refusals included.
+class CorsFilter final : public Filter {
+ public:
+  explicit CorsFilter(Cors cors) : cors_(std::move(cors)) {}
+  FilterStatus OnRequest(RequestContext& ctx) override;
+  void OnResponse(RequestContext& ctx, suite::http::Response& res) override;
+
+ private:
+  const Cors cors_;
 };
 
 }  // namespace gateway

@@ -2,6 +2,7 @@
 
 #include "suite/core/ids.hpp"
 #include "suite/core/json.hpp"
+#include "suite/http/resume.hpp"
 #include "suite/observability/log.hpp"
 
 namespace gateway {
@@ -32,6 +33,10 @@ void JwksCache::Stop() {
 std::shared_ptr<const suite::security::JwkSet> JwksCache::Keys() const {
   std::lock_guard lock(mu_);
   return keys_;
+}
+
+suite::http::Task<bool> JwksCache::Refetch() {
+  return suite::http::Resume<bool>([self = shared_from_this()](auto done) { self->RefreshNow([done] { done(true); }); });
 }
 
 void JwksCache::RefreshNow(std::function<void()> done) {

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <vector>
 
+#include "authn.hpp"
 #include "suite/http/client.hpp"
 #include "suite/security/es256.hpp"
 #include "suite/security/identity.hpp"
@@ -25,7 +26,7 @@ struct JwksOptions {
   std::chrono::seconds min_refetch{5};
 };
 
-class JwksCache : public std::enable_shared_from_this<JwksCache> {
+class JwksCache final : public SigningKeys, public std::enable_shared_from_this<JwksCache> {
  public:
   JwksCache(boost::asio::io_context& io, suite::http::UpstreamPool& upstream,
             const suite::security::IdentitySigner& signer, JwksOptions options = {});
@@ -33,7 +34,9 @@ class JwksCache : public std::enable_shared_from_this<JwksCache> {
   void Start();
   void Stop();
   /// The current keys (an empty set before the first successful fetch). Thread-safe.
-  std::shared_ptr<const suite::security::JwkSet> Keys() const;
+  std::shared_ptr<const suite::security::JwkSet> Keys() const override;
+  /// RefreshNow, awaited.
+  suite::http::Task<bool> Refetch() override;
   /// Fetches again (once min_refetch has passed since the last success); `done` runs when that
   /// fetch ends. Thread-safe.
   void RefreshNow(std::function<void()> done);

@@ -69,4 +69,9 @@ bool TrustedHosts::Allows(std::string_view host) const {
   });
 }
 
+FilterStatus TrustedHostFilter::OnRequest(RequestContext& ctx) {
+  if (hosts_.any() || hosts_.Allows(ctx.req().Header("host"))) return FilterStatus::kContinue;
+  return ctx.Refuse(suite::core::ApiError(suite::core::ErrorCode::kBadRequest, "Invalid host header"), "untrusted_host");
+}
+
 }  // namespace gateway

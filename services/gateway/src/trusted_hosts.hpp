@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "context.hpp"
+
 namespace gateway {
 
 class TrustedHosts {
@@ -20,6 +22,16 @@ class TrustedHosts {
  private:
   bool any_ = true;
   std::vector<std::string> exact_, suffixes_;  ///< suffixes keep their leading dot
+};
+
+/// 400 for a Host that is not trusted (nothing at all when any host is).
+class TrustedHostFilter final : public Filter {
+ public:
+  explicit TrustedHostFilter(TrustedHosts hosts) : hosts_(std::move(hosts)) {}
+  FilterStatus OnRequest(RequestContext& ctx) override;
+
+ private:
+  const TrustedHosts hosts_;
 };
 
 }  // namespace gateway

@@ -25,7 +25,7 @@ suite::http::Request Req(std::string query, suite::http::Headers headers) {
   r.remote_ip = "10.1.2.3";
   return r;
 }
-std::string Message(const suite::http::Request& r, Policy p) {
+std::string Message(const suite::http::Request& r, AuthPolicy p) {
   try {
     const suite::security::Hs256 jwt(kSecret);
     Authenticate(r, p, Keys(), JwtVerifiers{jwt, kNone});
@@ -58,43 +58,50 @@ TEST_CASE("POST /process needs both credentials, with seed 000's messages") {
   suite::security::Hs256 jwt(kSecret);
   const std::string token = jwt.Sign({{"sub", "testuser"}, {"exp", Now() + 3600}});
   auto ok = Authenticate(Req("api_key=sk-prod-key-123", {{"authorization", "Bearer " + token}}),
-                         Policy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, kNone});
+                         AuthPolicy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, kNone});
   CHECK(ok.subject == "testuser");
   CHECK(ok.tier == "enterprise");
   CHECK(ok.method == "api_key+jwt");
   CHECK(ok.client_ip == "10.1.2.3");
   CHECK(Message(Req("", {{"x-api-key", "sk-prod-key-123"}, {"authorization", "bearer " + token}}),
-                Policy::kApiKeyAndJwt) == "ok");
-  CHECK(Message(Req("", {{"authorization", "Bearer " + token}}), Policy::kApiKeyAndJwt) ==
+                AuthPolicy::kApiKeyAndJwt) == "ok");
+  CHECK(Message(Req("", {{"authorization", "Bearer " + token}}), AuthPolicy::kApiKeyAndJwt) ==
         "API key required (query param 'api_key' or header 'X-API-Key')");
   CHECK_THAT(Message(Req("api_key=sk-prod-key-123", {{"authorization", "Bearer invalid.jwt.token"}}),
-                     Policy::kApiKeyAndJwt), Contains("Invalid JWT token: "));
-  CHECK(Message(Req("api_key=wrong-key-000", {{"authorization", "Bearer " + token}}), Policy::kApiKeyAndJwt) ==
+                     AuthPolicy::kApiKeyAndJwt), Contains("Invalid JWT token: "));
+  CHECK(Message(Req("api_key=wrong-key-000", {{"authorization", "Bearer " + token}}), AuthPolicy::kApiKeyAndJwt) ==
         "Invalid API key");
-  CHECK_THAT(Message(Req("api_key=sk-prod-key-123", {}), Policy::kApiKeyAndJwt), Contains("JWT required"));
+  CHECK_THAT(Message(Req("api_key=sk-prod-key-123", {}), AuthPolicy::kApiKeyAndJwt), Contains("JWT required"));
   const std::string expired = jwt.Sign({{"sub", "u"}, {"exp", Now() - 10}});
-  CHECK_THAT(Message(Req("api_key=sk-prod-key-123", {{"authorization", "Bearer " + expired}}), Policy::kApiKeyAndJwt),
+  CHECK_THAT(Message(Req("api_key=sk-prod-key-123", {{"authorization", "Bearer " + expired}}), AuthPolicy::kApiKeyAndJwt),
              Contains("expired"));
 }
 
 TEST_CASE("either credential on kAny routes, none on public ones") {
   suite::security::Hs256 jwt(kSecret);
   const std::string token = jwt.Sign({{"sub", "admin"}, {"roles", {"admin", "user"}}, {"exp", Now() + 60}});
-  auto by_jwt = Authenticate(Req("", {{"authorization", "Bearer " + token}}), Policy::kAny, Keys(), JwtVerifiers{jwt, kNone});
+  auto by_jwt = Authenticate(Req("", {{"authorization", "Bearer " + token}}), AuthPolicy::kAny, Keys(), JwtVerifiers{jwt, kNone});
   CHECK(by_jwt.method == "jwt");
   CHECK(by_jwt.subject == "admin");
   // A shared-secret token names its holder but grants no role: anyone with JWT_SECRET could mint one.
   CHECK_FALSE(by_jwt.HasRole("admin"));
   CHECK(by_jwt.roles.empty());
-  auto by_key = Authenticate(Req("", {{"x-api-key", "sk-free-key-456"}}), Policy::kAny, Keys(), JwtVerifiers{jwt, kNone});
+  auto by_key = Authenticate(Req("", {{"x-api-key", "sk-free-key-456"}}), AuthPolicy::kAny, Keys(), JwtVerifiers{jwt, kNone});
   CHECK(by_key.method == "api_key");
   CHECK(by_key.subject == "api-key:key-2");
-  CHECK_THAT(Message(Req("", {}), Policy::kAny), Contains("Authentication required"));
-  CHECK(Authenticate(Req("", {}), Policy::kPublic, Keys(), JwtVerifiers{jwt, kNone}).method == "none");
+  CHECK_THAT(Message(Req("", {}), AuthPolicy::kAny), Contains("Authentication required"));
+  CHECK(Authenticate(Req("", {}), AuthPolicy::kNone, Keys(), JwtVerifiers{jwt, kNone}).method == "none");
 }
 
-TEST_CASE("rate-limit keys are built in one place") {
-  CHECK(RateLimiter::Key("key:Prod") == "rl:{key:Prod}");
+TEST_CASE("rate-limit buckets: API key, else user, else client address") {
+  suite::security::Identity id;
+  id.method = "none";
+  CHECK(RateKey(id, "10.0.0.1") == "rl:{ip:10.0.0.1}");
+  id.method = "jwt";
+  id.subject = "alice";
+  CHECK(RateKey(id, "10.0.0.1") == "rl:{user:alice}");
+  id.api_key_id = "Prod";
+  CHECK(RateKey(id, "10.0.0.1") == "rl:{key:Prod}");
 }
 
 TEST_CASE("rate limits by tier (seed 003), one limit for all when seed 001's is set") {
@@ -126,15 +133,15 @@ TEST_CASE("a JWT whose exp is a float, or beyond the lifetime cap, is refused") 
   auto with = [&](nlohmann::json claims) {
     return Req("", {{"x-api-key", "sk-prod-key-123"}, {"authorization", "Bearer " + jwt.Sign(claims)}});
   };
-  CHECK_THROWS_WITH(Authenticate(with({{"sub", "a"}, {"exp", 1e308}}), Policy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, day}),
+  CHECK_THROWS_WITH(Authenticate(with({{"sub", "a"}, {"exp", 1e308}}), AuthPolicy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, day}),
                     Contains("not an integer"));
-  CHECK_THROWS_WITH(Authenticate(with({{"sub", "a"}, {"exp", Now() + 2 * 86400}}), Policy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, day}),
+  CHECK_THROWS_WITH(Authenticate(with({{"sub", "a"}, {"exp", Now() + 2 * 86400}}), AuthPolicy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, day}),
                     Contains("lifetime"));
-  CHECK(Authenticate(with({{"sub", "a"}, {"exp", Now() + 3600}}), Policy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, day}).subject == "a");
+  CHECK(Authenticate(with({{"sub", "a"}, {"exp", Now() + 3600}}), AuthPolicy::kApiKeyAndJwt, Keys(), JwtVerifiers{jwt, day}).subject == "a");
 }
 
 TEST_CASE("an encoded api_key query parameter authenticates") {
-  auto id = Authenticate(Req("api%5Fkey=sk-prod-key-123", {}), Policy::kAny, Keys(), JwtVerifiers{suite::security::Hs256(kSecret), kNone});
+  auto id = Authenticate(Req("api%5Fkey=sk-prod-key-123", {}), AuthPolicy::kAny, Keys(), JwtVerifiers{suite::security::Hs256(kSecret), kNone});
   CHECK(id.api_key_id == "Prod");
 }
 
@@ -148,26 +155,26 @@ TEST_CASE("auth-user's ES256 tokens verify with its published keys, with their r
   auto bearer = [](const std::string& t) { return Req("", {{"authorization", "Bearer " + t}}); };
   const nlohmann::json claims = {{"iss", "suite-auth"}, {"aud", "suite-api"}, {"sub", "alice"},
                                  {"roles", {"admin", "user"}}, {"exp", Now() + 60}};
-  const auto id = Authenticate(bearer(suite::security::SignEs256(key, "k1", claims)), Policy::kAny, Keys(), v);
+  const auto id = Authenticate(bearer(suite::security::SignEs256(key, "k1", claims)), AuthPolicy::kAny, Keys(), v);
   CHECK(id.subject == "alice");
   CHECK(id.HasRole("admin"));
   CHECK(id.method == "jwt");
   // A kid we do not hold: the caller may fetch the keys and try again.
-  CHECK_THROWS_AS(Authenticate(bearer(suite::security::SignEs256(key, "k2", claims)), Policy::kAny, Keys(), v),
+  CHECK_THROWS_AS(Authenticate(bearer(suite::security::SignEs256(key, "k2", claims)), AuthPolicy::kAny, Keys(), v),
                   UnknownSigningKey);
-  CHECK_THROWS_AS(Authenticate(bearer("not.a.token"), Policy::kAny, Keys(), v), InvalidToken);
+  CHECK_THROWS_AS(Authenticate(bearer("not.a.token"), AuthPolicy::kAny, Keys(), v), InvalidToken);
   // Another audience, or another signer under a known kid.
   auto other = claims;
   other["aud"] = "elsewhere";
-  CHECK_THROWS_WITH(Authenticate(bearer(suite::security::SignEs256(key, "k1", other)), Policy::kAny, Keys(), v),
+  CHECK_THROWS_WITH(Authenticate(bearer(suite::security::SignEs256(key, "k1", other)), AuthPolicy::kAny, Keys(), v),
                     Contains("Invalid audience"));
   CHECK_THROWS_WITH(Authenticate(bearer(suite::security::SignEs256(suite::security::EcKey::Generate(), "k1", claims)),
-                                 Policy::kAny, Keys(), v),
+                                 AuthPolicy::kAny, Keys(), v),
                     Contains("Signature verification failed"));
   // Without a key set an ES256 token meets the HS256 verifier, which refuses its algorithm.
-  CHECK_THROWS_WITH(Authenticate(bearer(suite::security::SignEs256(key, "k1", claims)), Policy::kAny, Keys(),
+  CHECK_THROWS_WITH(Authenticate(bearer(suite::security::SignEs256(key, "k1", claims)), AuthPolicy::kAny, Keys(),
                                  JwtVerifiers{hs, kNone}),
                     Contains("alg value is not allowed"));
   // HS256 tokens keep working beside it.
-  CHECK(Authenticate(bearer(hs.Sign({{"sub", "bob"}, {"exp", Now() + 60}})), Policy::kAny, Keys(), v).subject == "bob");
+  CHECK(Authenticate(bearer(hs.Sign({{"sub", "bob"}, {"exp", Now() + 60}})), AuthPolicy::kAny, Keys(), v).subject == "bob");
 }

@@ -3,6 +3,8 @@
 /// `{"error":{"code","message","request_id","details"}}` every service answers with.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -19,12 +21,15 @@ enum class ErrorCode {
   kMethodNotAllowed,
   kConflict,
   kPayloadTooLarge,
+  kUriTooLong,         ///< 414
+  kHeadersTooLarge,    ///< 431
   kValidation,
   kRateLimited,
   kQuotaExceeded,
   kInternal,
   kUpstreamUnavailable,
-  kServiceUnavailable,
+  kServiceUnavailable,  ///< 503: the upstream cannot be reached (or is shedding load)
+  kOverloaded,          ///< 503: this process is too busy (a full worker queue)
   kUpstreamTimeout,
 };
 
@@ -32,8 +37,9 @@ enum class ErrorCode {
 std::string_view CodeName(ErrorCode code);
 int HttpStatus(ErrorCode code);
 
-/// Thrown by handlers; the server turns it into the envelope. `message` reaches the client,
-/// `internal` only the log.
+/// Thrown by handlers; rendered in one place (suite::http::ErrorReply). `message` reaches the
+/// client, `internal` only the log. An error carries the headers its answer needs:
+///   throw ApiError(ErrorCode::kForbidden, "Account locked").RetryAfter(std::chrono::seconds(60));
 class ApiError : public std::runtime_error {
  public:
   ApiError(ErrorCode code, std::string message, nlohmann::json details = nullptr,
@@ -45,11 +51,26 @@ class ApiError : public std::runtime_error {
   ErrorCode code() const { return code_; }
   const nlohmann::json& details() const { return details_; }
   const std::string& internal() const { return internal_; }
+  /// Seconds for `Retry-After` (429, 503, a locked account's 403); 0: none.
+  long long retry_after() const { return retry_after_; }
+  /// The `WWW-Authenticate` challenge of a 401; empty: the plain `Bearer realm="api"`.
+  const std::string& challenge() const { return challenge_; }
+  /// Members of the body beside "error" and "detail" (a 429's "timestamp").
+  const nlohmann::json& top_level() const { return top_level_; }
+
+  ApiError&& RetryAfter(std::chrono::seconds s) && { retry_after_ = std::max<long long>(1, s.count()); return std::move(*this); }
+  ApiError&& Challenge(std::string c) && { challenge_ = std::move(c); return std::move(*this); }
+  ApiError&& TopLevel(nlohmann::json j) && { top_level_ = std::move(j); return std::move(*this); }
+  ApiError& RetryAfter(std::chrono::seconds s) & { retry_after_ = std::max<long long>(1, s.count()); return *this; }
+  ApiError& Challenge(std::string c) & { challenge_ = std::move(c); return *this; }
 
  private:
   ErrorCode code_;
   nlohmann::json details_;
   std::string internal_;
+  long long retry_after_ = 0;
+  std::string challenge_;
+  nlohmann::json top_level_;
 };
 
 /// One entry of a 422's `details.errors`: {"field","message","type"} (FastAPI's shape).

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "suite/http/message.hpp"
+#include "suite/http/task.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -42,17 +43,31 @@ struct UpstreamOptions {
   std::size_t max_response_body = 16 * 1024 * 1024;
 };
 
-class UpstreamPool {
+/// Where a route's requests go: a seam, so that the gateway's forwarding is tested without
+/// sockets (suite::testing::FakeUpstream).
+class Upstream {
+ public:
+  virtual ~Upstream() = default;
+  /// Resumes on the caller's executor with the answer or the failure.
+  virtual Task<ClientResult> Call(ClientRequest request) = 0;
+  /// "host:port": for logs and as a metric label (one per configured upstream).
+  virtual const std::string& name() const = 0;
+};
+
+class UpstreamPool final : public Upstream {
  public:
   UpstreamPool(boost::asio::io_context& io, UpstreamOptions options);
-  ~UpstreamPool();
+  ~UpstreamPool() override;
   /// `done` runs on the pool's strand.
   void Send(ClientRequest request, std::function<void(ClientResult)> done);
+  Task<ClientResult> Call(ClientRequest request) override;
+  const std::string& name() const override { return name_; }
   const UpstreamOptions& options() const;
 
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;
+  std::string name_;
 };
 
 /// Parses "http://host:port" (no path); nullopt when malformed.

@@ -52,6 +52,10 @@ struct Response {
                         std::string_view request_id, const nlohmann::json& details = nullptr);
 };
 
+/// The one place an error becomes an answer: status and envelope from its code, plus the
+/// headers it carries (Retry-After, WWW-Authenticate; every 401 says how to authenticate).
+Response ErrorReply(const core::ApiError& e, std::string_view request_id);
+
 /// Percent-decoding ('+' becomes space); nullopt on malformed escapes.
 std::optional<std::string> PercentDecode(std::string_view in);
 /// Parses application/x-www-form-urlencoded (also used for query strings); nullopt on a

@@ -13,6 +13,7 @@
 
 #include "suite/core/config.hpp"
 #include "suite/http/message.hpp"
+#include "suite/http/task.hpp"
 #include "suite/observability/metrics.hpp"
 
 namespace boost::asio {
@@ -48,6 +49,7 @@ struct TlsFiles {
 struct ServerOptions {
   std::size_t body_limit = 1024 * 1024;
   std::size_t header_limit = 16 * 1024;
+  std::size_t target_limit = 8 * 1024;  ///< the request line's target: 414 past it
   /// The TLS handshake, and a whole request head from its first byte (slowloris). A new
   /// connection's first request gets it from accept; a keep-alive one from its first byte.
   std::chrono::milliseconds header_timeout{10'000};
@@ -74,9 +76,33 @@ struct Listener {
   std::optional<TlsFiles> tls;
 };
 
+/// What a head-first handler may ask of the connection: the body, once, under a cap it chose.
+class BodyReader {
+ public:
+  enum class Status {
+    kOk,        ///< the body is in the request (or there was none)
+    kTooLarge,  ///< past the cap (by Content-Length before reading, or while reading chunks)
+    kFailed,    ///< the client went away, stalled past the body timeout or sent a bad chunk
+  };
+  virtual ~BodyReader() = default;
+  /// Reads the body into the request under `limit` bytes. A client that sent
+  /// `Expect: 100-continue` is told to go on here, not before: refusals never invite a body.
+  virtual Task<Status> Read(std::size_t limit) = 0;
+  /// The declared Content-Length (nullopt when chunked or absent).
+  virtual std::optional<std::uint64_t> content_length() const = 0;
+};
+
+/// Sees each request as soon as its head has arrived (the body not read yet), and reads the
+/// body through `BodyReader` only if it admits the request. A body it leaves unread closes the
+/// connection after the answer (the rest of the upload is drained, not reset).
+using HeadHandler = std::function<Task<Response>(RequestPtr, BodyReader&)>;
+
 class Server {
  public:
+  /// `handler` gets each request with its body read (under `options.body_limit`).
   Server(Runtime& runtime, ServerOptions options, obs::Metrics& metrics, Handler handler);
+  /// `handler` gets each request's head; `options.body_limit` caps what any route may allow.
+  Server(Runtime& runtime, ServerOptions options, obs::Metrics& metrics, HeadHandler handler);
   ~Server();
   /// Binds and starts accepting; throws std::runtime_error naming the address on failure.
   /// Returns the bound port (useful with port 0).

@@ -1,0 +1,49 @@
+#pragma once
+/// Running a coroutine to completion in a test, and a fake upstream that records what it is
+/// sent and answers as the test says.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "suite/http/client.hpp"
+#include "suite/http/task.hpp"
+
+namespace suite::testing {
+
+/// Runs `task` on a fresh single-threaded loop until it completes; rethrows what it throws.
+template <class T>
+T RunTask(http::Task<T> task) {
+  boost::asio::io_context io;
+  auto result = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+  io.run();
+  return result.get();
+}
+
+class FakeUpstream final : public http::Upstream {
+ public:
+  explicit FakeUpstream(std::string name = "fake:80") : name_(std::move(name)) {}
+  /// What the next calls answer (default: 200 with an empty JSON object).
+  std::function<http::ClientResult(const http::ClientRequest&)> answer = [](const http::ClientRequest&) {
+    http::ClientResult r;
+    r.status = http::ClientResult::Status::kOk;
+    r.response = http::Response::Json(200, nlohmann::json::object());
+    return r;
+  };
+  std::vector<http::ClientRequest> seen;
+
+  http::Task<http::ClientResult> Call(http::ClientRequest request) override {
+    seen.push_back(std::move(request));
+    return Ready(answer(seen.back()));
+  }
+  const std::string& name() const override { return name_; }
+
+ private:
+  static http::Task<http::ClientResult> Ready(http::ClientResult r) { co_return r; }
+  std::string name_;
+};
+
+}  // namespace suite::testing

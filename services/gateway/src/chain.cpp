@@ -1,0 +1,52 @@
+#include "chain.hpp"
+
+namespace gateway {
+
+using suite::core::ApiError;
+using suite::core::ErrorCode;
+using suite::http::BodyReader;
+using suite::http::Response;
+using suite::http::Task;
+
+Task<FilterStatus> Filter::OnRequestAsync(RequestContext& ctx) { co_return OnRequest(ctx); }
+
+Task<Response> Chain::Run(suite::http::RequestPtr req, BodyReader& body) const {
+  RequestContext ctx{.request = std::move(req)};
+  co_return co_await Run(ctx, body);
+}
+
+Task<Response> Chain::Run(RequestContext& ctx, BodyReader& body) const {
+  ctx.content_length = body.content_length();
+  ctx.body_limit = max_body_;
+  std::size_t seen = 0;
+  while (seen < filters_.size()) {
+    Filter& f = *filters_[seen++];
+    FilterStatus status = FilterStatus::kContinue;
+    if (f.awaits()) status = co_await f.OnRequestAsync(ctx);
+    else status = f.OnRequest(ctx);
+    if (status == FilterStatus::kStop) break;
+  }
+  Response res;
+  if (ctx.reply) {
+    res = std::move(*ctx.reply);
+  } else {
+    // Admitted: only now is the body read (and a client waiting on 100-continue told to send it).
+    const auto read = co_await body.Read(ctx.body_limit);
+    if (read == BodyReader::Status::kOk) {
+      res = co_await proxy_.Forward(ctx);
+    } else if (read == BodyReader::Status::kTooLarge) {
+      ctx.Refuse(ApiError(ErrorCode::kPayloadTooLarge, "Request body too large",
+                          {{"limit_bytes", ctx.body_limit}, {"tier", ctx.identity.tier}}),
+                 "body_too_large");
+      res = std::move(*ctx.reply);
+    } else {
+      ctx.Refuse(ApiError(ErrorCode::kBadRequest, "Incomplete or malformed request body"), "body_incomplete");
+      res = std::move(*ctx.reply);
+    }
+  }
+  while (seen > 0) filters_[--seen]->OnResponse(ctx, res);
+  for (auto& [name, value] : ctx.response_headers) res.Set(name, std::move(value));
+  co_return res;
+}
+
+}  // namespace gateway

@@ -1,0 +1,60 @@
+#pragma once
+/// The filter contract (Envoy's HTTP filters, userver's middlewares, on coroutines): each
+/// concern of the edge is one `Filter` that sees the request head, and continues or answers.
+/// `RequestContext` is what the filters learn about a request on its way, apart from the wire
+/// `Request`: the route, the typed identity, the body cap, the headers every answer gets.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "suite/core/error.hpp"
+#include "suite/http/message.hpp"
+#include "suite/http/task.hpp"
+#include "suite/security/identity.hpp"
+
+namespace gateway {
+
+struct Route;
+
+enum class FilterStatus { kContinue, kStop };  ///< kStop: `reply` holds the answer
+
+struct RequestContext {
+  suite::http::RequestPtr request;   ///< the wire message (its body is read after the chain)
+  const Route* route = nullptr;      ///< set by RouteFilter; never null after it
+  suite::security::Identity identity;  ///< set by AuthnFilter; anonymous until then
+  std::size_t body_limit = 0;        ///< set by BodyLimitFilter: the cap the body is read under
+  std::optional<std::uint64_t> content_length;  ///< declared, when not chunked
+  suite::http::Headers response_headers;  ///< added to any answer, refusals included
+  std::optional<suite::http::Response> reply;  ///< a filter's own answer
+  std::string_view reason = "-";     ///< why it was refused, for the log: "rate_limited", ...
+
+  suite::http::Request& req() const { return *request; }
+  /// Answers with the error (rendered by suite::http::ErrorReply) and stops the chain.
+  FilterStatus Refuse(const suite::core::ApiError& e, std::string_view why) {
+    reply = suite::http::ErrorReply(e, request->request_id);
+    reason = why;
+    return FilterStatus::kStop;
+  }
+  FilterStatus Answer(suite::http::Response res, std::string_view why) {
+    reply = std::move(res);
+    reason = why;
+    return FilterStatus::kStop;
+  }
+};
+
+/// One concern of the edge. Built once with an immutable config, shared by every connection:
+/// the per-request state lives in the context, never in the filter.
+class Filter {
+ public:
+  virtual ~Filter() = default;
+  /// Most filters decide at once; those that wait (Redis, a key fetch) say so, and the chain
+  /// awaits `OnRequestAsync` instead (no coroutine frame for the others).
+  virtual bool awaits() const { return false; }
+  virtual FilterStatus OnRequest(RequestContext&) { return FilterStatus::kContinue; }
+  virtual suite::http::Task<FilterStatus> OnRequestAsync(RequestContext& ctx);
+  /// Every answer passes here in reverse order, refusals included (from the filters that saw
+  /// the request).
+  virtual void OnResponse(RequestContext&, suite::http::Response&) {}
+};
+
+}  // namespace gateway

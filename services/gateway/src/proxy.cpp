@@ -1,0 +1,74 @@
+#include "proxy.hpp"
+
+#include "forwarding.hpp"
+#include "routes.hpp"
+#include "suite/http/resume.hpp"
+#include "suite/observability/log.hpp"
+
+namespace gateway {
+
+using suite::core::ApiError;
+using suite::core::ErrorCode;
+using suite::http::Response;
+using suite::http::Task;
+
+Proxy::Proxy(const suite::security::IdentitySigner& signer, const suite::http::Router& local,
+             suite::obs::Metrics& metrics)
+    : signer_(signer),
+      local_(local),
+      errors_(prometheus::BuildCounter()
+                  .Name("gateway_upstream_errors_total")
+                  .Help("Upstream failures by upstream and kind")
+                  .Register(metrics.registry())) {}
+
+Task<Response> Proxy::Forward(RequestContext& ctx) const {
+  auto& req = ctx.req();
+  if (ctx.route->not_found) {
+    ctx.reason = "not_found";
+    co_return suite::http::ErrorReply(ApiError(ErrorCode::kNotFound, "Not Found"), req.request_id);
+  }
+  if (ctx.route->upstream == nullptr) co_return co_await Local(ctx);
+  suite::http::ClientRequest out;
+  out.method = req.method;
+  out.target = UpstreamTarget(req);
+  out.headers = UpstreamHeaders(req, signer_.Sign(ctx.identity, {req.request_id, req.method, req.path}),
+                                Traceparent(req));
+  out.body = std::move(req.body);
+  auto& upstream = *ctx.route->upstream;
+  auto r = co_await upstream.Call(std::move(out));
+  if (r.status != suite::http::ClientResult::Status::kOk) co_return Failed(ctx, upstream, r);
+  Response res;
+  res.status = r.response.status;
+  res.headers = DownstreamHeaders(r.response.headers);
+  // A HEAD answer carries the length of the body a GET would get.
+  if (req.method == "HEAD")
+    if (auto cl = r.response.Header("content-length"); !cl.empty()) res.Set("content-length", std::string(cl));
+  res.body = std::move(r.response.body);
+  co_return res;
+}
+
+// The gateway's own endpoints (/health, /protected, ...): they read the identity from the request.
+Task<Response> Proxy::Local(RequestContext& ctx) const {
+  ctx.request->identity = ctx.identity.ToJson();
+  return suite::http::Resume<Response>([this, req = ctx.request](auto done) {
+    local_.Dispatch(req, suite::http::Reply(done, req->request_id));
+  });
+}
+
+Response Proxy::Failed(RequestContext& ctx, const suite::http::Upstream& upstream,
+                       const suite::http::ClientResult& r) const {
+  using Status = suite::http::ClientResult::Status;
+  const char* kind = r.status == Status::kTimeout ? "timeout" : r.status == Status::kConnectFailed ? "connect" : "protocol";
+  errors_.Add({{"upstream", upstream.name()}, {"kind", kind}}).Increment();
+  suite::obs::Warn("upstream failed", {{"request_id", ctx.req().request_id}, {"upstream", upstream.name()}, {"error", r.error}});
+  ctx.reason = kind;
+  if (r.status == Status::kTimeout)
+    return suite::http::ErrorReply(ApiError(ErrorCode::kUpstreamTimeout, "Upstream service timed out"), ctx.req().request_id);
+  if (r.status == Status::kConnectFailed)
+    return suite::http::ErrorReply(
+        ApiError(ErrorCode::kServiceUnavailable, "Upstream service unavailable").RetryAfter(std::chrono::seconds(1)),
+        ctx.req().request_id);
+  return suite::http::ErrorReply(ApiError(ErrorCode::kUpstreamUnavailable, "Upstream service failed"), ctx.req().request_id);
+}
+
+}  // namespace gateway

@@ -1,0 +1,51 @@
+#pragma once
+/// Routes are data: a path prefix, the methods it serves, who may call it, where it goes and
+/// its own limits. RouteFilter finds the request's route (or the not-found one, which is still
+/// authenticated as anonymous and rate limited: a scan of unknown paths pays like any caller).
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "context.hpp"
+
+namespace suite::http {
+class Upstream;
+}
+
+namespace gateway {
+
+enum class AuthPolicy {
+  kNone,          ///< no credentials needed (anonymous identity)
+  kApiKey,        ///< an API key
+  kJwt,           ///< a bearer JWT
+  kApiKeyAndJwt,  ///< both (seed 000's POST /process)
+  kAny,           ///< an API key or a JWT
+};
+
+struct Route {
+  std::string prefix;   ///< exact path, or a prefix when it ends with '/' ("/auth/" also matches "/auth")
+  std::string methods;  ///< the Allow list ("GET, POST"); HEAD is allowed wherever GET is
+  AuthPolicy auth = AuthPolicy::kAny;
+  suite::http::Upstream* upstream = nullptr;  ///< nullptr: answered by the gateway itself
+  bool rate_limited = true;                   ///< false for health checks only
+  std::optional<int> rate_limit;              ///< requests per period for this route, below the tier's
+  std::optional<std::size_t> body_limit;      ///< bytes, below the tier's
+  bool not_found = false;                     ///< the route of every unknown path: answers 404
+
+  bool Matches(std::string_view path) const;
+  bool Allows(std::string_view method) const;
+};
+
+class RouteFilter final : public Filter {
+ public:
+  explicit RouteFilter(std::vector<Route> routes);
+  FilterStatus OnRequest(RequestContext& ctx) override;
+  const Route* Find(std::string_view path) const;
+
+ private:
+  std::vector<Route> routes_;
+  Route not_found_;
+};
+
+}  // namespace gateway

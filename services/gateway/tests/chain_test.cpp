@@ -1,0 +1,352 @@
+// Each filter on a hand-built context, then the whole chain with fakes at its I/O edges (a
+// rate-limit backend, an upstream, the signing keys, the body): no socket, no Redis.
+#include <catch2/catch.hpp>
+
+#include "authn.hpp"
+#include "body_limit.hpp"
+#include "chain.hpp"
+#include "cors.hpp"
+#include "rate_limiter.hpp"
+#include "routes.hpp"
+#include "trusted_hosts.hpp"
+#include "suite/security/es256.hpp"
+#include "suite/testing/task.hpp"
+
+using namespace gateway;
+using suite::http::BodyReader;
+using suite::http::Response;
+using suite::http::Task;
+using suite::testing::FakeUpstream;
+using suite::testing::RunTask;
+
+namespace {
+
+const std::string kSecret = "0123456789abcdef0123456789abcdef";
+
+std::int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+suite::http::RequestPtr Req(std::string method, std::string target, suite::http::Headers headers = {}) {
+  auto r = std::make_shared<suite::http::Request>();
+  r->method = std::move(method);
+  r->target = std::move(target);
+  const auto q = r->target.find('?');
+  r->path = r->target.substr(0, q);
+  if (q != std::string::npos) r->query = r->target.substr(q + 1);
+  r->headers = std::move(headers);
+  r->remote_ip = "10.1.2.3";
+  r->request_id = "rid-1";
+  return r;
+}
+
+// The body as the server would hand it over: read only when asked, under the cap asked for.
+class FakeBody final : public BodyReader {
+ public:
+  FakeBody(suite::http::Request& req, std::string body, bool chunked = false)
+      : req_(req), body_(std::move(body)), chunked_(chunked) {}
+  Task<Status> Read(std::size_t limit) override {
+    ++reads;
+    limit_asked = limit;
+    Status s = Status::kOk;
+    if (body_.size() > limit) s = Status::kTooLarge;
+    else req_.body = body_;
+    return Ready(s);
+  }
+  std::optional<std::uint64_t> content_length() const override {
+    if (chunked_) return std::nullopt;
+    return body_.size();
+  }
+  int reads = 0;
+  std::size_t limit_asked = 0;
+
+ private:
+  static Task<Status> Ready(Status s) { co_return s; }
+  suite::http::Request& req_;
+  std::string body_;
+  bool chunked_;
+};
+
+class FakeBackend final : public RateLimitBackend {
+ public:
+  Task<Decision> Check(std::string key, int limit, std::chrono::seconds) override {
+    keys.push_back(std::move(key));
+    Decision d;
+    d.limit = limit;
+    d.remaining = limit - static_cast<int>(keys.size());
+    d.allowed = d.remaining >= 0 && !down;
+    d.degraded = down;
+    if (d.remaining < 0) d.remaining = 0;
+    d.reset_seconds = 42;
+    return Ready(d);
+  }
+  std::vector<std::string> keys;
+  bool down = false;
+
+ private:
+  static Task<Decision> Ready(Decision d) { co_return d; }
+};
+
+class FakeKeys final : public SigningKeys {
+ public:
+  std::shared_ptr<const suite::security::JwkSet> Keys() const override { return set; }
+  Task<bool> Refetch() override {
+    ++refetches;
+    if (next) set = next;
+    return Ready();
+  }
+  std::shared_ptr<const suite::security::JwkSet> set = std::make_shared<suite::security::JwkSet>();
+  std::shared_ptr<const suite::security::JwkSet> next;
+  int refetches = 0;
+
+ private:
+  static Task<bool> Ready() { co_return true; }
+};
+
+// Everything a chain needs, with fakes at its edges.
+struct Rig {
+  ApiKeyStore keys = [] {
+    std::string err;
+    return *ApiKeyStore::Parse(
+        R"([{"key":"sk-ent-key-123","name":"Ent","tier":"enterprise"},{"key":"sk-free-key-456","name":"Free","tier":"free"}])",
+        err);
+  }();
+  suite::security::Hs256 hs{kSecret};
+  suite::security::JwtOptions hs_options, es_options{.issuer = std::string("suite-auth"), .audience = std::string("suite-api")};
+  suite::security::IdentitySigner signer{"fedcba9876543210fedcba9876543210"};
+  suite::obs::Metrics metrics{"gateway-test"};
+  suite::http::Router local;
+  FakeUpstream upstream;
+  FakeBackend backend;
+  FakeKeys signing;
+  RateLimitConfig rate_limit;
+  Proxy proxy{signer, local, metrics};
+  Chain chain{proxy, 100 * 1024 * 1024};
+
+  Rig() {
+    local.Inline("GET", "/health", [](suite::http::Request&) { return Response::Json(200, {{"status", "healthy"}}); });
+    chain.Add<RouteFilter>(std::vector<Route>{
+        {.prefix = "/health", .methods = "GET", .auth = AuthPolicy::kNone, .rate_limited = false},
+        {.prefix = "/process", .methods = "POST", .auth = AuthPolicy::kApiKeyAndJwt, .upstream = &upstream},
+        {.prefix = "/jobs/", .methods = "GET, POST", .auth = AuthPolicy::kAny, .upstream = &upstream,
+         .rate_limit = 5, .body_limit = 1000},
+        {.prefix = "/auth/login", .methods = "POST", .auth = AuthPolicy::kNone, .upstream = &upstream},
+    });
+    chain.Add<AuthnFilter>(AuthnFilter::Config{keys, hs, hs_options, es_options}, signing);
+    chain.Add<BodyLimitFilter>(BodyLimits{});
+    chain.Add<RateLimitFilter>(rate_limit, backend, metrics);
+  }
+  Response Run(suite::http::RequestPtr req, std::string body = {}, bool chunked = false, FakeBody** seen = nullptr) {
+    FakeBody reader(*req, std::move(body), chunked);
+    auto res = RunTask(chain.Run(req, reader));
+    if (seen != nullptr) last_reads = reader.reads;
+    return res;
+  }
+  int last_reads = -1;
+  std::string Jwt(const std::string& sub = "alice") { return hs.Sign({{"sub", sub}, {"exp", Now() + 600}}); }
+};
+
+nlohmann::json Body(const Response& r) { return nlohmann::json::parse(r.body); }
+std::string Code(const Response& r) { return Body(r)["error"]["code"]; }
+
+}  // namespace
+
+TEST_CASE("route filter: unknown paths get the not-found route, 405 names the methods, a bad query is 400") {
+  RouteFilter f({{.prefix = "/jobs/", .methods = "GET, POST"}, {.prefix = "/process", .methods = "POST"}});
+  RequestContext ctx{.request = Req("GET", "/jobs/123")};
+  CHECK(f.OnRequest(ctx) == FilterStatus::kContinue);
+  CHECK(ctx.route->prefix == "/jobs/");
+  CHECK(ctx.req().route == "/jobs/");
+  RequestContext bare{.request = Req("HEAD", "/jobs")};
+  CHECK(f.OnRequest(bare) == FilterStatus::kContinue);  // "/jobs/" also matches "/jobs"; HEAD wherever GET
+  RequestContext unknown{.request = Req("GET", "/process/x")};
+  CHECK(f.OnRequest(unknown) == FilterStatus::kContinue);
+  CHECK(unknown.route->not_found);
+  CHECK(unknown.req().route == "not_found");  // a closed set of metric labels
+  RequestContext wrong{.request = Req("TRACE", "/process")};
+  REQUIRE(f.OnRequest(wrong) == FilterStatus::kStop);
+  CHECK(wrong.reply->status == 405);
+  CHECK(wrong.reply->Header("allow") == "POST");
+  CHECK(wrong.reason == "method_not_allowed");
+  RequestContext query{.request = Req("POST", "/process?a=%zz")};
+  REQUIRE(f.OnRequest(query) == FilterStatus::kStop);
+  CHECK(query.reply->status == 400);
+}
+
+TEST_CASE("trusted-host filter: another Host is a 400 with its reason") {
+  std::string err;
+  TrustedHostFilter f(TrustedHosts::Parse("api.example.com", err));
+  RequestContext ok{.request = Req("GET", "/", {{"host", "api.example.com:8443"}})};
+  CHECK(f.OnRequest(ok) == FilterStatus::kContinue);
+  RequestContext evil{.request = Req("GET", "/", {{"host", "evil.example"}})};
+  REQUIRE(f.OnRequest(evil) == FilterStatus::kStop);
+  CHECK(evil.reply->status == 400);
+  CHECK(evil.reason == "untrusted_host");
+}
+
+TEST_CASE("CORS filter: a preflight is answered, an allowed origin's refusal still gets the headers") {
+  std::string err;
+  CorsFilter f(Cors::Parse("https://app.example.com", err));
+  RequestContext pre{.request = Req("OPTIONS", "/process", {{"origin", "https://app.example.com"},
+                                                            {"access-control-request-method", "POST"}})};
+  REQUIRE(f.OnRequest(pre) == FilterStatus::kStop);
+  CHECK(pre.reply->Header("access-control-allow-origin") == "https://app.example.com");
+  RequestContext get{.request = Req("GET", "/x", {{"origin", "https://app.example.com"}})};
+  CHECK(f.OnRequest(get) == FilterStatus::kContinue);
+  auto refusal = suite::http::ErrorReply(suite::core::ApiError(suite::core::ErrorCode::kUnauthenticated, "no"), "r");
+  f.OnResponse(get, refusal);
+  CHECK(refusal.Header("access-control-allow-origin") == "https://app.example.com");
+  RequestContext other{.request = Req("GET", "/x", {{"origin", "https://evil.example"}})};
+  auto res = Response::Json(200, {});
+  f.OnResponse(other, res);
+  CHECK(res.Header("access-control-allow-origin").empty());
+}
+
+TEST_CASE("body-limit filter: by tier (seed 003) and route, refused by Content-Length") {
+  BodyLimitFilter f(BodyLimits{});
+  const Route plain{.prefix = "/x"}, small{.prefix = "/y", .body_limit = 1000};
+  auto ctx_for = [](const Route& r, std::string tier, std::optional<std::uint64_t> cl) {
+    RequestContext c{.request = Req("POST", r.prefix)};
+    c.route = &r;
+    c.identity.tier = std::move(tier);
+    c.content_length = cl;
+    return c;
+  };
+  constexpr std::uint64_t MiB = 1024 * 1024;
+  auto anon = ctx_for(plain, "anonymous", 2 * MiB);
+  CHECK(f.OnRequest(anon) == FilterStatus::kContinue);
+  CHECK(anon.body_limit == 2 * MiB);
+  auto anon_over = ctx_for(plain, "anonymous", 2 * MiB + 1);
+  REQUIRE(f.OnRequest(anon_over) == FilterStatus::kStop);
+  CHECK(anon_over.reply->status == 413);
+  CHECK(Code(*anon_over.reply) == "PAYLOAD_TOO_LARGE");
+  CHECK(Body(*anon_over.reply)["error"]["details"]["limit_bytes"] == 2 * MiB);
+  auto free_ok = ctx_for(plain, "free", 5 * MiB);
+  CHECK(f.OnRequest(free_ok) == FilterStatus::kContinue);
+  auto pro = ctx_for(plain, "pro", 25 * MiB);
+  CHECK(f.OnRequest(pro) == FilterStatus::kContinue);
+  auto ent = ctx_for(plain, "enterprise", std::nullopt);  // chunked: the cap is set for the read
+  CHECK(f.OnRequest(ent) == FilterStatus::kContinue);
+  CHECK(ent.body_limit == 100 * MiB);
+  auto routed = ctx_for(small, "enterprise", 1001);
+  CHECK(f.OnRequest(routed) == FilterStatus::kStop);
+}
+
+TEST_CASE("chain: a request without credentials is refused on its head, its body never read") {
+  Rig rig;
+  auto req = Req("POST", "/process", {{"content-type", "application/json"}});
+  FakeBody body(*req, std::string(5000, 'x'));
+  const auto res = RunTask(rig.chain.Run(req, body));
+  CHECK(res.status == 401);
+  CHECK(res.Header("www-authenticate") == "Bearer realm=\"api\"");
+  CHECK(body.reads == 0);
+  CHECK(rig.upstream.seen.empty());
+  CHECK(rig.backend.keys.empty());  // refused before Redis is asked
+}
+
+TEST_CASE("chain: an admitted request is forwarded with its body, a signed identity and rate-limit headers") {
+  Rig rig;
+  auto req = Req("POST", "/process?api_key=sk-ent-key-123&x=1",
+                 {{"authorization", "Bearer " + rig.Jwt()}, {"x-internal-identity", "forged"}, {"x-auth-user", "root"}});
+  FakeBody body(*req, R"({"dataset_id":"d","action":"count"})");
+  const auto res = RunTask(rig.chain.Run(req, body));
+  REQUIRE(res.status == 200);
+  CHECK(body.reads == 1);
+  CHECK(body.limit_asked == 100 * 1024 * 1024);  // enterprise
+  REQUIRE(rig.upstream.seen.size() == 1);
+  const auto& out = rig.upstream.seen[0];
+  CHECK(out.target == "/process?x=1");  // the key stays at the edge
+  CHECK(out.body == R"({"dataset_id":"d","action":"count"})");
+  std::string identity;
+  for (const auto& [k, v] : out.headers) {
+    CHECK(k != "x-auth-user");
+    if (k == "x-internal-identity") identity = v;
+  }
+  const auto id = rig.signer.Verify(identity, {"rid-1", "POST", "/process"});
+  CHECK(id.subject == "alice");
+  CHECK(id.tier == "enterprise");
+  CHECK(rig.backend.keys == std::vector<std::string>{"rl:{key:Ent}"});
+  CHECK(res.Header("x-ratelimit-limit") == "300");
+  CHECK(res.Header("x-ratelimit-remaining") == "299");
+  CHECK(res.Header("x-ratelimit-reset") == "42");
+}
+
+TEST_CASE("chain: tier limits for rate and body, a route's lower limits, 413 while reading") {
+  Rig rig;
+  // Free key on /jobs/: the route's 5 per period is below the tier's 10; its 1000 bytes below 5 MB.
+  auto req = Req("POST", "/jobs/", {{"x-api-key", "sk-free-key-456"}});
+  auto res = rig.Run(req, std::string(1001, 'x'), /*chunked=*/true);
+  CHECK(res.status == 413);
+  CHECK(res.Header("x-ratelimit-limit") == "5");  // the limit was taken, and says so on the refusal
+  for (int i = 0; i < 4; ++i) CHECK(rig.Run(Req("POST", "/jobs/", {{"x-api-key", "sk-free-key-456"}}), "{}").status == 200);
+  res = rig.Run(Req("POST", "/jobs/", {{"x-api-key", "sk-free-key-456"}}), "{}");
+  CHECK(res.status == 429);
+  CHECK(Code(res) == "RATE_LIMIT_EXCEEDED");
+  CHECK(res.Header("retry-after") == "42");
+  CHECK(res.Header("x-ratelimit-remaining") == "0");
+  CHECK(Body(res).contains("timestamp"));
+  CHECK(Body(res)["error"]["details"]["tier"] == "free");
+}
+
+TEST_CASE("chain: health checks are never limited, unknown paths are (as anonymous)") {
+  Rig rig;
+  const auto health = rig.Run(Req("GET", "/health"));
+  CHECK(health.status == 200);
+  CHECK(health.Header("x-ratelimit-limit").empty());
+  const auto missing = rig.Run(Req("GET", "/nope"));
+  CHECK(missing.status == 404);
+  CHECK(rig.backend.keys == std::vector<std::string>{"rl:{ip:10.1.2.3}"});
+  CHECK(missing.Header("x-ratelimit-limit") == "100");
+}
+
+TEST_CASE("chain: Redis down and fail-closed is a 503 with Retry-After, not a 429") {
+  Rig rig;
+  rig.backend.down = true;
+  const auto res = rig.Run(Req("POST", "/auth/login"), "{}");
+  CHECK(res.status == 503);
+  CHECK(res.Header("retry-after") == "42");
+}
+
+TEST_CASE("chain: upstream failures are 503 (with Retry-After), 504 and 502") {
+  Rig rig;
+  using S = suite::http::ClientResult::Status;
+  for (auto [status, expect] : {std::pair{S::kConnectFailed, 503}, {S::kTimeout, 504}, {S::kFailed, 502}}) {
+    rig.upstream.answer = [status = status](const suite::http::ClientRequest&) {
+      suite::http::ClientResult r;
+      r.status = status;
+      return r;
+    };
+    const auto res = rig.Run(Req("POST", "/auth/login"), "{}");
+    CHECK(res.status == expect);
+    CHECK(res.Header("retry-after").empty() == (expect != 503));
+  }
+}
+
+TEST_CASE("authn filter: an unknown kid fetches the keys once, then verifies or is refused") {
+  Rig rig;
+  const auto key = suite::security::EcKey::Generate();
+  const nlohmann::json claims = {{"iss", "suite-auth"}, {"aud", "suite-api"}, {"sub", "carol"},
+                                 {"roles", {"admin"}}, {"exp", Now() + 60}};
+  const auto token = suite::security::SignEs256(key, "k9", claims);
+  // Not published yet: one refetch, still unknown, 401 invalid_token.
+  auto res = rig.Run(Req("GET", "/jobs/1", {{"authorization", "Bearer " + token}}));
+  CHECK(res.status == 401);
+  CHECK(res.Header("www-authenticate") == "Bearer realm=\"api\", error=\"invalid_token\"");
+  CHECK(rig.signing.refetches == 1);
+  // Published by the next fetch: admitted, with the token's role.
+  auto set = std::make_shared<suite::security::JwkSet>();
+  set->Add("k9", suite::security::EcKey::FromJwk(key.PublicJwk("k9")));
+  rig.signing.next = set;
+  res = rig.Run(Req("GET", "/jobs/1", {{"authorization", "Bearer " + token}}));
+  CHECK(res.status == 200);
+  CHECK(rig.signing.refetches == 2);
+  const auto& out = rig.upstream.seen.back();
+  std::string identity;
+  for (const auto& [k, v] : out.headers)
+    if (k == "x-internal-identity") identity = v;
+  CHECK(rig.signer.Verify(identity, {"rid-1", "GET", "/jobs/1"}).HasRole("admin"));
+  // A malformed token: refused without a fetch.
+  res = rig.Run(Req("GET", "/jobs/1", {{"authorization", "Bearer not.a.token"}}));
+  CHECK(res.status == 401);
+  CHECK(rig.signing.refetches == 2);
+}
