@@ -51,9 +51,11 @@ for _ in $(seq 11); do
     -H 'Content-Type: application/json' -d '{}')"
 done
 check "free key: 10 a minute, the 11th refused" "$(echo $codes | tr ' ' '\n' | sort | uniq -c | tr -s ' ' | xargs)" "10 200 1 429"
-limit=$(curl -s -D - -o /dev/null --cacert "$CA_CERT" -X POST "$GATEWAY_URL/api/test" -H "X-API-Key: $API_KEY" \
-  -H 'Content-Type: application/json' -d '{}' | tr -d '\r' | grep -i '^x-ratelimit-limit:' | cut -d' ' -f2)
-check "enterprise key: 300 a minute" "$limit" 300
+heads=$(curl -s -D - -o /dev/null --cacert "$CA_CERT" -X POST "$GATEWAY_URL/api/test" -H "X-API-Key: $API_KEY" \
+  -H 'Content-Type: application/json' -d '{}' | tr -d '\r')
+check "enterprise key: 300 a minute" "$(echo "$heads" | grep -i '^x-ratelimit-limit:' | cut -d' ' -f2)" 300
+check "enterprise key: 100,000 a day (IETF RateLimit-Policy)" \
+  "$(echo "$heads" | grep -i '^ratelimit-policy:' | cut -d' ' -f2-)" '"window";q=300;w=60, "day";q=100000;w=86400'
 
 echo "status"
 # A zombie: the child of a parent (`sleep 30` after exec) that never reaps it.

@@ -48,6 +48,7 @@ Config Config::FromEnv(suite::core::Env& env) {
   }
   c.rate_limit.period = std::chrono::seconds(env.Int("RATE_LIMIT_PERIOD_SECONDS", 60, 1, 86'400));
   c.rate_limit.fail_open = env.Bool("RATE_LIMIT_FAIL_OPEN", true);
+  c.rate_limit.quotas = env.Bool("DAILY_QUOTA_ENABLED", true) && !c.rate_limit.single;
   c.server = suite::http::ServerOptionsFromEnv(env);
   // Bodies: seed 003's caps by tier, unless BODY_LIMIT_BYTES names one for every caller. The
   // server's own cap (what a head may declare at all) is the largest of them.

@@ -26,12 +26,22 @@ struct RateLimitConfig {
   int anonymous = 100, free = 10, pro = 60, enterprise = 300;
   bool single = false;  ///< RATE_LIMIT_REQUESTS was given
   std::chrono::seconds period{60};
+  /// Seed 003's daily quotas (requests per UTC day); 0: none. Off with seed 001's single limit.
+  long long quota_free = 500, quota_pro = 10'000, quota_enterprise = 100'000;
+  bool quotas = true;   ///< DAILY_QUOTA_ENABLED
   bool fail_open = true;  ///< when Redis is unavailable: let requests through (counted)
   int LimitFor(std::string_view tier) const {
     if (tier == "enterprise") return enterprise;
     if (tier == "pro") return pro;
     if (tier == "free") return free;
     return anonymous;
+  }
+  long long QuotaFor(std::string_view tier) const {
+    if (!quotas) return 0;
+    if (tier == "enterprise") return quota_enterprise;
+    if (tier == "pro") return quota_pro;
+    if (tier == "free") return quota_free;
+    return 0;
   }
 };
 

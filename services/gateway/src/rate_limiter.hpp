@@ -1,9 +1,9 @@
 #pragma once
-/// Rate limits: one bucket per caller (API key, else user, else client address), a limit by
-/// tier or by route, decided by a backend. In production the backend is a sliding-window log in
-/// Redis decided by one server-side script per request (atomic across gateway replicas, one
-/// round trip, no burst of twice the limit at a window edge as fixed windows allow; time from
-/// Redis, one clock for all replicas).
+/// Rate limits and daily quotas: one bucket per caller (API key, else user, else client
+/// address), a limit by tier or by route, a quota by tier, decided by a backend. In production
+/// the backend is one server-side Redis script per request: a sliding-window log (no burst of
+/// twice the limit at a window edge, as fixed windows allow) and the day's count, in one round
+/// trip, atomic across gateway replicas, timed by Redis's clock.
 #include <prometheus/counter.h>
 
 #include <chrono>
@@ -11,49 +11,68 @@
 
 #include "config.hpp"
 #include "context.hpp"
+#include "suite/core/clock.hpp"
 #include "suite/observability/metrics.hpp"
 #include "suite/redis/client.hpp"
 
 namespace gateway {
 
+struct LimitRequest {
+  std::string bucket;             ///< RateBucket(): "{key:Ent}"
+  int limit = 0;                  ///< requests per period
+  std::chrono::seconds period{60};
+  long long daily_quota = 0;      ///< requests per UTC day; 0: none
+};
+
 struct Decision {
   bool allowed = true;
   int limit = 0;
   int remaining = 0;
-  long long reset_seconds = 0;  ///< until a slot frees (Retry-After when refused)
-  bool degraded = false;        ///< the backend failed; decided by the failure mode
+  long long reset_seconds = 0;    ///< until a slot frees (Retry-After when refused)
+  bool degraded = false;          ///< the backend failed; decided by the failure mode
+  bool quota_exceeded = false;    ///< refused by the day's quota, not the rate
+  long long quota = 0;            ///< the day's quota (0: none)
+  long long quota_remaining = 0;
+  long long quota_reset_seconds = 0;  ///< until midnight UTC
 };
 
 /// Where decisions are made: Redis in production, a fake in tests.
 class RateLimitBackend {
  public:
   virtual ~RateLimitBackend() = default;
-  /// At most `limit` requests per `period` for `key`. Resumes on the caller's executor.
-  virtual suite::http::Task<Decision> Check(std::string key, int limit, std::chrono::seconds period) = 0;
+  /// Resumes on the caller's executor.
+  virtual suite::http::Task<Decision> Check(LimitRequest request) = 0;
 };
 
 class RedisRateLimiter final : public RateLimitBackend {
  public:
   /// `fail_open`: when Redis does not answer, let requests through (counted as degraded).
-  RedisRateLimiter(suite::redis::Client& redis, bool fail_open);
-  suite::http::Task<Decision> Check(std::string key, int limit, std::chrono::seconds period) override;
+  RedisRateLimiter(suite::redis::Client& redis, bool fail_open, const suite::core::Clock& clock = suite::core::Clock::System());
+  suite::http::Task<Decision> Check(LimitRequest request) override;
+  /// The keys, spelled in one place: the window's log and the day's count share the caller's
+  /// {hash tag}, so one script touching both stays in one Redis Cluster slot.
+  static std::string WindowKey(std::string_view bucket);
+  static std::string QuotaKey(std::string_view bucket, const suite::core::Clock& clock);
+  static long long SecondsToMidnight(const suite::core::Clock& clock);
 
  private:
   suite::redis::Client& redis_;
   bool fail_open_;
+  const suite::core::Clock& clock_;
   suite::redis::Script script_;
 };
 
-/// The one spelling of a caller's bucket (a {hash tag}: one Redis Cluster slot per caller).
-std::string RateKey(const suite::security::Identity& id, std::string_view client_ip);
+/// A caller's bucket: "{key:<api key name>}", else "{user:<subject>}", else "{ip:<address>}".
+std::string RateBucket(const suite::security::Identity& id, std::string_view client_ip);
 
 struct RateLimitStats {
-  prometheus::Counter &allowed, &limited, &failed_open, &failed_closed;
+  prometheus::Counter &allowed, &limited, &quota_exceeded, &failed_open, &failed_closed;
   static RateLimitStats Make(suite::obs::Metrics& metrics);  ///< gateway_ratelimit_decisions_total{decision}
   void Count(const Decision& d);
 };
 
-/// 429 past the limit; X-RateLimit-Limit/Remaining/Reset on every answer that follows.
+/// 429 past the limit or the day's quota. Every answer that follows carries seed 003's
+/// X-RateLimit-Limit/Remaining/Reset and the IETF draft's RateLimit-Policy and RateLimit.
 class RateLimitFilter final : public Filter {
  public:
   RateLimitFilter(const RateLimitConfig& config, RateLimitBackend& backend, suite::obs::Metrics& metrics)
@@ -66,5 +85,8 @@ class RateLimitFilter final : public Filter {
   RateLimitBackend& backend_;
   RateLimitStats stats_;
 };
+
+/// The headers of a decision (a pure function, for the tests too).
+void AddRateLimitHeaders(suite::http::Headers& out, const Decision& d, std::chrono::seconds period);
 
 }  // namespace gateway

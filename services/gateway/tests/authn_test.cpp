@@ -4,6 +4,7 @@
 #include "config.hpp"
 #include "rate_limiter.hpp"
 #include "suite/core/error.hpp"
+#include "suite/testing/clock.hpp"
 
 using namespace gateway;
 using Catch::Matchers::Contains;
@@ -93,15 +94,25 @@ TEST_CASE("either credential on kAny routes, none on public ones") {
   CHECK(Authenticate(Req("", {}), AuthPolicy::kNone, Keys(), JwtVerifiers{jwt, kNone}).method == "none");
 }
 
+TEST_CASE("daily quota key turns over at midnight UTC") {
+  suite::testing::FakeClock clock(1'795'564'799);  // 2026-11-24T23:59:59Z
+  CHECK(RedisRateLimiter::QuotaKey("{key:k1}", clock) == "q:{key:k1}:20781");
+  CHECK(RedisRateLimiter::SecondsToMidnight(clock) == 1);
+  clock.Advance(std::chrono::seconds(1));
+  CHECK(RedisRateLimiter::QuotaKey("{key:k1}", clock) == "q:{key:k1}:20782");
+  CHECK(RedisRateLimiter::SecondsToMidnight(clock) == 86'400);
+}
+
 TEST_CASE("rate-limit buckets: API key, else user, else client address") {
   suite::security::Identity id;
   id.method = "none";
-  CHECK(RateKey(id, "10.0.0.1") == "rl:{ip:10.0.0.1}");
+  CHECK(RateBucket(id, "10.0.0.1") == "{ip:10.0.0.1}");
   id.method = "jwt";
   id.subject = "alice";
-  CHECK(RateKey(id, "10.0.0.1") == "rl:{user:alice}");
+  CHECK(RateBucket(id, "10.0.0.1") == "{user:alice}");
   id.api_key_id = "Prod";
-  CHECK(RateKey(id, "10.0.0.1") == "rl:{key:Prod}");
+  CHECK(RateBucket(id, "10.0.0.1") == "{key:Prod}");
+  CHECK(RedisRateLimiter::WindowKey("{key:Prod}") == "rl:{key:Prod}");
 }
 
 TEST_CASE("rate limits by tier (seed 003), one limit for all when seed 001's is set") {

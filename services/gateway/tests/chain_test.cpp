@@ -69,19 +69,25 @@ class FakeBody final : public BodyReader {
 
 class FakeBackend final : public RateLimitBackend {
  public:
-  Task<Decision> Check(std::string key, int limit, std::chrono::seconds) override {
-    keys.push_back(std::move(key));
+  Task<Decision> Check(LimitRequest r) override {
+    keys.push_back(r.bucket);
+    quotas.push_back(r.daily_quota);
     Decision d;
-    d.limit = limit;
-    d.remaining = limit - static_cast<int>(keys.size());
-    d.allowed = d.remaining >= 0 && !down;
+    d.limit = r.limit;
+    d.remaining = r.limit - static_cast<int>(keys.size());
+    d.allowed = d.remaining >= 0 && !down && !over_quota;
     d.degraded = down;
+    d.quota_exceeded = over_quota;
+    d.quota = r.daily_quota;
+    d.quota_remaining = over_quota ? 0 : r.daily_quota - static_cast<long long>(keys.size());
+    d.quota_reset_seconds = 3600;
     if (d.remaining < 0) d.remaining = 0;
     d.reset_seconds = 42;
     return Ready(d);
   }
   std::vector<std::string> keys;
-  bool down = false;
+  std::vector<long long> quotas;
+  bool down = false, over_quota = false;
 
  private:
   static Task<Decision> Ready(Decision d) { co_return d; }
@@ -265,10 +271,25 @@ TEST_CASE("chain: an admitted request is forwarded with its body, a signed ident
   const auto id = rig.signer.Verify(identity, {"rid-1", "POST", "/process"});
   CHECK(id.subject == "alice");
   CHECK(id.tier == "enterprise");
-  CHECK(rig.backend.keys == std::vector<std::string>{"rl:{key:Ent}"});
+  CHECK(rig.backend.keys == std::vector<std::string>{"{key:Ent}"});
+  CHECK(rig.backend.quotas == std::vector<long long>{100'000});
   CHECK(res.Header("x-ratelimit-limit") == "300");
   CHECK(res.Header("x-ratelimit-remaining") == "299");
   CHECK(res.Header("x-ratelimit-reset") == "42");
+  CHECK(res.Header("ratelimit-policy") == "\"window\";q=300;w=60, \"day\";q=100000;w=86400");
+  CHECK(res.Header("ratelimit") == "\"window\";r=299;t=42");
+}
+
+TEST_CASE("chain: past the day's quota, 429 QUOTA_EXCEEDED until midnight, the day named in RateLimit") {
+  Rig rig;
+  rig.backend.over_quota = true;
+  const auto res = rig.Run(Req("GET", "/jobs/1", {{"x-api-key", "sk-free-key-456"}}));
+  CHECK(res.status == 429);
+  CHECK(Code(res) == "QUOTA_EXCEEDED");
+  CHECK(Body(res)["error"]["details"]["quota"] == 500);
+  CHECK(res.Header("retry-after") == "3600");
+  CHECK(res.Header("ratelimit") == "\"day\";r=0;t=3600");
+  CHECK(rig.backend.quotas == std::vector<long long>{500});
 }
 
 TEST_CASE("chain: tier limits for rate and body, a route's lower limits, 413 while reading") {
@@ -295,7 +316,7 @@ TEST_CASE("chain: health checks are never limited, unknown paths are (as anonymo
   CHECK(health.Header("x-ratelimit-limit").empty());
   const auto missing = rig.Run(Req("GET", "/nope"));
   CHECK(missing.status == 404);
-  CHECK(rig.backend.keys == std::vector<std::string>{"rl:{ip:10.1.2.3}"});
+  CHECK(rig.backend.keys == std::vector<std::string>{"{ip:10.1.2.3}"});
   CHECK(missing.Header("x-ratelimit-limit") == "100");
 }
 

@@ -1,0 +1,105 @@
+// The rate-limit script against a real Redis: exact limits, the day's quota, and two
+// "gateways" (two connections) sharing one bucket under a concurrent burst.
+#include <catch2/catch.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "rate_limiter.hpp"
+#include "suite/core/ids.hpp"
+#include "suite/testing/clock.hpp"
+#include "suite/testing/env.hpp"
+#include "suite/testing/loop.hpp"
+#include "suite/testing/task.hpp"
+
+using namespace gateway;
+using suite::testing::RunTask;
+
+namespace {
+LimitRequest Req(const std::string& bucket, int limit, long long quota = 0) {
+  return {.bucket = bucket, .limit = limit, .period = std::chrono::seconds(60), .daily_quota = quota};
+}
+}  // namespace
+
+TEST_CASE("Redis rate limit: exactly the limit, then 429 with the time until a slot frees") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  suite::testing::IoLoop loop;
+  suite::redis::Client redis(loop.runtime.io(), *suite::redis::ParseUrl(*url), "test");
+  redis.Start();
+  REQUIRE(suite::testing::WaitConnected(redis));
+  RedisRateLimiter limiter(redis, true);
+  const std::string bucket = "{test:" + suite::core::NewUuid() + "}";
+  for (int i = 0; i < 3; ++i) {
+    const auto d = RunTask(limiter.Check(Req(bucket, 3)));
+    CHECK(d.allowed);
+    CHECK(d.remaining == 2 - i);
+    CHECK_FALSE(d.degraded);
+  }
+  const auto refused = RunTask(limiter.Check(Req(bucket, 3)));
+  CHECK_FALSE(refused.allowed);
+  CHECK_FALSE(refused.quota_exceeded);
+  CHECK(refused.reset_seconds >= 59);
+  CHECK(refused.reset_seconds <= 60);
+  redis.Stop();
+}
+
+TEST_CASE("Redis quota: the day's count stops a caller the rate would admit, and expires after midnight") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  suite::testing::IoLoop loop;
+  suite::redis::Client redis(loop.runtime.io(), *suite::redis::ParseUrl(*url), "test");
+  redis.Start();
+  REQUIRE(suite::testing::WaitConnected(redis));
+  // 2026-11-24T23:59:00Z: the quota key of that day, 60 s (plus an hour's margin) to live.
+  suite::testing::FakeClock clock(1'795'564'740);
+  RedisRateLimiter limiter(redis, true, clock);
+  const std::string bucket = "{test:" + suite::core::NewUuid() + "}";
+  CHECK(RedisRateLimiter::SecondsToMidnight(clock) == 60);
+  for (int i = 0; i < 5; ++i) {
+    const auto d = RunTask(limiter.Check(Req(bucket, 100, 5)));
+    REQUIRE(d.allowed);
+    CHECK(d.quota_remaining == 4 - i);
+  }
+  const auto over = RunTask(limiter.Check(Req(bucket, 100, 5)));
+  CHECK_FALSE(over.allowed);
+  CHECK(over.quota_exceeded);
+  CHECK(over.quota_reset_seconds == 60);
+  CHECK(over.remaining == 95);  // the refusal took no slot of the window
+  const auto ttl = suite::testing::Call(redis, {"TTL", RedisRateLimiter::QuotaKey(bucket, clock)});
+  CHECK(ttl.integer > 60);
+  CHECK(ttl.integer <= 3660);
+  // A new day: a new count.
+  clock.Advance(std::chrono::seconds(61));
+  CHECK(RedisRateLimiter::QuotaKey(bucket, clock) != RedisRateLimiter::QuotaKey(bucket, suite::testing::FakeClock(1'795'564'740)));
+  CHECK(RunTask(limiter.Check(Req(bucket, 100, 5))).allowed);
+  redis.Stop();
+}
+
+TEST_CASE("Redis rate limit: two gateways sharing one Redis admit exactly the limit out of a concurrent burst") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  suite::testing::IoLoop loop;
+  suite::redis::Client a(loop.runtime.io(), *suite::redis::ParseUrl(*url), "gw-a");
+  suite::redis::Client b(loop.runtime.io(), *suite::redis::ParseUrl(*url), "gw-b");
+  a.Start();
+  b.Start();
+  REQUIRE(suite::testing::WaitConnected(a));
+  REQUIRE(suite::testing::WaitConnected(b));
+  RedisRateLimiter la(a, true), lb(b, true);
+  const std::string bucket = "{test:" + suite::core::NewUuid() + "}";
+  boost::asio::io_context io;
+  int allowed = 0, refused = 0;
+  for (int i = 0; i < 200; ++i) {
+    RateLimitBackend& backend = i % 2 == 0 ? static_cast<RateLimitBackend&>(la) : lb;
+    boost::asio::co_spawn(io, backend.Check(Req(bucket, 37, 1000)), [&](std::exception_ptr, Decision d) {
+      (d.allowed ? allowed : refused) += 1;
+    });
+  }
+  io.run();
+  CHECK(allowed == 37);
+  CHECK(refused == 163);
+  a.Stop();
+  b.Stop();
+}
