@@ -93,6 +93,18 @@ Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const 
   return id;
 }
 
+namespace {
+// A refused caller is limited as who it provably is: an address.
+FilterStatus Refused(RequestContext& ctx, const ApiError& e, std::string_view why) {
+  auto& id = ctx.identity;
+  id = Identity{};
+  id.client_ip = ctx.req().remote_ip;
+  id.tier = "anonymous";
+  id.method = "none";
+  return ctx.Defer(e, why);
+}
+}  // namespace
+
 std::optional<FilterStatus> AuthnFilter::Try(RequestContext& ctx, bool last) {
   const auto& req = ctx.req();
   try {
@@ -105,11 +117,11 @@ std::optional<FilterStatus> AuthnFilter::Try(RequestContext& ctx, bool last) {
     if (!last) return std::nullopt;
     suite::obs::Warn("authentication failed", {{"request_id", req.request_id}, {"reason", e.what()},
                                                {"client", req.remote_ip}, {"path", req.path}});
-    return ctx.Refuse(e, "unknown_signing_key");
+    return Refused(ctx, e, "unknown_signing_key");
   } catch (const suite::core::ApiError& e) {
     suite::obs::Warn("authentication failed", {{"request_id", req.request_id}, {"reason", e.what()},
                                                {"client", req.remote_ip}, {"path", req.path}});
-    return ctx.Refuse(e, dynamic_cast<const InvalidToken*>(&e) != nullptr ? "invalid_token" : "unauthenticated");
+    return Refused(ctx, e, dynamic_cast<const InvalidToken*>(&e) != nullptr ? "invalid_token" : "unauthenticated");
   }
 }
 

@@ -16,6 +16,7 @@ std::size_t BodyLimits::For(std::string_view tier) const {
 std::size_t BodyLimits::Max() const { return std::max({anonymous, free, pro, enterprise}); }
 
 FilterStatus BodyLimitFilter::OnRequest(RequestContext& ctx) {
+  if (ctx.deferred) return FilterStatus::kContinue;  // refused already; the body is never read
   std::size_t cap = limits_.For(ctx.identity.tier);
   if (ctx.route->body_limit) cap = std::min(cap, *ctx.route->body_limit);
   ctx.body_limit = cap;

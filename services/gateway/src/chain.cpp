@@ -26,6 +26,7 @@ Task<Response> Chain::Run(RequestContext& ctx, BodyReader& body) const {
     else status = f.OnRequest(ctx);
     if (status == FilterStatus::kStop) break;
   }
+  if (!ctx.reply && ctx.deferred) ctx.RefuseDeferred();
   Response res;
   if (ctx.reply) {
     res = std::move(*ctx.reply);

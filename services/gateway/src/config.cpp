@@ -71,6 +71,9 @@ Config Config::FromEnv(suite::core::Env& env) {
     c.trusted_hosts = TrustedHosts::Parse(env.Str("TRUSTED_HOSTS", "*"), err);
     if (!err.empty()) env.Fail("TRUSTED_HOSTS", err);
     err.clear();
+    c.trusted_proxies = TrustedProxies::Parse(env.Str("TRUSTED_PROXIES", ""), err);
+    if (!err.empty()) env.Fail("TRUSTED_PROXIES", err);
+    err.clear();
     c.cors = Cors::Parse(env.Str("CORS_ORIGINS", ""), err);
     if (!err.empty()) env.Fail("CORS_ORIGINS", err);
   }

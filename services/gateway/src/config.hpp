@@ -7,6 +7,7 @@
 
 #include "api_keys.hpp"
 #include "body_limit.hpp"
+#include "client_address.hpp"
 #include "cors.hpp"
 #include "jwks.hpp"
 #include "trusted_hosts.hpp"
@@ -62,6 +63,7 @@ struct Config {
   suite::security::JwtOptions es256;             ///< auth-user's tokens: JWT_ISSUER, JWT_AUDIENCE
   JwksOptions jwks;                              ///< JWKS_REFRESH_SECONDS
   TrustedHosts trusted_hosts;                    ///< TRUSTED_HOSTS (default: any)
+  TrustedProxies trusted_proxies;                ///< TRUSTED_PROXIES (default: none)
   Cors cors;                                     ///< CORS_ORIGINS (default: none)
   std::chrono::seconds identity_ttl{30};         ///< the upstream timeout, rounded up
   std::chrono::milliseconds drain{10'000};

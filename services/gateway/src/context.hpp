@@ -27,12 +27,29 @@ struct RequestContext {
   suite::http::Headers response_headers;  ///< added to any answer, refusals included
   std::optional<suite::http::Response> reply;  ///< a filter's own answer
   std::string_view reason = "-";     ///< why it was refused, for the log: "rate_limited", ...
+  /// A refusal that waits for the rate limit: failed credentials are counted against the
+  /// client's address (so keys and tokens cannot be guessed at line rate) before the 401 goes.
+  std::optional<suite::http::Response> deferred;
+  std::string_view deferred_reason = "-";
 
   suite::http::Request& req() const { return *request; }
   /// Answers with the error (rendered by suite::http::ErrorReply) and stops the chain.
   FilterStatus Refuse(const suite::core::ApiError& e, std::string_view why) {
     reply = suite::http::ErrorReply(e, request->request_id);
     reason = why;
+    return FilterStatus::kStop;
+  }
+  /// Keeps the refusal for the end of the chain; the filters after this one still run.
+  FilterStatus Defer(const suite::core::ApiError& e, std::string_view why) {
+    deferred = suite::http::ErrorReply(e, request->request_id);
+    deferred_reason = why;
+    return FilterStatus::kContinue;
+  }
+  /// Sends the deferred refusal now.
+  FilterStatus RefuseDeferred() {
+    reply = std::move(deferred);
+    deferred.reset();
+    reason = deferred_reason;
     return FilterStatus::kStop;
   }
   FilterStatus Answer(suite::http::Response res, std::string_view why) {

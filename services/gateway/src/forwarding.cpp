@@ -50,7 +50,9 @@ suite::http::Headers UpstreamHeaders(const suite::http::Request& req, const std:
   }
   out.emplace_back("x-request-id", req.request_id);
   out.emplace_back("traceparent", traceparent);
-  out.emplace_back("x-forwarded-for", xff.empty() ? req.remote_ip : xff + ", " + req.remote_ip);
+  // The hop we received it from: the connection's peer (a trusted proxy, or the client).
+  const std::string& peer = req.peer_ip.empty() ? req.remote_ip : req.peer_ip;
+  out.emplace_back("x-forwarded-for", xff.empty() ? peer : xff + ", " + peer);
   out.emplace_back("x-forwarded-proto", req.secure ? "https" : "http");
   out.emplace_back("x-real-ip", req.remote_ip);
   out.emplace_back("x-internal-identity", identity_token);

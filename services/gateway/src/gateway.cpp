@@ -2,6 +2,7 @@
 
 #include "authn.hpp"
 #include "body_limit.hpp"
+#include "client_address.hpp"
 #include "cors.hpp"
 #include "trusted_hosts.hpp"
 
@@ -56,6 +57,8 @@ Gateway::Gateway(const Config& config, boost::asio::io_context& io, const suite:
       chain_(proxy_, config.server.body_limit) {
   jwks_->Start();
   // The order, and why. Adding a filter is one line here.
+  // Who the client is comes first: every later decision (and the log) uses that address.
+  if (!config.trusted_proxies.empty()) chain_.Add<ClientAddressFilter>(config.trusted_proxies);
   // Cheap refusals first, before any crypto or Redis: a forged Host, then CORS preflights
   // (a browser sends no credentials on one, so they are answered before any are asked for).
   if (!config.trusted_hosts.any()) chain_.Add<TrustedHostFilter>(config.trusted_hosts);

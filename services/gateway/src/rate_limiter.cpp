@@ -140,7 +140,10 @@ Task<FilterStatus> RateLimitFilter::OnRequestAsync(RequestContext& ctx) {
   const Decision d = co_await backend_.Check(std::move(lr));
   stats_.Count(d);
   AddRateLimitHeaders(ctx.response_headers, d, config_.period);  // once, for whatever answer follows
-  if (d.allowed) co_return FilterStatus::kContinue;
+  if (d.allowed) {
+    if (ctx.deferred) co_return ctx.RefuseDeferred();  // failed credentials: counted, then refused
+    co_return FilterStatus::kContinue;
+  }
   if (d.degraded)
     co_return ctx.Refuse(ApiError(ErrorCode::kServiceUnavailable, "Rate limiter unavailable, retry shortly")
                              .RetryAfter(std::chrono::seconds(d.reset_seconds)),

@@ -5,6 +5,7 @@
 #include "authn.hpp"
 #include "body_limit.hpp"
 #include "chain.hpp"
+#include "client_address.hpp"
 #include "cors.hpp"
 #include "rate_limiter.hpp"
 #include "routes.hpp"
@@ -129,7 +130,7 @@ struct Rig {
   Proxy proxy{signer, local, metrics};
   Chain chain{proxy, 100 * 1024 * 1024};
 
-  Rig() {
+  explicit Rig(RateLimitConfig rl = {}) : rate_limit(rl) {
     local.Inline("GET", "/health", [](suite::http::Request&) { return Response::Json(200, {{"status", "healthy"}}); });
     chain.Add<RouteFilter>(std::vector<Route>{
         {.prefix = "/health", .methods = "GET", .auth = AuthPolicy::kNone, .rate_limited = false},
@@ -247,7 +248,18 @@ TEST_CASE("chain: a request without credentials is refused on its head, its body
   CHECK(res.Header("www-authenticate") == "Bearer realm=\"api\"");
   CHECK(body.reads == 0);
   CHECK(rig.upstream.seen.empty());
-  CHECK(rig.backend.keys.empty());  // refused before Redis is asked
+}
+
+TEST_CASE("chain: failed credentials count against the client's address, then 401; past the limit, 429") {
+  RateLimitConfig rl;
+  rl.anonymous = 3;
+  Rig strict(rl);
+  std::vector<int> statuses;
+  for (int i = 0; i < 4; ++i)
+    statuses.push_back(strict.Run(Req("GET", "/jobs/1", {{"x-api-key", "sk-guess-" + std::to_string(i)}})).status);
+  CHECK(statuses == std::vector<int>{401, 401, 401, 429});
+  CHECK(strict.backend.keys == std::vector<std::string>(4, "{ip:10.1.2.3}"));
+  CHECK(strict.upstream.seen.empty());
 }
 
 TEST_CASE("chain: an admitted request is forwarded with its body, a signed identity and rate-limit headers") {
@@ -370,4 +382,59 @@ TEST_CASE("authn filter: an unknown kid fetches the keys once, then verifies or 
   res = rig.Run(Req("GET", "/jobs/1", {{"authorization", "Bearer not.a.token"}}));
   CHECK(res.status == 401);
   CHECK(rig.signing.refetches == 2);
+}
+
+TEST_CASE("trusted proxies: X-Forwarded-For is believed only from them, up to the first untrusted hop") {
+  std::string err;
+  const auto proxies = TrustedProxies::Parse("10.0.0.0/8, 192.168.1.7, fd00::/8", err);
+  REQUIRE(err.empty());
+  CHECK(proxies.Contains("10.200.3.4"));
+  CHECK(proxies.Contains("192.168.1.7"));
+  CHECK_FALSE(proxies.Contains("192.168.1.8"));
+  CHECK(proxies.Contains("fd00::1"));
+  CHECK_FALSE(proxies.Contains("fe80::1"));
+  CHECK_FALSE(proxies.Contains("not-an-ip"));
+  // From a client: its own header is ignored.
+  CHECK(proxies.Resolve("203.0.113.9", "1.2.3.4") == "203.0.113.9");
+  // From the ingress: the hop it added.
+  CHECK(proxies.Resolve("10.0.0.5", "203.0.113.9") == "203.0.113.9");
+  // A client's forged entry to the left of the real one changes nothing.
+  CHECK(proxies.Resolve("10.0.0.5", "6.6.6.6, 203.0.113.9") == "203.0.113.9");
+  // Through two proxies.
+  CHECK(proxies.Resolve("10.0.0.5", "203.0.113.9, 192.168.1.7") == "203.0.113.9");
+  // Garbage stops the walk at the last good hop.
+  CHECK(proxies.Resolve("10.0.0.5", "203.0.113.9, bogus") == "10.0.0.5");
+  CHECK(proxies.Resolve("10.0.0.5", "bogus, 203.0.113.9") == "203.0.113.9");
+  for (const char* bad : {"10.0.0.0/33", "300.1.1.1", "10.0.0.0/", "fd00::/129", "10.0.0.0/-1"}) {
+    err.clear();
+    TrustedProxies::Parse(bad, err);
+    CHECK_FALSE(err.empty());
+  }
+}
+
+TEST_CASE("chain: behind a trusted proxy each client gets its own bucket, and the hop is forwarded") {
+  Rig rig;
+  std::string err;
+  Chain chain(rig.proxy, 1 << 20);
+  chain.Add<ClientAddressFilter>(TrustedProxies::Parse("10.0.0.0/8", err));
+  chain.Add<RouteFilter>(std::vector<Route>{{.prefix = "/auth/login", .methods = "POST", .auth = AuthPolicy::kNone,
+                                             .upstream = &rig.upstream}});
+  chain.Add<AuthnFilter>(AuthnFilter::Config{rig.keys, rig.hs, rig.hs_options, rig.es_options}, rig.signing);
+  chain.Add<RateLimitFilter>(rig.rate_limit, rig.backend, rig.metrics);
+  for (const char* client : {"198.51.100.1", "198.51.100.2"}) {
+    auto req = Req("POST", "/auth/login", {{"x-forwarded-for", client}});
+    req->remote_ip = "10.0.0.5";
+    FakeBody body(*req, "{}");
+    CHECK(RunTask(chain.Run(req, body)).status == 200);
+    CHECK(req->remote_ip == client);
+    CHECK(req->peer_ip == "10.0.0.5");
+  }
+  CHECK(rig.backend.keys == std::vector<std::string>{"{ip:198.51.100.1}", "{ip:198.51.100.2}"});
+  std::string xff, real;
+  for (const auto& [k, v] : rig.upstream.seen.back().headers) {
+    if (k == "x-forwarded-for") xff = v;
+    if (k == "x-real-ip") real = v;
+  }
+  CHECK(xff == "198.51.100.2, 10.0.0.5");
+  CHECK(real == "198.51.100.2");
 }
