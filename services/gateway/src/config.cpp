@@ -34,7 +34,8 @@ Config Config::FromEnv(suite::core::Env& env) {
   if (!c.jwt_secret.empty() && c.jwt_secret == c.internal_secret)
     env.Fail("INTERNAL_TOKEN_SECRET", "must differ from JWT_SECRET");
   c.redis = suite::redis::OptionsFromEnv(env, "REDIS_URL");
-  c.redis.command_timeout = env.Millis("REDIS_TIMEOUT_MS", 250, 10, 10'000);
+  // A rate-limit decision waits this long for Redis, then the failure mode decides.
+  c.redis.command_timeout = env.Millis("REDIS_TIMEOUT_MS", 50, 5, 10'000);
   const auto timeout = env.Millis("UPSTREAM_TIMEOUT_MS", 30'000, 100, 600'000);
   c.auth_user = Upstream(env, "AUTH_USER_URL", "http://127.0.0.1:8081", timeout);
   c.processing = Upstream(env, "PROCESSING_URL", "http://127.0.0.1:8082", timeout);
@@ -47,7 +48,15 @@ Config Config::FromEnv(suite::core::Env& env) {
     rl.anonymous = rl.free = rl.pro = rl.enterprise = n;
   }
   c.rate_limit.period = std::chrono::seconds(env.Int("RATE_LIMIT_PERIOD_SECONDS", 60, 1, 86'400));
-  c.rate_limit.fail_open = env.Bool("RATE_LIMIT_FAIL_OPEN", true);
+  {
+    const auto mode = env.Str("RATE_LIMIT_FAILURE_MODE", "local");
+    auto& f = c.rate_limit_fallback;
+    if (mode == "local") f.mode = FailureMode::kLocal;
+    else if (mode == "open") f.mode = FailureMode::kOpen;
+    else if (mode == "closed") f.mode = FailureMode::kClosed;
+    else env.Fail("RATE_LIMIT_FAILURE_MODE", "must be local, open or closed");
+    f.replicas = static_cast<int>(env.Int("GATEWAY_REPLICAS", 1, 1, 1000));
+  }
   c.rate_limit.quotas = env.Bool("DAILY_QUOTA_ENABLED", true) && !c.rate_limit.single;
   c.server = suite::http::ServerOptionsFromEnv(env);
   // Bodies: seed 003's caps by tier, unless BODY_LIMIT_BYTES names one for every caller. The

@@ -8,6 +8,7 @@
 
 #include "chain.hpp"
 #include "config.hpp"
+#include "fallback_limiter.hpp"
 #include "jwks.hpp"
 #include "proxy.hpp"
 #include "rate_limiter.hpp"
@@ -36,7 +37,8 @@ class Gateway {
   const Config& config_;
   suite::security::Hs256 jwt_;
   suite::security::IdentitySigner signer_;
-  RedisRateLimiter limiter_;
+  RedisRateLimiter redis_limiter_;
+  ResilientRateLimiter limiter_;  ///< Redis behind a breaker, this replica's share without it
   suite::http::UpstreamPool auth_user_, processing_, audit_;
   std::shared_ptr<JwksCache> jwks_;  ///< after auth_user_: its fetches go there
   Proxy proxy_;

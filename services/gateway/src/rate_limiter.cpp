@@ -99,16 +99,19 @@ Task<Decision> RedisRateLimiter::Check(LimitRequest r) {
 RateLimitStats RateLimitStats::Make(suite::obs::Metrics& metrics) {
   auto& family = prometheus::BuildCounter()
                      .Name("gateway_ratelimit_decisions_total")
-                     .Help("Rate-limit decisions: allowed, limited, quota_exceeded, failed_open, failed_closed")
+                     .Help("Rate-limit decisions: allowed, limited, quota_exceeded, failed_open, failed_closed, "
+                           "local_allowed, local_limited (Redis unavailable: this replica's share)")
                      .Register(metrics.registry());
-  return {family.Add({{"decision", "allowed"}}), family.Add({{"decision", "limited"}}),
+  return {family.Add({{"decision", "allowed"}}),       family.Add({{"decision", "limited"}}),
           family.Add({{"decision", "quota_exceeded"}}), family.Add({{"decision", "failed_open"}}),
-          family.Add({{"decision", "failed_closed"}})};
+          family.Add({{"decision", "failed_closed"}}),  family.Add({{"decision", "local_allowed"}}),
+          family.Add({{"decision", "local_limited"}})};
 }
 
 // Outside the coroutine: GCC 12 mis-destroys temporaries of conditional expressions in them.
 void RateLimitStats::Count(const Decision& d) {
-  if (d.degraded) (d.allowed ? failed_open : failed_closed).Increment();
+  if (d.local) (d.allowed ? local_allowed : local_limited).Increment();
+  else if (d.degraded) (d.allowed ? failed_open : failed_closed).Increment();
   else if (d.quota_exceeded) quota_exceeded.Increment();
   else (d.allowed ? allowed : limited).Increment();
 }
@@ -144,7 +147,7 @@ Task<FilterStatus> RateLimitFilter::OnRequestAsync(RequestContext& ctx) {
     if (ctx.deferred) co_return ctx.RefuseDeferred();  // failed credentials: counted, then refused
     co_return FilterStatus::kContinue;
   }
-  if (d.degraded)
+  if (d.degraded && !d.local)
     co_return ctx.Refuse(ApiError(ErrorCode::kServiceUnavailable, "Rate limiter unavailable, retry shortly")
                              .RetryAfter(std::chrono::seconds(d.reset_seconds)),
                          "rate_limiter_unavailable");

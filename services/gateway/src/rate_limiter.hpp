@@ -9,7 +9,7 @@
 #include <chrono>
 #include <string>
 
-#include "config.hpp"
+#include "rate_limit_config.hpp"
 #include "context.hpp"
 #include "suite/core/clock.hpp"
 #include "suite/observability/metrics.hpp"
@@ -29,7 +29,8 @@ struct Decision {
   int limit = 0;
   int remaining = 0;
   long long reset_seconds = 0;    ///< until a slot frees (Retry-After when refused)
-  bool degraded = false;          ///< the backend failed; decided by the failure mode
+  bool degraded = false;          ///< Redis did not decide; the failure mode did
+  bool local = false;             ///< decided by this replica's own limiter (its share)
   bool quota_exceeded = false;    ///< refused by the day's quota, not the rate
   long long quota = 0;            ///< the day's quota (0: none)
   long long quota_remaining = 0;
@@ -66,7 +67,7 @@ class RedisRateLimiter final : public RateLimitBackend {
 std::string RateBucket(const suite::security::Identity& id, std::string_view client_ip);
 
 struct RateLimitStats {
-  prometheus::Counter &allowed, &limited, &quota_exceeded, &failed_open, &failed_closed;
+  prometheus::Counter &allowed, &limited, &quota_exceeded, &failed_open, &failed_closed, &local_allowed, &local_limited;
   static RateLimitStats Make(suite::obs::Metrics& metrics);  ///< gateway_ratelimit_decisions_total{decision}
   void Count(const Decision& d);
 };

@@ -7,6 +7,7 @@
 #include "chain.hpp"
 #include "client_address.hpp"
 #include "cors.hpp"
+#include "fallback_limiter.hpp"
 #include "rate_limiter.hpp"
 #include "routes.hpp"
 #include "trusted_hosts.hpp"
@@ -437,4 +438,109 @@ TEST_CASE("chain: behind a trusted proxy each client gets its own bucket, and th
   }
   CHECK(xff == "198.51.100.2, 10.0.0.5");
   CHECK(real == "198.51.100.2");
+}
+
+TEST_CASE("local limiter (GCRA): exactly the limit at once, then one slot per interval, no edge burst") {
+  LocalRateLimiter local(1000);
+  const auto t0 = std::chrono::steady_clock::time_point(std::chrono::hours(1));
+  int allowed = 0;
+  for (int i = 0; i < 15; ++i) allowed += local.Check("b", 10, std::chrono::seconds(60), t0).allowed ? 1 : 0;
+  CHECK(allowed == 10);
+  const auto refused = local.Check("b", 10, std::chrono::seconds(60), t0);
+  CHECK_FALSE(refused.allowed);
+  CHECK(refused.reset_seconds == 6);  // one slot frees every 60/10 s
+  CHECK_FALSE(local.Check("b", 10, std::chrono::seconds(60), t0 + std::chrono::seconds(5)).allowed);
+  CHECK(local.Check("b", 10, std::chrono::seconds(60), t0 + std::chrono::seconds(6)).allowed);
+  // At the "edge" of the window nothing more than the refill is admitted (a fixed window would
+  // admit 10 more here).
+  allowed = 0;
+  for (int i = 0; i < 20; ++i)
+    allowed += local.Check("b", 10, std::chrono::seconds(60), t0 + std::chrono::seconds(60)).allowed ? 1 : 0;
+  CHECK(allowed == 9);
+  // Another bucket is independent; the table is bounded.
+  LocalRateLimiter small(2);
+  CHECK(small.Check("x", 1, std::chrono::seconds(60), t0).allowed);
+  CHECK(small.Check("y", 1, std::chrono::seconds(60), t0).allowed);
+  CHECK_FALSE(small.Check("z", 1, std::chrono::seconds(60), t0).allowed);  // full of live buckets
+  CHECK(small.Check("z", 1, std::chrono::seconds(60), t0 + std::chrono::seconds(61)).allowed);  // idle ones forgotten
+  CHECK(small.size() <= 2);
+}
+
+TEST_CASE("circuit breaker: opens after consecutive failures, probes once, closes on success") {
+  using S = CircuitBreaker::State;
+  CircuitBreaker b(3, std::chrono::milliseconds(1000));
+  const auto t0 = std::chrono::steady_clock::time_point(std::chrono::hours(1));
+  CHECK(b.Allow(t0));
+  CHECK_FALSE(b.Record(false, t0));
+  CHECK_FALSE(b.Record(true, t0));  // a success resets the count
+  CHECK_FALSE(b.Record(false, t0));
+  CHECK_FALSE(b.Record(false, t0));
+  CHECK(b.Record(false, t0) == S::kOpen);
+  CHECK_FALSE(b.Allow(t0 + std::chrono::milliseconds(999)));
+  CHECK(b.Allow(t0 + std::chrono::milliseconds(1000)));  // the probe
+  CHECK(b.state() == S::kHalfOpen);
+  CHECK_FALSE(b.Allow(t0 + std::chrono::milliseconds(1001)));  // one at a time
+  CHECK(b.Record(false, t0 + std::chrono::milliseconds(1002)) == S::kOpen);
+  CHECK(b.Allow(t0 + std::chrono::milliseconds(2002)));
+  CHECK(b.Record(true, t0 + std::chrono::milliseconds(2003)) == S::kClosed);
+  CHECK(b.Allow(t0 + std::chrono::milliseconds(2004)));
+}
+
+TEST_CASE("resilient limiter: Redis down, each replica enforces its share; open and closed modes") {
+  FakeBackend redis;
+  redis.down = true;
+  suite::obs::Metrics metrics("t");
+  ResilientRateLimiter local(redis, {.mode = FailureMode::kLocal, .replicas = 2, .failures = 2}, metrics);
+  int allowed = 0;
+  for (int i = 0; i < 10; ++i) {
+    const auto d = RunTask(local.Check({.bucket = "{ip:1}", .limit = 6, .period = std::chrono::seconds(60)}));
+    CHECK(d.local);
+    allowed += d.allowed ? 1 : 0;
+  }
+  CHECK(allowed == 3);                       // 6 / 2 replicas
+  CHECK(redis.keys.size() == 2);             // the breaker opened after two failures: no more waits
+  CHECK(local.state() == CircuitBreaker::State::kOpen);
+  CHECK(metrics.Render().find("gateway_ratelimit_breaker_state 1") != std::string::npos);
+  FakeBackend redis2;
+  redis2.down = true;
+  ResilientRateLimiter open(redis2, {.mode = FailureMode::kOpen}, metrics);
+  auto d = RunTask(open.Check({.bucket = "{ip:1}", .limit = 1, .period = std::chrono::seconds(60)}));
+  CHECK(d.allowed);
+  CHECK_FALSE(d.local);
+  ResilientRateLimiter closed(redis2, {.mode = FailureMode::kClosed}, metrics);
+  d = RunTask(closed.Check({.bucket = "{ip:1}", .limit = 1, .period = std::chrono::seconds(60)}));
+  CHECK_FALSE(d.allowed);
+  // Redis back: a healthy backend is asked and decides.
+  FakeBackend healthy;
+  ResilientRateLimiter back(healthy, {}, metrics);
+  d = RunTask(back.Check({.bucket = "{ip:1}", .limit = 5, .period = std::chrono::seconds(60)}));
+  CHECK(d.allowed);
+  CHECK_FALSE(d.degraded);
+  CHECK(healthy.keys.size() == 1);
+}
+
+TEST_CASE("chain: a local refusal is a 429, fail-closed a 503") {
+  RateLimitConfig rl;
+  rl.anonymous = 1;
+  Rig rig(rl);
+  rig.backend.down = true;
+  // The Rig's filter talks to the backend directly (fail-closed by the fake): 503.
+  CHECK(rig.Run(Req("POST", "/auth/login"), "{}").status == 503);
+  FakeBackend down;
+  down.down = true;
+  suite::obs::Metrics metrics("t2");
+  ResilientRateLimiter local(down, {.mode = FailureMode::kLocal}, metrics);
+  Chain chain(rig.proxy, 1 << 20);
+  chain.Add<RouteFilter>(std::vector<Route>{{.prefix = "/auth/login", .methods = "POST", .auth = AuthPolicy::kNone,
+                                             .upstream = &rig.upstream}});
+  chain.Add<AuthnFilter>(AuthnFilter::Config{rig.keys, rig.hs, rig.hs_options, rig.es_options}, rig.signing);
+  chain.Add<RateLimitFilter>(rl, local, metrics);
+  std::vector<int> statuses;
+  for (int i = 0; i < 2; ++i) {
+    auto req = Req("POST", "/auth/login");
+    FakeBody body(*req, "{}");
+    statuses.push_back(RunTask(chain.Run(req, body)).status);
+  }
+  CHECK(statuses == std::vector<int>{200, 429});
+  CHECK(metrics.Render().find("decision=\"local_limited\"} 1") != std::string::npos);
 }
