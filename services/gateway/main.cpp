@@ -17,7 +17,13 @@ int main() {
   suite::http::WorkerPool probes({.threads = 1});
   suite::redis::Client redis(runtime.io(), config.redis, "ratelimit");
   redis.Start();
-  auto ready = [&] { return nlohmann::json{{"redis", redis.connected() ? "ok" : "unavailable"}}; };
+  // Without Redis the gateway still serves (limits by the failure mode): not a reason to leave
+  // the load balancer, unless the mode is to refuse.
+  const bool needs_redis = config.rate_limit.enabled && config.rate_limit_fallback.mode == gateway::FailureMode::kClosed;
+  auto ready = [&] {
+    const char* redis_state = redis.connected() ? "ok" : needs_redis ? "unavailable" : "degraded";
+    return nlohmann::json{{"redis", redis_state}};
+  };
   // Public: health and readiness only. Metrics (routes, counts, upstream errors) are served on
   // METRICS_PORT, which the edge does not expose.
   suite::http::Router local, admin;

@@ -57,6 +57,33 @@ check "enterprise key: 300 a minute" "$(echo "$heads" | grep -i '^x-ratelimit-li
 check "enterprise key: 100,000 a day (IETF RateLimit-Policy)" \
   "$(echo "$heads" | grep -i '^ratelimit-policy:' | cut -d' ' -f2-)" '"window";q=300;w=60, "day";q=100000;w=86400'
 
+echo "Redis down mid-run: each request is still decided (locally, this replica's share), then Redis resumes"
+RPORT=${STACK_TEST_REDIS_PORT:-56392}
+MPORT=$(grep '^METRICS_PORT=' "$DIR/services.env" | cut -d= -f2)
+redis-cli -p "$RPORT" shutdown nosave >/dev/null 2>&1 || true
+for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 || break; sleep 0.1; done
+codes=""
+for _ in $(seq 14); do
+  codes="$codes $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CA_CERT" -X POST "$GATEWAY_URL/api/test" \
+    -H "X-API-Key: $API_KEY_2" -H 'Content-Type: application/json' -d '{}')"
+done
+check "free key without Redis: 10 served, then 429 (no 5xx, no wait)" "$(echo $codes | tr ' ' '\n' | sort | uniq -c | tr -s ' ' | xargs)" "10 200 4 429"
+metrics=$(curl -s "http://127.0.0.1:$MPORT/metrics")
+check "local decisions counted" "$(echo "$metrics" | grep -c 'gateway_ratelimit_decisions_total{decision="local_limited"} 4')" 1
+check "breaker open" "$(echo "$metrics" | grep -c '^gateway_ratelimit_breaker_state 1')" 1
+check "still ready without Redis (local limits)" "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA_CERT" "$GATEWAY_URL/ready")" 200
+check "breaker opening logged once" "$(grep -c 'Redis failing; deciding locally' "$DIR/run/logs/gateway.log")" 1
+redis_start "$DIR/redis" "$RPORT" --appendonly yes --appendfsync everysec
+resumed=no
+for _ in $(seq 60); do
+  # Only Redis decides the day's quota: its policy in the answer says Redis is deciding again.
+  if curl -s -D - -o /dev/null --cacert "$CA_CERT" -X POST "$GATEWAY_URL/api/test" -H "X-API-Key: $API_KEY" \
+       -H 'Content-Type: application/json' -d '{}' | tr -d '\r' | grep -qi '^ratelimit-policy:.*"day"'; then resumed=yes; break; fi
+  sleep 0.2
+done
+check "Redis limits resume" "$resumed" yes
+check "resumption logged" "$(grep -c 'Redis answers again' "$DIR/run/logs/gateway.log")" 1
+
 echo "status"
 # A zombie: the child of a parent (`sleep 30` after exec) that never reaps it.
 ( sleep 0.1 & echo $! > "$DIR/zombie.pid"; exec sleep 30 ) & reaper=$!

@@ -11,6 +11,8 @@
 namespace suite::http {
 
 /// GET /health and GET /ready. `ready` may block (it pings dependencies): it runs on the pool.
+/// It names each dependency's state: "ok", "degraded" (served without it: still ready) or
+/// anything else (503 not_ready).
 void AddHealth(Router& router, WorkerPool& pool, std::string service, std::function<nlohmann::json()> ready);
 /// GET /metrics (Prometheus text format).
 void AddMetrics(Router& router, obs::Metrics& metrics);
