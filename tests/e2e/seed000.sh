@@ -15,6 +15,7 @@ fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
 check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$3], got [$2]"; fi; }
 cleanup() {
   local rc=$?
+  [ -f "$DIR/gateway2.pid" ] && kill -TERM "$(cat "$DIR/gateway2.pid")" 2>/dev/null
   stop_services "$DIR"
   if [ $fails -ne 0 ] || [ $rc -ne 0 ]; then for f in "$DIR"/logs/*.log; do echo "--- $f"; tail -n 30 "$f"; done; fi
   if [ -n "${E2E_KEEP:-}" ]; then echo "kept $DIR"; else rm -rf "$DIR"; fi
@@ -219,11 +220,32 @@ verify() {  # verify <key>: status and body of POST /internal/api-keys/verify
 }
 check "internal verify" "$(verify "$KEY" | sed 's/ 200$//' | jq -c '[.username, .tier, .roles]')" '["alice","free",["user"]]'
 check "internal verify: unknown key" "$(verify "${KEY:0:54}Z" | awk '{print $NF}')" 401
+# A second gateway on the same Redis: a key auth-user issued works at both, and its revocation
+# reaches both within a second (each had it cached).
+GW2_PORT=$((HTTPS_PORT + 1000))
+( set -a; . "$DIR/env"; set +a; HTTPS_PORT=$GW2_PORT METRICS_PORT=$((METRICS_PORT + 1000)) HTTP_PORT=0 \
+  exec "$BIN/services/gateway/gateway" ) >>"$DIR/logs/gateway2.log" 2>&1 &
+echo $! > "$DIR/gateway2.pid"
+wait_ready "https://localhost:$GW2_PORT/ready" --cacert "$DIR/certs/ca.crt"
+for _ in $(seq 50); do grep -q '"redis subscribed"' "$DIR/logs/gateway2.log" && break; sleep 0.1; done
+both() {  # both <path> <curl args>: "<status at gateway 1> <status at gateway 2>"
+  local p=$1; shift
+  echo "$("${C[@]}" -o /dev/null -w '%{http_code}' "$GW$p" "$@") $("${C[@]}" -o /dev/null -w '%{http_code}' "https://localhost:$GW2_PORT$p" "$@")"
+}
+call GET /protected -H "X-API-Key: $KEY"
+check "an issued key at the gateway: its owner, its prefix" "$STATUS $(jq -c '[.subject, .api_key]' <<<"$BODY")" "200 [\"alice\",\"${KEY:0:11}\"]"
+check "an issued key at both gateways" "$(both /protected -H "X-API-Key: $KEY")" "200 200"
+check "a well-shaped unknown key: 401" "$(both /protected -H "X-API-Key: ${KEY:0:54}Z")" "401 401"
 check "internal endpoint not routed by the gateway" "$(call POST /internal/api-keys/verify "${J[@]}" -d "{\"key\":\"$KEY\"}"; echo "$STATUS")" 404
 redis-cli -u "$REDIS_URL" SUBSCRIBE api-keys.revoked > "$DIR/revocations" 2>&1 & SUB=$!
 sleep 0.3
 check "revoke someone else's: 404" "$(call DELETE "/api-keys/$ADMIN_KEY_ID" -H "Authorization: Bearer $ALICE"; echo "$STATUS")" 404
 check "revoke own: 204" "$(call DELETE "/api-keys/$KEY_ID" -H "Authorization: Bearer $ALICE"; echo "$STATUS")" 204
+revoked_at=$(date +%s%N); refused="no"
+for _ in $(seq 20); do
+  [ "$(both /protected -H "X-API-Key: $KEY")" = "401 401" ] && { refused=yes; break; }; sleep 0.05
+done
+check "revoked key refused by both gateways within a second" "$refused $(( ($(date +%s%N) - revoked_at) < 1000000000 ))" "yes 1"
 check "revoke twice: 404" "$(call DELETE "/api-keys/$KEY_ID" -H "Authorization: Bearer $ALICE"; echo "$STATUS")" 404
 sleep 0.3; kill $SUB 2>/dev/null || true
 check "revocation published (hash, not key)" "$(grep -c "$(printf '%s' "$KEY" | sha256sum | cut -c1-64)" "$DIR/revocations") $(grep -c "$KEY" "$DIR/revocations")" "1 0"

@@ -82,6 +82,13 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::shared_ptr<Conn> conn;
   std::atomic<bool> is_connected{false};
   bool stopped = false;
+  struct Subscription {
+    std::vector<std::string> channels;
+    MessageFn on_message;
+    std::function<void(bool)> on_state;
+    std::size_t confirmed = 0;
+  };
+  std::unique_ptr<Subscription> sub;  // set before Start(); used on the strand only
   std::chrono::milliseconds backoff{50};
 
   // -- hiredis event hooks (all on the strand) --
@@ -138,6 +145,34 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     self->is_connected = true;
     self->backoff = std::chrono::milliseconds(50);
     obs::Info("redis connected", {{"client", self->name}});
+    if (self->sub) self->SendSubscribe(c);
+  }
+
+  // Subscriber mode: hiredis keeps calling this with the same privdata (the Conn, alive until
+  // after hiredis has called back for the last time) for every confirmation and message.
+  void SendSubscribe(const std::shared_ptr<Conn>& c) {
+    sub->confirmed = 0;
+    std::vector<const char*> argv = {"SUBSCRIBE"};
+    std::vector<std::size_t> lens = {9};
+    for (const auto& ch : sub->channels) {
+      argv.push_back(ch.data());
+      lens.push_back(ch.size());
+    }
+    redisAsyncCommandArgv(c->ac, OnSubscribed, c.get(), static_cast<int>(argv.size()), argv.data(), lens.data());
+  }
+  static void OnSubscribed(redisAsyncContext*, void* r, void* privdata) {
+    auto* c = static_cast<Conn*>(privdata);
+    auto self = c->owner.lock();
+    if (!self || !self->sub || r == nullptr) return;
+    const auto reply = Convert(static_cast<redisReply*>(r));
+    if (reply.type != Reply::Type::kArray || reply.elements.size() != 3) return;
+    const auto& kind = reply.elements[0].str;
+    if (kind == "message") {
+      self->sub->on_message(reply.elements[1].str, reply.elements[2].str);
+    } else if (kind == "subscribe" && ++self->sub->confirmed == self->sub->channels.size()) {
+      obs::Info("redis subscribed", {{"client", self->name}, {"channels", self->sub->channels}});
+      self->sub->on_state(true);
+    }
   }
   static void OnDisconnect(const redisAsyncContext* ac, int) {
     auto c = Self(ac->ev.data);
@@ -147,6 +182,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (self->conn == c) {
       self->is_connected = false;
       self->conn.reset();
+      if (self->sub) {
+        self->sub->confirmed = 0;
+        self->sub->on_state(false);
+      }
       if (!self->stopped) {
         obs::Warn("redis disconnected", {{"client", self->name}});
         self->ScheduleReconnect();
@@ -273,6 +312,11 @@ void Client::Stop() {
 }
 
 bool Client::connected() const { return impl_->is_connected.load(); }
+
+void Client::Subscribe(std::vector<std::string> channels, MessageFn on_message, std::function<void(bool)> on_state) {
+  impl_->sub = std::make_unique<Impl::Subscription>(
+      Impl::Subscription{std::move(channels), std::move(on_message), std::move(on_state), 0});
+}
 
 namespace {
 void Dispatch(const std::shared_ptr<Client::Impl>& impl, std::vector<std::string> args,

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <future>
+#include <mutex>
+#include <thread>
 
 #include "suite/core/ids.hpp"
 #include "suite/redis/client.hpp"
@@ -83,4 +85,47 @@ TEST_CASE("commands fail fast when Redis is unreachable, and blocking commands t
   CHECK(slow.str == "redis command timed out");
   REQUIRE(WaitConnected(client));  // reconnected
   CHECK(Call(client, {"PING"}).str == "PONG");
+}
+
+TEST_CASE("subscriber: messages arrive, a lost connection is reported and the subscription restored") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  Loop loop;
+  Client pub(loop.runtime.io(), *ParseUrl(*url), "pub");
+  Client sub(loop.runtime.io(), *ParseUrl(*url), "sub");
+  const std::string channel = "test:" + suite::core::NewUuid();
+  std::mutex mu;
+  std::vector<std::string> got, states;
+  sub.Subscribe({channel}, [&](const std::string& ch, const std::string& payload) {
+    std::lock_guard lock(mu);
+    got.push_back(ch + "=" + payload);
+  }, [&](bool up) {
+    std::lock_guard lock(mu);
+    states.push_back(up ? "up" : "down");
+  });
+  pub.Start();
+  sub.Start();
+  REQUIRE(WaitConnected(pub));
+  auto wait_for = [&](auto pred) {
+    for (int i = 0; i < 300; ++i) {
+      {
+        std::lock_guard lock(mu);
+        if (pred()) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  REQUIRE(wait_for([&] { return states == std::vector<std::string>{"up"}; }));
+  CHECK(Call(pub, {"PUBLISH", channel, "one"}).integer == 1);
+  REQUIRE(wait_for([&] { return got.size() == 1; }));
+  CHECK(got[0] == channel + "=one");
+  // The server drops the subscriber: reported, then restored.
+  CHECK(Call(pub, {"CLIENT", "KILL", "TYPE", "pubsub"}).integer >= 1);
+  REQUIRE(wait_for([&] { return states == std::vector<std::string>{"up", "down", "up"}; }));
+  CHECK(Call(pub, {"PUBLISH", channel, "two"}).integer == 1);
+  REQUIRE(wait_for([&] { return got.size() == 2; }));
+  CHECK(got[1] == channel + "=two");
+  sub.Stop();
+  pub.Stop();
 }

@@ -10,8 +10,10 @@
 namespace gateway {
 
 struct ApiKey {
-  std::string name;
+  std::string name;                ///< static: its name; issued by auth-user: its prefix (sk_1a2b3c4d)
   std::string tier;
+  std::string subject;             ///< the owner (auth-user's username); empty for static keys
+  std::vector<std::string> roles;  ///< the owner's roles, as auth-user vouches for them
 };
 
 class ApiKeyStore {

@@ -2,6 +2,7 @@
 
 #include "suite/core/error.hpp"
 #include "suite/observability/log.hpp"
+#include "suite/security/api_key.hpp"
 
 namespace gateway {
 
@@ -12,11 +13,6 @@ using suite::security::Identity;
 
 namespace {
 
-std::optional<std::string> PresentedKey(const suite::http::Request& req) {
-  if (req.HasHeader("x-api-key")) return std::string(req.Header("x-api-key"));
-  if (auto q = req.Query("api_key")) return q;
-  return std::nullopt;
-}
 
 std::optional<std::string_view> BearerToken(const suite::http::Request& req) {
   auto h = req.Header("authorization");
@@ -32,7 +28,10 @@ std::optional<std::string_view> BearerToken(const suite::http::Request& req) {
 void ApplyKey(Identity& id, const ApiKey& key) {
   id.api_key_id = key.name;
   id.tier = key.tier;
-  if (id.subject.empty()) id.subject = "api-key:" + key.name;
+  if (id.subject.empty()) id.subject = key.subject.empty() ? "api-key:" + key.name : key.subject;
+  // A key auth-user issued acts for its owner, with the roles auth-user vouched for.
+  for (const auto& role : key.roles)
+    if (!id.HasRole(role)) id.roles.push_back(role);
 }
 
 void ApplyJwt(Identity& id, const nlohmann::json& claims, bool signed_by_auth_user) {
@@ -44,7 +43,24 @@ void ApplyJwt(Identity& id, const nlohmann::json& claims, bool signed_by_auth_us
 
 }  // namespace
 
+std::optional<std::string> PresentedKey(const suite::http::Request& req) {
+  if (req.HasHeader("x-api-key")) return std::string(req.Header("x-api-key"));
+  if (auto q = req.Query("api_key")) return q;
+  return std::nullopt;
+}
+
 Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const ApiKeyStore& keys,
+                      const JwtVerifiers& jwt) {
+  PresentedApiKey key;
+  if (policy != AuthPolicy::kNone)
+    if (const auto presented = PresentedKey(req)) {
+      key.presented = true;
+      key.found = keys.Find(*presented);
+    }
+  return Authenticate(req, policy, key, jwt);
+}
+
+Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const PresentedApiKey& presented_key,
                       const JwtVerifiers& jwt) {
   Identity id;
   id.client_ip = req.remote_ip;
@@ -52,12 +68,8 @@ Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const 
   id.method = "none";
   if (policy == AuthPolicy::kNone) return id;
 
-  const auto presented = PresentedKey(req);
-  std::optional<ApiKey> key;
-  if (presented) {
-    key = keys.Find(*presented);
-    if (!key) throw ApiError(ErrorCode::kUnauthenticated, "Invalid API key");
-  }
+  const std::optional<ApiKey>& key = presented_key.found;
+  if (presented_key.presented && !key) throw ApiError(ErrorCode::kUnauthenticated, "Invalid API key");
   const auto token = BearerToken(req);
   nlohmann::json claims;
   bool es256 = false;
@@ -105,12 +117,12 @@ FilterStatus Refused(RequestContext& ctx, const ApiError& e, std::string_view wh
 }
 }  // namespace
 
-std::optional<FilterStatus> AuthnFilter::Try(RequestContext& ctx, bool last) {
+std::optional<FilterStatus> AuthnFilter::Try(RequestContext& ctx, const PresentedApiKey& key, bool last) {
   const auto& req = ctx.req();
   try {
     // The key set is a locked snapshot: taken only when there is a token to check.
     const auto keys = req.HasHeader("authorization") ? keys_.Keys() : nullptr;
-    ctx.identity = Authenticate(req, ctx.route->auth, config_.api_keys,
+    ctx.identity = Authenticate(req, ctx.route->auth, key,
                                 {config_.hs256, config_.hs256_options, keys.get(), &config_.es256_options});
     return FilterStatus::kContinue;
   } catch (const UnknownSigningKey& e) {
@@ -126,9 +138,27 @@ std::optional<FilterStatus> AuthnFilter::Try(RequestContext& ctx, bool last) {
 }
 
 Task<FilterStatus> AuthnFilter::OnRequestAsync(RequestContext& ctx) {
-  if (auto decided = Try(ctx, false)) co_return *decided;
+  PresentedApiKey key;
+  if (ctx.route->auth != AuthPolicy::kNone)
+    if (auto presented = PresentedKey(ctx.req())) {
+      key.presented = true;
+      key.found = config_.api_keys.Find(*presented);
+      if (!key.found && user_keys_ != nullptr && suite::security::IsApiKeyShaped(*presented)) {
+        const KeyCheck check = co_await user_keys_->Find(std::move(*presented), ctx.req().remote_ip);
+        if (check.verdict == KeyVerdict::kValid) key.found = check.key;
+        if (check.verdict == KeyVerdict::kUnavailable)
+          co_return ctx.Refuse(ApiError(ErrorCode::kServiceUnavailable, "API key verification unavailable, retry shortly")
+                                   .RetryAfter(std::chrono::seconds(1)),
+                               "key_verification_unavailable");
+        if (check.verdict == KeyVerdict::kThrottled)
+          co_return ctx.Refuse(ApiError(ErrorCode::kRateLimited, "Too many invalid API keys from this address")
+                                   .RetryAfter(std::chrono::seconds(60)),
+                               "key_lookups_throttled");
+      }
+    }
+  if (auto decided = Try(ctx, key, false)) co_return *decided;
   co_await keys_.Refetch();
-  co_return *Try(ctx, true);
+  co_return *Try(ctx, key, true);
 }
 
 }  // namespace gateway

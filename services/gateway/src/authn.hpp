@@ -7,6 +7,7 @@
 
 #include "api_keys.hpp"
 #include "routes.hpp"
+#include "user_keys.hpp"
 #include "suite/http/message.hpp"
 #include "suite/security/identity.hpp"
 #include "suite/security/es256.hpp"
@@ -41,6 +42,18 @@ class UnknownSigningKey : public InvalidToken {
 
 /// Throws ApiError(kUnauthenticated) with the seed's messages (UnknownSigningKey for an ES256
 /// token whose kid is not among the keys).
+/// The API key a request presents (X-API-Key, else the api_key query parameter), if any.
+std::optional<std::string> PresentedKey(const suite::http::Request& req);
+
+struct PresentedApiKey {
+  bool presented = false;
+  std::optional<ApiKey> found;  ///< what it is, when it is one
+};
+
+/// With the presented key already looked up (static, or verified by auth-user).
+suite::security::Identity Authenticate(const suite::http::Request& req, AuthPolicy policy,
+                                       const PresentedApiKey& key, const JwtVerifiers& jwt);
+/// The same, looking the key up among the static ones.
 suite::security::Identity Authenticate(const suite::http::Request& req, AuthPolicy policy,
                                        const ApiKeyStore& keys, const JwtVerifiers& jwt);
 
@@ -65,15 +78,18 @@ class AuthnFilter final : public Filter {
     const suite::security::JwtOptions& hs256_options;
     const suite::security::JwtOptions& es256_options;
   };
-  AuthnFilter(Config config, SigningKeys& keys) : config_(config), keys_(keys) {}
+  /// `user_keys`: keys auth-user issued (nullptr: static keys only).
+  AuthnFilter(Config config, SigningKeys& keys, UserKeys* user_keys = nullptr)
+      : config_(config), keys_(keys), user_keys_(user_keys) {}
   bool awaits() const override { return true; }
   suite::http::Task<FilterStatus> OnRequestAsync(RequestContext& ctx) override;
 
  private:
   /// nullopt: an unknown signing key.
-  std::optional<FilterStatus> Try(RequestContext& ctx, bool last);
+  std::optional<FilterStatus> Try(RequestContext& ctx, const PresentedApiKey& key, bool last);
   Config config_;
   SigningKeys& keys_;
+  UserKeys* user_keys_;
 };
 
 }  // namespace gateway

@@ -75,6 +75,8 @@ Config Config::FromEnv(suite::core::Env& env) {
   c.es256.max_lifetime = std::chrono::seconds(86'400);
   c.es256.leeway = c.jwt.leeway;
   c.jwks.refresh = std::chrono::seconds(env.Int("JWKS_REFRESH_SECONDS", 300, 5, 86'400));
+  // Keys auth-user issued: how long a verified one is remembered (revocations evict at once).
+  c.user_keys.valid_ttl = std::chrono::seconds(env.Int("API_KEY_CACHE_SECONDS", 60, 0, 3600));
   {
     std::string err;
     c.trusted_hosts = TrustedHosts::Parse(env.Str("TRUSTED_HOSTS", "*"), err);

@@ -11,6 +11,7 @@
 #include "rate_limit_config.hpp"
 #include "cors.hpp"
 #include "jwks.hpp"
+#include "user_keys.hpp"
 #include "trusted_hosts.hpp"
 #include "suite/core/config.hpp"
 #include "suite/http/client.hpp"
@@ -37,6 +38,7 @@ struct Config {
   suite::security::JwtOptions jwt;               ///< HS256: max_lifetime JWT_MAX_LIFETIME_SECONDS
   suite::security::JwtOptions es256;             ///< auth-user's tokens: JWT_ISSUER, JWT_AUDIENCE
   JwksOptions jwks;                              ///< JWKS_REFRESH_SECONDS
+  UserKeyOptions user_keys;                      ///< API_KEY_CACHE_SECONDS
   TrustedHosts trusted_hosts;                    ///< TRUSTED_HOSTS (default: any)
   TrustedProxies trusted_proxies;                ///< TRUSTED_PROXIES (default: none)
   Cors cors;                                     ///< CORS_ORIGINS (default: none)

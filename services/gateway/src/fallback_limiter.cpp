@@ -43,6 +43,15 @@ Decision LocalRateLimiter::Check(const std::string& bucket, int limit, std::chro
   return d;
 }
 
+bool LocalRateLimiter::Exhausted(const std::string& bucket, int limit, std::chrono::seconds period,
+                                 Clock::time_point now) const {
+  const auto interval = std::chrono::duration_cast<Clock::duration>(period) / std::max(1, limit);
+  std::lock_guard lock(mu_);
+  const auto it = tat_.find(bucket);
+  if (it == tat_.end()) return false;
+  return std::max(it->second, now) + interval - now > std::chrono::duration_cast<Clock::duration>(period);
+}
+
 std::size_t LocalRateLimiter::size() const {
   std::lock_guard lock(mu_);
   return tat_.size();

@@ -26,6 +26,9 @@ class LocalRateLimiter {
   explicit LocalRateLimiter(std::size_t max_buckets) : max_buckets_(max_buckets) {}
   Decision Check(const std::string& bucket, int limit, std::chrono::seconds period,
                  std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+  /// Whether the next Check would be refused (takes nothing).
+  bool Exhausted(const std::string& bucket, int limit, std::chrono::seconds period,
+                 std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) const;
   std::size_t size() const;
 
  private:

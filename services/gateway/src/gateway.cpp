@@ -5,6 +5,7 @@
 #include "client_address.hpp"
 #include "cors.hpp"
 #include "trusted_hosts.hpp"
+#include "suite/security/api_key.hpp"
 
 namespace gateway {
 
@@ -54,9 +55,16 @@ Gateway::Gateway(const Config& config, boost::asio::io_context& io, const suite:
       processing_(io, config.processing),
       audit_(io, config.audit),
       jwks_(std::make_shared<JwksCache>(io, auth_user_, signer_, config.jwks)),
+      key_verifier_(auth_user_, signer_),
+      user_keys_(key_verifier_, config.user_keys),
+      revocations_(io, config.redis, "api-key-revocations"),
       proxy_(signer_, local, metrics),
       chain_(proxy_, config.server.body_limit) {
   jwks_->Start();
+  revocations_.Subscribe({suite::security::kApiKeyRevocations},
+                         [this](const std::string&, const std::string& payload) { user_keys_.Revoked(payload); },
+                         [this](bool live) { user_keys_.SetLive(live); });
+  revocations_.Start();
   // The order, and why. Adding a filter is one line here.
   // Who the client is comes first: every later decision (and the log) uses that address.
   if (!config.trusted_proxies.empty()) chain_.Add<ClientAddressFilter>(config.trusted_proxies);
@@ -67,13 +75,16 @@ Gateway::Gateway(const Config& config, boost::asio::io_context& io, const suite:
   // The route decides the auth policy, the limits and the upstream (and 405 / a bad query).
   chain_.Add<RouteFilter>(SuiteRoutes(auth_user_, processing_, audit_));
   // Who is calling decides the tier: the body cap and the bucket come after it.
-  chain_.Add<AuthnFilter>(AuthnFilter::Config{config.api_keys, jwt_, config.jwt, config.es256}, *jwks_);
+  chain_.Add<AuthnFilter>(AuthnFilter::Config{config.api_keys, jwt_, config.jwt, config.es256}, *jwks_, &user_keys_);
   // A declared body past the cap is refused before Redis is asked, and before it is read.
   chain_.Add<BodyLimitFilter>(config.body_limits);
   chain_.Add<RateLimitFilter>(config.rate_limit, limiter_, metrics);
 }
 
-Gateway::~Gateway() { jwks_->Stop(); }
+Gateway::~Gateway() {
+  revocations_.Stop();
+  jwks_->Stop();
+}
 
 suite::http::HeadHandler Gateway::Handler() const {
   return [this](suite::http::RequestPtr req, suite::http::BodyReader& body) { return chain_.Run(std::move(req), body); };

@@ -13,6 +13,7 @@
 #include "proxy.hpp"
 #include "rate_limiter.hpp"
 #include "routes.hpp"
+#include "user_keys.hpp"
 #include "suite/http/client.hpp"
 #include "suite/http/router.hpp"
 #include "suite/observability/metrics.hpp"
@@ -41,6 +42,9 @@ class Gateway {
   ResilientRateLimiter limiter_;  ///< Redis behind a breaker, this replica's share without it
   suite::http::UpstreamPool auth_user_, processing_, audit_;
   std::shared_ptr<JwksCache> jwks_;  ///< after auth_user_: its fetches go there
+  AuthUserKeyVerifier key_verifier_;
+  UserKeys user_keys_;
+  suite::redis::Client revocations_;  ///< subscribed to api-keys.revoked (its own connection)
   Proxy proxy_;
   Chain chain_;
 };

@@ -11,6 +11,8 @@
 #include "rate_limiter.hpp"
 #include "routes.hpp"
 #include "trusted_hosts.hpp"
+#include "user_keys.hpp"
+#include "suite/security/api_key.hpp"
 #include "suite/security/es256.hpp"
 #include "suite/testing/task.hpp"
 
@@ -543,4 +545,134 @@ TEST_CASE("chain: a local refusal is a 429, fail-closed a 503") {
   }
   CHECK(statuses == std::vector<int>{200, 429});
   CHECK(metrics.Render().find("decision=\"local_limited\"} 1") != std::string::npos);
+}
+
+namespace {
+class FakeVerifier final : public KeyVerifier {
+ public:
+  Task<KeyCheck> Verify(std::string key) override {
+    ++calls;
+    KeyCheck c;
+    if (key == valid) {
+      c.verdict = KeyVerdict::kValid;
+      c.key = {.name = "sk_0123abcd", .tier = "pro", .subject = "alice", .roles = {"user"}};
+      c.user_id = 7;
+    } else {
+      c.verdict = down ? KeyVerdict::kUnavailable : KeyVerdict::kInvalid;
+    }
+    return Ready(c);
+  }
+  std::string valid = "sk_0123abcd_" + std::string(43, 'A');
+  int calls = 0;
+  bool down = false;
+
+ private:
+  static Task<KeyCheck> Ready(KeyCheck c) { co_return c; }
+};
+std::string KeyLike(char c) { return "sk_0123abcd_" + std::string(43, c); }
+}  // namespace
+
+TEST_CASE("issued keys: cached while revocations are received, evicted by them, forgotten when the feed stops") {
+  FakeVerifier verifier;
+  UserKeys keys(verifier);
+  // Not live yet: every use asks auth-user.
+  CHECK(RunTask(keys.Find(verifier.valid, "1.1.1.1")).verdict == KeyVerdict::kValid);
+  CHECK(RunTask(keys.Find(verifier.valid, "1.1.1.1")).verdict == KeyVerdict::kValid);
+  CHECK(verifier.calls == 2);
+  keys.SetLive(true);
+  CHECK(RunTask(keys.Find(verifier.valid, "1.1.1.1")).key.subject == "alice");
+  CHECK(RunTask(keys.Find(verifier.valid, "1.1.1.1")).verdict == KeyVerdict::kValid);
+  CHECK(verifier.calls == 3);
+  // Revoked by its hash: asked again.
+  keys.Revoked(R"({"key_hash":")" + suite::security::ApiKeyHash(verifier.valid) + R"(","id":3})");
+  RunTask(keys.Find(verifier.valid, "1.1.1.1"));
+  CHECK(verifier.calls == 4);
+  // All of a user's keys.
+  keys.Revoked(R"({"user_id":7})");
+  RunTask(keys.Find(verifier.valid, "1.1.1.1"));
+  CHECK(verifier.calls == 5);
+  keys.Revoked(R"({"user_id":8})");
+  RunTask(keys.Find(verifier.valid, "1.1.1.1"));
+  CHECK(verifier.calls == 5);
+  // The feed is lost: nothing valid is trusted from memory.
+  keys.SetLive(false);
+  RunTask(keys.Find(verifier.valid, "1.1.1.1"));
+  CHECK(verifier.calls == 6);
+  // An unreadable revocation forgets everything.
+  keys.SetLive(true);
+  RunTask(keys.Find(verifier.valid, "1.1.1.1"));
+  keys.Revoked("{not json");
+  CHECK(keys.size() == 0);
+}
+
+TEST_CASE("issued keys: unknown ones are remembered briefly, and an address guessing at line rate is stopped") {
+  FakeVerifier verifier;
+  UserKeys keys(verifier, {.lookups_per_minute = 5});
+  CHECK(RunTask(keys.Find(KeyLike('B'), "6.6.6.6")).verdict == KeyVerdict::kInvalid);
+  CHECK(RunTask(keys.Find(KeyLike('B'), "6.6.6.6")).verdict == KeyVerdict::kInvalid);
+  CHECK(verifier.calls == 1);  // negative cache
+  for (char c = 'C'; c < 'G'; ++c) CHECK(RunTask(keys.Find(KeyLike(c), "6.6.6.6")).verdict == KeyVerdict::kInvalid);
+  CHECK(verifier.calls == 5);
+  CHECK(RunTask(keys.Find(KeyLike('X'), "6.6.6.6")).verdict == KeyVerdict::kThrottled);
+  CHECK(verifier.calls == 5);  // no look-up for it
+  // Another address is not held back by it.
+  CHECK(RunTask(keys.Find(KeyLike('Y'), "7.7.7.7")).verdict == KeyVerdict::kInvalid);
+  // auth-user down: unavailable, not invalid, and not remembered.
+  verifier.down = true;
+  CHECK(RunTask(keys.Find(KeyLike('Z'), "8.8.8.8")).verdict == KeyVerdict::kUnavailable);
+  verifier.down = false;
+  CHECK(RunTask(keys.Find(KeyLike('Z'), "8.8.8.8")).verdict == KeyVerdict::kInvalid);
+}
+
+TEST_CASE("auth-user's verify answer is read strictly") {
+  suite::http::ClientResult r;
+  r.status = suite::http::ClientResult::Status::kOk;
+  r.response = Response::Json(200, {{"valid", true}, {"prefix", "sk_0123abcd"}, {"tier", "pro"}, {"username", "alice"},
+                                    {"user_id", 7}, {"roles", {"user", "admin"}}, {"expires_at", nullptr}});
+  auto c = AuthUserKeyVerifier::Read(r);
+  CHECK(c.verdict == KeyVerdict::kValid);
+  CHECK(c.key.roles == std::vector<std::string>{"user", "admin"});
+  CHECK_FALSE(c.expires_at);
+  r.response = Response::Json(401, {});
+  CHECK(AuthUserKeyVerifier::Read(r).verdict == KeyVerdict::kInvalid);
+  r.response = Response::Json(500, {});
+  CHECK(AuthUserKeyVerifier::Read(r).verdict == KeyVerdict::kUnavailable);
+  r.response = Response::Json(200, {{"valid", true}, {"tier", "pro"}});
+  CHECK(AuthUserKeyVerifier::Read(r).verdict == KeyVerdict::kUnavailable);
+  r.status = suite::http::ClientResult::Status::kTimeout;
+  CHECK(AuthUserKeyVerifier::Read(r).verdict == KeyVerdict::kUnavailable);
+}
+
+TEST_CASE("chain: an issued key acts for its owner, with its tier; auth-user down is a 503") {
+  Rig rig;
+  FakeVerifier verifier;
+  UserKeys keys(verifier);
+  Chain chain(rig.proxy, 1 << 20);
+  chain.Add<RouteFilter>(std::vector<Route>{{.prefix = "/jobs/", .methods = "GET", .auth = AuthPolicy::kAny,
+                                             .upstream = &rig.upstream}});
+  chain.Add<AuthnFilter>(AuthnFilter::Config{rig.keys, rig.hs, rig.hs_options, rig.es_options}, rig.signing, &keys);
+  chain.Add<RateLimitFilter>(rig.rate_limit, rig.backend, rig.metrics);
+  auto run = [&](std::string key) {
+    auto req = Req("GET", "/jobs/1", {{"x-api-key", std::move(key)}});
+    FakeBody body(*req, "");
+    return RunTask(chain.Run(req, body));
+  };
+  auto res = run(verifier.valid);
+  REQUIRE(res.status == 200);
+  std::string identity;
+  for (const auto& [k, v] : rig.upstream.seen.back().headers)
+    if (k == "x-internal-identity") identity = v;
+  const auto id = rig.signer.Verify(identity, {"rid-1", "GET", "/jobs/1"});
+  CHECK(id.subject == "alice");
+  CHECK(id.api_key_id == "sk_0123abcd");
+  CHECK(id.tier == "pro");
+  CHECK(res.Header("x-ratelimit-limit") == "60");
+  CHECK(rig.backend.keys.back() == "{key:sk_0123abcd}");
+  CHECK(run(KeyLike('Q')).status == 401);
+  CHECK(run("not-shaped-and-not-static").status == 401);
+  CHECK(verifier.calls == 2);  // the shapeless one never reached auth-user
+  verifier.down = true;
+  res = run(KeyLike('R'));
+  CHECK(res.status == 503);
+  CHECK(res.Header("retry-after") == "1");
 }

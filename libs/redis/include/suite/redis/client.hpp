@@ -74,6 +74,15 @@ class Client {
             Callback cb);
   bool connected() const;
 
+  using MessageFn = std::function<void(const std::string& channel, const std::string& payload)>;
+  /// Puts this client's connection in subscriber mode (it carries nothing else then; use
+  /// another Client for commands) on `channels`, again after every reconnect. `on_message` and
+  /// `on_state` run on the client's strand. `on_state(true)` comes once all channels are
+  /// confirmed, `on_state(false)` when the connection is lost: what is published meanwhile is
+  /// missed, so a cache kept fresh by the messages must stop trusting itself until the next true.
+  /// Call before Start().
+  void Subscribe(std::vector<std::string> channels, MessageFn on_message, std::function<void(bool)> on_state);
+
   struct Impl;
 
  private:
