@@ -222,8 +222,8 @@ check "internal verify" "$(verify "$KEY" | sed 's/ 200$//' | jq -c '[.username, 
 check "internal verify: unknown key" "$(verify "${KEY:0:54}Z" | awk '{print $NF}')" 401
 # A second gateway on the same Redis: a key auth-user issued works at both, and its revocation
 # reaches both within a second (each had it cached).
-GW2_PORT=$((HTTPS_PORT + 1000))
-( set -a; . "$DIR/env"; set +a; HTTPS_PORT=$GW2_PORT METRICS_PORT=$((METRICS_PORT + 1000)) HTTP_PORT=0 \
+GW2_PORT=$((HTTPS_PORT + 1))  # 28444: clear of hostile.sh (29xxx), which may run alongside
+( set -a; . "$DIR/env"; set +a; HTTPS_PORT=$GW2_PORT METRICS_PORT=$((METRICS_PORT + 1)) HTTP_PORT=0 \
   exec "$BIN/services/gateway/gateway" ) >>"$DIR/logs/gateway2.log" 2>&1 &
 echo $! > "$DIR/gateway2.pid"
 wait_ready "https://localhost:$GW2_PORT/ready" --cacert "$DIR/certs/ca.crt"
