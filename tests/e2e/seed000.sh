@@ -5,7 +5,8 @@
 # SIGTERM. Needs E2E_PG_DIR, E2E_PG_PORT, E2E_REDIS_PORT (tests/run sets them). $1 = binaries.
 set -euo pipefail
 BIN=$1
-. "$(dirname "$0")/../../deploy/local/lib.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/deploy/local/lib.sh"
 : "${E2E_PG_DIR:?}" "${E2E_PG_PORT:?}" "${E2E_REDIS_PORT:?}"
 DIR=$(mktemp -d /tmp/suite-e2e.XXXXXX)
 mkdir -p "$DIR/logs"
@@ -222,8 +223,13 @@ check "internal verify" "$(verify "$KEY" | sed 's/ 200$//' | jq -c '[.username, 
 check "internal verify: unknown key" "$(verify "${KEY:0:54}Z" | awk '{print $NF}')" 401
 # A second gateway on the same Redis: a key auth-user issued works at both, and its revocation
 # reaches both within a second (each had it cached).
+# It runs from a configuration file (the shipped one) and certificates of its own, both reloaded
+# on SIGHUP below.
 GW2_PORT=$((HTTPS_PORT + 1))  # 28444: clear of hostile.sh (29xxx), which may run alongside
+cp "$ROOT/deploy/gateway/gateway.json" "$DIR/gateway2.json"
+mkdir -p "$DIR/certs2" && cp "$DIR/certs/server.crt" "$DIR/certs/server.key" "$DIR/certs2/"
 ( set -a; . "$DIR/env"; set +a; HTTPS_PORT=$GW2_PORT METRICS_PORT=$((METRICS_PORT + 1)) HTTP_PORT=0 \
+  GATEWAY_CONFIG="$DIR/gateway2.json" TLS_CERT_FILE="$DIR/certs2/server.crt" TLS_KEY_FILE="$DIR/certs2/server.key" \
   exec "$BIN/services/gateway/gateway" ) >>"$DIR/logs/gateway2.log" 2>&1 &
 echo $! > "$DIR/gateway2.pid"
 wait_ready "https://localhost:$GW2_PORT/ready" --cacert "$DIR/certs/ca.crt"
@@ -250,6 +256,33 @@ check "revoke twice: 404" "$(call DELETE "/api-keys/$KEY_ID" -H "Authorization: 
 sleep 0.3; kill $SUB 2>/dev/null || true
 check "revocation published (hash, not key)" "$(grep -c "$(printf '%s' "$KEY" | sha256sum | cut -c1-64)" "$DIR/revocations") $(grep -c "$KEY" "$DIR/revocations")" "1 0"
 check "revoked key no longer verifies" "$(verify "$KEY" | awk '{print $NF}')" 401
+
+echo "gateway configuration file: --check-config, SIGHUP reload (file and certificate)"
+check "--check-config: the shipped file" "$("$BIN/services/gateway/gateway" --check-config "$ROOT/deploy/gateway/gateway.json" 2>&1; echo "rc=$?")" \
+  "$ROOT/deploy/gateway/gateway.json: ok
+rc=0"
+echo '{"routes": [{"prefix": "/x", "methods": ["GET"], "upstream": "billing", "auht": "none"}]}' > "$DIR/bad.json"
+check "--check-config: every error with its path, exit 2" "$("$BIN/services/gateway/gateway" --check-config "$DIR/bad.json" 2>&1; echo "rc=$?")" \
+  '/routes/0/auht: unknown key
+/routes/0/upstream: no upstream named "billing"
+rc=2'
+gw2() { "${C[@]}" -o /dev/null -w '%{http_code}' "https://localhost:$GW2_PORT$1"; }
+serial() { echo | openssl s_client -connect "127.0.0.1:$GW2_PORT" 2>/dev/null | openssl x509 -noout -serial; }
+check "before the reload: /api/status needs credentials" "$(gw2 /api/status)" 401
+OLD_SERIAL=$(serial)
+jq '(.routes[] | select(.prefix == "/api/status") | .auth) = "none"' "$ROOT/deploy/gateway/gateway.json" > "$DIR/gateway2.json"
+openssl x509 -req -in "$DIR/certs/server.csr" -CA "$DIR/certs/ca.crt" -CAkey "$DIR/certs/ca.key" -CAcreateserial \
+  -out "$DIR/certs2/server.crt" -days 30 -extfile "$DIR/certs/server.ext" 2>/dev/null
+kill -HUP "$(cat "$DIR/gateway2.pid")"
+for _ in $(seq 50); do grep -q '"TLS certificate reloaded"' "$DIR/logs/gateway2.log" && break; sleep 0.1; done
+check "after SIGHUP: the new route policy" "$(gw2 /api/status)" 200
+check "after SIGHUP: the new certificate for new connections" "$( [ -n "$OLD_SERIAL" ] && [ "$(serial)" != "$OLD_SERIAL" ] && echo yes)" yes
+echo '{"routes": 5}' > "$DIR/gateway2.json"
+kill -HUP "$(cat "$DIR/gateway2.pid")"
+for _ in $(seq 50); do grep -q '"configuration not reloaded"' "$DIR/logs/gateway2.log" && break; sleep 0.1; done
+check "a bad file on SIGHUP: refused and logged with its path" "$(grep -c 'GATEWAY_CONFIG: /routes: must be an array' "$DIR/logs/gateway2.log")" 1
+check "a bad file on SIGHUP: the old configuration stays" "$(gw2 /api/status)" 200
+check "the reloading gateway kept serving" "$(kill -0 "$(cat "$DIR/gateway2.pid")" && echo alive)" alive
 
 echo "signing keys (JWKS)"
 call GET /.well-known/jwks.json

@@ -12,10 +12,24 @@ namespace net = boost::asio;
 using namespace std::chrono_literals;
 
 struct Runtime::Impl {
-  explicit Impl(std::size_t n) : threads(n), signals(io, SIGTERM, SIGINT) {}
+  explicit Impl(std::size_t n) : threads(n), signals(io, SIGTERM, SIGINT), hangups(io) {}
   std::size_t threads;
   net::io_context io;
   net::signal_set signals;
+  net::signal_set hangups;
+  std::function<void()> reload;
+  void WaitHangup() {
+    hangups.async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      obs::Info("reloading (SIGHUP)");
+      try {
+        reload();
+      } catch (const std::exception& e) {
+        obs::Error("reload failed", {{"error", e.what()}});
+      }
+      WaitHangup();
+    });
+  }
   std::mutex mu;
   std::vector<std::function<void()>> begins;
   std::vector<std::function<bool()>> drains;
@@ -33,6 +47,12 @@ void Runtime::OnStop(std::function<void()> begin, std::function<bool()> drained)
 
 void Runtime::RequestStop() {
   net::post(impl_->io, [this] { impl_->signals.cancel(); });
+}
+
+void Runtime::OnReload(std::function<void()> fn) {
+  impl_->reload = std::move(fn);
+  impl_->hangups.add(SIGHUP);
+  impl_->WaitHangup();
 }
 
 int Runtime::Run(std::chrono::milliseconds drain_timeout) {
@@ -58,6 +78,8 @@ int Runtime::Run(std::chrono::milliseconds drain_timeout) {
   impl_->signals.async_wait([&](boost::system::error_code, int sig) {
     obs::Info("stopping", {{"signal", sig}});
     stopping_ = true;
+    boost::system::error_code ignored;
+    impl_->hangups.cancel(ignored);
     deadline = std::chrono::steady_clock::now() + drain_timeout;
     std::vector<std::function<void()>> begins;
     {

@@ -105,7 +105,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Handler handler;           ///< one of the two
   HeadHandler head_handler;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  std::vector<std::shared_ptr<net::ssl::context>> tls_contexts;
+  // One per TLS listener: the files, and the context new connections get (swapped by ReloadTls).
+  struct TlsSlot {
+    TlsFiles files;
+    std::atomic<std::shared_ptr<net::ssl::context>> context;
+  };
+  std::vector<std::shared_ptr<TlsSlot>> tls_slots;
   std::atomic<std::size_t> connections{0};
   std::atomic<std::size_t> active{0};
   std::mutex mu;
@@ -189,7 +194,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     return ctx;
   }
 
-  net::awaitable<void> Accept(tcp::acceptor& acceptor, std::shared_ptr<net::ssl::context> tls) {
+  net::awaitable<void> Accept(tcp::acceptor& acceptor, std::shared_ptr<TlsSlot> tls) {
     auto self = shared_from_this();
     // One log line per episode of accept failures, not one per failure (nginx disables accept
     // for a while when descriptors run out; so do we).
@@ -226,7 +231,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
       auto ex = socket.get_executor();
       if (tls) {
-        net::co_spawn(ex, Secure(std::move(socket), remote.address(), tls), LogException{"tls session"});
+        net::co_spawn(ex, Secure(std::move(socket), remote.address(), tls->context.load()), LogException{"tls session"});
       } else {
         net::co_spawn(ex, Plain(std::move(socket), remote.address()), LogException{"session"});
       }
@@ -544,10 +549,29 @@ Server::Server(Runtime& runtime, ServerOptions options, obs::Metrics& metrics, H
 
 Server::~Server() { impl_->detached = true; }
 
+bool Server::ReloadTls() {
+  bool all = true;
+  for (auto& slot : impl_->tls_slots) {
+    try {
+      slot->context.store(impl_->MakeTls(slot->files));
+      obs::Info("TLS certificate reloaded", {{"cert_file", slot->files.cert_file}});
+    } catch (const std::exception& e) {
+      obs::Error("TLS certificate not reloaded; keeping the one in use", {{"error", e.what()}});
+      all = false;
+    }
+  }
+  return all;
+}
+
 std::uint16_t Server::Listen(const Listener& l) {
   auto& io = impl_->runtime.io();
-  std::shared_ptr<net::ssl::context> tls;
-  if (l.tls) tls = impl_->MakeTls(*l.tls);
+  std::shared_ptr<Impl::TlsSlot> tls;
+  if (l.tls) {
+    tls = std::make_shared<Impl::TlsSlot>();
+    tls->files = *l.tls;
+    tls->context.store(impl_->MakeTls(*l.tls));
+    impl_->tls_slots.push_back(tls);
+  }
   beast::error_code ec;
   const auto addr = net::ip::make_address(l.address, ec);
   if (ec) throw std::runtime_error("invalid listen address " + l.address);

@@ -21,11 +21,14 @@ class Chain {
     filters_.push_back(std::make_unique<F>(std::forward<Args>(args)...));
     return static_cast<F&>(*filters_.back());
   }
+  /// Keeps `owner` (the configuration the filters refer to) alive as long as the chain.
+  void Keep(std::shared_ptr<const void> owner) { owner_ = std::move(owner); }
   suite::http::Task<suite::http::Response> Run(suite::http::RequestPtr req, suite::http::BodyReader& body) const;
   /// Runs `ctx` through the filters and the proxy (the body is read through `body`).
   suite::http::Task<suite::http::Response> Run(RequestContext& ctx, suite::http::BodyReader& body) const;
 
  private:
+  std::shared_ptr<const void> owner_;
   std::vector<std::unique_ptr<Filter>> filters_;
   const Proxy& proxy_;
   std::size_t max_body_;

@@ -1,19 +1,83 @@
 #include "config.hpp"
 
+#include <cstdlib>
+
 namespace gateway {
 
 namespace {
-suite::http::UpstreamOptions Upstream(suite::core::Env& env, const char* name, const char* fallback,
-                                      std::chrono::milliseconds timeout) {
-  auto o = suite::http::ParseUpstreamUrl(env.Str(name, std::string(fallback)));
-  if (!o) {
-    env.Fail(name, "must look like http://host:port");
-    return {};
-  }
-  o->request_timeout = timeout;
-  return *o;
+
+bool IsSet(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0';
 }
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out;
+}
+
+// The file's settings over the built-in defaults (the environment comes after).
+void ApplyFile(const FileConfig& f, Config& c, suite::core::Env& env, std::chrono::milliseconds timeout) {
+  struct Known {
+    const char* name;
+    const char* variable;
+    const char* fallback;
+  };
+  static constexpr Known kKnown[] = {{"auth-user", "AUTH_USER_URL", "http://127.0.0.1:8081"},
+                                     {"processing", "PROCESSING_URL", "http://127.0.0.1:8082"},
+                                     {"audit", "AUDIT_URL", "http://127.0.0.1:8083"}};
+  for (const auto& u : f.upstreams) {
+    std::string url = u.url.value_or("");
+    for (const auto& k : kKnown)
+      if (u.name == k.name && (IsSet(k.variable) || url.empty())) url = env.Str(k.variable, std::string(k.fallback));
+    auto o = suite::http::ParseUpstreamUrl(url);
+    if (!o) {
+      env.Fail("GATEWAY_CONFIG", "upstream " + u.name + ": must look like http://host:port");
+      continue;
+    }
+    o->request_timeout = u.timeout.value_or(timeout);
+    c.upstreams.emplace_back(u.name, *o);
+  }
+  c.routes = f.routes;
+  auto& rl = c.rate_limit;
+  auto& body = c.body_limits;
+  for (const auto& [name, t] : f.tiers) {
+    int* requests = name == "anonymous" ? &rl.anonymous : name == "free" ? &rl.free : name == "pro" ? &rl.pro : &rl.enterprise;
+    std::size_t* cap = name == "anonymous" ? &body.anonymous : name == "free" ? &body.free : name == "pro" ? &body.pro : &body.enterprise;
+    if (t.requests) *requests = *t.requests;
+    if (t.body_limit) *cap = *t.body_limit;
+    if (t.daily_quota) (name == "free" ? rl.quota_free : name == "pro" ? rl.quota_pro : rl.quota_enterprise) = *t.daily_quota;
+  }
+  if (f.rate_limit_enabled) rl.enabled = *f.rate_limit_enabled;
+  if (f.daily_quotas) rl.quotas = *f.daily_quotas;
+  if (f.period_seconds) rl.period = std::chrono::seconds(*f.period_seconds);
+  if (f.failure_mode) c.rate_limit_fallback.mode = *f.failure_mode;
+  if (f.replicas) c.rate_limit_fallback.replicas = *f.replicas;
+  std::string err;
+  if (f.cors_origins) {
+    c.cors = Cors::Parse(Join(*f.cors_origins), err);
+    if (!err.empty()) env.Fail("GATEWAY_CONFIG", "/cors/origins: " + err);
+  }
+  err.clear();
+  if (f.trusted_hosts) {
+    c.trusted_hosts = TrustedHosts::Parse(Join(*f.trusted_hosts), err);
+    if (!err.empty()) env.Fail("GATEWAY_CONFIG", "/trusted_hosts: " + err);
+  }
+  err.clear();
+  if (f.trusted_proxies) {
+    c.trusted_proxies = TrustedProxies::Parse(Join(*f.trusted_proxies), err);
+    if (!err.empty()) env.Fail("GATEWAY_CONFIG", "/trusted_proxies: " + err);
+  }
+}
+
 }  // namespace
+
+const suite::http::UpstreamOptions* Config::Upstream(std::string_view name) const {
+  for (const auto& [n, o] : upstreams)
+    if (n == name) return &o;
+  return nullptr;
+}
 
 Config Config::FromEnv(suite::core::Env& env) {
   Config c;
@@ -37,27 +101,35 @@ Config Config::FromEnv(suite::core::Env& env) {
   // A rate-limit decision waits this long for Redis, then the failure mode decides.
   c.redis.command_timeout = env.Millis("REDIS_TIMEOUT_MS", 50, 5, 10'000);
   const auto timeout = env.Millis("UPSTREAM_TIMEOUT_MS", 30'000, 100, 600'000);
-  c.auth_user = Upstream(env, "AUTH_USER_URL", "http://127.0.0.1:8081", timeout);
-  c.processing = Upstream(env, "PROCESSING_URL", "http://127.0.0.1:8082", timeout);
-  c.audit = Upstream(env, "AUDIT_URL", "http://127.0.0.1:8083", timeout);
-  c.rate_limit.enabled = env.Bool("RATE_LIMIT_ENABLED", true);
+  // The file: routes, upstreams, tiers, limits, CORS, hosts and proxies.
+  c.config_file = env.Str("GATEWAY_CONFIG", "");
+  {
+    std::vector<std::string> errors;
+    const auto file = c.config_file.empty() ? FileConfig::Default() : FileConfig::Load(c.config_file, errors);
+    for (const auto& e : errors) env.Fail("GATEWAY_CONFIG", e);
+    if (errors.empty()) ApplyFile(file, c, env, timeout);
+  }
+  // The environment overrides the file (seed 001's variables keep their meaning).
+  if (IsSet("RATE_LIMIT_ENABLED")) c.rate_limit.enabled = env.Bool("RATE_LIMIT_ENABLED", true);
   if (!env.Str("RATE_LIMIT_REQUESTS", "").empty()) {
     const auto n = static_cast<int>(env.Int("RATE_LIMIT_REQUESTS", 100, 1, 1'000'000));
     auto& rl = c.rate_limit;
     rl.single = true;
     rl.anonymous = rl.free = rl.pro = rl.enterprise = n;
   }
-  c.rate_limit.period = std::chrono::seconds(env.Int("RATE_LIMIT_PERIOD_SECONDS", 60, 1, 86'400));
-  {
+  if (IsSet("RATE_LIMIT_PERIOD_SECONDS"))
+    c.rate_limit.period = std::chrono::seconds(env.Int("RATE_LIMIT_PERIOD_SECONDS", 60, 1, 86'400));
+  if (IsSet("RATE_LIMIT_FAILURE_MODE")) {
     const auto mode = env.Str("RATE_LIMIT_FAILURE_MODE", "local");
     auto& f = c.rate_limit_fallback;
     if (mode == "local") f.mode = FailureMode::kLocal;
     else if (mode == "open") f.mode = FailureMode::kOpen;
     else if (mode == "closed") f.mode = FailureMode::kClosed;
     else env.Fail("RATE_LIMIT_FAILURE_MODE", "must be local, open or closed");
-    f.replicas = static_cast<int>(env.Int("GATEWAY_REPLICAS", 1, 1, 1000));
   }
-  c.rate_limit.quotas = env.Bool("DAILY_QUOTA_ENABLED", true) && !c.rate_limit.single;
+  if (IsSet("GATEWAY_REPLICAS")) c.rate_limit_fallback.replicas = static_cast<int>(env.Int("GATEWAY_REPLICAS", 1, 1, 1000));
+  if (IsSet("DAILY_QUOTA_ENABLED")) c.rate_limit.quotas = env.Bool("DAILY_QUOTA_ENABLED", true);
+  if (c.rate_limit.single) c.rate_limit.quotas = false;
   c.server = suite::http::ServerOptionsFromEnv(env);
   // Bodies: seed 003's caps by tier, unless BODY_LIMIT_BYTES names one for every caller. The
   // server's own cap (what a head may declare at all) is the largest of them.
@@ -79,13 +151,13 @@ Config Config::FromEnv(suite::core::Env& env) {
   c.user_keys.valid_ttl = std::chrono::seconds(env.Int("API_KEY_CACHE_SECONDS", 60, 0, 3600));
   {
     std::string err;
-    c.trusted_hosts = TrustedHosts::Parse(env.Str("TRUSTED_HOSTS", "*"), err);
+    if (IsSet("TRUSTED_HOSTS")) c.trusted_hosts = TrustedHosts::Parse(env.Str("TRUSTED_HOSTS", "*"), err);
     if (!err.empty()) env.Fail("TRUSTED_HOSTS", err);
     err.clear();
-    c.trusted_proxies = TrustedProxies::Parse(env.Str("TRUSTED_PROXIES", ""), err);
+    if (IsSet("TRUSTED_PROXIES")) c.trusted_proxies = TrustedProxies::Parse(env.Str("TRUSTED_PROXIES", ""), err);
     if (!err.empty()) env.Fail("TRUSTED_PROXIES", err);
     err.clear();
-    c.cors = Cors::Parse(env.Str("CORS_ORIGINS", ""), err);
+    if (IsSet("CORS_ORIGINS")) c.cors = Cors::Parse(env.Str("CORS_ORIGINS", ""), err);
     if (!err.empty()) env.Fail("CORS_ORIGINS", err);
   }
   c.identity_ttl = std::chrono::seconds((timeout.count() + 999) / 1000);

@@ -8,6 +8,7 @@
 #include "api_keys.hpp"
 #include "body_limit.hpp"
 #include "client_address.hpp"
+#include "config_file.hpp"
 #include "rate_limit_config.hpp"
 #include "cors.hpp"
 #include "jwks.hpp"
@@ -30,7 +31,10 @@ struct Config {
   ApiKeyStore api_keys;
   std::string jwt_secret, internal_secret;
   suite::redis::Options redis;
-  suite::http::UpstreamOptions auth_user, processing, audit;
+  /// By name ("auth-user", "processing", "audit", and whatever the file adds).
+  std::vector<std::pair<std::string, suite::http::UpstreamOptions>> upstreams;
+  std::vector<RouteSpec> routes;                 ///< in matching order
+  std::string config_file;                       ///< GATEWAY_CONFIG (empty: the built-in routes)
   RateLimitConfig rate_limit;
   FallbackOptions rate_limit_fallback;           ///< RATE_LIMIT_FAILURE_MODE, GATEWAY_REPLICAS
   BodyLimits body_limits;                        ///< by tier; BODY_LIMIT_BYTES, when set, for all
@@ -45,7 +49,10 @@ struct Config {
   std::chrono::seconds identity_ttl{30};         ///< the upstream timeout, rounded up
   std::chrono::milliseconds drain{10'000};
 
+  /// The file (GATEWAY_CONFIG, else the built-in default), then the environment: secrets,
+  /// ports, TLS, and seed 001's variables as overrides of the file.
   static Config FromEnv(suite::core::Env& env);
+  const suite::http::UpstreamOptions* Upstream(std::string_view name) const;
 };
 
 }  // namespace gateway

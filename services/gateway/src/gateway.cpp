@@ -5,80 +5,96 @@
 #include "client_address.hpp"
 #include "cors.hpp"
 #include "trusted_hosts.hpp"
+#include "suite/observability/log.hpp"
 #include "suite/security/api_key.hpp"
 
 namespace gateway {
 
-std::vector<Route> SuiteRoutes(suite::http::Upstream& auth_user, suite::http::Upstream& processing,
-                               suite::http::Upstream& audit) {
-  constexpr const char* kRest = "GET, POST, PUT, PATCH, DELETE";
-  using P = AuthPolicy;
-  std::vector<Route> r = {
-      // Probes: open and never limited (seed 001).
-      {.prefix = "/health", .methods = "GET", .auth = P::kNone, .rate_limited = false},
-      {.prefix = "/ready", .methods = "GET", .auth = P::kNone, .rate_limited = false},
-      {.prefix = "/process", .methods = "POST", .auth = P::kApiKeyAndJwt, .upstream = &processing},
-      {.prefix = "/api/test", .methods = "POST", .auth = P::kAny, .upstream = &processing},
-      {.prefix = "/jobs/", .methods = kRest, .auth = P::kAny, .upstream = &processing},
-      {.prefix = "/auth/register", .methods = "POST", .auth = P::kNone, .upstream = &auth_user},
-      {.prefix = "/auth/login", .methods = "POST", .auth = P::kNone, .upstream = &auth_user},
-      // The refresh token is the credential: the access token may have expired.
-      {.prefix = "/auth/refresh", .methods = "POST", .auth = P::kNone, .upstream = &auth_user},
-      {.prefix = "/auth/logout", .methods = "POST", .auth = P::kNone, .upstream = &auth_user},
-      {.prefix = "/.well-known/jwks.json", .methods = "GET", .auth = P::kNone, .upstream = &auth_user},
-      // E-mail links: the token in the mail is the credential.
-      {.prefix = "/auth/verify-email", .methods = "GET, POST", .auth = P::kNone, .upstream = &auth_user},
-      {.prefix = "/auth/resend-verification", .methods = "POST", .auth = P::kNone, .upstream = &auth_user},
-      {.prefix = "/auth/forgot-password", .methods = "POST", .auth = P::kNone, .upstream = &auth_user},
-      {.prefix = "/auth/reset-password", .methods = "POST", .auth = P::kNone, .upstream = &auth_user},
-      {.prefix = "/auth/", .methods = kRest, .auth = P::kAny, .upstream = &auth_user},
-      {.prefix = "/users/", .methods = kRest, .auth = P::kAny, .upstream = &auth_user},
-      {.prefix = "/api-keys/", .methods = kRest, .auth = P::kAny, .upstream = &auth_user},
-      {.prefix = "/audit/", .methods = "GET", .auth = P::kAny, .upstream = &audit},
-      {.prefix = "/security/", .methods = "GET", .auth = P::kAny, .upstream = &audit},
-      // Seed 001's protected endpoints, answered by the gateway itself.
-      {.prefix = "/health/detailed", .methods = "GET", .auth = P::kAny},
-      {.prefix = "/protected", .methods = "GET", .auth = P::kAny},
-      {.prefix = "/api/status", .methods = "GET", .auth = P::kAny},
-  };
-  return r;
+std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
+                               const std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>>& pools) {
+  std::vector<Route> routes;
+  for (const auto& spec : specs) {
+    Route r;
+    r.prefix = spec.prefix;
+    for (const auto& m : spec.methods) r.methods += (r.methods.empty() ? "" : ", ") + m;
+    r.auth = spec.auth;
+    if (spec.upstream != "gateway") r.upstream = pools.at(spec.upstream).get();  // validated with the file
+    r.rate_limited = spec.rate_limited;
+    r.rate_limit = spec.rate_limit;
+    r.body_limit = spec.body_limit;
+    routes.push_back(std::move(r));
+  }
+  return routes;
 }
 
-Gateway::Gateway(const Config& config, boost::asio::io_context& io, const suite::http::Router& local,
+namespace {
+std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> MakePools(const Config& config,
+                                                                             boost::asio::io_context& io) {
+  std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> pools;
+  for (const auto& [name, options] : config.upstreams) pools[name] = std::make_unique<suite::http::UpstreamPool>(io, options);
+  return pools;
+}
+}  // namespace
+
+Gateway::Gateway(std::shared_ptr<const Config> config, boost::asio::io_context& io, const suite::http::Router& local,
                  suite::redis::Client& redis, suite::obs::Metrics& metrics)
     : config_(config),
-      jwt_(config.jwt_secret),
-      signer_(config.internal_secret, config.identity_ttl),
+      metrics_(metrics),
+      jwt_(config->jwt_secret),
+      signer_(config->internal_secret, config->identity_ttl),
       redis_limiter_(redis, false),
-      limiter_(redis_limiter_, config.rate_limit_fallback, metrics),
-      auth_user_(io, config.auth_user),
-      processing_(io, config.processing),
-      audit_(io, config.audit),
-      jwks_(std::make_shared<JwksCache>(io, auth_user_, signer_, config.jwks)),
+      limiter_(redis_limiter_, config->rate_limit_fallback, metrics),
+      pools_(MakePools(*config, io)),
+      auth_user_(*pools_.at("auth-user")),
+      jwks_(std::make_shared<JwksCache>(io, auth_user_, signer_, config->jwks)),
       key_verifier_(auth_user_, signer_),
-      user_keys_(key_verifier_, config.user_keys),
-      revocations_(io, config.redis, "api-key-revocations"),
+      user_keys_(key_verifier_, config->user_keys),
+      revocations_(io, config->redis, "api-key-revocations"),
       proxy_(signer_, local, metrics),
-      chain_(proxy_, config.server.body_limit) {
+      chain_(Build(config)) {
   jwks_->Start();
   revocations_.Subscribe({suite::security::kApiKeyRevocations},
                          [this](const std::string&, const std::string& payload) { user_keys_.Revoked(payload); },
                          [this](bool live) { user_keys_.SetLive(live); });
   revocations_.Start();
+}
+
+std::shared_ptr<const Chain> Gateway::Build(std::shared_ptr<const Config> config) {
+  const Config& c = *config;
+  auto chain = std::make_shared<Chain>(proxy_, c.server.body_limit);
+  chain->Keep(config);  // the filters refer to it
   // The order, and why. Adding a filter is one line here.
   // Who the client is comes first: every later decision (and the log) uses that address.
-  if (!config.trusted_proxies.empty()) chain_.Add<ClientAddressFilter>(config.trusted_proxies);
+  if (!c.trusted_proxies.empty()) chain->Add<ClientAddressFilter>(c.trusted_proxies);
   // Cheap refusals first, before any crypto or Redis: a forged Host, then CORS preflights
   // (a browser sends no credentials on one, so they are answered before any are asked for).
-  if (!config.trusted_hosts.any()) chain_.Add<TrustedHostFilter>(config.trusted_hosts);
-  if (config.cors.enabled()) chain_.Add<CorsFilter>(config.cors);
+  if (!c.trusted_hosts.any()) chain->Add<TrustedHostFilter>(c.trusted_hosts);
+  if (c.cors.enabled()) chain->Add<CorsFilter>(c.cors);
   // The route decides the auth policy, the limits and the upstream (and 405 / a bad query).
-  chain_.Add<RouteFilter>(SuiteRoutes(auth_user_, processing_, audit_));
-  // Who is calling decides the tier: the body cap and the bucket come after it.
-  chain_.Add<AuthnFilter>(AuthnFilter::Config{config.api_keys, jwt_, config.jwt, config.es256}, *jwks_, &user_keys_);
+  chain->Add<RouteFilter>(BuildRoutes(c.routes, pools_));
+  // Who is calling decides the tier: the body cap and the bucket come after it. A failed
+  // authentication is answered after the rate limit has counted it.
+  chain->Add<AuthnFilter>(AuthnFilter::Config{c.api_keys, jwt_, c.jwt, c.es256}, *jwks_, &user_keys_);
   // A declared body past the cap is refused before Redis is asked, and before it is read.
-  chain_.Add<BodyLimitFilter>(config.body_limits);
-  chain_.Add<RateLimitFilter>(config.rate_limit, limiter_, metrics);
+  chain->Add<BodyLimitFilter>(c.body_limits);
+  chain->Add<RateLimitFilter>(c.rate_limit, limiter_, metrics_);
+  return chain;
+}
+
+void Gateway::Reload(std::shared_ptr<const Config> config) {
+  if (config->upstreams.size() != config_->upstreams.size() ||
+      !std::equal(config->upstreams.begin(), config->upstreams.end(), config_->upstreams.begin(),
+                  [](const auto& a, const auto& b) {
+                    return a.first == b.first && a.second.host == b.second.host && a.second.port == b.second.port;
+                  })) {
+    suite::obs::Error("configuration not reloaded: upstreams changed (a restart applies them)");
+    return;
+  }
+  if (config->rate_limit_fallback.mode != config_->rate_limit_fallback.mode ||
+      config->rate_limit_fallback.replicas != config_->rate_limit_fallback.replicas)
+    suite::obs::Warn("the rate limit's failure mode and replica count change at the next start");
+  chain_.store(Build(std::move(config)));
+  suite::obs::Info("configuration reloaded");
 }
 
 Gateway::~Gateway() {
@@ -86,8 +102,18 @@ Gateway::~Gateway() {
   jwks_->Stop();
 }
 
+namespace {
+// The chain the request started with stays alive until it is answered.
+suite::http::Task<suite::http::Response> RunOn(std::shared_ptr<const Chain> chain, suite::http::RequestPtr req,
+                                               suite::http::BodyReader& body) {
+  co_return co_await chain->Run(std::move(req), body);
+}
+}  // namespace
+
 suite::http::HeadHandler Gateway::Handler() const {
-  return [this](suite::http::RequestPtr req, suite::http::BodyReader& body) { return chain_.Run(std::move(req), body); };
+  return [this](suite::http::RequestPtr req, suite::http::BodyReader& body) {
+    return RunOn(chain_.load(), std::move(req), body);
+  };
 }
 
 }  // namespace gateway

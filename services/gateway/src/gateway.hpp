@@ -3,7 +3,10 @@
 /// filters every request runs through (gateway.cpp names the order, with its reasons).
 /// Request ids, security headers, timing headers, logs and metrics are the server's job
 /// (suite::http::Server), so that its own refusals (400, 413, 431) carry them too.
+#include <atomic>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "chain.hpp"
@@ -21,32 +24,38 @@
 
 namespace gateway {
 
-/// The routes of the suite: seed paths to the services that own them, and seed 001's gateway
-/// endpoints (answered here, upstream nullptr).
-std::vector<Route> SuiteRoutes(suite::http::Upstream& auth_user, suite::http::Upstream& processing,
-                               suite::http::Upstream& audit);
+/// The routes of the configuration, bound to the upstream pools by name.
+std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
+                               const std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>>& pools);
 
 class Gateway {
  public:
-  Gateway(const Config& config, boost::asio::io_context& io, const suite::http::Router& local,
+  Gateway(std::shared_ptr<const Config> config, boost::asio::io_context& io, const suite::http::Router& local,
           suite::redis::Client& redis, suite::obs::Metrics& metrics);
   ~Gateway();
-  /// For suite::http::Server: runs each request head through the chain.
+  /// For suite::http::Server: runs each request head through the current chain.
   suite::http::HeadHandler Handler() const;
+  /// Builds the chain of `config` and puts it in place; requests in flight finish on the old one.
+  /// Routes, tiers, limits, CORS, hosts and proxies change; upstream addresses, the failure mode
+  /// and secrets take effect at the next start (said in the log when they differ).
+  void Reload(std::shared_ptr<const Config> config);
 
  private:
-  const Config& config_;
+  std::shared_ptr<const Chain> Build(std::shared_ptr<const Config> config);
+  std::shared_ptr<const Config> config_;  ///< as started
+  suite::obs::Metrics& metrics_;
   suite::security::Hs256 jwt_;
   suite::security::IdentitySigner signer_;
   RedisRateLimiter redis_limiter_;
   ResilientRateLimiter limiter_;  ///< Redis behind a breaker, this replica's share without it
-  suite::http::UpstreamPool auth_user_, processing_, audit_;
-  std::shared_ptr<JwksCache> jwks_;  ///< after auth_user_: its fetches go there
+  std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> pools_;
+  suite::http::UpstreamPool& auth_user_;
+  std::shared_ptr<JwksCache> jwks_;  ///< after the pools: its fetches go to auth-user
   AuthUserKeyVerifier key_verifier_;
   UserKeys user_keys_;
   suite::redis::Client revocations_;  ///< subscribed to api-keys.revoked (its own connection)
   Proxy proxy_;
-  Chain chain_;
+  std::atomic<std::shared_ptr<const Chain>> chain_;
 };
 
 }  // namespace gateway

@@ -34,6 +34,8 @@ class Runtime {
   int Run(std::chrono::milliseconds drain_timeout);
   void RequestStop();
   bool stopping() const { return stopping_; }
+  /// `fn` runs on each SIGHUP (on an I/O thread): reload configuration and certificates.
+  void OnReload(std::function<void()> fn);
 
  private:
   struct Impl;
@@ -107,6 +109,9 @@ class Server {
   /// Binds and starts accepting; throws std::runtime_error naming the address on failure.
   /// Returns the bound port (useful with port 0).
   std::uint16_t Listen(const Listener& listener);
+  /// Loads each TLS listener's certificate and key again; new connections get them, open ones
+  /// keep theirs. On an error the old ones stay (logged). Returns whether all loaded.
+  bool ReloadTls();
 
  private:
   struct Impl;

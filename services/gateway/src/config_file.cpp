@@ -1,0 +1,217 @@
+#include "config_file.hpp"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "suite/core/config_reader.hpp"
+#include "suite/core/json.hpp"
+#include "suite/http/client.hpp"
+
+namespace gateway {
+
+using suite::core::ConfigReader;
+
+// The order of routes is the order of matching: the first whose prefix fits wins, so the exact
+// public /auth/... paths come before the "/auth/" prefix that needs credentials.
+const char* const kDefaultConfig = R"json({
+  "upstreams": [
+    {"name": "auth-user"},
+    {"name": "processing"},
+    {"name": "audit"}
+  ],
+  "routes": [
+    {"prefix": "/health", "methods": ["GET"], "upstream": "gateway", "auth": "none", "rate_limited": false},
+    {"prefix": "/ready", "methods": ["GET"], "upstream": "gateway", "auth": "none", "rate_limited": false},
+    {"prefix": "/process", "methods": ["POST"], "upstream": "processing", "auth": "api_key_and_jwt"},
+    {"prefix": "/api/test", "methods": ["POST"], "upstream": "processing", "auth": "any"},
+    {"prefix": "/jobs/", "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"], "upstream": "processing", "auth": "any"},
+    {"prefix": "/auth/register", "methods": ["POST"], "upstream": "auth-user", "auth": "none"},
+    {"prefix": "/auth/login", "methods": ["POST"], "upstream": "auth-user", "auth": "none"},
+    {"prefix": "/auth/refresh", "methods": ["POST"], "upstream": "auth-user", "auth": "none"},
+    {"prefix": "/auth/logout", "methods": ["POST"], "upstream": "auth-user", "auth": "none"},
+    {"prefix": "/.well-known/jwks.json", "methods": ["GET"], "upstream": "auth-user", "auth": "none"},
+    {"prefix": "/auth/verify-email", "methods": ["GET", "POST"], "upstream": "auth-user", "auth": "none"},
+    {"prefix": "/auth/resend-verification", "methods": ["POST"], "upstream": "auth-user", "auth": "none"},
+    {"prefix": "/auth/forgot-password", "methods": ["POST"], "upstream": "auth-user", "auth": "none"},
+    {"prefix": "/auth/reset-password", "methods": ["POST"], "upstream": "auth-user", "auth": "none"},
+    {"prefix": "/auth/", "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"], "upstream": "auth-user", "auth": "any"},
+    {"prefix": "/users/", "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"], "upstream": "auth-user", "auth": "any"},
+    {"prefix": "/api-keys/", "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"], "upstream": "auth-user", "auth": "any"},
+    {"prefix": "/audit/", "methods": ["GET"], "upstream": "audit", "auth": "any"},
+    {"prefix": "/security/", "methods": ["GET"], "upstream": "audit", "auth": "any"},
+    {"prefix": "/health/detailed", "methods": ["GET"], "upstream": "gateway", "auth": "any"},
+    {"prefix": "/protected", "methods": ["GET"], "upstream": "gateway", "auth": "any"},
+    {"prefix": "/api/status", "methods": ["GET"], "upstream": "gateway", "auth": "any"}
+  ],
+  "tiers": {
+    "anonymous": {"requests": 100, "body_limit_bytes": 2097152},
+    "free": {"requests": 10, "daily_quota": 500, "body_limit_bytes": 5242880},
+    "pro": {"requests": 60, "daily_quota": 10000, "body_limit_bytes": 26214400},
+    "enterprise": {"requests": 300, "daily_quota": 100000, "body_limit_bytes": 104857600}
+  },
+  "rate_limit": {"enabled": true, "period_seconds": 60, "daily_quotas": true, "failure_mode": "local", "replicas": 1}
+})json";
+
+namespace {
+
+const std::vector<std::pair<std::string_view, AuthPolicy>> kPolicies = {
+    {"none", AuthPolicy::kNone}, {"api_key", AuthPolicy::kApiKey}, {"jwt", AuthPolicy::kJwt},
+    {"api_key_and_jwt", AuthPolicy::kApiKeyAndJwt}, {"any", AuthPolicy::kAny}};
+const std::vector<std::pair<std::string_view, FailureMode>> kModes = {
+    {"local", FailureMode::kLocal}, {"open", FailureMode::kOpen}, {"closed", FailureMode::kClosed}};
+constexpr std::int64_t kMaxBody = 1LL << 30;
+
+bool IsName(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+  return true;
+}
+
+bool IsPathPrefix(const std::string& s) {
+  if (s.empty() || s.front() != '/' || s.size() > 256) return false;
+  for (unsigned char c : s)
+    if (c <= 0x20 || c >= 0x7f || c == '?' || c == '#' || c == '%') return false;
+  return true;
+}
+
+}  // namespace
+
+FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& errors) {
+  FileConfig c;
+  ConfigReader root(j, errors);
+  if (!root.IsObject()) return c;
+  root.OnlyKeys({"upstreams", "routes", "tiers", "rate_limit", "cors", "trusted_hosts", "trusted_proxies"});
+
+  // A file that leaves out the upstreams or the routes keeps the suite's own.
+  std::optional<FileConfig> defaults;
+  if (!root.Has("upstreams") || !root.Has("routes")) defaults = Default();
+  std::set<std::string> names;
+  if (!root.Has("upstreams"))
+    for (const auto& u : defaults->upstreams) {
+      names.insert(u.name);
+      c.upstreams.push_back(u);
+    }
+  for (auto u : root.Items("upstreams")) {
+    if (!u.IsObject()) continue;
+    u.OnlyKeys({"name", "url", "timeout_ms"});
+    UpstreamSpec spec;
+    u.Required("name", spec.name);
+    u.Optional("url", spec.url);
+    std::optional<std::int64_t> timeout;
+    u.OptionalInt("timeout_ms", timeout, 100, 600'000);
+    if (timeout) spec.timeout = std::chrono::milliseconds(*timeout);
+    if (!spec.name.empty() && (!IsName(spec.name) || spec.name == "gateway"))
+      u.Fail("name", "must be lowercase letters, digits, '-' or '_' (and not \"gateway\")");
+    if (!names.insert(spec.name).second) u.Fail("name", "duplicate upstream \"" + spec.name + "\"");
+    const bool known = spec.name == "auth-user" || spec.name == "processing" || spec.name == "audit";
+    if (spec.url && !suite::http::ParseUpstreamUrl(*spec.url)) u.Fail("url", "must look like http://host:port");
+    if (!spec.url && !known) u.Fail("url", "is required (only auth-user, processing and audit default from the environment)");
+    c.upstreams.push_back(std::move(spec));
+  }
+  if (root.Has("upstreams") && !names.count("auth-user"))
+    root.Fail("upstreams", "an upstream named auth-user is required (signing keys, issued API keys)");
+
+  std::set<std::string> prefixes;
+  if (!root.Has("routes")) {
+    c.routes = defaults->routes;
+    for (const auto& r : c.routes)
+      if (r.upstream != "gateway" && !names.count(r.upstream) && prefixes.insert(r.upstream).second)
+        root.Fail("upstreams", "the suite's routes (no \"routes\" given) need an upstream named " + r.upstream);
+    prefixes.clear();
+  }
+  for (auto r : root.Items("routes")) {
+    if (!r.IsObject()) continue;
+    r.OnlyKeys({"prefix", "methods", "upstream", "auth", "rate_limited", "rate_limit", "body_limit_bytes"});
+    RouteSpec spec;
+    r.Required("prefix", spec.prefix);
+    r.Required("upstream", spec.upstream);
+    if (!r.Has("methods")) r.Fail("methods", "is required");
+    const auto before = errors.size();
+    r.Optional("methods", spec.methods);
+    const bool methods_read = errors.size() == before;
+    r.OptionalEnum("auth", spec.auth, kPolicies);
+    r.Optional("rate_limited", spec.rate_limited);
+    r.OptionalInt("rate_limit", spec.rate_limit, 1, 1'000'000);
+    r.OptionalInt("body_limit_bytes", spec.body_limit, 0, kMaxBody);
+    if (!spec.prefix.empty() && !IsPathPrefix(spec.prefix))
+      r.Fail("prefix", "must start with '/' and hold no space, '?', '#' or '%'");
+    if (!prefixes.insert(spec.prefix).second) r.Fail("prefix", "duplicate route \"" + spec.prefix + "\"");
+    if (r.Has("methods") && methods_read && spec.methods.empty()) r.Fail("methods", "must name at least one method");
+    for (const auto& m : spec.methods)
+      if (m != "GET" && m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE" && m != "OPTIONS")
+        r.Fail("methods", "\"" + m + "\" is not served (GET, POST, PUT, PATCH, DELETE, OPTIONS; HEAD goes with GET; TRACE and CONNECT never)");
+    if (!spec.upstream.empty() && spec.upstream != "gateway" && !names.count(spec.upstream))
+      r.Fail("upstream", "no upstream named \"" + spec.upstream + "\"");
+    c.routes.push_back(std::move(spec));
+  }
+
+  if (auto tiers = root.At("tiers"); tiers && tiers->IsObject()) {
+    tiers->OnlyKeys({"anonymous", "free", "pro", "enterprise"});
+    for (const char* name : {"anonymous", "free", "pro", "enterprise"}) {
+      auto t = tiers->At(name);
+      if (!t || !t->IsObject()) continue;
+      t->OnlyKeys({"requests", "daily_quota", "body_limit_bytes"});
+      TierSpec spec;
+      t->OptionalInt("requests", spec.requests, 1, 1'000'000);
+      t->OptionalInt("daily_quota", spec.daily_quota, 0, 1'000'000'000);
+      t->OptionalInt("body_limit_bytes", spec.body_limit, 0, kMaxBody);
+      if (std::string_view(name) == "anonymous" && spec.daily_quota)
+        t->Fail("daily_quota", "anonymous callers have no daily quota (they are limited by address)");
+      c.tiers[name] = spec;
+    }
+  }
+  if (auto rl = root.At("rate_limit"); rl && rl->IsObject()) {
+    rl->OnlyKeys({"enabled", "period_seconds", "daily_quotas", "failure_mode", "replicas"});
+    bool b = true;
+    if (rl->Has("enabled")) { rl->Optional("enabled", b); c.rate_limit_enabled = b; }
+    if (rl->Has("daily_quotas")) { rl->Optional("daily_quotas", b); c.daily_quotas = b; }
+    rl->OptionalInt("period_seconds", c.period_seconds, 1, 86'400);
+    rl->OptionalInt("replicas", c.replicas, 1, 1000);
+    if (rl->Has("failure_mode")) {
+      FailureMode m = FailureMode::kLocal;
+      rl->OptionalEnum("failure_mode", m, kModes);
+      c.failure_mode = m;
+    }
+  }
+  if (auto cors = root.At("cors"); cors && cors->IsObject()) {
+    cors->OnlyKeys({"origins"});
+    std::vector<std::string> origins;
+    cors->Optional("origins", origins);
+    c.cors_origins = origins;
+  }
+  auto list = [&](const char* key, std::optional<std::vector<std::string>>& out) {
+    if (!root.Has(key)) return;
+    std::vector<std::string> v;
+    root.Optional(key, v);
+    out = v;
+  };
+  list("trusted_hosts", c.trusted_hosts);
+  list("trusted_proxies", c.trusted_proxies);
+  return c;
+}
+
+FileConfig FileConfig::Load(const std::string& path, std::vector<std::string>& errors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    errors.push_back(path + ": cannot be read");
+    return {};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  const auto parsed = suite::core::ParseJson(text.str(), {.max_bytes = 1 << 20, .max_depth = 16,
+                                                          .max_elements = 100'000, .max_string = 4096});
+  if (!parsed.ok()) {
+    errors.push_back(path + ": " + parsed.error);
+    return {};
+  }
+  return Read(parsed.value, errors);
+}
+
+FileConfig FileConfig::Default() {
+  std::vector<std::string> errors;
+  return Read(nlohmann::json::parse(kDefaultConfig), errors);
+}
+
+}  // namespace gateway
