@@ -396,6 +396,12 @@ call POST /api/test -H "X-API-Key: $API_KEY_2" "${J[@]}" -d '{}'
 check "429 envelope" "$(jq -r .error.code <<<"$BODY")" RATE_LIMIT_EXCEEDED
 check "429 timestamp (seed 001)" "$(jq -r '.timestamp | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T")' <<<"$BODY")" true
 [ -n "$(header retry-after)" ] && pass "Retry-After present" || fail "Retry-After missing"
+# Two gateways, one Redis, a concurrent burst of 90 split between them: exactly the limit passes.
+redis-cli -u "$REDIS_URL" DEL 'rl:{key:local}' >/dev/null
+burst=$(for i in $(seq 90); do if [ $((i % 2)) = 0 ]; then echo "$GW"; else echo "https://localhost:$GW2_PORT"; fi; done |
+  xargs -P 30 -I@@ "${C[@]}" -o /dev/null -w '%{http_code}\n' -X POST "@@/api/test" -H "X-API-Key: $API_KEY" "${J[@]}" -d '{}' |
+  sort | uniq -c | tr -s ' ' | xargs)
+check "two gateways, a concurrent burst of 90: exactly 60 admitted" "$burst" "60 200 30 429"
 
 echo "configuration errors"
 out=$(env -i PATH="$PATH" HTTPS_PORT=99999 JWT_SECRET=short "$BIN/services/gateway/gateway" 2>&1) && rc=0 || rc=$?

@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <thread>
+
 #include "rate_limiter.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/testing/clock.hpp"
@@ -102,4 +104,30 @@ TEST_CASE("Redis rate limit: two gateways sharing one Redis admit exactly the li
   CHECK(refused == 163);
   a.Stop();
   b.Stop();
+}
+
+TEST_CASE("Redis rate limit: no burst at a window edge (a sliding window, not fixed ones)") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  suite::testing::IoLoop loop;
+  suite::redis::Client redis(loop.runtime.io(), *suite::redis::ParseUrl(*url), "test");
+  redis.Start();
+  REQUIRE(suite::testing::WaitConnected(redis));
+  RedisRateLimiter limiter(redis, true);
+  const std::string bucket = "{test:" + suite::core::NewUuid() + "}";
+  const LimitRequest r{.bucket = bucket, .limit = 5, .period = std::chrono::seconds(1)};
+  auto burst = [&] {
+    int allowed = 0;
+    for (int i = 0; i < 5; ++i) allowed += RunTask(limiter.Check(r)).allowed ? 1 : 0;
+    return allowed;
+  };
+  CHECK(burst() == 5);
+  // 600 ms later, across any fixed one-second boundary there may be: still nothing (a fixed
+  // window starting in between would admit 5 more, 10 within one second).
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CHECK(burst() == 0);
+  // Once the first five are a full second old, five more.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(burst() == 5);
+  redis.Stop();
 }
