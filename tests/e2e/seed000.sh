@@ -359,6 +359,19 @@ check "failure record" "$(jq -c '.items[0] | [.status, .http_status, .output, .a
 call GET "/audit/requests?status=success&dataset_id=sales_2025_q3" -H "Authorization: Bearer $ADMIN_TOKEN"
 check "filtered success record" "$(jq -c '[.count, .items[0].request_id, .items[0].output.rows_processed]' <<<"$BODY")" "[1,\"$RID2\",3]"
 check "client recorded" "$(jq -r '.items[0].client' <<<"$BODY")" 127.0.0.1
+echo "access events (every answer of the gateway, refusals with their reason)"
+for _ in $(seq 50); do
+  call GET "/audit/access?request_id=$RID2" -H "Authorization: Bearer $ADMIN_TOKEN"
+  [ "$(jq -r .count <<<"$BODY")" = 1 ] 2>/dev/null && break; sleep 0.1
+done
+check "an answered request" "$(jq -c '.items[0] | [.method, .route, .path, .http_status, .reason, .tier, .key_id, .auth_method]' <<<"$BODY")" \
+  '["POST","/process","/process",200,"-","enterprise","local","api_key+jwt"]'
+call GET "/audit/access?reason=unauthenticated&limit=1" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "a refusal, with its reason" "$(jq -c '.items[0] | [.http_status, .reason, .auth_method, .tier]' <<<"$BODY")" '[401,"unauthenticated","none","anonymous"]'
+check "access log is an admin's" "$(call GET /audit/access -H "Authorization: Bearer $ALICE"; echo "$STATUS")" 403
+check "access log: limit validated" "$(call GET "/audit/access?limit=0" -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 422
+check "no key or query string in the access log" "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc \
+  "SELECT count(*) FROM audit.access_events WHERE row_to_json(access_events)::text LIKE '%$API_KEY%' OR path LIKE '%?%'")" 0
 call GET "/audit/requests?limit=0" -H "Authorization: Bearer $ADMIN_TOKEN"
 check "bad limit" "$STATUS" 422
 check "PostgreSQL rows" "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc 'SELECT count(*) FROM audit.requests')" 5

@@ -30,8 +30,9 @@ void Publisher::Publish(nlohmann::json event) {
   {
     std::lock_guard lock(mu_);
     if (queue_.size() >= options_.max_buffer) {
-      ++dropped_;
-      obs::Error("audit buffer full: event dropped", {{"event_id", event["event_id"]}});
+      // Logged at the first drop and every 10,000th: a Redis outage must not become a log flood.
+      if (++dropped_ % 10'000 == 1)
+        obs::Error("audit buffer full: events dropped", {{"event_id", event["event_id"]}, {"dropped", dropped_.load()}});
       return;
     }
     queue_.push_back(std::move(line));

@@ -73,6 +73,29 @@ std::optional<nlohmann::json> ParseStreamEvent(std::string_view text, std::strin
       }
     }
   }
+  if (e.value("type", "") == "request") {  // the gateway's access event
+    for (const char* k : {"method", "route", "path", "reason", "auth_method", "tier"}) {
+      const auto it = e.find(k);
+      if (it == e.end() || !it->is_string() || it->get_ref<const std::string&>().size() > 1024) {
+        why = std::string(k) + " missing or not a string";
+        return std::nullopt;
+      }
+    }
+    for (const char* k : {"key_id", "user_agent"}) {
+      const auto it = e.find(k);
+      if (it != e.end() && !it->is_string() && !it->is_null()) {
+        why = std::string(k) + " is not a string or null";
+        return std::nullopt;
+      }
+    }
+    for (const char* k : {"bytes_in", "bytes_out"}) {
+      const auto it = e.find(k);
+      if (it != e.end() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0)) {
+        why = std::string(k) + " is not a non-negative integer";
+        return std::nullopt;
+      }
+    }
+  }
   return std::move(e);
 }
 

@@ -55,6 +55,26 @@ SecurityFilter ParseSecurityFilter(const Request& req) {
   return f;
 }
 
+AccessFilter ParseAccessFilter(const Request& req) {
+  auto form = suite::http::ParseForm(req.query);
+  if (!form) throw ApiError(ErrorCode::kBadRequest, "Malformed query string");
+  AccessFilter f;
+  auto text = [](const std::string& v, const char* field) {
+    if (v.empty() || v.size() > 256) throw suite::core::ValidationError(field, "must be 1 to 256 characters");
+    return v;
+  };
+  for (auto& [k, v] : *form) {
+    if (k == "limit") f.limit = static_cast<int>(Integer(v, 1, 1000, "limit", "must be an integer between 1 and 1000"));
+    else if (k == "offset") f.offset = Integer(v, 0, 1'000'000'000, "offset", "must be a non-negative integer");
+    else if (k == "status") f.http_status = static_cast<int>(Integer(v, 100, 599, "status", "must be an HTTP status"));
+    else if (k == "client") f.client = text(v, "client");
+    else if (k == "request_id") f.request_id = text(v, "request_id");
+    else if (k == "reason") f.reason = text(v, "reason");
+    else if (k == "subject") f.subject = text(v, "subject");
+  }
+  return f;
+}
+
 }  // namespace
 
 void Register(suite::http::Router& router, suite::http::WorkerPool& workers, suite::db::Pool& pool) {
@@ -62,6 +82,12 @@ void Register(suite::http::Router& router, suite::http::WorkerPool& workers, sui
     if (!suite::http::IdentityOf(req).HasRole("admin"))
       throw ApiError(ErrorCode::kForbidden, "Admin role required");
     return Response::Json(200, QueryRequests(pool, ParseFilter(req)));
+  });
+  // The gateway's access log: every answer, refusals with their reason.
+  router.Blocking("GET", "/audit/access", workers, [&pool](Request& req) {
+    if (!suite::http::IdentityOf(req).HasRole("admin"))
+      throw ApiError(ErrorCode::kForbidden, "Admin role required");
+    return Response::Json(200, QueryAccess(pool, ParseAccessFilter(req)));
   });
   // Seed 002's security monitoring: the events for administrators, a summary for any user.
   router.Blocking("GET", "/security/events", workers, [&pool](Request& req) {

@@ -32,6 +32,19 @@ std::vector<nlohmann::json> WriteEvents(suite::db::Pool& pool, const std::vector
                                   : std::string("null"));
         continue;
       }
+      if (e.value("type", "") == "request") {  // the gateway's access log: not in the NDJSON request log
+        tx.exec_params(
+            "INSERT INTO audit.access_events (event_id, stream_id, timestamp, request_id, method, route, path, "
+            "http_status, reason, duration_ms, client, subject, auth_method, key_id, tier, bytes_in, bytes_out, "
+            "user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
+            "ON CONFLICT (event_id) DO NOTHING",
+            e.value("event_id", ""), se.stream_id, e.value("timestamp", ""), e.value("request_id", ""),
+            e.value("method", ""), e.value("route", ""), e.value("path", ""), e.value("http_status", 0),
+            e.value("reason", "-"), e.value("duration_ms", 0), opt("client"), opt("subject"),
+            e.value("auth_method", "none"), opt("key_id"), e.value("tier", "anonymous"),
+            e.value("bytes_in", std::int64_t{0}), e.value("bytes_out", std::int64_t{0}), opt("user_agent"));
+        continue;
+      }
       if (e.value("type", "") != "process") continue;
       auto r = tx.exec_params(
           "INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, dataset_id, action, status, "
@@ -74,6 +87,33 @@ nlohmann::json QueryRequests(suite::db::Pool& pool, const RequestFilter& f) {
                        {"client", TextOrNull(row[9])}});
     }
     return nlohmann::json{{"items", items}, {"count", items.size()}, {"limit", f.limit}};
+  });
+}
+
+nlohmann::json QueryAccess(suite::db::Pool& pool, const AccessFilter& f) {
+  return pool.With([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_params(
+        "SELECT " + kTimestamp + ", request_id, method, route, path, http_status, reason, duration_ms, client, "
+        "subject, auth_method, key_id, tier, bytes_in, bytes_out "
+        "FROM audit.access_events "
+        "WHERE ($1::text IS NULL OR client = $1) AND ($2::text IS NULL OR request_id = $2) "
+        "AND ($3::text IS NULL OR reason = $3) AND ($4::int IS NULL OR http_status = $4) "
+        "AND ($5::text IS NULL OR subject = $5) "
+        "ORDER BY timestamp DESC, id DESC LIMIT $6 OFFSET $7",
+        f.client, f.request_id, f.reason, f.http_status, f.subject, f.limit, f.offset);
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& row : rows) {
+      items.push_back({{"timestamp", row[0].c_str()},    {"request_id", row[1].c_str()},
+                       {"method", row[2].c_str()},       {"route", row[3].c_str()},
+                       {"path", row[4].c_str()},         {"http_status", row[5].as<int>()},
+                       {"reason", row[6].c_str()},       {"duration_ms", row[7].as<int>()},
+                       {"client", TextOrNull(row[8])},   {"subject", TextOrNull(row[9])},
+                       {"auth_method", row[10].c_str()}, {"key_id", TextOrNull(row[11])},
+                       {"tier", row[12].c_str()},        {"bytes_in", row[13].as<long long>()},
+                       {"bytes_out", row[14].as<long long>()}});
+    }
+    return nlohmann::json{{"items", items}, {"count", items.size()}, {"limit", f.limit}, {"offset", f.offset}};
   });
 }
 

@@ -21,6 +21,13 @@ struct RequestFilter {
   int limit = 50;
 };
 
+struct AccessFilter {
+  std::optional<std::string> client, request_id, reason, subject;
+  std::optional<int> http_status;
+  int limit = 100;
+  long long offset = 0;
+};
+
 struct SecurityFilter {
   int hours = 24;
   std::optional<std::string> severity, event_type;
@@ -31,6 +38,8 @@ struct SecurityFilter {
 /// Inserts each event once (by event_id): process records into audit.requests, security events
 /// into audit.security_events. Returns the process records that were new (for the NDJSON log).
 std::vector<nlohmann::json> WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events);
+/// The gateway's access events, newest first.
+nlohmann::json QueryAccess(suite::db::Pool& pool, const AccessFilter& f);
 /// Newest first.
 nlohmann::json QueryRequests(suite::db::Pool& pool, const RequestFilter& filter);
 /// Newest first: {"items","count","hours","limit","offset"}.

@@ -27,3 +27,18 @@ TEST_CASE("security events are checked for their own fields") {
   CHECK_FALSE(audit::ParseStreamEvent(R"({"event_id":"e","type":"security","event_type":"x","severity":"INFO","user_id":"3"})", why));
   CHECK_FALSE(audit::ParseStreamEvent(R"({"event_id":"e","type":"security","event_type":"x","severity":"INFO","user_agent":[1]})", why));
 }
+
+TEST_CASE("access events (the gateway's) are checked for their own fields") {
+  std::string why;
+  const std::string ok = R"({"event_id":"e","type":"request","method":"GET","route":"/jobs/","path":"/jobs/1",)"
+                         R"("reason":"-","auth_method":"api_key","tier":"pro","key_id":"k","bytes_in":0,"bytes_out":12,"http_status":200})";
+  CHECK(audit::ParseStreamEvent(ok, why));
+  CHECK_FALSE(audit::ParseStreamEvent(R"({"event_id":"e","type":"request","method":"GET"})", why));
+  CHECK(why == "route missing or not a string");
+  auto bad = nlohmann::json::parse(ok);
+  bad["bytes_out"] = -1;
+  CHECK_FALSE(audit::ParseStreamEvent(bad.dump(), why));
+  bad = nlohmann::json::parse(ok);
+  bad["key_id"] = 5;
+  CHECK_FALSE(audit::ParseStreamEvent(bad.dump(), why));
+}

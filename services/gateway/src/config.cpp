@@ -161,6 +161,7 @@ Config Config::FromEnv(suite::core::Env& env) {
     if (!err.empty()) env.Fail("CORS_ORIGINS", err);
   }
   c.identity_ttl = std::chrono::seconds((timeout.count() + 999) / 1000);
+  c.access_events = env.Bool("ACCESS_EVENTS", true);
   c.drain = env.Millis("DRAIN_TIMEOUT_MS", 10'000, 0, 600'000);
   return c;
 }

@@ -50,8 +50,13 @@ Gateway::Gateway(std::shared_ptr<const Config> config, boost::asio::io_context& 
       key_verifier_(auth_user_, signer_),
       user_keys_(key_verifier_, config->user_keys),
       revocations_(io, config->redis, "api-key-revocations"),
-      proxy_(signer_, local, metrics),
-      chain_(Build(config)) {
+      proxy_(signer_, local, metrics) {
+  if (config->access_events) {
+    events_redis_ = std::make_unique<suite::redis::Client>(io, config->redis, "access-events");
+    events_redis_->Start();
+    events_ = std::make_unique<suite::audit::Publisher>(*events_redis_);
+  }
+  chain_.store(Build(config));
   jwks_->Start();
   revocations_.Subscribe({suite::security::kApiKeyRevocations},
                          [this](const std::string&, const std::string& payload) { user_keys_.Revoked(payload); },
@@ -64,6 +69,8 @@ std::shared_ptr<const Chain> Gateway::Build(std::shared_ptr<const Config> config
   auto chain = std::make_shared<Chain>(proxy_, c.server.body_limit);
   chain->Keep(config);  // the filters refer to it
   // The order, and why. Adding a filter is one line here.
+  // The access event first: its OnResponse comes last and sees every answer, refusals included.
+  chain->Add<AccessEventFilter>(events_.get(), metrics_);
   // Who the client is comes first: every later decision (and the log) uses that address.
   if (!c.trusted_proxies.empty()) chain->Add<ClientAddressFilter>(c.trusted_proxies);
   // Cheap refusals first, before any crypto or Redis: a forged Host, then CORS preflights
@@ -98,6 +105,8 @@ void Gateway::Reload(std::shared_ptr<const Config> config) {
 }
 
 Gateway::~Gateway() {
+  if (events_) events_->Stop();  // flushes what Redis takes
+  if (events_redis_) events_redis_->Stop();
   revocations_.Stop();
   jwks_->Stop();
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "access_events.hpp"
 #include "chain.hpp"
 #include "config.hpp"
 #include "fallback_limiter.hpp"
@@ -55,6 +56,8 @@ class Gateway {
   UserKeys user_keys_;
   suite::redis::Client revocations_;  ///< subscribed to api-keys.revoked (its own connection)
   Proxy proxy_;
+  std::unique_ptr<suite::redis::Client> events_redis_;  ///< access events: a connection of their own
+  std::unique_ptr<suite::audit::Publisher> events_;
   std::atomic<std::shared_ptr<const Chain>> chain_;
 };
 

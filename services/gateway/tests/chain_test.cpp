@@ -2,6 +2,7 @@
 // rate-limit backend, an upstream, the signing keys, the body): no socket, no Redis.
 #include <catch2/catch.hpp>
 
+#include "access_events.hpp"
 #include "authn.hpp"
 #include "body_limit.hpp"
 #include "chain.hpp"
@@ -675,4 +676,25 @@ TEST_CASE("chain: an issued key acts for its owner, with its tier; auth-user dow
   res = run(KeyLike('R'));
   CHECK(res.status == 503);
   CHECK(res.Header("retry-after") == "1");
+}
+
+TEST_CASE("access events: every answer, refusals with their reason, never the query string") {
+  Rig rig;
+  AccessEventFilter access(nullptr, rig.metrics);
+  auto req = Req("POST", "/process?api_key=sk-ent-key-123", {{"user-agent", std::string(1000, 'u')}});
+  RequestContext ctx{.request = req};
+  FakeBody body(*req, "{}");
+  RunTask(rig.chain.Run(ctx, body));
+  auto refused = suite::http::ErrorReply(suite::core::ApiError(suite::core::ErrorCode::kUnauthenticated, "x"), "r");
+  const auto e = AccessEvent(ctx, refused);
+  CHECK(e["type"] == "request");
+  CHECK(e["path"] == "/process");
+  CHECK(e["route"] == "/process");
+  CHECK(e["http_status"] == 401);
+  CHECK(e["reason"] == "unauthenticated");  // API key present, JWT missing
+  CHECK(e["tier"] == "anonymous");
+  CHECK(e["user_agent"].get<std::string>().size() == 256);
+  CHECK(e.dump().find("sk-ent-key-123") == std::string::npos);
+  access.OnResponse(ctx, refused);
+  CHECK(rig.metrics.Render().find("gateway_refusals_total{reason=\"unauthenticated\"} 1") != std::string::npos);
 }
