@@ -26,13 +26,16 @@ void Publisher::Stop() {
 void Publisher::Publish(nlohmann::json event) {
   if (!event.contains("event_id")) event["event_id"] = core::NewUuid();
   if (!event.contains("timestamp")) event["timestamp"] = core::NowIso();
-  std::string line = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  PublishLine(event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void Publisher::PublishLine(std::string line) {
   {
     std::lock_guard lock(mu_);
     if (queue_.size() >= options_.max_buffer) {
       // Logged at the first drop and every 10,000th: a Redis outage must not become a log flood.
       if (++dropped_ % 10'000 == 1)
-        obs::Error("audit buffer full: events dropped", {{"event_id", event["event_id"]}, {"dropped", dropped_.load()}});
+        obs::Error("audit buffer full: events dropped", {{"dropped", dropped_.load()}});
       return;
     }
     queue_.push_back(std::move(line));

@@ -14,8 +14,12 @@
 
 namespace gateway {
 
-/// The event of one exchange (a pure function, for the tests).
-nlohmann::json AccessEvent(const RequestContext& ctx, const suite::http::Response& res);
+/// The event of one exchange as its JSON line (written directly: it is built for every request).
+std::string AccessEventLine(const RequestContext& ctx, const suite::http::Response& res);
+/// The same as a json value (for the tests).
+inline nlohmann::json AccessEvent(const RequestContext& ctx, const suite::http::Response& res) {
+  return nlohmann::json::parse(AccessEventLine(ctx, res));
+}
 
 class AccessEventFilter final : public Filter {
  public:

@@ -14,6 +14,7 @@
 #include "trusted_hosts.hpp"
 #include "user_keys.hpp"
 #include "suite/security/api_key.hpp"
+#include "suite/core/json.hpp"
 #include "suite/security/es256.hpp"
 #include "suite/testing/task.hpp"
 
@@ -697,4 +698,19 @@ TEST_CASE("access events: every answer, refusals with their reason, never the qu
   CHECK(e.dump().find("sk-ent-key-123") == std::string::npos);
   access.OnResponse(ctx, refused);
   CHECK(rig.metrics.Render().find("gateway_refusals_total{reason=\"unauthenticated\"} 1") != std::string::npos);
+}
+
+TEST_CASE("access event line: valid JSON whatever the client sent") {
+  Rig rig;
+  auto req = Req("GET", std::string("/a\"b\\c\x01\xff\xfe"), {{"user-agent", "ua\n\"x\"\xc3\xa9"}});
+  RequestContext ctx{.request = req};
+  ctx.identity.method = "none";
+  const Response res = Response::Json(404, {});
+  const auto line = AccessEventLine(ctx, res);
+  const auto parsed = suite::core::ParseJson(line);  // the consumer's strict parser
+  REQUIRE(parsed.ok());
+  CHECK(parsed.value["path"] == "/a\"b\\c\x01??");
+  CHECK(parsed.value["user_agent"] == "ua\n\"x\"\xc3\xa9");  // valid UTF-8 kept
+  CHECK(parsed.value["subject"].is_null());
+  CHECK(parsed.value["event_id"].get<std::string>().size() == 36);
 }

@@ -30,6 +30,9 @@ class Publisher {
   ~Publisher();
   /// Adds event_id (UUIDv4) and timestamp when absent. Thread-safe.
   void Publish(nlohmann::json event);
+  /// An event already serialised as one JSON object, with its event_id and timestamp (the hot
+  /// path's access events skip building a json value). Thread-safe.
+  void PublishLine(std::string line);
   /// True when every accepted event has reached Redis.
   bool Drained() const;
   std::size_t dropped() const { return dropped_; }
