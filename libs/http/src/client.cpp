@@ -10,6 +10,7 @@
 #include <charconv>
 #include <deque>
 
+#include "suite/core/url.hpp"
 #include "suite/http/resume.hpp"
 
 namespace suite::http {
@@ -180,22 +181,15 @@ void UpstreamPool::Send(ClientRequest request, std::function<void(ClientResult)>
   net::co_spawn(impl_->strand, impl_->Run(std::move(request), std::move(done)), net::detached);
 }
 
-std::optional<UpstreamOptions> ParseUpstreamUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
-  url.remove_prefix(kScheme.size());
-  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
-  const auto colon = url.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || url.find('/') != std::string_view::npos)
-    return std::nullopt;
-  unsigned port = 0;
-  auto ps = url.substr(colon + 1);
-  auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), port);
-  if (ec != std::errc{} || p != ps.data() + ps.size() || port == 0 || port > 65535)
+std::optional<UpstreamOptions> ParseUpstreamUrl(std::string_view text) {
+  const auto url = core::ParseUrl(text);
+  // http://host:port: an explicit port, no credentials, no path beyond "/", no query.
+  if (!url || url->scheme != "http" || !url->port || !url->user.empty() || url->has_password ||
+      (!url->path.empty() && url->path != "/") || url->has_query || url->has_fragment)
     return std::nullopt;
   UpstreamOptions o;
-  o.host = std::string(url.substr(0, colon));
-  o.port = static_cast<std::uint16_t>(port);
+  o.host = url->host;
+  o.port = *url->port;
   return o;
 }
 

@@ -87,3 +87,15 @@ TEST_CASE("upstream URLs") {
   CHECK_FALSE(ParseUpstreamUrl("http://x:99999"));
   CHECK_FALSE(ParseUpstreamUrl("http://x:80/path"));
 }
+
+TEST_CASE("upstream URLs: an IPv6 host, and nothing but scheme, host and port") {
+  auto v6 = ParseUpstreamUrl("http://[::1]:8081");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->port == 8081);
+  CHECK(ParseUpstreamUrl("HTTP://Auth-User:8081")->host == "Auth-User");
+  CHECK_FALSE(ParseUpstreamUrl("http://user:pw@x:1"));
+  CHECK_FALSE(ParseUpstreamUrl("http://x:1?q"));
+  CHECK_FALSE(ParseUpstreamUrl("http://x:0"));
+  CHECK_FALSE(ParseUpstreamUrl("http://:80"));
+}

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <charconv>
 
+#include "suite/core/url.hpp"
 #include "suite/observability/log.hpp"
 #include <openssl/sha.h>
 
@@ -216,7 +217,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     redisAsyncSetDisconnectCallback(ac, OnDisconnect);
     conn = c;
     // Commands queue on the context before the connection completes; send AUTH/SELECT first.
-    if (!options.password.empty()) Send(c, {"AUTH", options.password}, [](Reply) {}, std::nullopt);
+    if (!options.username.empty())
+      Send(c, {"AUTH", options.username, options.password}, [](Reply) {}, std::nullopt);
+    else if (!options.password.empty())
+      Send(c, {"AUTH", options.password}, [](Reply) {}, std::nullopt);
     if (options.db != 0) Send(c, {"SELECT", std::to_string(options.db)}, [](Reply) {}, std::nullopt);
     connect_timer.expires_after(options.connect_timeout);
     connect_timer.async_wait([w = weak_from_this(), c](error_code ec) {
@@ -372,42 +376,24 @@ Options OptionsFromEnv(core::Env& env, const char* name) {
   const std::string url = env.Str(name);
   if (url.empty()) return {};  // already recorded as missing
   auto o = ParseUrl(url);
-  if (!o) env.Fail(name, "must look like redis://[:password@]host:port[/db]");
+  if (!o) env.Fail(name, "must look like redis://[[user]:password@]host[:port][/db]");
   return o.value_or(Options{});
 }
 
-std::optional<Options> ParseUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "redis://";
-  if (url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
-  url.remove_prefix(kScheme.size());
+std::optional<Options> ParseUrl(std::string_view text) {
+  const auto url = core::ParseUrl(text);
+  if (!url || url->scheme != "redis" || url->has_query || url->has_fragment) return std::nullopt;
   Options o;
-  if (auto at = url.rfind('@'); at != std::string_view::npos) {
-    auto cred = url.substr(0, at);
-    if (auto colon = cred.find(':'); colon != std::string_view::npos) cred = cred.substr(colon + 1);
-    o.password = std::string(cred);
-    url.remove_prefix(at + 1);
+  o.host = url->host;
+  if (url->port) o.port = *url->port;
+  o.username = url->user;  // a Redis 6 ACL user ("" : the default user)
+  o.password = url->password;
+  if (!o.username.empty() && o.password.empty()) return std::nullopt;  // AUTH needs both
+  if (url->path.size() > 1) {
+    const std::string_view db = std::string_view(url->path).substr(1);
+    auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), o.db);
+    if (ec != std::errc{} || p != db.data() + db.size() || o.db < 0 || o.db > 15) return std::nullopt;
   }
-  if (auto slash = url.find('/'); slash != std::string_view::npos) {
-    auto dbs = url.substr(slash + 1);
-    if (!dbs.empty()) {
-      auto [p, ec] = std::from_chars(dbs.data(), dbs.data() + dbs.size(), o.db);
-      if (ec != std::errc{} || p != dbs.data() + dbs.size()) return std::nullopt;
-    }
-    url = url.substr(0, slash);
-  }
-  auto colon = url.rfind(':');
-  if (colon == std::string_view::npos) {
-    o.host = std::string(url);
-  } else {
-    o.host = std::string(url.substr(0, colon));
-    unsigned port = 0;
-    auto ps = url.substr(colon + 1);
-    auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), port);
-    if (ec != std::errc{} || p != ps.data() + ps.size() || port == 0 || port > 65535)
-      return std::nullopt;
-    o.port = static_cast<std::uint16_t>(port);
-  }
-  if (o.host.empty()) return std::nullopt;
   return o;
 }
 

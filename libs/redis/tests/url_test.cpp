@@ -20,3 +20,22 @@ TEST_CASE("redis URLs") {
   CHECK_FALSE(ParseUrl("redis://x:0"));
   CHECK_FALSE(ParseUrl("redis://x:1/db"));
 }
+
+TEST_CASE("redis URLs: ACL user, percent-encoded password, IPv6 host (Boost.URL)") {
+  auto acl = ParseUrl("redis://gateway:p%40ss%3Aw%2Frd@redis.internal:6380/3");
+  REQUIRE(acl);
+  CHECK(acl->username == "gateway");
+  CHECK(acl->password == "p@ss:w/rd");
+  CHECK(acl->host == "redis.internal");
+  CHECK(acl->port == 6380);
+  CHECK(acl->db == 3);
+  auto v6 = ParseUrl("redis://:pw@[::1]:6379");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->password == "pw");
+  CHECK_FALSE(ParseUrl("redis://user@host:6379"));      // a user without a password
+  CHECK_FALSE(ParseUrl("redis://host:6379/16"));        // db 0-15
+  CHECK_FALSE(ParseUrl("redis://host:99999"));
+  CHECK_FALSE(ParseUrl("redis://host:6379?x=1"));
+  CHECK_FALSE(ParseUrl("redis://[::1:6379"));
+}

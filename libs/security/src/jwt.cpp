@@ -5,13 +5,14 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include <sodium.h>
+
 #include <array>
 
 #include "suite/core/json.hpp"
 
 namespace suite::security {
 namespace {
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::size_t kMaxTokenBytes = 8192;
 constexpr core::JsonLimits kLimits{.max_bytes = kMaxTokenBytes, .max_depth = 8, .max_elements = 256,
                                    .max_string = 2048};
@@ -21,51 +22,25 @@ std::int64_t Seconds(std::chrono::system_clock::time_point tp) {
 }
 }  // namespace
 
+// base64url without padding (RFC 7515 §2), by libsodium: constant-time in the data, and its
+// decoder refuses non-canonical trailing bits (two strings must not decode to the same bytes).
 std::string Base64UrlEncode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63],
-            kAlphabet[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63]};
-  } else if (i + 2 == in.size()) {
-    const unsigned v =
-        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63]};
-  }
+  constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+  std::string out(sodium_base64_ENCODED_LEN(in.size(), kVariant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(in.data()), in.size(), kVariant);
+  out.resize(out.size() - 1);  // the terminating NUL
   return out;
 }
 
 std::optional<std::string> Base64UrlDecode(std::string_view in) {
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  unsigned acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-') v = 62;
-    else if (c == '_') v = 63;
-    else return std::nullopt;
-    acc = (acc << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  // Non-canonical trailing bits would let two strings decode to the same bytes.
-  if ((acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  std::string out(in.size() * 3 / 4 + 1, '\0');
+  std::size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(), in.size(), nullptr, &len,
+                        &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+      end != in.data() + in.size())
+    return std::nullopt;  // a character outside the alphabet, a stray bit, or a cut-off group
+  out.resize(len);
   return out;
 }
 

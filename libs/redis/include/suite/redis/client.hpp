@@ -33,6 +33,7 @@ struct Reply {
 struct Options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
+  std::string username;  ///< Redis 6 ACL user (empty: the default user)
   std::string password;
   int db = 0;
   std::chrono::milliseconds connect_timeout{2000};
@@ -51,7 +52,8 @@ class Script {
   std::string source_, sha_;
 };
 
-/// redis://[:password@]host:port[/db]
+/// redis://[[user]:password@]host[:port][/db]: user and password percent-decoded, an IPv6 host
+/// in brackets, db 0-15.
 std::optional<Options> ParseUrl(std::string_view url);
 /// Reads and checks the URL variable `name` (required), recording errors in `env`.
 Options OptionsFromEnv(core::Env& env, const char* name);
