@@ -38,7 +38,8 @@ const char* const kDefaultConfig = R"json({
     {"prefix": "/auth/", "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"], "upstream": "auth-user", "auth": "any"},
     {"prefix": "/users/", "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"], "upstream": "auth-user", "auth": "any"},
     {"prefix": "/api-keys/", "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"], "upstream": "auth-user", "auth": "any"},
-    {"prefix": "/audit/", "methods": ["GET"], "upstream": "audit", "auth": "any"},
+    {"prefix": "/audit/", "methods": ["GET"], "upstream": "audit", "auth": "any", "role": "admin"},
+    {"prefix": "/security/events", "methods": ["GET"], "upstream": "audit", "auth": "any", "role": "admin"},
     {"prefix": "/security/", "methods": ["GET"], "upstream": "audit", "auth": "any"},
     {"prefix": "/health/detailed", "methods": ["GET"], "upstream": "gateway", "auth": "any"},
     {"prefix": "/protected", "methods": ["GET"], "upstream": "gateway", "auth": "any"},
@@ -123,7 +124,7 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
   }
   for (auto r : root.Items("routes")) {
     if (!r.IsObject()) continue;
-    r.OnlyKeys({"prefix", "methods", "upstream", "auth", "rate_limited", "rate_limit", "body_limit_bytes"});
+    r.OnlyKeys({"prefix", "methods", "upstream", "auth", "rate_limited", "rate_limit", "body_limit_bytes", "role"});
     RouteSpec spec;
     r.Required("prefix", spec.prefix);
     r.Required("upstream", spec.upstream);
@@ -135,6 +136,10 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
     r.Optional("rate_limited", spec.rate_limited);
     r.OptionalInt("rate_limit", spec.rate_limit, 1, 1'000'000);
     r.OptionalInt("body_limit_bytes", spec.body_limit, 0, kMaxBody);
+    r.Optional("role", spec.role);
+    if (r.Has("role") && (!IsName(spec.role)))
+      r.Fail("role", "must be lowercase letters, digits, '-' or '_'");
+    if (!spec.role.empty() && spec.auth == AuthPolicy::kNone) r.Fail("role", "needs an auth policy other than none");
     if (!spec.prefix.empty() && !IsPathPrefix(spec.prefix))
       r.Fail("prefix", "must start with '/' and hold no space, '?', '#' or '%'");
     if (!prefixes.insert(spec.prefix).second) r.Fail("prefix", "duplicate route \"" + spec.prefix + "\"");

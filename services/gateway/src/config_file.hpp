@@ -25,6 +25,7 @@ struct RouteSpec {
   bool rate_limited = true;
   std::optional<int> rate_limit;       ///< requests per period, below the tier's
   std::optional<std::size_t> body_limit;
+  std::string role;                    ///< required role (403 without it)
 };
 
 struct UpstreamSpec {

@@ -22,6 +22,7 @@ std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
     r.rate_limited = spec.rate_limited;
     r.rate_limit = spec.rate_limit;
     r.body_limit = spec.body_limit;
+    r.role = spec.role;
     routes.push_back(std::move(r));
   }
   return routes;
@@ -82,6 +83,8 @@ std::shared_ptr<const Chain> Gateway::Build(std::shared_ptr<const Config> config
   // Who is calling decides the tier: the body cap and the bucket come after it. A failed
   // authentication is answered after the rate limit has counted it.
   chain->Add<AuthnFilter>(AuthnFilter::Config{c.api_keys, jwt_, c.jwt, c.es256}, *jwks_, &user_keys_);
+  // Then whether it may: 403 for a route's role it does not hold, before anything is read.
+  chain->Add<AuthorizationFilter>();
   // A declared body past the cap is refused before Redis is asked, and before it is read.
   chain->Add<BodyLimitFilter>(c.body_limits);
   chain->Add<RateLimitFilter>(c.rate_limit, limiter_, metrics_);

@@ -54,4 +54,9 @@ FilterStatus RouteFilter::OnRequest(RequestContext& ctx) {
   return FilterStatus::kContinue;
 }
 
+FilterStatus AuthorizationFilter::OnRequest(RequestContext& ctx) {
+  if (ctx.deferred || ctx.route->role.empty() || ctx.identity.HasRole(ctx.route->role)) return FilterStatus::kContinue;
+  return ctx.Refuse(ApiError(ErrorCode::kForbidden, "Role '" + ctx.route->role + "' required"), "forbidden");
+}
+
 }  // namespace gateway

@@ -31,10 +31,19 @@ struct Route {
   bool rate_limited = true;                   ///< false for health checks only
   std::optional<int> rate_limit;              ///< requests per period for this route, below the tier's
   std::optional<std::size_t> body_limit;      ///< bytes, below the tier's
+  std::string role;                           ///< a role the caller must hold (403 otherwise); empty: none
   bool not_found = false;                     ///< the route of every unknown path: answers 404
 
   bool Matches(std::string_view path) const;
   bool Allows(std::string_view method) const;
+};
+
+/// 403 for an authenticated caller without the route's role (roles come only from auth-user:
+/// its ES256 tokens and the keys it issued). The service checks again; this keeps the request
+/// from reaching it at all.
+class AuthorizationFilter final : public Filter {
+ public:
+  FilterStatus OnRequest(RequestContext& ctx) override;
 };
 
 class RouteFilter final : public Filter {

@@ -714,3 +714,26 @@ TEST_CASE("access event line: valid JSON whatever the client sent") {
   CHECK(parsed.value["subject"].is_null());
   CHECK(parsed.value["event_id"].get<std::string>().size() == 36);
 }
+
+TEST_CASE("authorization filter: a route's role, or 403; a pending 401 is left alone") {
+  AuthorizationFilter f;
+  const Route admin{.prefix = "/audit/", .role = "admin"}, open{.prefix = "/jobs/"};
+  RequestContext ctx{.request = Req("GET", "/audit/requests")};
+  ctx.route = &admin;
+  ctx.identity.method = "jwt";
+  ctx.identity.roles = {"user"};
+  REQUIRE(f.OnRequest(ctx) == FilterStatus::kStop);
+  CHECK(ctx.reply->status == 403);
+  CHECK(ctx.reason == "forbidden");
+  RequestContext ok{.request = Req("GET", "/audit/requests")};
+  ok.route = &admin;
+  ok.identity.roles = {"admin"};
+  CHECK(f.OnRequest(ok) == FilterStatus::kContinue);
+  RequestContext any{.request = Req("GET", "/jobs/1")};
+  any.route = &open;
+  CHECK(f.OnRequest(any) == FilterStatus::kContinue);
+  RequestContext pending{.request = Req("GET", "/audit/requests")};
+  pending.route = &admin;
+  pending.Defer(suite::core::ApiError(suite::core::ErrorCode::kUnauthenticated, "no"), "unauthenticated");
+  CHECK(f.OnRequest(pending) == FilterStatus::kContinue);
+}
