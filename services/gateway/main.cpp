@@ -63,6 +63,9 @@ int main(int argc, char** argv) {
       {"referrer-policy", "strict-origin-when-cross-origin"},
       {"permissions-policy", "geolocation=(), microphone=(), camera=()"},
       {"cache-control", "no-store"},
+      // The API answers JSON: nothing in it may load, run or be framed. (The docs page of the
+      // deployment issue gets a policy of its own.)
+      {"content-security-policy", "default-src 'none'; frame-ancestors 'none'"},
   };
   suite::http::Server server(runtime, options, metrics, gw.Handler());
   suite::http::Server admin_server(runtime, {}, metrics,

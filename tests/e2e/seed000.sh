@@ -60,6 +60,7 @@ RID2=$(jq -r .request_id <<<"$BODY")
 check "2: request id echoed" "$(header x-request-id)" "$RID2"
 check "2: security header" "$(header x-frame-options)" DENY
 check "2: HSTS" "$(header strict-transport-security)" "max-age=31536000; includeSubDomains"
+check "2: CSP" "$(header content-security-policy)" "default-src 'none'; frame-ancestors 'none'"
 check "2: rate-limit header" "$(header x-ratelimit-limit)" 60
 
 call POST /process -H "X-API-Key: $API_KEY" -H "Authorization: Bearer $JWT_TOKEN" "${J[@]}" -H "X-Request-ID: e2e-count-1" \
@@ -400,6 +401,11 @@ check "CORS headers on a refusal too" "$STATUS $(header access-control-allow-ori
 check "untrusted Host: 400 (seed 001)" "$(call GET /health -H 'Host: evil.example'; echo "$STATUS $(jq -r .error.message <<<"$BODY")")" "400 Invalid host header"
 check "X-Cloud-Trace-Context as the request id (seed 003)" \
   "$(call GET /health -H 'X-Cloud-Trace-Context: 105445aa7843bc8bf206b12000100000/1;o=1'; header x-request-id)" 105445aa7843bc8bf206b12000100000
+TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+call POST /api/test -H "X-API-Key: $API_KEY" -H "traceparent: $TP" "${J[@]}" -d '{}'
+sleep 0.2
+check "one trace id in the gateway's and the service's log lines (W3C traceparent)" \
+  "$(grep -h '"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"' "$DIR/logs/gateway.log" "$DIR/logs/processing.log" | jq -r .service | sort -u | xargs)" "gateway processing"
 check "TLS 1.1 refused" "$(echo | openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >/dev/null 2>&1; echo $?)" 1
 redis-cli -u "$REDIS_URL" DEL 'rl:{key:local-free}' >/dev/null  # this test's own bucket
 codes=""

@@ -81,4 +81,18 @@ std::optional<std::string> ClientRequestId(std::string_view x_request_id, std::s
   return std::string(trace);
 }
 
+std::optional<std::string> TraceIdOf(std::string_view tp) {
+  auto hex = [](std::string_view s) {
+    for (char c : s)
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
+  };
+  if (tp.size() != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return std::nullopt;
+  const auto version = tp.substr(0, 2), trace = tp.substr(3, 32), parent = tp.substr(36, 16), flags = tp.substr(53, 2);
+  if (!hex(version) || version == "ff" || !hex(trace) || trace == std::string_view("00000000000000000000000000000000") ||
+      !hex(parent) || parent == std::string_view("0000000000000000") || !hex(flags))
+    return std::nullopt;
+  return std::string(trace);
+}
+
 }  // namespace suite::core

@@ -78,3 +78,14 @@ TEST_CASE("request id: X-Request-ID, else X-Cloud-Trace-Context's trace id (seed
   CHECK_FALSE(ClientRequestId("", "105445aa7843bc8bf206b1200010000z/1"));
   CHECK_FALSE(ClientRequestId("", ""));
 }
+
+TEST_CASE("W3C traceparent: the trace id of a well-formed one only") {
+  using suite::core::TraceIdOf;
+  CHECK(TraceIdOf("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK_FALSE(TraceIdOf("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+  CHECK_FALSE(TraceIdOf("00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
+  CHECK_FALSE(TraceIdOf("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"));
+  CHECK_FALSE(TraceIdOf("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"));
+  CHECK_FALSE(TraceIdOf("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"));
+  CHECK_FALSE(TraceIdOf(""));
+}

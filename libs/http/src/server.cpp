@@ -40,6 +40,8 @@ std::string Lower(beast::string_view s) {
 void AssignRequestId(Request& req) {
   auto client_id = core::ClientRequestId(req.Header("x-request-id"), req.Header("x-cloud-trace-context"));
   req.request_id = client_id ? std::move(*client_id) : core::NewUuid();
+  auto trace = core::TraceIdOf(req.Header("traceparent"));
+  req.trace_id = trace ? std::move(*trace) : core::RandomHex(16);
 }
 
 // RFC 9112 §3.2 and §6.1: what a request head must satisfy before its body is framed. A
@@ -524,6 +526,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - req.start).count();
     metrics.ObserveRequest(req.method, req.route, res.status, secs);
     obs::Info("request", {{"request_id", req.request_id},
+                          {"trace_id", req.trace_id},
                           {"method", req.method},
                           {"path", req.path},
                           {"status_code", res.status},

@@ -24,20 +24,15 @@ bool Stripped(std::string_view name) {
          name == "x-real-ip" || name == "forwarded" || name == "cookie";
 }
 
-bool IsLowerHex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
 
 }  // namespace
 
 std::string Traceparent(const suite::http::Request& req) {
-  auto tp = req.Header("traceparent");
-  // version(2)-trace-id(32)-parent-id(16)-flags(2)
-  if (tp.size() == 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' && IsLowerHex(tp.substr(0, 2)) &&
-      tp.substr(0, 2) != "ff" && IsLowerHex(tp.substr(3, 32)) && tp.substr(3, 32) != std::string(32, '0') &&
-      IsLowerHex(tp.substr(36, 16)) && tp.substr(36, 16) != std::string(16, '0') && IsLowerHex(tp.substr(53, 2)))
-    return "00-" + std::string(tp.substr(3, 32)) + "-" + suite::core::RandomHex(8) + "-" + std::string(tp.substr(53, 2));
-  return "00-" + suite::core::RandomHex(16) + "-" + suite::core::RandomHex(8) + "-01";
+  // The client's trace continues (a new parent id: ours); else a new trace.
+  const auto tp = req.Header("traceparent");
+  if (const auto trace = suite::core::TraceIdOf(tp))
+    return "00-" + *trace + "-" + suite::core::RandomHex(8) + "-" + std::string(tp.substr(53, 2));
+  return "00-" + (req.trace_id.empty() ? suite::core::RandomHex(16) : req.trace_id) + "-" + suite::core::RandomHex(8) + "-01";
 }
 
 suite::http::Headers UpstreamHeaders(const suite::http::Request& req, const std::string& identity_token,

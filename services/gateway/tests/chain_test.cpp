@@ -14,6 +14,7 @@
 #include "trusted_hosts.hpp"
 #include "user_keys.hpp"
 #include "suite/security/api_key.hpp"
+#include "suite/core/ids.hpp"
 #include "suite/core/json.hpp"
 #include "suite/security/es256.hpp"
 #include "suite/testing/task.hpp"
@@ -736,4 +737,16 @@ TEST_CASE("authorization filter: a route's role, or 403; a pending 401 is left a
   pending.route = &admin;
   pending.Defer(suite::core::ApiError(suite::core::ErrorCode::kUnauthenticated, "no"), "unauthenticated");
   CHECK(f.OnRequest(pending) == FilterStatus::kContinue);
+}
+
+TEST_CASE("chain: the forwarded traceparent carries the request's trace id (the one in its logs)") {
+  Rig rig;
+  auto req = Req("POST", "/auth/login");
+  req->trace_id = "0af7651916cd43dd8448eb211c80319c";
+  FakeBody body(*req, "{}");
+  REQUIRE(RunTask(rig.chain.Run(req, body)).status == 200);
+  std::string tp;
+  for (const auto& [k, v] : rig.upstream.seen.back().headers)
+    if (k == "traceparent") tp = v;
+  CHECK(suite::core::TraceIdOf(tp) == "0af7651916cd43dd8448eb211c80319c");
 }

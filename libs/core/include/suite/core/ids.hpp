@@ -14,6 +14,9 @@ bool IsValidRequestId(std::string_view id);
 /// The request id a request keeps: its X-Request-ID when well formed, else the trace id of
 /// seed 003's X-Cloud-Trace-Context ("TRACE_ID/SPAN_ID;o=1", 32 hex), else nullopt (make one).
 std::optional<std::string> ClientRequestId(std::string_view x_request_id, std::string_view x_cloud_trace_context);
+/// The trace id (32 lowercase hex) of a well-formed W3C `traceparent`
+/// (version-traceid-parentid-flags; version ff and all-zero ids are invalid), else nullopt.
+std::optional<std::string> TraceIdOf(std::string_view traceparent);
 /// RFC 3339 UTC with microseconds: 2025-10-26T12:34:56.789123+00:00 (seed 000's format).
 std::string IsoTimestamp(std::chrono::system_clock::time_point tp);
 inline std::string NowIso() { return IsoTimestamp(std::chrono::system_clock::now()); }
