@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "suite/core/ids.hpp"
+#include "suite/core/json.hpp"
 #include "suite/http/router.hpp"
 #include "suite/observability/log.hpp"
 
@@ -55,9 +56,8 @@ const char* FramingError(const bhttp::request<bhttp::string_body>& head) {
   if (head.version() < 11) return "Transfer-Encoding is not allowed in HTTP/1.0";
   if (head.count(bhttp::field::content_length) > 0)
     return "Transfer-Encoding and Content-Length together are not allowed";
-  auto v = head[bhttp::field::transfer_encoding];
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  const auto raw = head[bhttp::field::transfer_encoding];
+  const auto v = core::TrimSpace(std::string_view(raw.data(), raw.size()));
   if (te != 1 || !beast::iequals(v, "chunked")) return "Unsupported Transfer-Encoding (only chunked)";
   return nullptr;
 }

@@ -4,15 +4,13 @@
 
 #include <cstring>
 
+#include "suite/core/json.hpp"
+
 namespace gateway {
 
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using suite::core::TrimSpace;
 
 // An address as 16 bytes (IPv4 mapped into IPv6); nullopt when it is not one.
 std::optional<std::array<std::uint8_t, 16>> Bytes(std::string_view text, bool* v4 = nullptr) {
@@ -41,7 +39,7 @@ TrustedProxies TrustedProxies::Parse(std::string_view list, std::string& error) 
   TrustedProxies out;
   while (!list.empty()) {
     const auto comma = list.find(',');
-    const auto item = Trim(list.substr(0, comma));
+    const auto item = TrimSpace(list.substr(0, comma));
     list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
     if (item.empty()) continue;
     const auto slash = item.find('/');
@@ -89,7 +87,7 @@ std::string TrustedProxies::Resolve(std::string_view peer, std::string_view xff)
   // Right to left: each hop was added by the one after it; stop at the first we do not trust.
   while (!xff.empty()) {
     const auto comma = xff.rfind(',');
-    const auto hop = Trim(comma == std::string_view::npos ? xff : xff.substr(comma + 1));
+    const auto hop = TrimSpace(comma == std::string_view::npos ? xff : xff.substr(comma + 1));
     xff = comma == std::string_view::npos ? std::string_view{} : xff.substr(0, comma);
     if (!Bytes(hop)) break;  // garbage: believe nothing further left
     client = hop;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "suite/core/error.hpp"
+#include "suite/core/json.hpp"
 
 namespace gateway {
 
@@ -11,11 +12,13 @@ namespace {
 constexpr const char* kMethods = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 // What a browser script may read of our answers besides the CORS-safelisted headers.
 constexpr const char* kExposed =
-    "X-Request-ID, X-Response-Time, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After";
+    "X-Request-ID, X-Response-Time, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, "
+    "RateLimit, RateLimit-Policy, Retry-After";
 
+// An origin as listed: without surrounding space, and without a trailing '/' (origins have none).
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '/')) s.remove_suffix(1);
+  s = suite::core::TrimSpace(s);
+  while (!s.empty() && s.back() == '/') s = suite::core::TrimSpace(s.substr(0, s.size() - 1));
   return s;
 }
 

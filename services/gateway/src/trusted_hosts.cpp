@@ -8,11 +8,7 @@ namespace gateway {
 
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using suite::core::TrimSpace;
 
 // The host part of a Host header: "[::1]:8443" -> "[::1]", "example.com:443" -> "example.com".
 std::string_view HostPart(std::string_view host) {
@@ -38,7 +34,7 @@ TrustedHosts TrustedHosts::Parse(std::string_view list, std::string& error) {
   t.any_ = false;
   while (!list.empty()) {
     const auto comma = list.find(',');
-    const auto entry = suite::core::AsciiLower(Trim(list.substr(0, comma)));
+    const auto entry = suite::core::AsciiLower(TrimSpace(list.substr(0, comma)));
     list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
     if (entry.empty()) continue;
     if (entry == "*") {
@@ -61,7 +57,7 @@ TrustedHosts TrustedHosts::Parse(std::string_view list, std::string& error) {
 
 bool TrustedHosts::Allows(std::string_view host) const {
   if (any_) return true;
-  const auto name = suite::core::AsciiLower(HostPart(Trim(host)));
+  const auto name = suite::core::AsciiLower(HostPart(TrimSpace(host)));
   if (name.empty()) return false;
   if (std::find(exact_.begin(), exact_.end(), name) != exact_.end()) return true;
   return std::any_of(suffixes_.begin(), suffixes_.end(), [&](const std::string& suffix) {

@@ -41,4 +41,11 @@ bool IsCleanText(std::string_view s);
 /// A-Z to a-z, every other byte kept (header names, host names, e-mail comparisons).
 std::string AsciiLower(std::string_view s);
 
+/// Without leading and trailing spaces and tabs (HTTP's optional whitespace, list items).
+inline std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 }  // namespace suite::core

@@ -14,10 +14,13 @@
 
 namespace suite::testing {
 
-/// Runs `task` on a fresh single-threaded loop until it completes; rethrows what it throws.
+/// Runs `task` on this thread's loop until it completes; rethrows what it throws. The loop lives
+/// as long as the thread: a completion posted from another thread (a Redis reply) may still be
+/// returning from its post when the task is done, and must not find the loop destroyed.
 template <class T>
 T RunTask(http::Task<T> task) {
-  boost::asio::io_context io;
+  static thread_local boost::asio::io_context io;
+  io.restart();
   auto result = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
   io.run();
   return result.get();
