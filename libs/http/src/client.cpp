@@ -118,7 +118,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
         result.error = "connect: " + ec.message();
         break;
       }
-      stream->expires_after(options.request_timeout);
+      stream->expires_after(req.timeout.value_or(options.request_timeout));
       auto [wec, wn] = co_await bhttp::async_write(*stream, out, net::as_tuple(net::use_awaitable));
       if (wec) {
         result.status = wec == beast::error::timeout ? ClientResult::Status::kTimeout

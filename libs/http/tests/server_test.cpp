@@ -303,3 +303,11 @@ TEST_CASE("connections past the per-client cap are refused and counted") {
   auto r = h.Send({.method = "GET", .target = "/hello"});
   CHECK(r.status == ClientResult::Status::kOk);
 }
+
+TEST_CASE("client: a request's own deadline overrides the pool's") {
+  Harness h;
+  auto r = h.Send({.method = "GET", .target = "/slow", .timeout = std::chrono::milliseconds(50)});
+  CHECK(r.status == ClientResult::Status::kTimeout);
+  auto ok = h.Send({.method = "GET", .target = "/slow"});
+  CHECK(ok.status == ClientResult::Status::kOk);
+}

@@ -124,7 +124,8 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
   }
   for (auto r : root.Items("routes")) {
     if (!r.IsObject()) continue;
-    r.OnlyKeys({"prefix", "methods", "upstream", "auth", "rate_limited", "rate_limit", "body_limit_bytes", "role"});
+    r.OnlyKeys({"prefix", "methods", "upstream", "auth", "rate_limited", "rate_limit", "body_limit_bytes", "role",
+                "timeout_ms"});
     RouteSpec spec;
     r.Required("prefix", spec.prefix);
     r.Required("upstream", spec.upstream);
@@ -137,6 +138,9 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
     r.OptionalInt("rate_limit", spec.rate_limit, 1, 1'000'000);
     r.OptionalInt("body_limit_bytes", spec.body_limit, 0, kMaxBody);
     r.Optional("role", spec.role);
+    std::optional<std::int64_t> route_timeout;
+    r.OptionalInt("timeout_ms", route_timeout, 100, 600'000);
+    if (route_timeout) spec.timeout = std::chrono::milliseconds(*route_timeout);
     if (r.Has("role") && (!IsName(spec.role)))
       r.Fail("role", "must be lowercase letters, digits, '-' or '_'");
     if (!spec.role.empty() && spec.auth == AuthPolicy::kNone) r.Fail("role", "needs an auth policy other than none");

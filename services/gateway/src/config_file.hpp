@@ -26,6 +26,7 @@ struct RouteSpec {
   std::optional<int> rate_limit;       ///< requests per period, below the tier's
   std::optional<std::size_t> body_limit;
   std::string role;                    ///< required role (403 without it)
+  std::optional<std::chrono::milliseconds> timeout;  ///< below the upstream's (and UPSTREAM_TIMEOUT_MS)
 };
 
 struct UpstreamSpec {

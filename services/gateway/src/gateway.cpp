@@ -23,6 +23,7 @@ std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
     r.rate_limit = spec.rate_limit;
     r.body_limit = spec.body_limit;
     r.role = spec.role;
+    r.timeout = spec.timeout;
     routes.push_back(std::move(r));
   }
   return routes;
@@ -51,7 +52,7 @@ Gateway::Gateway(std::shared_ptr<const Config> config, boost::asio::io_context& 
       key_verifier_(auth_user_, signer_),
       user_keys_(key_verifier_, config->user_keys),
       revocations_(io, config->redis, "api-key-revocations"),
-      proxy_(signer_, local, metrics) {
+      proxy_(signer_, local, metrics, config->identity_ttl) {
   if (config->access_events) {
     events_redis_ = std::make_unique<suite::redis::Client>(io, config->redis, "access-events");
     events_redis_->Start();

@@ -13,8 +13,9 @@ using suite::http::Response;
 using suite::http::Task;
 
 Proxy::Proxy(const suite::security::IdentitySigner& signer, const suite::http::Router& local,
-             suite::obs::Metrics& metrics)
-    : signer_(signer),
+             suite::obs::Metrics& metrics, std::chrono::milliseconds max_timeout)
+    : max_timeout_(max_timeout),
+      signer_(signer),
       local_(local),
       errors_(prometheus::BuildCounter()
                   .Name("gateway_upstream_errors_total")
@@ -34,6 +35,8 @@ Task<Response> Proxy::Forward(RequestContext& ctx) const {
   out.headers = UpstreamHeaders(req, signer_.Sign(ctx.identity, {req.request_id, req.method, req.path}),
                                 Traceparent(req));
   out.body = std::move(req.body);
+  // A route's own deadline; never past the identity token's life (the upstream timeout).
+  if (ctx.route->timeout) out.timeout = std::min(*ctx.route->timeout, max_timeout_);
   auto& upstream = *ctx.route->upstream;
   auto r = co_await upstream.Call(std::move(out));
   if (r.status != suite::http::ClientResult::Status::kOk) co_return Failed(ctx, upstream, r);

@@ -14,13 +14,16 @@ namespace gateway {
 
 class Proxy {
  public:
-  Proxy(const suite::security::IdentitySigner& signer, const suite::http::Router& local, suite::obs::Metrics& metrics);
+  /// `max_timeout`: the longest a route's deadline may be (the identity token's lifetime).
+  Proxy(const suite::security::IdentitySigner& signer, const suite::http::Router& local, suite::obs::Metrics& metrics,
+        std::chrono::milliseconds max_timeout = std::chrono::milliseconds(600'000));
   suite::http::Task<suite::http::Response> Forward(RequestContext& ctx) const;
 
  private:
   suite::http::Task<suite::http::Response> Local(RequestContext& ctx) const;
   suite::http::Response Failed(RequestContext& ctx, const suite::http::Upstream& upstream,
                                const suite::http::ClientResult& r) const;
+  std::chrono::milliseconds max_timeout_;
   const suite::security::IdentitySigner& signer_;
   const suite::http::Router& local_;
   prometheus::Family<prometheus::Counter>& errors_;  ///< {upstream, kind}: both from closed sets

@@ -2,6 +2,7 @@
 /// Routes are data: a path prefix, the methods it serves, who may call it, where it goes and
 /// its own limits. RouteFilter finds the request's route (or the not-found one, which is still
 /// authenticated as anonymous and rate limited: a scan of unknown paths pays like any caller).
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,7 @@ struct Route {
   std::optional<int> rate_limit;              ///< requests per period for this route, below the tier's
   std::optional<std::size_t> body_limit;      ///< bytes, below the tier's
   std::string role;                           ///< a role the caller must hold (403 otherwise); empty: none
+  std::optional<std::chrono::milliseconds> timeout;  ///< the upstream's answer deadline for this route
   bool not_found = false;                     ///< the route of every unknown path: answers 404
 
   bool Matches(std::string_view path) const;

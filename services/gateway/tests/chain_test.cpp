@@ -750,3 +750,25 @@ TEST_CASE("chain: the forwarded traceparent carries the request's trace id (the 
     if (k == "traceparent") tp = v;
   CHECK(suite::core::TraceIdOf(tp) == "0af7651916cd43dd8448eb211c80319c");
 }
+
+TEST_CASE("proxy: a route's own deadline goes with the request, capped by the identity's lifetime") {
+  Rig rig;
+  Proxy proxy(rig.signer, rig.local, rig.metrics, std::chrono::milliseconds(5000));
+  Chain chain(proxy, 1 << 20);
+  chain.Add<RouteFilter>(std::vector<Route>{
+      {.prefix = "/slow", .methods = "GET", .auth = AuthPolicy::kNone, .upstream = &rig.upstream,
+       .timeout = std::chrono::milliseconds(60'000)},
+      {.prefix = "/fast", .methods = "GET", .auth = AuthPolicy::kNone, .upstream = &rig.upstream,
+       .timeout = std::chrono::milliseconds(250)},
+      {.prefix = "/plain", .methods = "GET", .auth = AuthPolicy::kNone, .upstream = &rig.upstream}});
+  chain.Add<AuthnFilter>(AuthnFilter::Config{rig.keys, rig.hs, rig.hs_options, rig.es_options}, rig.signing);
+  for (const char* path : {"/slow", "/fast", "/plain"}) {
+    auto req = Req("GET", path);
+    FakeBody body(*req, "");
+    REQUIRE(RunTask(chain.Run(req, body)).status == 200);
+  }
+  REQUIRE(rig.upstream.seen.size() == 3);
+  CHECK(rig.upstream.seen[0].timeout == std::chrono::milliseconds(5000));
+  CHECK(rig.upstream.seen[1].timeout == std::chrono::milliseconds(250));
+  CHECK_FALSE(rig.upstream.seen[2].timeout);
+}

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "suite/http/message.hpp"
@@ -24,6 +25,8 @@ struct ClientRequest {
   std::string target;
   Headers headers;
   std::string body;
+  /// This request's deadline (writing it and reading the answer); else the pool's request_timeout.
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 struct ClientResult {
