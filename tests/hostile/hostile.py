@@ -426,6 +426,15 @@ def credentials():
     check("exp two days ahead: 401 (lifetime cap)", status == 401 and b"lifetime" in data, f"{status} {data[:120]!r}")
     status, _, _ = https("POST", "/api/test", "{}", {"Authorization": "Bearer " + jwt()})
     check("a ten-minute token still works", status == 200, status)
+    # Guessing issued keys (sk_<prefix>_<secret>) at line rate: each unknown one costs auth-user a
+    # look-up, so an address gets 30 a minute, then 429 without any.
+    statuses = []
+    for _ in range(40):
+        guess = "sk_" + os.urandom(4).hex() + "_" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+        status, _, _ = https("GET", "/api/status", None, {"X-API-Key": guess})
+        statuses.append(status)
+    check("40 guessed issued keys: 30 looked up (401), then 429", statuses == [401] * 30 + [429] * 10,
+          f"{statuses.count(401)} x 401, {statuses.count(429)} x 429")
 
 
 # ---------------------------------------------------------------------------------------- 12
