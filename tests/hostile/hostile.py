@@ -433,8 +433,9 @@ def credentials():
         guess = "sk_" + os.urandom(4).hex() + "_" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
         status, _, _ = https("GET", "/api/status", None, {"X-API-Key": guess})
         statuses.append(status)
-    check("40 guessed issued keys: 30 looked up (401), then 429", statuses == [401] * 30 + [429] * 10,
-          f"{statuses.count(401)} x 401, {statuses.count(429)} x 429")
+    # (The budget refills smoothly, one look-up per 2 s: a slow run sees an occasional 401 later.)
+    check("40 guessed issued keys: 30 looked up (401), then 429", statuses[:31] == [401] * 30 + [429] and
+          statuses[30:].count(429) >= 7, f"{statuses}")
 
 
 # ---------------------------------------------------------------------------------------- 12
