@@ -116,10 +116,12 @@ Gateway::~Gateway() {
 }
 
 namespace {
-// The chain the request started with stays alive until it is answered.
+// The chain the request started with stays alive until it is answered; the context lives in
+// this one frame (no second coroutine just to hold it).
 suite::http::Task<suite::http::Response> RunOn(std::shared_ptr<const Chain> chain, suite::http::RequestPtr req,
                                                suite::http::BodyReader& body) {
-  co_return co_await chain->Run(std::move(req), body);
+  RequestContext ctx{.request = std::move(req)};
+  co_return co_await chain->Run(ctx, body);
 }
 }  // namespace
 

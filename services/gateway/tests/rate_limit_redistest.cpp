@@ -19,6 +19,16 @@ using namespace gateway;
 using suite::testing::RunTask;
 
 namespace {
+// A client connected on its own I/O thread, stopped before that thread ends.
+struct Connected {
+  suite::testing::IoLoop loop;
+  suite::redis::Client client;
+  explicit Connected(const std::string& url) : client(loop.runtime.io(), *suite::redis::ParseUrl(url), "test") {
+    client.Start();
+  }
+  ~Connected() { client.Stop(); }
+};
+
 LimitRequest Req(const std::string& bucket, int limit, long long quota = 0) {
   return {.bucket = bucket, .limit = limit, .period = std::chrono::seconds(60), .daily_quota = quota};
 }
@@ -27,9 +37,8 @@ LimitRequest Req(const std::string& bucket, int limit, long long quota = 0) {
 TEST_CASE("Redis rate limit: exactly the limit, then 429 with the time until a slot frees") {
   auto url = suite::testing::ServerUrl("REDIS_URL");
   if (!url) return;
-  suite::testing::IoLoop loop;
-  suite::redis::Client redis(loop.runtime.io(), *suite::redis::ParseUrl(*url), "test");
-  redis.Start();
+  Connected connected(*url);
+  auto& redis = connected.client;
   REQUIRE(suite::testing::WaitConnected(redis));
   RedisRateLimiter limiter(redis, true);
   const std::string bucket = "{test:" + suite::core::NewUuid() + "}";
@@ -44,15 +53,13 @@ TEST_CASE("Redis rate limit: exactly the limit, then 429 with the time until a s
   CHECK_FALSE(refused.quota_exceeded);
   CHECK(refused.reset_seconds >= 59);
   CHECK(refused.reset_seconds <= 60);
-  redis.Stop();
 }
 
 TEST_CASE("Redis quota: the day's count stops a caller the rate would admit, and expires after midnight") {
   auto url = suite::testing::ServerUrl("REDIS_URL");
   if (!url) return;
-  suite::testing::IoLoop loop;
-  suite::redis::Client redis(loop.runtime.io(), *suite::redis::ParseUrl(*url), "test");
-  redis.Start();
+  Connected connected(*url);
+  auto& redis = connected.client;
   REQUIRE(suite::testing::WaitConnected(redis));
   // 2026-11-24T23:59:00Z: the quota key of that day, 60 s (plus an hour's margin) to live.
   suite::testing::FakeClock clock(1'795'564'740);
@@ -76,7 +83,6 @@ TEST_CASE("Redis quota: the day's count stops a caller the rate would admit, and
   clock.Advance(std::chrono::seconds(61));
   CHECK(RedisRateLimiter::QuotaKey(bucket, clock) != RedisRateLimiter::QuotaKey(bucket, suite::testing::FakeClock(1'795'564'740)));
   CHECK(RunTask(limiter.Check(Req(bucket, 100, 5))).allowed);
-  redis.Stop();
 }
 
 TEST_CASE("Redis rate limit: two gateways sharing one Redis admit exactly the limit out of a concurrent burst") {
@@ -109,9 +115,8 @@ TEST_CASE("Redis rate limit: two gateways sharing one Redis admit exactly the li
 TEST_CASE("Redis rate limit: no burst at a window edge (a sliding window, not fixed ones)") {
   auto url = suite::testing::ServerUrl("REDIS_URL");
   if (!url) return;
-  suite::testing::IoLoop loop;
-  suite::redis::Client redis(loop.runtime.io(), *suite::redis::ParseUrl(*url), "test");
-  redis.Start();
+  Connected connected(*url);
+  auto& redis = connected.client;
   REQUIRE(suite::testing::WaitConnected(redis));
   RedisRateLimiter limiter(redis, true);
   const std::string bucket = "{test:" + suite::core::NewUuid() + "}";
@@ -129,5 +134,4 @@ TEST_CASE("Redis rate limit: no burst at a window edge (a sliding window, not fi
   // Once the first five are a full second old, five more.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   CHECK(burst() == 5);
-  redis.Stop();
 }
