@@ -1,25 +1,21 @@
 // processing: seed 000's POST /process (and seed 001's POST /api/test); every outcome is
 // published to the audit stream.
 #include "routes.hpp"
-#include "suite/http/host.hpp"
 #include "suite/redis/client.hpp"
+#include "suite/service/host.hpp"
 
 int main() {
   suite::core::Env env("processing");
-  auto host_config = suite::http::HostConfig::FromEnv(env, "processing", 8082);
+  auto host_config = suite::service::HostConfig::FromEnv(env, "processing", 8082);
   const auto redis_options = suite::redis::OptionsFromEnv(env, "REDIS_URL");
   env.Finish();
 
-  suite::http::ServiceHost host(std::move(host_config));
-  suite::redis::Client redis(host.runtime().io(), redis_options, "audit-publisher");
+  suite::service::Host host(std::move(host_config));
+  auto& redis = host.Own<suite::redis::Client>(host.io(), redis_options, "audit-publisher");
+  auto& publisher = host.Own<suite::audit::Publisher>(redis);
   redis.Start();
-  suite::audit::Publisher publisher(redis);
-  host.runtime().OnStop(nullptr, [&] { return publisher.Drained(); });
+  host.readiness().Add("redis", [&redis] { return redis.connected() ? "ok" : "unavailable"; });
   processing::Register(host.router(), publisher, host.config().json);
-  const int rc = host.Run([&] {
-    return nlohmann::json{{"redis", redis.connected() ? "ok" : "unavailable"}};
-  });
-  publisher.Stop();
-  redis.Stop();
-  return rc;
+  host.ServeApi();
+  return host.Run();
 }

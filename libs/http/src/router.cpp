@@ -45,7 +45,7 @@ void Router::Inline(std::string method, std::string pattern, SyncFn fn) {
   });
 }
 
-void Router::Blocking(std::string method, std::string pattern, WorkerPool& pool, SyncFn fn) {
+void Router::Blocking(std::string method, std::string pattern, Offload& pool, SyncFn fn) {
   Add(std::move(method), std::move(pattern),
       [&pool, fn = std::move(fn)](RequestPtr req, Reply reply) {
         pool.Submit(

@@ -9,6 +9,8 @@
 
 #include "suite/http/client.hpp"
 #include "suite/http/server.hpp"
+#include "suite/service/runtime.hpp"
+#include "suite/service/worker_pool.hpp"
 
 using namespace suite::http;
 namespace net = boost::asio;
@@ -30,13 +32,13 @@ Task<Response> Handle(RequestPtr req, BodyReader& body) {
 }
 
 struct HeadServer {
-  Runtime runtime;
+  suite::service::Runtime runtime;
   suite::obs::Metrics metrics{"test"};
   std::unique_ptr<Server> server;
   std::thread thread;
   std::uint16_t port = 0;
   HeadServer() {
-    server = std::make_unique<Server>(runtime, ServerOptions{.body_limit = 1000, .header_limit = 2048, .target_limit = 256},
+    server = std::make_unique<Server>(runtime.io(), ServerOptions{.body_limit = 1000, .header_limit = 2048, .target_limit = 256},
                                       metrics, HeadHandler(Handle));
     port = server->Listen({.address = "127.0.0.1", .port = 0});
     thread = std::thread([this] { runtime.Run(std::chrono::milliseconds(2000)); });

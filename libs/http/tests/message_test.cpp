@@ -25,7 +25,6 @@ TEST_CASE("percent decoding and forms") {
 }
 
 TEST_CASE("router: exact, prefix, 404 and 405 with Allow") {
-  WorkerPool pool({.threads = 1});
   Router router;
   router.Inline("GET", "/health", [](Request&) { return Response::Json(200, {{"ok", true}}); });
   router.Inline("POST", "/health", [](Request&) -> Response {
@@ -60,21 +59,6 @@ TEST_CASE("a dropped reply still answers 500") {
   Response out;
   { Reply r([&](Response res) { out = std::move(res); }); }
   CHECK(out.status == 500);
-}
-
-TEST_CASE("worker pool refuses work beyond its queue") {
-  WorkerPool pool({.threads = 1, .max_queue = 1, .max_wait = std::chrono::milliseconds(1000)});
-  std::atomic<int> ran{0}, rejected{0};
-  std::promise<void> gate;
-  auto blocker = gate.get_future().share();
-  pool.Submit([&, blocker] { blocker.wait(); ++ran; }, [&] { ++rejected; });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the worker holds the blocker
-  pool.Submit([&] { ++ran; }, [&] { ++rejected; });            // queued
-  pool.Submit([&] { ++ran; }, [&] { ++rejected; });            // over max_queue
-  CHECK(rejected == 1);
-  gate.set_value();
-  pool.Stop();
-  CHECK(ran == 2);
 }
 
 TEST_CASE("upstream URLs") {

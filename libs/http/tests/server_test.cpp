@@ -8,14 +8,16 @@
 #include "suite/http/client.hpp"
 #include "suite/http/router.hpp"
 #include "suite/http/server.hpp"
+#include "suite/service/runtime.hpp"
+#include "suite/service/worker_pool.hpp"
 
 using namespace suite::http;
 
 namespace {
 struct Harness {
-  Runtime runtime;
+  suite::service::Runtime runtime;
   suite::obs::Metrics metrics{"test"};
-  WorkerPool pool{{.threads = 2}};
+  suite::service::WorkerPool pool{{.threads = 2}};
   Router router;
   std::unique_ptr<Server> server;
   std::unique_ptr<UpstreamPool> client;
@@ -36,8 +38,10 @@ struct Harness {
       return Response::Json(200, {{"slow", true}});
     });
     opts.extra_headers = {{"x-frame-options", "DENY"}};
-    server = std::make_unique<Server>(runtime, opts, metrics,
+    server = std::make_unique<Server>(runtime.io(), opts, metrics,
                                       [this](RequestPtr req, Reply reply) { router.Dispatch(req, reply); });
+    // The host's stop order, by hand: stop accepting, then wait for what is in flight.
+    runtime.OnStop([this] { server->Drain(); }, [this] { return server->Drained(); });
     const auto port = server->Listen({.address = "127.0.0.1", .port = 0});
     client = std::make_unique<UpstreamPool>(runtime.io(), UpstreamOptions{.host = "127.0.0.1", .port = port});
     thread = std::thread([this] { runtime.Run(std::chrono::milliseconds(3000)); });
@@ -96,7 +100,7 @@ TEST_CASE("blocking routes run on the pool, stop drains in-flight requests") {
 }
 
 TEST_CASE("client reports a refused connection") {
-  Runtime rt;
+  suite::service::Runtime rt;
   UpstreamPool pool(rt.io(), {.host = "127.0.0.1", .port = 1});
   std::promise<ClientResult> p;
   pool.Send({.method = "GET", .target = "/"}, [&](ClientResult r) {
@@ -144,7 +148,7 @@ struct DyingUpstream {
 
 TEST_CASE("a written POST is never sent twice, an idempotent GET may be") {
   DyingUpstream up;
-  Runtime rt;
+  suite::service::Runtime rt;
   UpstreamPool pool(rt.io(), {.host = "127.0.0.1", .port = up.acceptor.local_endpoint().port()});
   std::thread t([&] { rt.Run(std::chrono::milliseconds(100)); });
   auto send = [&](ClientRequest r) {
@@ -181,7 +185,7 @@ TEST_CASE("a pooled connection the upstream closed while idle is not used for a 
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
-  Runtime rt;
+  suite::service::Runtime rt;
   UpstreamPool pool(rt.io(), {.host = "127.0.0.1", .port = acceptor.local_endpoint().port()});
   std::thread t([&] { rt.Run(std::chrono::milliseconds(100)); });
   auto send = [&](ClientRequest r) {

@@ -15,7 +15,7 @@ using suite::redis::Reply;
 constexpr const char* kGroup = "audit-writers";
 constexpr const char* kBatch = "200";
 
-Consumer::Consumer(suite::redis::Client& redis, suite::db::Pool& pool, suite::http::WorkerPool& workers,
+Consumer::Consumer(suite::redis::Client& redis, suite::db::Pool& pool, suite::service::WorkerPool& workers,
                    ConsumerOptions options)
     : redis_(redis), pool_(pool), workers_(workers), options_(std::move(options)) {
   file_ = std::fopen(options_.ndjson_path.c_str(), "a");

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "store.hpp"
-#include "suite/http/worker_pool.hpp"
+#include "suite/service/worker_pool.hpp"
 #include "suite/redis/client.hpp"
 
 namespace audit {
@@ -29,12 +29,14 @@ struct ConsumerOptions {
 
 class Consumer {
  public:
-  Consumer(suite::redis::Client& redis, suite::db::Pool& pool, suite::http::WorkerPool& workers,
+  Consumer(suite::redis::Client& redis, suite::db::Pool& pool, suite::service::WorkerPool& workers,
            ConsumerOptions options);
   ~Consumer();
   void Start();
-  void Stop() { stopping_ = true; }
-  bool Idle() const { return !busy_; }
+  /// The stop began: read no more (a batch being written finishes).
+  void Drain() { stopping_ = true; }
+  /// No batch between read and acknowledgement.
+  bool Drained() const { return !busy_; }
   std::size_t written() const { return written_; }
 
  private:
@@ -48,7 +50,7 @@ class Consumer {
 
   suite::redis::Client& redis_;
   suite::db::Pool& pool_;
-  suite::http::WorkerPool& workers_;
+  suite::service::WorkerPool& workers_;
   ConsumerOptions options_;
   std::FILE* file_ = nullptr;
   std::mutex file_mu_;

@@ -3,7 +3,7 @@
 #include "store.hpp"
 #include "suite/core/config.hpp"
 #include "suite/core/ids.hpp"
-#include "suite/http/service.hpp"
+#include "suite/service/identity_guard.hpp"
 
 namespace audit {
 
@@ -77,26 +77,26 @@ AccessFilter ParseAccessFilter(const Request& req) {
 
 }  // namespace
 
-void Register(suite::http::Router& router, suite::http::WorkerPool& workers, suite::db::Pool& pool) {
+void Register(suite::http::Router& router, suite::service::WorkerPool& workers, suite::db::Pool& pool) {
   router.Blocking("GET", "/audit/requests", workers, [&pool](Request& req) {
-    if (!suite::http::IdentityOf(req).HasRole("admin"))
+    if (!suite::service::IdentityOf(req).HasRole("admin"))
       throw ApiError(ErrorCode::kForbidden, "Admin role required");
     return Response::Json(200, QueryRequests(pool, ParseFilter(req)));
   });
   // The gateway's access log: every answer, refusals with their reason.
   router.Blocking("GET", "/audit/access", workers, [&pool](Request& req) {
-    if (!suite::http::IdentityOf(req).HasRole("admin"))
+    if (!suite::service::IdentityOf(req).HasRole("admin"))
       throw ApiError(ErrorCode::kForbidden, "Admin role required");
     return Response::Json(200, QueryAccess(pool, ParseAccessFilter(req)));
   });
   // Seed 002's security monitoring: the events for administrators, a summary for any user.
   router.Blocking("GET", "/security/events", workers, [&pool](Request& req) {
-    if (!suite::http::IdentityOf(req).HasRole("admin"))
+    if (!suite::service::IdentityOf(req).HasRole("admin"))
       throw ApiError(ErrorCode::kForbidden, "Admin role required");
     return Response::Json(200, QuerySecurityEvents(pool, ParseSecurityFilter(req)));
   });
   router.Blocking("GET", "/security/health", workers, [&pool](Request& req) {
-    const auto id = suite::http::IdentityOf(req);
+    const auto id = suite::service::IdentityOf(req);
     if (id.method == "none" || id.method.empty()) throw ApiError(ErrorCode::kUnauthenticated, "Authentication required");
     auto out = SecurityHealth(pool);
     out["timestamp"] = suite::core::NowIso();

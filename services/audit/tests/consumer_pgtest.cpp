@@ -40,7 +40,7 @@ TEST_CASE("entries a dead consumer left unacknowledged are claimed, stored once,
   db::Pool pool(*dsn, 2, std::chrono::milliseconds(2000));
   pool.With([](pqxx::connection& c) { return db::Migrate(c, "audit", audit::Migrations()); });
   testing::IoLoop loop;
-  http::WorkerPool workers({.threads = 2});
+  service::WorkerPool workers({.threads = 2});
   redis::Client client(loop.runtime.io(), *redis::ParseUrl(*url), "test");
   client.Start();
   REQUIRE(testing::WaitConnected(client));
@@ -103,8 +103,8 @@ TEST_CASE("entries a dead consumer left unacknowledged are claimed, stored once,
   CHECK(Lines(ndjson) == 4);
   CHECK(consumer.written() == 4);
 
-  consumer.Stop();
-  for (int i = 0; i < 300 && !consumer.Idle(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  consumer.Drain();
+  for (int i = 0; i < 300 && !consumer.Drained(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   Call(client, {"DEL", stream});
   reader.Stop();  // fails the pending read while the consumer still exists
   client.Stop();

@@ -3,7 +3,7 @@
 
 #include "suite/core/config.hpp"
 #include "suite/core/json.hpp"
-#include "suite/http/service.hpp"
+#include "suite/service/identity_guard.hpp"
 #include "suite/observability/log.hpp"
 
 namespace auth {
@@ -57,7 +57,7 @@ LoginForm Credentials(const Request& req) {
 }
 
 ClientInfo Client(const Request& req) {
-  return {suite::http::IdentityOf(req).client_ip, std::string(req.Header("user-agent")), req.request_id};
+  return {suite::service::IdentityOf(req).client_ip, std::string(req.Header("user-agent")), req.request_id};
 }
 
 nlohmann::json JsonObject(const Request& req) {
@@ -83,7 +83,7 @@ std::optional<std::string> OptionalField(const nlohmann::json& j, const char* na
 
 // The signed-in user: the identity's subject, which for an access token is the username.
 std::string Caller(const Request& req) {
-  const auto id = suite::http::IdentityOf(req);
+  const auto id = suite::service::IdentityOf(req);
   if (id.subject.empty() || id.method == "none" || id.method == "api_key")
     throw ApiError(ErrorCode::kUnauthenticated, "A user's access token is required");
   return id.subject;
@@ -91,7 +91,7 @@ std::string Caller(const Request& req) {
 
 // Seed 004's admin endpoints need an administrator's token.
 std::string Admin(const Request& req) {
-  const auto id = suite::http::IdentityOf(req);
+  const auto id = suite::service::IdentityOf(req);
   if (id.method == "none" || id.subject.empty())
     throw ApiError(ErrorCode::kUnauthenticated, "A user's access token is required");
   if (!id.HasRole("admin")) throw ApiError(ErrorCode::kForbidden, "Administrator privileges required");
@@ -151,7 +151,7 @@ std::optional<UserPath> ParseUserPath(std::string_view path) {
   return out;
 }
 
-Actor ActorOf(const Request& req) { return {Caller(req), suite::http::IdentityOf(req).HasRole("admin")}; }
+Actor ActorOf(const Request& req) { return {Caller(req), suite::service::IdentityOf(req).HasRole("admin")}; }
 
 std::optional<int> OptionalInt(const nlohmann::json& j, const char* name) {
   const auto it = j.find(name);
@@ -170,7 +170,7 @@ long long KeyId(std::string_view path) {
   return *id;
 }
 
-void RegisterApiKeys(suite::http::Router& router, suite::http::WorkerPool& workers, Users& users, ApiKeys& keys) {
+void RegisterApiKeys(suite::http::Router& router, suite::service::WorkerPool& workers, Users& users, ApiKeys& keys) {
   auto create = [&users, &keys](Request& req) {
     const auto actor = ActorOf(req);
     const auto body = JsonObject(req);
@@ -196,7 +196,7 @@ void RegisterApiKeys(suite::http::Router& router, suite::http::WorkerPool& worke
   // The gateway's lookup. Only the gateway's own identity may ask: it never forwards a client's
   // request to /internal/, and no client identity it signs has the method "service".
   router.Blocking("POST", "/internal/api-keys/verify", workers, [&keys](Request& req) {
-    const auto id = suite::http::IdentityOf(req);
+    const auto id = suite::service::IdentityOf(req);
     if (id.method != "service" || id.subject != "gateway")
       throw ApiError(ErrorCode::kForbidden, "For the gateway only");
     auto found = keys.Verify(Field(JsonObject(req), "key"));
@@ -207,7 +207,7 @@ void RegisterApiKeys(suite::http::Router& router, suite::http::WorkerPool& worke
 
 }  // namespace
 
-void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Components c) {
+void Register(suite::http::Router& router, suite::service::WorkerPool& workers, Components c) {
   Users& users = c.users;
   Throttle& throttle = c.throttle;
   ApiKeys& keys = c.keys;

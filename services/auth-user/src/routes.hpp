@@ -2,6 +2,7 @@
 #include "api_keys.hpp"
 #include "signing_keys.hpp"
 #include "suite/http/router.hpp"
+#include "suite/service/worker_pool.hpp"
 #include "throttle.hpp"
 #include "users.hpp"
 
@@ -16,5 +17,5 @@ struct Components {
   ApiKeys& keys;
   SigningKeys& signing;
 };
-void Register(suite::http::Router& router, suite::http::WorkerPool& workers, Components c);
+void Register(suite::http::Router& router, suite::service::WorkerPool& workers, Components c);
 }  // namespace auth

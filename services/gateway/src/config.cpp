@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "suite/observability/log.hpp"
+
 namespace gateway {
 
 namespace {
@@ -79,6 +81,29 @@ const suite::http::UpstreamOptions* Config::Upstream(std::string_view name) cons
   return nullptr;
 }
 
+std::shared_ptr<const Config> Config::Reread() {
+  suite::core::Env env("gateway");
+  auto next = std::make_shared<const Config>(FromEnv(env));
+  for (const auto& e : env.errors()) suite::obs::Error("configuration not reloaded", {{"error", e}});
+  return env.errors().empty() ? next : nullptr;
+}
+
+std::vector<suite::http::Listener> Config::Listeners() const {
+  std::vector<suite::http::Listener> out{
+      {.address = bind, .port = https_port, .tls = suite::http::TlsFiles{tls_cert_file, tls_key_file}}};
+  if (http_port != 0) out.push_back({.address = bind, .port = http_port});
+  return out;
+}
+
+suite::service::HostConfig Config::Host() const {
+  suite::service::HostConfig h;
+  h.service = "gateway";
+  h.bind = bind;
+  h.workers = 1;  // /ready only: the request path never blocks
+  h.drain = drain;
+  return h;
+}
+
 Config Config::FromEnv(suite::core::Env& env) {
   Config c;
   c.bind = env.Str("BIND_ADDRESS", "0.0.0.0");
@@ -131,6 +156,19 @@ Config Config::FromEnv(suite::core::Env& env) {
   if (IsSet("DAILY_QUOTA_ENABLED")) c.rate_limit.quotas = env.Bool("DAILY_QUOTA_ENABLED", true);
   if (c.rate_limit.single) c.rate_limit.quotas = false;
   c.server = suite::http::ServerOptionsFromEnv(env);
+  // Seed 001's security headers, on every response (the server's own refusals too).
+  c.server.extra_headers = {
+      {"x-content-type-options", "nosniff"},
+      {"x-frame-options", "DENY"},
+      {"x-xss-protection", "1; mode=block"},
+      {"strict-transport-security", "max-age=31536000; includeSubDomains"},
+      {"referrer-policy", "strict-origin-when-cross-origin"},
+      {"permissions-policy", "geolocation=(), microphone=(), camera=()"},
+      {"cache-control", "no-store"},
+      // The API answers JSON: nothing in it may load, run or be framed. (The docs page of the
+      // deployment issue gets a policy of its own.)
+      {"content-security-policy", "default-src 'none'; frame-ancestors 'none'"},
+  };
   // Bodies: seed 003's caps by tier, unless BODY_LIMIT_BYTES names one for every caller. The
   // server's own cap (what a head may declare at all) is the largest of them.
   if (!env.Str("BODY_LIMIT_BYTES", "").empty()) {

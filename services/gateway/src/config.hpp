@@ -1,6 +1,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "suite/core/config.hpp"
 #include "suite/http/client.hpp"
 #include "suite/http/server.hpp"
+#include "suite/service/host.hpp"
 #include "suite/security/jwt.hpp"
 #include "suite/redis/client.hpp"
 
@@ -53,7 +55,13 @@ struct Config {
   /// The file (GATEWAY_CONFIG, else the built-in default), then the environment: secrets,
   /// ports, TLS, and seed 001's variables as overrides of the file.
   static Config FromEnv(suite::core::Env& env);
+  /// FromEnv again (SIGHUP); nullptr, with every error logged, when it does not validate.
+  static std::shared_ptr<const Config> Reread();
   const suite::http::UpstreamOptions* Upstream(std::string_view name) const;
+  /// The public listeners: TLS, and plain HTTP when HTTP_PORT is set.
+  std::vector<suite::http::Listener> Listeners() const;
+  /// The process frame: its name, one worker for /ready, the drain.
+  suite::service::HostConfig Host() const;
 };
 
 }  // namespace gateway

@@ -1,6 +1,7 @@
 #include "config_file.hpp"
 
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -221,6 +222,15 @@ FileConfig FileConfig::Load(const std::string& path, std::vector<std::string>& e
 FileConfig FileConfig::Default() {
   std::vector<std::string> errors;
   return Read(nlohmann::json::parse(kDefaultConfig), errors);
+}
+
+int CheckConfigFile(const char* path) {
+  std::vector<std::string> errors;
+  FileConfig::Load(path, errors);
+  for (const auto& e : errors) std::cerr << e << "\n";
+  if (!errors.empty()) return 2;
+  std::cout << path << ": ok\n";
+  return 0;
 }
 
 }  // namespace gateway

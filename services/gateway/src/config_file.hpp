@@ -57,6 +57,10 @@ struct FileConfig {
   static FileConfig Default();
 };
 
+/// `gateway --check-config FILE`: validates the file alone (no secrets needed), prints every
+/// error with its JSON path; returns the exit code (2 on any error).
+int CheckConfigFile(const char* path);
+
 /// The suite's routes and upstreams: what runs without GATEWAY_CONFIG.
 extern const char* const kDefaultConfig;
 

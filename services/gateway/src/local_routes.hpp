@@ -1,8 +1,19 @@
 #pragma once
+#include <functional>
+#include <string>
+
 #include "config.hpp"
 #include "suite/http/router.hpp"
+#include "suite/redis/client.hpp"
+#include "suite/service/probes.hpp"
 
 namespace gateway {
-/// Seed 001's GET /health/detailed, /protected and /api/status (the pipeline authenticates first).
-void RegisterLocalRoutes(suite::http::Router& router, const Config& config);
+/// GET /health (open) and seed 001's GET /health/detailed, /protected and /api/status (the
+/// chain authenticates those first).
+void RegisterLocalRoutes(suite::http::Router& router, suite::http::Offload& workers,
+                         const suite::service::Readiness& readiness, const Config& config);
+
+/// Redis as /ready sees it. Without Redis the gateway still serves (limits by the failure mode):
+/// "degraded", not a reason to leave the load balancer, unless the mode is to refuse.
+std::function<std::string()> RedisReadiness(const Config& config, const suite::redis::Client& redis);
 }  // namespace gateway

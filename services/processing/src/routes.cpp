@@ -6,7 +6,7 @@
 #include "process.hpp"
 #include "suite/core/json.hpp"
 #include "suite/core/ids.hpp"
-#include "suite/http/service.hpp"
+#include "suite/service/identity_guard.hpp"
 
 namespace processing {
 
@@ -20,7 +20,7 @@ nlohmann::json OrNull(const std::string& s) { return s.empty() ? nlohmann::json(
 
 Response HandleProcess(Request& req, suite::audit::Publisher& publisher, const suite::core::JsonLimits& limits) {
   const Outcome out = Process(req.body, limits);
-  const auto caller = suite::http::IdentityOf(req);
+  const auto caller = suite::service::IdentityOf(req);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - req.start).count();
   publisher.Publish({{"type", "process"},

@@ -5,9 +5,16 @@
 #include <vector>
 
 #include "suite/http/message.hpp"
-#include "suite/http/worker_pool.hpp"
 
 namespace suite::http {
+
+/// Where blocking handlers run (suite::service::WorkerPool): `task` on another thread, or
+/// `rejected` when it cannot start in time.
+class Offload {
+ public:
+  virtual ~Offload() = default;
+  virtual void Submit(std::function<void()> task, std::function<void()> rejected) = 0;
+};
 
 class Router {
  public:
@@ -18,7 +25,7 @@ class Router {
   /// Runs on the I/O thread: must not block.
   void Inline(std::string method, std::string pattern, SyncFn fn);
   /// Runs on the worker pool: may block (database, password hashing). A full pool answers 503.
-  void Blocking(std::string method, std::string pattern, WorkerPool& pool, SyncFn fn);
+  void Blocking(std::string method, std::string pattern, Offload& pool, SyncFn fn);
 
   /// Routes and replies: 404 for an unknown path, 405 (with Allow) for a known path and another
   /// method. ApiError and other exceptions become the error envelope.

@@ -1,8 +1,7 @@
 #pragma once
 /// The HTTP/1.1 server (Beast, C++20 coroutines): keep-alive, header/body/idle timeouts,
 /// header and body limits, 100-continue, TLS 1.2+, request ids, one JSON log line and metrics per
-/// request, graceful drain on SIGTERM. This header stays free of Beast and Asio templates.
-#include <atomic>
+/// request, a graceful drain. This header stays free of Beast and Asio templates.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -22,26 +21,9 @@ class io_context;
 
 namespace suite::http {
 
-/// io_context, I/O threads and the stop sequence (signal -> stop hooks -> drain -> exit 0).
-class Runtime {
- public:
-  explicit Runtime(std::size_t io_threads = 1);
-  ~Runtime();
-  boost::asio::io_context& io();
-  /// `begin` runs when the stop starts; Run() then waits until every `drained` returns true.
-  void OnStop(std::function<void()> begin, std::function<bool()> drained = nullptr);
-  /// Blocks until SIGTERM/SIGINT (or RequestStop) and the drain; returns the exit code.
-  int Run(std::chrono::milliseconds drain_timeout);
-  void RequestStop();
-  bool stopping() const { return stopping_; }
-  /// `fn` runs on each SIGHUP (on an I/O thread): reload configuration and certificates.
-  void OnReload(std::function<void()> fn);
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-  std::atomic<bool> stopping_{false};
-};
+namespace detail {
+struct ServerCore;
+}
 
 struct TlsFiles {
   std::string cert_file;  ///< PEM chain
@@ -99,23 +81,30 @@ class BodyReader {
 /// connection after the answer (the rest of the upload is drained, not reset).
 using HeadHandler = std::function<Task<Response>(RequestPtr, BodyReader&)>;
 
+/// Runs on the threads that run `io` (suite::service::Runtime's).
 class Server {
  public:
   /// `handler` gets each request with its body read (under `options.body_limit`).
-  Server(Runtime& runtime, ServerOptions options, obs::Metrics& metrics, Handler handler);
+  Server(boost::asio::io_context& io, ServerOptions options, obs::Metrics& metrics, Handler handler);
   /// `handler` gets each request's head; `options.body_limit` caps what any route may allow.
-  Server(Runtime& runtime, ServerOptions options, obs::Metrics& metrics, HeadHandler handler);
+  Server(boost::asio::io_context& io, ServerOptions options, obs::Metrics& metrics, HeadHandler handler);
   ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
   /// Binds and starts accepting; throws std::runtime_error naming the address on failure.
   /// Returns the bound port (useful with port 0).
   std::uint16_t Listen(const Listener& listener);
   /// Loads each TLS listener's certificate and key again; new connections get them, open ones
   /// keep theirs. On an error the old ones stay (logged). Returns whether all loaded.
   bool ReloadTls();
+  /// The stop began: accept no more, close idle keep-alive connections, and end each busy one
+  /// after its answer (`Connection: close`).
+  void Drain();
+  /// No request in flight.
+  bool Drained() const;
 
  private:
-  struct Impl;
-  std::shared_ptr<Impl> impl_;
+  std::shared_ptr<detail::ServerCore> impl_;
 };
 
 }  // namespace suite::http

@@ -4,13 +4,13 @@
 #include <future>
 #include <thread>
 
-#include "suite/http/server.hpp"
+#include "suite/service/runtime.hpp"
 #include "suite/redis/client.hpp"
 
 namespace suite::testing {
 
 struct IoLoop {
-  http::Runtime runtime;
+  service::Runtime runtime;
   std::thread thread;
   IoLoop() { thread = std::thread([this] { runtime.Run(std::chrono::milliseconds(100)); }); }
   ~IoLoop() {

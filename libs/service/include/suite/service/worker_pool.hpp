@@ -10,9 +10,11 @@
 #include <thread>
 #include <vector>
 
-namespace suite::http {
+#include "suite/http/router.hpp"
 
-class WorkerPool {
+namespace suite::service {
+
+class WorkerPool final : public http::Offload {
  public:
   struct Options {
     std::size_t threads = 4;
@@ -26,7 +28,7 @@ class WorkerPool {
 
   /// Runs `task` on a worker, or `rejected` (on the caller's or a worker's thread) when the
   /// queue is full or the task waited longer than max_wait.
-  void Submit(std::function<void()> task, std::function<void()> rejected);
+  void Submit(std::function<void()> task, std::function<void()> rejected) override;
   std::size_t threads() const { return opts_.threads; }
   void Stop();
 
@@ -44,4 +46,4 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace suite::http
+}  // namespace suite::service

@@ -1,8 +1,8 @@
-#include "suite/http/worker_pool.hpp"
+#include "suite/service/worker_pool.hpp"
 
 #include "suite/observability/log.hpp"
 
-namespace suite::http {
+namespace suite::service {
 
 WorkerPool::WorkerPool(Options opts) : opts_(opts) {
   for (std::size_t i = 0; i < opts_.threads; ++i) threads_.emplace_back([this] { Loop(); });
@@ -58,4 +58,4 @@ void WorkerPool::Loop() {
   }
 }
 
-}  // namespace suite::http
+}  // namespace suite::service

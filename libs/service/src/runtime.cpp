@@ -1,12 +1,13 @@
+#include "suite/service/runtime.hpp"
+
 #include <boost/asio.hpp>
 
 #include <mutex>
 #include <thread>
 
-#include "suite/http/server.hpp"
 #include "suite/observability/log.hpp"
 
-namespace suite::http {
+namespace suite::service {
 
 namespace net = boost::asio;
 using namespace std::chrono_literals;
@@ -97,4 +98,4 @@ int Runtime::Run(std::chrono::milliseconds drain_timeout) {
   return 0;
 }
 
-}  // namespace suite::http
+}  // namespace suite::service

@@ -1,0 +1,100 @@
+#pragma once
+// Internal to the server: the state a Server's listeners and sessions share (server.cpp
+// accepts and counts connections, session.cpp speaks HTTP on them).
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <atomic>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "suite/http/server.hpp"
+#include "suite/observability/log.hpp"
+
+namespace suite::http::detail {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+// Closes a session's socket from the stop sequence when it waits idle for a request.
+struct SessionHandle {
+  std::function<void()> close;
+  bool idle = true;
+};
+
+// Completion of a detached coroutine: an exception that escapes it is logged, never lost.
+struct LogException {
+  const char* what;
+  void operator()(std::exception_ptr e) const {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& err) {
+      obs::Error("unhandled exception", {{"in", what}, {"error", err.what()}});
+    } catch (...) {
+      obs::Error("unhandled non-standard exception", {{"in", what}});
+    }
+  }
+};
+
+struct ServerCore : std::enable_shared_from_this<ServerCore> {
+  ServerCore(net::io_context& io_context, ServerOptions o, obs::Metrics& m)
+      : io(io_context), options(std::move(o)), metrics(m) {}
+
+  net::io_context& io;
+  ServerOptions options;
+  obs::Metrics& metrics;
+  Handler handler;           ///< one of the two
+  HeadHandler head_handler;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  // One per TLS listener: the files, and the context new connections get (swapped by ReloadTls).
+  struct TlsSlot {
+    TlsFiles files;
+    std::atomic<std::shared_ptr<net::ssl::context>> context;
+  };
+  std::vector<std::shared_ptr<TlsSlot>> tls_slots;
+  std::atomic<bool> draining{false};   ///< set by Drain(): each connection ends after its answer
+  std::atomic<bool> detached{false};   ///< set by ~Server: the metrics may no longer exist
+  std::atomic<std::size_t> connections{0};
+  std::atomic<std::size_t> active{0};  ///< requests between head and written answer
+  std::mutex mu;
+  std::list<SessionHandle> sessions;                   // guarded by mu
+  std::map<net::ip::address, std::size_t> per_client;  // guarded by mu; no entry at zero
+
+  // A connection slot, taken at accept and given back when the session's coroutine ends
+  // (whatever the way: handshake failure, error, exception).
+  // It also runs when a pending session's frame is destroyed with the io_context, after the
+  // Server (and perhaps the metrics) are gone: it keeps the core alive, and `detached` keeps
+  // it off the metrics.
+  class Slot {
+   public:
+    Slot(std::shared_ptr<ServerCore> core, const net::ip::address& client) : core_(std::move(core)), client_(client) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { core_->Release(client_); }
+
+   private:
+    std::shared_ptr<ServerCore> core_;
+    net::ip::address client_;
+  };
+  bool Acquire(const net::ip::address& client);
+  void Release(const net::ip::address& client);
+  void Drain();
+  std::shared_ptr<net::ssl::context> MakeTls(const TlsFiles& files);
+  net::awaitable<void> Accept(tcp::acceptor& acceptor, std::shared_ptr<TlsSlot> tls);
+  net::awaitable<void> Plain(tcp::socket socket, net::ip::address client);
+  net::awaitable<void> Secure(tcp::socket socket, net::ip::address client, std::shared_ptr<net::ssl::context> tls);
+};
+
+// The HTTP/1.1 exchanges of one connection, until it closes (session.cpp). `client` is the
+// address taken at accept (no second getpeername); the caller's Slot keeps `core` alive.
+net::awaitable<void> Session(ServerCore& core, beast::tcp_stream& stream, const net::ip::address& client);
+net::awaitable<void> Session(ServerCore& core, beast::ssl_stream<beast::tcp_stream>& stream,
+                             const net::ip::address& client);
+
+}  // namespace suite::http::detail

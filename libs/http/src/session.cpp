@@ -1,0 +1,353 @@
+// One connection's HTTP/1.1 exchanges: heads under their limits and timeouts, the handler,
+// bodies read when (and as far as) the handler admits them, answers with the common headers,
+// keep-alive until idle, the drain or an error, one log line and metrics per request.
+#include <boost/beast/http.hpp>
+
+#include <array>
+
+#include "server_core.hpp"
+#include "suite/core/ids.hpp"
+#include "suite/core/json.hpp"
+#include "suite/http/router.hpp"
+
+namespace suite::http::detail {
+
+namespace bhttp = beast::http;
+using core::ErrorCode;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string Lower(beast::string_view s) {
+  std::string out(s.data(), s.size());
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// Kept out of the coroutine body: GCC 12 mis-destroys temporaries of a conditional expression
+// inside coroutines.
+void AssignRequestId(Request& req) {
+  auto client_id = core::ClientRequestId(req.Header("x-request-id"), req.Header("x-cloud-trace-context"));
+  req.request_id = client_id ? std::move(*client_id) : core::NewUuid();
+  auto trace = core::TraceIdOf(req.Header("traceparent"));
+  req.trace_id = trace ? std::move(*trace) : core::RandomHex(16);
+}
+
+// RFC 9112 §3.2 and §6.1: what a request head must satisfy before its body is framed. A
+// Transfer-Encoding other than exactly "chunked", or next to a Content-Length, is how requests
+// are smuggled past a proxy: refused with 400 and the connection closed.
+const char* FramingError(const bhttp::request<bhttp::string_body>& head) {
+  const auto hosts = head.count(bhttp::field::host);
+  if (head.version() >= 11 ? hosts != 1 : hosts > 1) return "Exactly one Host header is required";
+  const auto te = head.count(bhttp::field::transfer_encoding);
+  if (te == 0) return nullptr;
+  if (head.version() < 11) return "Transfer-Encoding is not allowed in HTTP/1.0";
+  if (head.count(bhttp::field::content_length) > 0)
+    return "Transfer-Encoding and Content-Length together are not allowed";
+  const auto raw = head[bhttp::field::transfer_encoding];
+  const auto v = core::TrimSpace(std::string_view(raw.data(), raw.size()));
+  if (te != 1 || !beast::iequals(v, "chunked")) return "Unsupported Transfer-Encoding (only chunked)";
+  return nullptr;
+}
+
+template <class Stream>
+class Connection {
+ public:
+  Connection(ServerCore& core, Stream& stream, const net::ip::address& client, bool secure)
+      : core(core), options(core.options), metrics(core.metrics), handler(core.handler),
+        head_handler(core.head_handler), mu(core.mu), sessions(core.sessions), active(core.active),
+        stream(stream), client(client), remote_ip(client.to_string()), secure(secure) {}
+
+  net::awaitable<void> Run() {
+    auto& lowest = beast::get_lowest_layer(stream);
+    std::list<SessionHandle>::iterator handle;
+    auto alive = std::make_shared<bool>(true);
+    {
+      std::lock_guard lock(mu);
+      auto ex = lowest.get_executor();
+      // Runs on the session's strand; `alive` is cleared there too before the stream goes away.
+      sessions.push_front({[&lowest, ex, alive] {
+                             net::post(ex, [&lowest, alive] {
+                               if (*alive) lowest.cancel();
+                             });
+                           },
+                           true});
+      handle = sessions.begin();
+    }
+    beast::flat_buffer buffer;
+    for (bool first = true;; first = false) {
+      if (core.draining && buffer.size() == 0) break;
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+      parser.body_limit(options.body_limit);
+      if (!first && buffer.size() == 0) {
+        // Keep-alive: the idle timeout covers the wait for the next request's first byte only.
+        lowest.expires_after(options.idle_timeout);
+        auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096),
+                                                         net::as_tuple(net::use_awaitable));
+        buffer.commit(in);
+        if (iec && in == 0) break;
+      }
+      // From the first byte (or from accept/handshake for a connection's first request), the
+      // whole head must arrive within the header timeout, however slowly it trickles.
+      lowest.expires_after(options.header_timeout);
+      auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser,
+                                                       net::as_tuple(net::use_awaitable));
+      {
+        std::lock_guard lock(mu);
+        handle->idle = false;
+      }
+      if (ec == bhttp::error::body_limit) {
+        co_await WriteError(ErrorCode::kPayloadTooLarge, "Request body too large");
+        co_await Discard();
+        break;
+      }
+      if (ec == bhttp::error::header_limit) {
+        co_await WriteError(ErrorCode::kHeadersTooLarge, "Request header fields too large");
+        break;
+      }
+      if (ec) {
+        if (n > 0 || buffer.size() > 0)
+          if (ec != beast::error::timeout && ec != net::error::operation_aborted)
+            co_await WriteError(ErrorCode::kBadRequest, "Malformed HTTP request");
+        break;
+      }
+      auto& head = parser.get();
+      if (const char* framing = FramingError(head)) {
+        co_await WriteError(ErrorCode::kBadRequest, framing);
+        break;
+      }
+      if (head.target().size() > options.target_limit) {
+        co_await WriteError(ErrorCode::kUriTooLong, "Request URI too long");
+        break;
+      }
+      const bool expects_continue = beast::iequals(head[bhttp::field::expect], "100-continue");
+      if (!head_handler && !parser.is_done()) {
+        if (expects_continue && !co_await Continue(head.version())) break;
+        lowest.expires_after(options.body_timeout);
+        auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser,
+                                                    net::as_tuple(net::use_awaitable));
+        if (bec == bhttp::error::body_limit) {
+          co_await WriteError(ErrorCode::kPayloadTooLarge, "Request body too large");
+          co_await Discard();
+          break;
+        }
+        if (bec) break;
+      }
+      ++active;
+      metrics.in_flight().Increment();
+      auto req = MakeRequest(head, remote_ip, secure);
+      Response res;
+      bool drain = false;  // a body left unread: answer, then drain it and close
+      if (head_handler) {
+        HeadBody body(*this, stream, buffer, parser, *req, expects_continue);
+        try {
+          res = co_await head_handler(req, body);
+        } catch (...) {
+          res = ErrorFromException(std::current_exception(), *req);
+        }
+        if (!parser.is_done()) {
+          req->keep_alive = false;
+          drain = body.status() != BodyReader::Status::kFailed;
+        }
+      } else {
+        req->body = std::move(head.body());
+        res = co_await Dispatch(req, lowest.get_executor());
+      }
+      const bool keep = req->keep_alive && !core.draining;
+      const bool ok = co_await Write(res, keep, head.version(), req.get());
+      Observe(*req, res);
+      --active;
+      metrics.in_flight().Decrement();
+      if (ok && drain) co_await Discard();
+      if (!ok || !keep) break;
+      std::lock_guard lock(mu);
+      handle->idle = true;
+    }
+    {
+      std::lock_guard lock(mu);
+      sessions.erase(handle);
+    }
+    *alive = false;
+  }
+
+  static RequestPtr MakeRequest(const bhttp::request<bhttp::string_body>& head, const std::string& remote_ip,
+                                bool secure) {
+    auto req = std::make_shared<Request>();
+    req->method = std::string(head.method_string());
+    req->target = std::string(head.target());
+    const auto q = req->target.find('?');
+    req->path = req->target.substr(0, q);
+    if (q != std::string::npos) req->query = req->target.substr(q + 1);
+    req->headers.reserve(16);
+    for (const auto& f : head) req->headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
+    req->remote_ip = remote_ip;
+    req->secure = secure;
+    req->keep_alive = head.keep_alive();
+    AssignRequestId(*req);
+    return req;
+  }
+
+  net::awaitable<bool> Continue(unsigned version) {
+    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream, cont, net::as_tuple(net::use_awaitable));
+    co_return !ec;
+  }
+
+  // The body of a request whose head is already with the handler.
+  class HeadBody final : public BodyReader {
+   public:
+    HeadBody(Connection& conn, Stream& stream, beast::flat_buffer& buffer,
+             bhttp::request_parser<bhttp::string_body>& parser, Request& req, bool expects_continue)
+        : conn_(conn), stream_(stream), buffer_(buffer), parser_(parser), req_(req),
+          expects_continue_(expects_continue) {}
+    Status status() const { return status_.value_or(Status::kOk); }
+    std::optional<std::uint64_t> content_length() const override {
+      const auto cl = parser_.content_length();
+      return cl ? std::optional<std::uint64_t>(*cl) : std::nullopt;
+    }
+    Task<Status> Read(std::size_t limit) override {
+      if (!status_) status_ = co_await ReadOnce(limit);
+      co_return *status_;
+    }
+
+   private:
+    Task<Status> ReadOnce(std::size_t limit) {
+      if (parser_.is_done()) co_return Status::kOk;
+      // Refused by its declared length: nothing is read, and no 100 Continue invites it.
+      if (const auto cl = parser_.content_length(); cl && *cl > limit) co_return Status::kTooLarge;
+      if (expects_continue_ && !co_await conn_.Continue(parser_.get().version())) co_return Status::kFailed;
+      // No body octet has been parsed yet (the head read stops at the blank line): the cap may
+      // still change, and it applies to chunked bodies as they arrive.
+      parser_.body_limit(limit);
+      beast::get_lowest_layer(stream_).expires_after(conn_.options.body_timeout);
+      auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser_, net::as_tuple(net::use_awaitable));
+      if (ec == bhttp::error::body_limit) co_return Status::kTooLarge;
+      if (ec) co_return Status::kFailed;
+      req_.body = std::move(parser_.get().body());
+      co_return Status::kOk;
+    }
+    Connection& conn_;
+    Stream& stream_;
+    beast::flat_buffer& buffer_;
+    bhttp::request_parser<bhttp::string_body>& parser_;
+    Request& req_;
+    bool expects_continue_;
+    std::optional<Status> status_;
+  };
+
+  // Deliberately not a coroutine: GCC 12 destroys by-value coroutine parameters twice here.
+  net::awaitable<Response> Dispatch(RequestPtr req, net::any_io_executor ex) {
+    return net::async_initiate<decltype(net::use_awaitable), void(Response)>(
+        [&handler = handler, req, ex](auto completion) {
+          auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+          Reply reply([shared, ex](Response r) {
+            net::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+          }, req->request_id);
+          try {
+            handler(req, reply);
+          } catch (...) {
+            reply(ErrorFromException(std::current_exception(), *req));
+          }
+        },
+        net::use_awaitable);
+  }
+
+  // After a 413 the client may still be sending the body it was refused (most clients send the
+  // whole body before they read). Closing at once would reset the connection and destroy the
+  // answer in its receive buffer; so, as nginx's lingering close does, the rest is read and
+  // dropped, for at most 5 s (1 s of silence ends it) and 128 MiB.
+  net::awaitable<void> Discard() {
+    auto& lowest = beast::get_lowest_layer(stream);
+    std::array<char, 16 * 1024> scratch;
+    std::size_t total = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (total < (128u << 20)) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) break;
+      lowest.expires_after(std::min<std::chrono::steady_clock::duration>(left, std::chrono::seconds(1)));
+      auto [ec, n] = co_await stream.async_read_some(net::buffer(scratch), net::as_tuple(net::use_awaitable));
+      if (ec) break;
+      total += n;
+    }
+  }
+
+  // A refusal before any request exists: its own id and log line, then the connection closes.
+  net::awaitable<void> WriteError(ErrorCode code, const char* message) {
+    const auto id = core::NewUuid();
+    obs::Info("request refused", {{"request_id", id}, {"reason", message}});
+    co_await Write(Response::Error(code, message, id), false, 11);
+  }
+
+  net::awaitable<bool> Write(const Response& res, bool keep_alive, unsigned version,
+                             const Request* req = nullptr) {
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+    for (const auto& [k, v] : options.extra_headers) out.set(k, v);
+    for (const auto& [k, v] : res.headers) out.set(k, v);
+    if (req != nullptr) {
+      out.set("x-request-id", req->request_id);
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - req->start).count();
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.2fms", static_cast<double>(us) / 1000.0);
+      out.set("x-response-time", buf);  // seed 003
+      std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(us) / 1e6);
+      out.set("x-process-time", buf);   // seed 001: seconds
+    }
+    out.keep_alive(keep_alive);
+    const bool head = req != nullptr && req->method == "HEAD";
+    if (!head) out.body() = res.body;
+    out.prepare_payload();
+    if (head) {
+      // A HEAD answer describes the GET body: keep a forwarded Content-Length, else our own.
+      const auto cl = res.Header("content-length");
+      if (!cl.empty()) out.set(bhttp::field::content_length, cl);
+      else out.content_length(res.body.size());
+    }
+    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream, out, net::as_tuple(net::use_awaitable));
+    co_return !ec;
+  }
+
+  void Observe(const Request& req, const Response& res) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - req.start).count();
+    metrics.ObserveRequest(req.method, req.route, res.status, secs);
+    obs::Info("request", {{"request_id", req.request_id},
+                          {"trace_id", req.trace_id},
+                          {"method", req.method},
+                          {"path", req.path},
+                          {"status_code", res.status},
+                          {"duration_ms", std::round(secs * 1e5) / 100.0},
+                          {"client", req.remote_ip}});
+  }
+
+  ServerCore& core;
+  const ServerOptions& options;
+  obs::Metrics& metrics;
+  const Handler& handler;
+  const HeadHandler& head_handler;
+  std::mutex& mu;
+  std::list<SessionHandle>& sessions;
+  std::atomic<std::size_t>& active;
+  Stream& stream;
+  const net::ip::address& client;
+  const std::string remote_ip;
+  const bool secure;
+};
+
+}  // namespace
+
+net::awaitable<void> Session(ServerCore& core, beast::tcp_stream& stream, const net::ip::address& client) {
+  Connection<beast::tcp_stream> connection(core, stream, client, false);
+  co_await connection.Run();
+}
+
+net::awaitable<void> Session(ServerCore& core, beast::ssl_stream<beast::tcp_stream>& stream,
+                             const net::ip::address& client) {
+  Connection<beast::ssl_stream<beast::tcp_stream>> connection(core, stream, client, true);
+  co_await connection.Run();
+}
+
+}  // namespace suite::http::detail

@@ -1,0 +1,89 @@
+#include "suite/service/host.hpp"
+
+#include "suite/observability/log.hpp"
+#include "suite/service/identity_guard.hpp"
+
+namespace suite::service {
+
+HostConfig HostConfig::FromEnv(core::Env& env, std::string service, std::uint16_t default_port) {
+  HostConfig c;
+  c.service = std::move(service);
+  c.bind = env.Str("BIND_ADDRESS", "0.0.0.0");
+  c.port = env.Port("PORT", default_port);
+  c.internal_secret = env.Secret("INTERNAL_TOKEN_SECRET", 32);
+  c.workers = static_cast<std::size_t>(env.Int("WORKER_THREADS", 4, 1, 256));
+  c.drain = env.Millis("DRAIN_TIMEOUT_MS", 10'000, 0, 600'000);
+  // Behind the gateway every request comes from one address (its upstream pool): a per-client
+  // cap here would refuse the gateway itself under load, so it defaults to the total cap.
+  c.server = http::ServerOptionsFromEnv(env, http::ServerOptions{}.max_connections);
+  c.json.max_bytes = c.server.body_limit;
+  c.json.max_depth = static_cast<std::size_t>(env.Int("JSON_MAX_DEPTH", 64, 1, 1000));
+  c.json.max_elements = static_cast<std::size_t>(env.Int("JSON_MAX_ELEMENTS", 100'000, 1, 100'000'000));
+  return c;
+}
+
+Host::Host(HostConfig config)
+    : config_(std::move(config)), metrics_(config_.service), workers_({.threads = config_.workers}) {
+  obs::SetService(config_.service);
+}
+
+Host::~Host() {
+  workers_.Stop();
+  StopParts();
+}
+
+namespace {
+// Binds each listener now; a failure is logged and makes Run() return 1.
+http::Server& Listen(http::Server& server, const std::vector<http::Listener>& listeners, bool& failed) {
+  for (const auto& l : listeners) {
+    try {
+      server.Listen(l);
+    } catch (const std::exception& e) {
+      obs::Error("cannot start", {{"error", e.what()}});
+      failed = true;
+    }
+  }
+  return server;
+}
+}  // namespace
+
+http::Server& Host::Serve(const std::vector<http::Listener>& listeners, http::ServerOptions options,
+                          http::HeadHandler handler) {
+  return Listen(Own<http::Server>(io(), std::move(options), metrics_, std::move(handler)), listeners, failed_);
+}
+
+http::Server& Host::Serve(const std::vector<http::Listener>& listeners, http::ServerOptions options,
+                          http::Handler handler) {
+  return Listen(Own<http::Server>(io(), std::move(options), metrics_, std::move(handler)), listeners, failed_);
+}
+
+void Host::ServeApi() {
+  identity_ = std::make_unique<security::IdentitySigner>(config_.internal_secret);
+  AddProbes(router_, metrics_, workers_, config_.service, readiness_);
+  Serve({{.address = config_.bind, .port = config_.port}}, config_.server, WithIdentity(router_, *identity_));
+}
+
+void Host::ServeAdmin(std::uint16_t port) {
+  AddProbes(admin_, metrics_, workers_, config_.service, readiness_);
+  Serve({{.address = config_.bind, .port = port}}, {},
+        [this](http::RequestPtr req, http::Reply reply) { admin_.Dispatch(std::move(req), std::move(reply)); });
+}
+
+int Host::Run() {
+  if (failed_) {
+    StopParts();
+    return 1;
+  }
+  const int rc = runtime_.Run(config_.drain);
+  workers_.Stop();  // what was queued runs (its answers go nowhere: the loop has stopped)
+  StopParts();
+  return rc;
+}
+
+void Host::StopParts() {
+  for (auto it = parts_.rbegin(); it != parts_.rend(); ++it)
+    if (it->stop) it->stop();
+  while (!parts_.empty()) parts_.pop_back();
+}
+
+}  // namespace suite::service
