@@ -58,7 +58,7 @@ Reply Convert(const redisReply* r) {
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   Impl(net::io_context& io, Options o, std::string n)
       : strand(net::make_strand(io)), options(std::move(o)), name(std::move(n)),
-        reconnect_timer(strand), connect_timer(strand) {}
+        reconnect_timer(strand), connect_timer(strand), probe_timer(strand) {}
 
   // One hiredis context plus the Asio descriptor that watches its socket.
   struct Conn {
@@ -80,6 +80,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   Options options;
   std::string name;
   net::steady_timer reconnect_timer, connect_timer;
+  net::steady_timer probe_timer;  ///< subscriber mode: the liveness probe
   std::shared_ptr<Conn> conn;
   std::atomic<bool> is_connected{false};
   bool stopped = false;
@@ -88,7 +89,12 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     MessageFn on_message;
     std::function<void(bool)> on_state;
     std::size_t confirmed = 0;
+    bool probe_pending = false;
   };
+  // Subscribing again to a channel already subscribed is answered with a confirmation and
+  // changes nothing: the one round trip a subscriber connection can make (hiredis 0.14 drops a
+  // PING's answer in subscriber mode). Nobody publishes on it.
+  static constexpr const char* kProbeChannel = "suite:subscriber-probe";
   std::unique_ptr<Subscription> sub;  // set before Start(); used on the strand only
   std::chrono::milliseconds backoff{50};
 
@@ -168,12 +174,32 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     const auto reply = Convert(static_cast<redisReply*>(r));
     if (reply.type != Reply::Type::kArray || reply.elements.size() != 3) return;
     const auto& kind = reply.elements[0].str;
-    if (kind == "message") {
+    if (kind == "subscribe" && reply.elements[1].str == kProbeChannel) {
+      self->sub->probe_pending = false;
+    } else if (kind == "message") {
       self->sub->on_message(reply.elements[1].str, reply.elements[2].str);
     } else if (kind == "subscribe" && ++self->sub->confirmed == self->sub->channels.size()) {
       obs::Info("redis subscribed", {{"client", self->name}, {"channels", self->sub->channels}});
       self->sub->on_state(true);
+      self->sub->probe_pending = false;
+      self->Probe(self->conn);
     }
+  }
+  // Every interval: the last probe must have been answered, then another one goes out.
+  void Probe(const std::shared_ptr<Conn>& c) {
+    probe_timer.expires_after(options.subscriber_probe);
+    probe_timer.async_wait([w = weak_from_this(), c](error_code ec) {
+      auto self = w.lock();
+      if (ec || !self || self->conn != c || c->ac == nullptr || !self->sub) return;
+      if (self->sub->probe_pending) {
+        obs::Warn("redis subscriber silent; reconnecting", {{"client", self->name}});
+        redisAsyncFree(c->ac);  // fails the connection: OnDisconnect reports it and reconnects
+        return;
+      }
+      self->sub->probe_pending = true;
+      redisAsyncCommand(c->ac, OnSubscribed, c.get(), "SUBSCRIBE %s", kProbeChannel);
+      self->Probe(c);
+    });
   }
   static void OnDisconnect(const redisAsyncContext* ac, int) {
     auto c = Self(ac->ev.data);
@@ -184,6 +210,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       self->is_connected = false;
       self->conn.reset();
       if (self->sub) {
+        self->probe_timer.cancel();
         self->sub->confirmed = 0;
         self->sub->on_state(false);
       }
@@ -297,6 +324,7 @@ void Client::Stop() {
     i->stopped = true;
     i->reconnect_timer.cancel();
     i->connect_timer.cancel();
+    i->probe_timer.cancel();
     if (i->conn && i->conn->ac) redisAsyncFree(i->conn->ac);
     i->conn.reset();
     i->is_connected = false;
@@ -319,7 +347,7 @@ bool Client::connected() const { return impl_->is_connected.load(); }
 
 void Client::Subscribe(std::vector<std::string> channels, MessageFn on_message, std::function<void(bool)> on_state) {
   impl_->sub = std::make_unique<Impl::Subscription>(
-      Impl::Subscription{std::move(channels), std::move(on_message), std::move(on_state), 0});
+      Impl::Subscription{std::move(channels), std::move(on_message), std::move(on_state), 0, false});
 }
 
 namespace {

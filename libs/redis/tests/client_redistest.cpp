@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <boost/asio.hpp>
+
+#include <atomic>
 #include <future>
+#include <list>
 #include <mutex>
 #include <thread>
 
@@ -128,4 +132,114 @@ TEST_CASE("subscriber: messages arrive, a lost connection is reported and the su
   CHECK(got[1] == channel + "=two");
   sub.Stop();
   pub.Stop();
+}
+
+namespace {
+// A TCP relay to Redis that can freeze: while frozen it forwards nothing but keeps every
+// connection open, as a stopped server or a path that died without a reset would.
+class FreezingRelay {
+ public:
+  explicit FreezingRelay(const Options& target) : target_(target) {
+    acceptor_.open(boost::asio::ip::tcp::v4());
+    acceptor_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+  }
+  // Wakes each blocked thread without closing a socket under it (shutdown, a poke at accept).
+  ~FreezingRelay() {
+    stopping_ = true;
+    boost::system::error_code ec;
+    {
+      boost::asio::ip::tcp::socket poke(io_);
+      poke.connect(acceptor_.local_endpoint(), ec);
+    }
+    accept_thread_.join();
+    {
+      std::lock_guard lock(mu_);
+      for (auto& s : sockets_) s.shutdown(boost::asio::socket_base::shutdown_both, ec);
+    }
+    for (auto& t : pumps_) t.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  void Freeze(bool on) { frozen_ = on; }
+  int connections() const { return connections_; }
+
+ private:
+  void AcceptLoop() {
+    for (;;) {
+      boost::asio::ip::tcp::socket client(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(client, ec);
+      if (ec || stopping_) return;
+      boost::asio::ip::tcp::socket server(io_);
+      server.connect({boost::asio::ip::make_address(target_.host), target_.port}, ec);
+      if (ec) continue;
+      ++connections_;
+      std::lock_guard lock(mu_);
+      auto& a = sockets_.emplace_back(std::move(client));
+      auto& b = sockets_.emplace_back(std::move(server));
+      pumps_.emplace_back([this, &a, &b] { Pump(a, b); });
+      pumps_.emplace_back([this, &a, &b] { Pump(b, a); });
+    }
+  }
+  void Pump(boost::asio::ip::tcp::socket& from, boost::asio::ip::tcp::socket& to) {
+    char buf[4096];
+    boost::system::error_code ec;
+    for (;;) {
+      const auto n = from.read_some(boost::asio::buffer(buf), ec);
+      if (ec) return;
+      while (frozen_ && !stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      boost::asio::write(to, boost::asio::buffer(buf, n), ec);
+      if (ec) return;
+    }
+  }
+  Options target_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_{io_};
+  std::atomic<bool> frozen_{false}, stopping_{false};
+  std::atomic<int> connections_{0};
+  std::mutex mu_;
+  std::list<boost::asio::ip::tcp::socket> sockets_;
+  std::list<std::thread> pumps_;
+  std::thread accept_thread_;
+};
+}  // namespace
+
+TEST_CASE("subscriber: a connection that stops delivering is noticed by its probe and remade") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  FreezingRelay relay(*ParseUrl(*url));
+  auto options = *ParseUrl(*url);
+  options.port = relay.port();
+  options.subscriber_probe = std::chrono::milliseconds(250);
+  Loop loop;
+  Client sub(loop.runtime.io(), options, "sub");
+  std::mutex mu;
+  std::vector<std::string> states;
+  sub.Subscribe({"test:" + suite::core::NewUuid()}, [](const std::string&, const std::string&) {}, [&](bool up) {
+    std::lock_guard lock(mu);
+    states.push_back(up ? "up" : "down");
+  });
+  sub.Start();
+  auto states_now = [&] {
+    std::lock_guard lock(mu);
+    return states;
+  };
+  auto wait_for = [&](const std::vector<std::string>& want) {
+    for (int i = 0; i < 300 && states_now() != want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return states_now() == want;
+  };
+  REQUIRE(wait_for({"up"}));
+  // Answered probes keep a live connection up: four intervals, no change.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  CHECK(states_now() == std::vector<std::string>{"up"});
+  CHECK(relay.connections() == 1);
+  // Frozen: the connection is still open, nothing comes back. Noticed within two probes.
+  relay.Freeze(true);
+  CHECK(wait_for({"up", "down"}));
+  // Thawed: a new connection subscribes again.
+  relay.Freeze(false);
+  CHECK(wait_for({"up", "down", "up"}));
+  CHECK(relay.connections() >= 2);
+  sub.Stop();
 }

@@ -39,6 +39,10 @@ struct Options {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{1000};
   std::chrono::milliseconds max_backoff{2000};
+  /// Subscriber mode: how often the connection proves it still delivers (a round trip on a
+  /// channel of its own). A probe unanswered at the next one drops and remakes the connection,
+  /// so a server that froze or a path that died silently is noticed in two intervals.
+  std::chrono::milliseconds subscriber_probe{5000};
 };
 
 /// A server-side Lua script, named by its SHA-1 (computed once, here).
@@ -82,6 +86,7 @@ class Client {
   /// `on_state` run on the client's strand. `on_state(true)` comes once all channels are
   /// confirmed, `on_state(false)` when the connection is lost: what is published meanwhile is
   /// missed, so a cache kept fresh by the messages must stop trusting itself until the next true.
+  /// A connection that stops answering (Options::subscriber_probe) counts as lost.
   /// Call before Start().
   void Subscribe(std::vector<std::string> channels, MessageFn on_message, std::function<void(bool)> on_state);
 
