@@ -1,4 +1,4 @@
-// JWT verification, HS256 and ES256, JWK import (and base64url): any input is refused with JwtError or verified; a token
+// JWT verification, HS256, ES256 and RS256, JWK import (and base64url): any input is refused with JwtError or verified; a token
 // we sign ourselves with claims taken from the input verifies or is refused, never crashes.
 #include <cstddef>
 #include <cstdint>
@@ -16,11 +16,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)jwt.Verify(text, opts);
   } catch (const suite::security::JwtError&) {
   }
-  // The same bytes against an ES256 key set (kid "k"): refused, never a crash.
+  // The same bytes against a key set of an ES256 key (kid "k") and an RS256 one ("r"): refused,
+  // never a crash.
   static const auto key = suite::security::EcKey::Generate();
+  static const auto rsa = suite::security::RsaKey::Generate(2048);
   static const auto set = [] {
     suite::security::JwkSet s;
     s.Add("k", suite::security::EcKey::FromJwk(key.PublicJwk("k")));
+    s.Add("r", suite::security::RsaKey::FromJwk(rsa.PublicJwk("r")));
     return s;
   }();
   try {
@@ -32,6 +35,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!jwk.is_discarded()) {
     try {
       (void)suite::security::EcKey::FromJwk(jwk);
+    } catch (const std::invalid_argument&) {
+    }
+    try {
+      (void)suite::security::RsaKey::FromJwk(jwk);
     } catch (const std::invalid_argument&) {
     }
   }

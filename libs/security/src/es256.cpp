@@ -154,11 +154,15 @@ JwkSet JwkSet::FromJwks(const nlohmann::json& jwks) {
   JwkSet set;
   for (const auto& k : jwks["keys"]) {
     if (!k.is_object() || !k.contains("kid") || !k["kid"].is_string()) continue;
-    if (k.contains("alg") && k["alg"] != "ES256") continue;
+    if (k.contains("use") && k["use"] != "sig") continue;
+    const auto kty = k.value("kty", nlohmann::json()).is_string() ? k["kty"].get<std::string>() : std::string();
+    const char* alg = kty == "EC" ? "ES256" : kty == "RSA" ? "RS256" : nullptr;
+    if (alg == nullptr || (k.contains("alg") && k["alg"] != alg)) continue;
     try {
-      set.Add(k["kid"], EcKey::FromJwk(k));
+      if (kty == "EC") set.Add(k["kid"], EcKey::FromJwk(k));
+      else set.Add(k["kid"], RsaKey::FromJwk(k));
     } catch (const std::invalid_argument&) {
-      // Another key type: not ours to use.
+      // Another curve, a weak modulus: not ours to use.
     }
   }
   return set;
@@ -171,13 +175,22 @@ nlohmann::json JwkSet::Verify(std::string_view token, const JwtOptions& opts,
 
 nlohmann::json JwkSet::Verify(const detail::TokenParts& parts, const JwtOptions& opts,
                               std::chrono::system_clock::time_point now) const {
-  if (!parts.header.contains("alg") || parts.header["alg"] != "ES256")
+  const auto alg = parts.header.find("alg");
+  if (alg == parts.header.end() || (*alg != "ES256" && *alg != "RS256"))
     throw JwtError("The specified alg value is not allowed");
   const auto kid = parts.header.find("kid");
   if (kid == parts.header.end() || !kid->is_string()) throw JwtError("Token has no key id (kid)");
   const auto key = keys_.find(kid->get_ref<const std::string&>());
   if (key == keys_.end()) throw UnknownKeyError("Unknown signing key");
-  if (!key->second.Verify(parts.signing_input, parts.signature)) throw JwtError("Signature verification failed");
+  // The key decides the algorithm: the token's `alg` must name it.
+  const bool verified = std::visit(
+      [&](const auto& k) {
+        constexpr bool kEc = std::is_same_v<std::decay_t<decltype(k)>, EcKey>;
+        if (*alg != (kEc ? "ES256" : "RS256")) throw JwtError("The specified alg value is not allowed");
+        return k.Verify(parts.signing_input, parts.signature);
+      },
+      key->second);
+  if (!verified) throw JwtError("Signature verification failed");
   return detail::CheckClaims(parts.payload, opts, now);
 }
 

@@ -72,7 +72,7 @@ Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const 
   if (presented_key.presented && !key) throw ApiError(ErrorCode::kUnauthenticated, "Invalid API key");
   const auto token = BearerToken(req);
   nlohmann::json claims;
-  bool es256 = false;
+  bool from_jwks = false;  // signed by a key of auth-user's JWKS (ES256 or RS256)
   const bool key_required = policy == AuthPolicy::kApiKeyAndJwt || policy == AuthPolicy::kApiKey;
   const bool jwt_required = policy == AuthPolicy::kApiKeyAndJwt || policy == AuthPolicy::kJwt;
   if (key_required && !key)
@@ -82,8 +82,8 @@ Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const 
       // Split once; the header's alg only picks the verifier, each pins its own algorithm.
       const auto parts = suite::security::detail::SplitToken(*token);
       const auto alg = parts.header.find("alg");
-      es256 = jwt.es256 && jwt.es256_options && alg != parts.header.end() && *alg == "ES256";
-      if (es256)
+      from_jwks = jwt.es256 && jwt.es256_options && alg != parts.header.end() && (*alg == "ES256" || *alg == "RS256");
+      if (from_jwks)
         claims = jwt.es256->Verify(parts, *jwt.es256_options);
       else
         claims = jwt.hs256.Verify(parts, jwt.hs256_options);
@@ -97,7 +97,7 @@ Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const 
                    jwt_required ? "JWT required (header 'Authorization: Bearer <token>')"
                                 : "Authentication required (API key or 'Authorization: Bearer <token>')");
   }
-  if (!claims.is_null()) ApplyJwt(id, claims, es256);
+  if (!claims.is_null()) ApplyJwt(id, claims, from_jwks);
   if (key) ApplyKey(id, *key);
   if (key && !claims.is_null()) id.method = "api_key+jwt";
   else id.method = key ? "api_key" : "jwt";

@@ -20,7 +20,7 @@ namespace gateway {
 struct JwtVerifiers {
   const suite::security::Hs256& hs256;
   const suite::security::JwtOptions& hs256_options;  ///< lifetime cap (JWT_MAX_LIFETIME_SECONDS)
-  const suite::security::JwkSet* es256 = nullptr;
+  const suite::security::JwkSet* es256 = nullptr;              ///< auth-user's JWKS: ES256 and RS256 keys
   const suite::security::JwtOptions* es256_options = nullptr;  ///< issuer and audience of auth-user's tokens
 };
 

@@ -189,3 +189,23 @@ TEST_CASE("auth-user's ES256 tokens verify with its published keys, with their r
   // HS256 tokens keep working beside it.
   CHECK(Authenticate(bearer(hs.Sign({{"sub", "bob"}, {"exp", Now() + 60}})), AuthPolicy::kAny, Keys(), v).subject == "bob");
 }
+
+TEST_CASE("RS256 tokens from a JWKS key verify with their roles, and only as RS256") {
+  const suite::security::Hs256 hs(kSecret);
+  const auto rsa = suite::security::RsaKey::Generate(2048);
+  const auto ec = suite::security::EcKey::Generate();
+  const auto set = suite::security::JwkSet::FromJwks({{"keys", {rsa.PublicJwk("r1"), ec.PublicJwk("e1")}}});
+  const suite::security::JwtOptions none, es{.issuer = std::string("suite-auth"), .audience = std::string("suite-api")};
+  const JwtVerifiers v{hs, none, &set, &es};
+  auto bearer = [](const std::string& t) { return Req("", {{"authorization", "Bearer " + t}}); };
+  const nlohmann::json claims = {{"iss", "suite-auth"}, {"aud", "suite-api"}, {"sub", "carol"},
+                                 {"roles", {"admin"}}, {"exp", Now() + 60}};
+  const auto id = Authenticate(bearer(suite::security::SignRs256(rsa, "r1", claims)), AuthPolicy::kJwt, Keys(), v);
+  CHECK(id.subject == "carol");
+  CHECK(id.HasRole("admin"));
+  // The EC key's kid under RS256: refused, not tried with another verifier.
+  CHECK_THROWS_WITH(Authenticate(bearer(suite::security::SignRs256(rsa, "e1", claims)), AuthPolicy::kJwt, Keys(), v),
+                    Contains("alg value is not allowed"));
+  // An HS256 token claiming admin still gets no role.
+  CHECK_FALSE(Authenticate(bearer(hs.Sign(claims)), AuthPolicy::kJwt, Keys(), v).HasRole("admin"));
+}

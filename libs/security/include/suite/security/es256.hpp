@@ -1,16 +1,19 @@
 #pragma once
-/// ES256 (ECDSA P-256 with SHA-256) JSON Web Tokens and their JWKs, over OpenSSL 3.
-/// Verification is pinned to ES256 and to the key the token's `kid` names in a JwkSet: a token
-/// naming another `alg` (HS256 with the public key as secret, "none") or an unknown `kid` is
-/// refused before any signature check. Claims are checked as Hs256 checks them.
+/// ES256 (ECDSA P-256 with SHA-256) JSON Web Tokens and their JWKs, over OpenSSL 3, and the
+/// JwkSet that verifies them (and RS256 ones, rsa.hpp). Verification is pinned to the key the
+/// token's `kid` names and to that key's algorithm: a token naming another `alg` (RS256 against
+/// an EC key, HS256 with the public key as secret, "none") or an unknown `kid` is refused before
+/// any signature check. Claims are checked as Hs256 checks them.
 #include <nlohmann/json.hpp>
 
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "suite/security/jwt.hpp"
+#include "suite/security/rsa.hpp"
 
 typedef struct evp_pkey_st EVP_PKEY;
 
@@ -53,10 +56,12 @@ class UnknownKeyError : public JwtError {
 class JwkSet {
  public:
   JwkSet() = default;
-  /// From {"keys":[...]}: EC P-256 keys with a kid are taken, others skipped. Throws
+  /// From {"keys":[...]}: signing keys with a kid that are EC P-256 (ES256) or RSA (RS256) are
+  /// taken; others (another curve or alg, "use":"enc", a weak modulus) skipped. Throws
   /// std::invalid_argument when the document is not a JWKS.
   static JwkSet FromJwks(const nlohmann::json& jwks);
-  void Add(const std::string& kid, EcKey key) { keys_.insert_or_assign(kid, std::move(key)); }
+  void Add(const std::string& kid, EcKey key) { keys_.insert_or_assign(kid, Key(std::move(key))); }
+  void Add(const std::string& kid, RsaKey key) { keys_.insert_or_assign(kid, Key(std::move(key))); }
   bool Contains(const std::string& kid) const { return keys_.count(kid) != 0; }
   std::size_t size() const { return keys_.size(); }
   /// The claims, or JwtError.
@@ -66,7 +71,8 @@ class JwkSet {
                         std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
  private:
-  std::map<std::string, EcKey, std::less<>> keys_;
+  using Key = std::variant<EcKey, RsaKey>;  ///< ES256, RS256
+  std::map<std::string, Key, std::less<>> keys_;
 };
 
 /// Authenticated encryption of secrets at rest (XChaCha20-Poly1305, libsodium) under a key
