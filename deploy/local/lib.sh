@@ -34,6 +34,7 @@ pg_run() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; f
 pg_start() {  # pg_start <dir> <port>
   local dir=$1 port=$2
   mkdir -p "$dir/sock"
+  dir=$(cd "$dir" && pwd)  # absolute: the walk up to / below, and the socket path, need it
   if [ "$(id -u)" = 0 ]; then
     chown -R postgres:postgres "$dir"
     local d=$dir; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done

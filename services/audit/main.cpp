@@ -29,8 +29,8 @@ int main() {
   suite::service::Host host(std::move(host_config));
   auto& pool = host.Own<suite::db::Pool>(database_url, host.workers().threads(), std::chrono::milliseconds(2000));
   auto& redis = host.Own<suite::redis::Client>(host.io(), redis_options, "audit-consumer");
-  host.readiness().Add("database", [&pool] { return pool.Ping() ? "ok" : "unavailable"; });
-  host.readiness().Add("redis", [&redis] { return redis.connected() ? "ok" : "unavailable"; });
+  host.readiness().Required("database", [&pool] { return pool.Ping(); });
+  host.readiness().Optional("redis", [&redis] { return redis.connected(); });
   try {
     pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "audit", audit::Migrations()); });
     redis.Start();

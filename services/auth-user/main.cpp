@@ -21,8 +21,8 @@ int main() {
   auto& redis = host.Own<suite::redis::Client>(host.io(), s.redis, "audit-publisher");
   // Security events go to the audit stream; publishing never blocks a request.
   auto& publisher = host.Own<suite::audit::Publisher>(redis);
-  host.readiness().Add("database", [&pool] { return pool.Ping() ? "ok" : "unavailable"; });
-  host.readiness().Add("redis", [&redis] { return redis.connected() ? "ok" : "unavailable"; });
+  host.readiness().Required("database", [&pool] { return pool.Ping(); });
+  host.readiness().Optional("redis", [&redis] { return redis.connected(); });
   auto& hasher = host.Own<suite::security::PasswordHasher>(s.password);
   auto& jwt = host.Own<suite::security::Hs256>(s.jwt_secret);
   auto& users = host.Own<auth::Users>(pool, hasher, jwt, s.auth, s.sessions, s.email);

@@ -14,7 +14,7 @@ int main() {
   auto& redis = host.Own<suite::redis::Client>(host.io(), redis_options, "audit-publisher");
   auto& publisher = host.Own<suite::audit::Publisher>(redis);
   redis.Start();
-  host.readiness().Add("redis", [&redis] { return redis.connected() ? "ok" : "unavailable"; });
+  host.readiness().Optional("redis", [&redis] { return redis.connected(); });
   processing::Register(host.router(), publisher, host.config().json);
   host.ServeApi();
   return host.Run();

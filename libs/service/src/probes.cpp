@@ -13,6 +13,14 @@ void Readiness::Add(std::string dependency, std::function<std::string()> probe) 
   probes_.emplace_back(std::move(dependency), std::move(probe));
 }
 
+void Readiness::Required(std::string dependency, std::function<bool()> up) {
+  Add(std::move(dependency), [up = std::move(up)]() -> std::string { return up() ? "ok" : "unavailable"; });
+}
+
+void Readiness::Optional(std::string dependency, std::function<bool()> up) {
+  Add(std::move(dependency), [up = std::move(up)]() -> std::string { return up() ? "ok" : "degraded"; });
+}
+
 nlohmann::json Readiness::Check() const {
   auto checks = nlohmann::json::object();
   for (const auto& [name, probe] : probes_) checks[name] = probe();

@@ -108,6 +108,16 @@ TEST_CASE("readiness: ok and degraded are ready, anything else is not") {
   CHECK(ready.Check() == nlohmann::json{{"database", "ok"}, {"redis", "degraded"}});
   redis = "unavailable";
   CHECK_FALSE(service::Readiness::Ready(ready.Check()));
+
+  service::Readiness typed;
+  bool db = true, cache = false;
+  typed.Required("database", [&] { return db; });
+  typed.Optional("redis", [&] { return cache; });
+  CHECK(typed.Check() == nlohmann::json{{"database", "ok"}, {"redis", "degraded"}});
+  CHECK(service::Readiness::Ready(typed.Check()));  // an optional dependency down: still ready
+  db = false;
+  CHECK(typed.Check()["database"] == "unavailable");
+  CHECK_FALSE(service::Readiness::Ready(typed.Check()));
 }
 
 TEST_CASE("worker pool refuses work beyond its queue") {

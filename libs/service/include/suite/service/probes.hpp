@@ -18,6 +18,11 @@ namespace suite::service {
 class Readiness {
  public:
   void Add(std::string dependency, std::function<std::string()> probe);
+  /// A dependency the process cannot serve without: "ok" or "unavailable".
+  void Required(std::string dependency, std::function<bool()> up);
+  /// One it serves without (the work waits, as audit events in a publisher's buffer, or is
+  /// done later): "ok" or "degraded". A blip of it must not take every replica out of service.
+  void Optional(std::string dependency, std::function<bool()> up);
   /// {"database": "ok", "redis": "degraded"}; the probes may block (they ping).
   nlohmann::json Check() const;
   static bool Ready(const nlohmann::json& checks);
