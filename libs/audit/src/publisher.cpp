@@ -1,5 +1,7 @@
 #include "suite/audit/publisher.hpp"
 
+#include "suite/observability/metrics.hpp"
+
 #include <future>
 
 #include "suite/core/ids.hpp"
@@ -11,6 +13,18 @@ Publisher::Publisher(redis::Client& client, PublisherOptions options)
     : client_(client), options_(std::move(options)), thread_([this] { Loop(); }) {}
 
 Publisher::~Publisher() { Stop(); }
+
+void Publisher::ExportMetrics(obs::Metrics& metrics) {
+  using Kind = obs::Metrics::Kind;
+  metrics.Expose("audit_events_published_total", "Audit events handed to the Redis stream", Kind::kCounter, {},
+                 [this] { return static_cast<double>(published_.load()); });
+  metrics.Expose("audit_events_dropped_total", "Audit events given up (the buffer was full)", Kind::kCounter, {},
+                 [this] { return static_cast<double>(dropped_.load()); });
+  metrics.Expose("audit_events_queued", "Audit events waiting for Redis", Kind::kGauge, {}, [this] {
+    std::lock_guard lock(mu_);
+    return static_cast<double>(queue_.size());
+  });
+}
 
 void Publisher::Stop() {
   {

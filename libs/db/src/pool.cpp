@@ -1,6 +1,7 @@
 #include "suite/db/pool.hpp"
 
 #include "suite/core/error.hpp"
+#include "suite/observability/metrics.hpp"
 
 namespace suite::db {
 
@@ -9,8 +10,10 @@ Pool::Pool(std::string dsn, std::size_t max_size, std::chrono::milliseconds acqu
 
 Pool::Lease::Lease(Pool& p) : pool(p) {
   std::unique_lock lock(p.mu_);
-  const bool ok = p.cv_.wait_for(lock, p.acquire_timeout_,
-                                 [&] { return !p.idle_.empty() || p.open_ < p.max_size_; });
+  auto free = [&] { return !p.idle_.empty() || p.open_ < p.max_size_; };
+  if (!free()) ++p.waits_;
+  const bool ok = p.cv_.wait_for(lock, p.acquire_timeout_, free);
+  if (!ok) ++p.timeouts_;
   if (!ok)
     throw core::ApiError(core::ErrorCode::kServiceUnavailable, "Database is busy, retry shortly",
                          nullptr, "no database connection free within the deadline");
@@ -40,6 +43,25 @@ Pool::Lease::~Lease() {
     --pool.open_;
   }
   pool.cv_.notify_one();
+}
+
+void Pool::ExportMetrics(obs::Metrics& metrics) {
+  using Kind = obs::Metrics::Kind;
+  auto read = [this](auto field) {
+    return [this, field] {
+      std::lock_guard lock(mu_);
+      return static_cast<double>(field(*this));
+    };
+  };
+  const std::string connections = "Database connections open, by state (in_use, idle)";
+  metrics.Expose("db_pool_connections", connections, Kind::kGauge, {{"state", "in_use"}},
+                 read([](const Pool& p) { return p.open_ - p.idle_.size(); }));
+  metrics.Expose("db_pool_connections", connections, Kind::kGauge, {{"state", "idle"}},
+                 read([](const Pool& p) { return p.idle_.size(); }));
+  metrics.Expose("db_pool_acquire_waits_total", "Requests for a connection that had to wait for one", Kind::kCounter,
+                 {}, read([](const Pool& p) { return p.waits_; }));
+  metrics.Expose("db_pool_acquire_timeouts_total", "Requests for a connection that got none in time (503)",
+                 Kind::kCounter, {}, read([](const Pool& p) { return p.timeouts_; }));
 }
 
 bool Pool::Ping() {

@@ -2,6 +2,11 @@
 // a connection is session.cpp's.
 #include "suite/http/server.hpp"
 
+#include <openssl/asn1.h>
+#include <openssl/x509.h>
+
+#include <ctime>
+
 #include "server_core.hpp"
 
 namespace suite::http {
@@ -85,6 +90,13 @@ std::shared_ptr<net::ssl::context> ServerCore::MakeTls(const TlsFiles& files) {
   ctx->use_private_key_file(files.key_file, net::ssl::context::pem, ec);
   if (ec) throw std::runtime_error("cannot load TLS key " + files.key_file);
   return ctx;
+}
+
+double ServerCore::NotAfter(net::ssl::context& ctx) {
+  const X509* cert = SSL_CTX_get0_certificate(ctx.native_handle());
+  std::tm tm{};
+  if (cert == nullptr || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return 0;
+  return static_cast<double>(timegm(&tm));
 }
 
 net::awaitable<void> ServerCore::Accept(tcp::acceptor& acceptor, std::shared_ptr<TlsSlot> tls) {
@@ -178,7 +190,9 @@ bool Server::ReloadTls() {
   bool all = true;
   for (auto& slot : impl_->tls_slots) {
     try {
-      slot->context.store(impl_->MakeTls(slot->files));
+      auto ctx = impl_->MakeTls(slot->files);
+      slot->not_after = detail::ServerCore::NotAfter(*ctx);
+      slot->context.store(std::move(ctx));
       obs::Info("TLS certificate reloaded", {{"cert_file", slot->files.cert_file}});
     } catch (const std::exception& e) {
       obs::Error("TLS certificate not reloaded; keeping the one in use", {{"error", e.what()}});
@@ -195,6 +209,7 @@ std::uint16_t Server::Listen(const Listener& l) {
     tls = std::make_shared<detail::ServerCore::TlsSlot>();
     tls->files = *l.tls;
     tls->context.store(impl_->MakeTls(*l.tls));
+    tls->not_after = detail::ServerCore::NotAfter(*tls->context.load());
     impl_->tls_slots.push_back(tls);
   }
   beast::error_code ec;
@@ -213,6 +228,11 @@ std::uint16_t Server::Listen(const Listener& l) {
   auto& ref = *acceptor;
   impl_->acceptors.push_back(std::move(acceptor));
   net::co_spawn(ref.get_executor(), impl_->Accept(ref, tls), detail::LogException{"accept"});
+  if (tls)
+    impl_->metrics.Expose("tls_certificate_expiry_timestamp_seconds",
+                          "When the certificate a TLS listener serves expires (Unix time), by port",
+                          obs::Metrics::Kind::kGauge, {{"port", std::to_string(port)}},
+                          [tls] { return tls->not_after.load(); });
   obs::Info("listening", {{"address", l.address}, {"port", port}, {"tls", l.tls.has_value()}});
   return port;
 }

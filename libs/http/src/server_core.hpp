@@ -56,6 +56,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   struct TlsSlot {
     TlsFiles files;
     std::atomic<std::shared_ptr<net::ssl::context>> context;
+    std::atomic<double> not_after{0};  ///< the certificate's expiry (Unix time), for the alert
   };
   std::vector<std::shared_ptr<TlsSlot>> tls_slots;
   std::atomic<bool> draining{false};   ///< set by Drain(): each connection ends after its answer
@@ -86,6 +87,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   void Release(const net::ip::address& client);
   void Drain();
   std::shared_ptr<net::ssl::context> MakeTls(const TlsFiles& files);
+  /// The expiry of the certificate `ctx` serves (Unix time; 0 when unreadable).
+  static double NotAfter(net::ssl::context& ctx);
   net::awaitable<void> Accept(tcp::acceptor& acceptor, std::shared_ptr<TlsSlot> tls);
   net::awaitable<void> Plain(tcp::socket socket, net::ip::address client);
   net::awaitable<void> Secure(tcp::socket socket, net::ip::address client, std::shared_ptr<net::ssl::context> tls);

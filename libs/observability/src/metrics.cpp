@@ -1,6 +1,15 @@
 #include "suite/observability/metrics.hpp"
 
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
 #include <prometheus/text_serializer.h>
+#include <sstream>
+
+#include "suite/core/version.hpp"
 
 namespace suite::obs {
 
@@ -16,36 +25,119 @@ std::string StatusLabel(int status) {
   return status >= 100 && status <= 599 ? std::to_string(status) : std::string("other");
 }
 
-Metrics::Metrics(const std::string& service)
-    : registry_(std::make_shared<prometheus::Registry>()), service_(service) {
+std::string_view StatusClass(int status) {
+  static constexpr std::string_view kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+  return status >= 100 && status <= 599 ? kClasses[status / 100 - 1] : std::string_view("other");
+}
+
+namespace {
+
+prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type) {
+  prometheus::MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+prometheus::ClientMetric Value(prometheus::MetricType type, double v,
+                               const std::map<std::string, std::string>& labels = {}) {
+  prometheus::ClientMetric m;
+  for (const auto& [k, value] : labels) m.label.push_back({k, value});
+  if (type == prometheus::MetricType::Counter) m.counter.value = v;
+  else m.gauge.value = v;
+  return m;
+}
+
+// The process collector prometheus-cpp 1.0 lacks, after the Go and Python clients': what
+// /proc/self says at the moment of the scrape.
+void AppendProcess(std::vector<prometheus::MetricFamily>& out) {
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');  // the command name may hold spaces and parentheses
+  if (close != std::string::npos && tick > 0) {
+    std::istringstream fields(stat.substr(close + 2));
+    std::vector<std::string> f((std::istream_iterator<std::string>(fields)), std::istream_iterator<std::string>());
+    // After the name: f[0] is field 3 (state); utime 14, stime 15, starttime 22, vsize 23, rss 24.
+    auto field = [&](std::size_t n) { return n - 3 < f.size() ? std::stod(f[n - 3]) : 0.0; };
+    using T = prometheus::MetricType;
+    auto cpu = Family("process_cpu_seconds_total", "User and system CPU time spent in seconds.", T::Counter);
+    cpu.metric.push_back(Value(T::Counter, (field(14) + field(15)) / tick));
+    out.push_back(std::move(cpu));
+    auto vsize = Family("process_virtual_memory_bytes", "Virtual memory size in bytes.", T::Gauge);
+    vsize.metric.push_back(Value(T::Gauge, field(23)));
+    out.push_back(std::move(vsize));
+    auto rss = Family("process_resident_memory_bytes", "Resident memory size in bytes.", T::Gauge);
+    rss.metric.push_back(Value(T::Gauge, field(24) * page));
+    out.push_back(std::move(rss));
+    double boot = 0;
+    std::ifstream proc_stat("/proc/stat");
+    for (std::string key; proc_stat >> key;) {
+      if (key == "btime") {
+        proc_stat >> boot;
+        break;
+      }
+      proc_stat.ignore(1 << 16, '\n');
+    }
+    auto start = Family("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", T::Gauge);
+    start.metric.push_back(Value(T::Gauge, boot + field(22) / tick));
+    out.push_back(std::move(start));
+  }
+  double fds = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (const dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ++fds;
+    ::closedir(d);
+    --fds;  // the directory being read
+  }
+  auto open = Family("process_open_fds", "Number of open file descriptors.", prometheus::MetricType::Gauge);
+  open.metric.push_back(Value(prometheus::MetricType::Gauge, fds));
+  out.push_back(std::move(open));
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    auto max = Family("process_max_fds", "Maximum number of open file descriptors.", prometheus::MetricType::Gauge);
+    max.metric.push_back(Value(prometheus::MetricType::Gauge, static_cast<double>(limit.rlim_cur)));
+    out.push_back(std::move(max));
+  }
+}
+
+}  // namespace
+
+Metrics::Metrics(const std::string& /*service: the scrape's job names it*/)
+    : registry_(std::make_shared<prometheus::Registry>()) {
   requests_ = &prometheus::BuildCounter()
                    .Name("http_requests_total")
                    .Help("HTTP requests served, by method, route and status")
                    .Register(*registry_);
   duration_ = &prometheus::BuildHistogram()
                    .Name("http_request_duration_seconds")
-                   .Help("HTTP request latency, by method and route")
+                   .Help("HTTP request latency, by method, route and status class")
                    .Register(*registry_);
   in_flight_ = &prometheus::BuildGauge()
                     .Name("http_requests_in_progress")
                     .Help("HTTP requests being served")
                     .Register(*registry_)
-                    .Add({{"service", service_}});
+                    .Add({});
   connections_ = &prometheus::BuildGauge()
                       .Name("http_connections_open")
                       .Help("Client connections accepted and not yet closed (TLS handshakes included)")
                       .Register(*registry_)
-                      .Add({{"service", service_}});
+                      .Add({});
   auto& refused = prometheus::BuildCounter()
                       .Name("http_connections_refused_total")
                       .Help("Connections closed at accept: max_connections, per_client cap, fd_exhausted")
                       .Register(*registry_);
-  refused_[static_cast<std::size_t>(Refusal::kMaxConnections)] =
-      &refused.Add({{"service", service_}, {"reason", "max_connections"}});
-  refused_[static_cast<std::size_t>(Refusal::kPerClient)] =
-      &refused.Add({{"service", service_}, {"reason", "per_client"}});
-  refused_[static_cast<std::size_t>(Refusal::kFdExhausted)] =
-      &refused.Add({{"service", service_}, {"reason", "fd_exhausted"}});
+  refused_[static_cast<std::size_t>(Refusal::kMaxConnections)] = &refused.Add({{"reason", "max_connections"}});
+  refused_[static_cast<std::size_t>(Refusal::kPerClient)] = &refused.Add({{"reason", "per_client"}});
+  refused_[static_cast<std::size_t>(Refusal::kFdExhausted)] = &refused.Add({{"reason", "fd_exhausted"}});
+  prometheus::BuildGauge()
+      .Name("suite_build_info")
+      .Help("The build this process runs: 1, with its version and source revision")
+      .Register(*registry_)
+      .Add({{"version", core::kVersion}, {"revision", core::kRevision}})
+      .Set(1);
 }
 
 void Metrics::ObserveRequest(std::string_view method, const std::string& route, int status,
@@ -54,13 +146,33 @@ void Metrics::ObserveRequest(std::string_view method, const std::string& route, 
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   const std::string m(MethodLabel(method));
   const std::string& r = route.empty() ? std::string("unmatched") : route;
-  requests_->Add({{"service", service_}, {"method", m}, {"route", r}, {"status_code", StatusLabel(status)}})
-      .Increment();
-  duration_->Add({{"service", service_}, {"method", m}, {"route", r}}, kBuckets).Observe(seconds);
+  requests_->Add({{"method", m}, {"route", r}, {"status_code", StatusLabel(status)}}).Increment();
+  duration_->Add({{"method", m}, {"route", r}, {"status_class", std::string(StatusClass(status))}}, kBuckets)
+      .Observe(seconds);
+}
+
+void Metrics::Expose(const std::string& name, const std::string& help, Kind kind, Labels labels,
+                     std::function<double()> read) {
+  std::lock_guard lock(exposed_mu_);
+  auto& e = exposed_[name];
+  e.help = help;
+  e.kind = kind;
+  e.series.emplace_back(std::move(labels), std::move(read));
 }
 
 std::string Metrics::Render() const {
-  return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  {
+    std::lock_guard lock(exposed_mu_);
+    for (const auto& [name, e] : exposed_) {
+      const auto type = e.kind == Kind::kCounter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+      auto f = Family(name, e.help, type);
+      for (const auto& [labels, read] : e.series) f.metric.push_back(Value(type, read(), labels));
+      families.push_back(std::move(f));
+    }
+  }
+  AppendProcess(families);
+  return prometheus::TextSerializer{}.Serialize(families);
 }
 
 }  // namespace suite::obs

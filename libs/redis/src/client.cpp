@@ -11,6 +11,7 @@
 
 #include "suite/core/url.hpp"
 #include "suite/observability/log.hpp"
+#include "suite/observability/metrics.hpp"
 #include <openssl/sha.h>
 
 #include <future>
@@ -344,6 +345,11 @@ void Client::Stop() {
 }
 
 bool Client::connected() const { return impl_->is_connected.load(); }
+
+void Client::ExportMetrics(obs::Metrics& metrics) {
+  metrics.Expose("redis_connected", "1 while the Redis connection is up, by client", obs::Metrics::Kind::kGauge,
+                 {{"client", impl_->name}}, [i = impl_] { return i->is_connected.load() ? 1.0 : 0.0; });
+}
 
 void Client::Subscribe(std::vector<std::string> channels, MessageFn on_message, std::function<void(bool)> on_state) {
   impl_->sub = std::make_unique<Impl::Subscription>(

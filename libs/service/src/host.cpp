@@ -25,6 +25,13 @@ HostConfig HostConfig::FromEnv(core::Env& env, std::string service, std::uint16_
 Host::Host(HostConfig config)
     : config_(std::move(config)), metrics_(config_.service), workers_({.threads = config_.workers}) {
   obs::SetService(config_.service);
+  using Kind = obs::Metrics::Kind;
+  metrics_.Expose("worker_pool_threads", "Threads for blocking work (database, password hashing)", Kind::kGauge, {},
+                  [this] { return static_cast<double>(workers_.threads()); });
+  metrics_.Expose("worker_pool_queued", "Blocking work waiting for a thread", Kind::kGauge, {},
+                  [this] { return static_cast<double>(workers_.queued()); });
+  metrics_.Expose("worker_pool_rejected_total", "Blocking work refused (queue full or waited too long): 503",
+                  Kind::kCounter, {}, [this] { return static_cast<double>(workers_.rejected()); });
 }
 
 Host::~Host() {

@@ -31,7 +31,13 @@ void WorkerPool::Submit(std::function<void()> task, std::function<void()> reject
       return;
     }
   }
+  ++rejected_;
   if (rejected) rejected();
+}
+
+std::size_t WorkerPool::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
 }
 
 void WorkerPool::Loop() {
@@ -45,6 +51,7 @@ void WorkerPool::Loop() {
       queue_.pop_front();
     }
     if (std::chrono::steady_clock::now() - job.queued > opts_.max_wait) {
+      ++rejected_;
       if (job.rejected) job.rejected();
       continue;
     }

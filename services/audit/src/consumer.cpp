@@ -1,5 +1,7 @@
 #include "consumer.hpp"
 
+#include "suite/observability/metrics.hpp"
+
 #include "record.hpp"
 
 #include <unistd.h>
@@ -27,6 +29,11 @@ Consumer::~Consumer() {
 }
 
 void Consumer::Start() { EnsureGroup(); }
+
+void Consumer::ExportMetrics(suite::obs::Metrics& metrics) {
+  metrics.Expose("audit_events_written_total", "Audit events stored in PostgreSQL (and the NDJSON file)",
+                 suite::obs::Metrics::Kind::kCounter, {}, [this] { return static_cast<double>(written_.load()); });
+}
 
 void Consumer::EnsureGroup() {
   if (stopping_) return;

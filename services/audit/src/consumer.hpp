@@ -38,6 +38,8 @@ class Consumer {
   /// No batch between read and acknowledgement.
   bool Drained() const { return !busy_; }
   std::size_t written() const { return written_; }
+  /// audit_events_written_total.
+  void ExportMetrics(suite::obs::Metrics& metrics);
 
  private:
   enum class Phase { kOwnPending, kClaim, kLive };

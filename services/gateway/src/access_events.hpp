@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 /// Every answer the gateway gives, refusals included, as an access event on the audit stream
 /// (type "request": method, route, status, identity, key, tier, client, duration, bytes, request
 /// id, the reason of a refusal), and counted: gateway_refusals_total{reason}. First in the
@@ -30,6 +31,8 @@ class AccessEventFilter final : public Filter {
  private:
   suite::audit::Publisher* publisher_;
   prometheus::Family<prometheus::Counter>& refusals_;
+  /// gateway_requests_total{tier, status_class}: every series from the start, at zero.
+  std::array<std::array<prometheus::Counter*, 6>, 5> by_tier_{};
 };
 
 }  // namespace gateway

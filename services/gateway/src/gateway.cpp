@@ -57,12 +57,15 @@ Gateway::Gateway(std::shared_ptr<const Config> config, boost::asio::io_context& 
     events_redis_ = std::make_unique<suite::redis::Client>(io, config->redis, "access-events");
     events_redis_->Start();
     events_ = std::make_unique<suite::audit::Publisher>(*events_redis_);
+    events_redis_->ExportMetrics(metrics);
+    events_->ExportMetrics(metrics);
   }
   chain_.store(Build(config));
   jwks_->Start();
   revocations_.Subscribe({suite::security::kApiKeyRevocations},
                          [this](const std::string&, const std::string& payload) { user_keys_.Revoked(payload); },
                          [this](bool live) { user_keys_.SetLive(live); });
+  revocations_.ExportMetrics(metrics);
   revocations_.Start();
 }
 

@@ -13,6 +13,10 @@
 
 #include "suite/redis/client.hpp"
 
+namespace suite::obs {
+class Metrics;
+}
+
 namespace suite::audit {
 
 inline constexpr const char* kStream = "audit.events";
@@ -37,6 +41,8 @@ class Publisher {
   bool Drained() const;
   std::size_t dropped() const { return dropped_; }
   std::size_t published() const { return published_; }
+  /// audit_events_published_total, audit_events_dropped_total, audit_events_queued.
+  void ExportMetrics(obs::Metrics& metrics);
   void Stop();
 
  private:

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+namespace suite::obs {
+class Metrics;
+}
+
 namespace suite::db {
 
 class Pool {
@@ -30,6 +34,8 @@ class Pool {
   /// SELECT 1 with a fresh lease; false when the database does not answer.
   bool Ping();
   const std::string& dsn() const { return dsn_; }
+  /// db_pool_connections{state}, db_pool_acquire_waits_total, db_pool_acquire_timeouts_total.
+  void ExportMetrics(obs::Metrics& metrics);
 
  private:
   struct Lease {
@@ -46,6 +52,7 @@ class Pool {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   std::size_t open_ = 0;
+  std::size_t waits_ = 0, timeouts_ = 0;  // guarded by mu_
 };
 
 }  // namespace suite::db

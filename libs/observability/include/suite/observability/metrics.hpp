@@ -1,15 +1,21 @@
 #pragma once
-/// The process's Prometheus registry plus the request and connection metrics every service
-/// exposes. Every label value comes from a closed set: a client can add requests, never series.
+/// The process's Prometheus registry plus the metrics every service exposes: requests and their
+/// latency, connections, the process itself (process_*, read from /proc at scrape time) and
+/// suite_build_info. No series carries the service's name: the scrape's `job` does. Every label
+/// value comes from a closed set: a client can add requests, never series.
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <array>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace suite::obs {
 
@@ -20,6 +26,8 @@ enum class Refusal { kMaxConnections, kPerClient, kFdExhausted };
 std::string_view MethodLabel(std::string_view method);
 /// The status label: "100".."599", else "other".
 std::string StatusLabel(int status);
+/// The status class label: "1xx".."5xx", else "other".
+std::string_view StatusClass(int status);
 
 class Metrics {
  public:
@@ -31,17 +39,32 @@ class Metrics {
   prometheus::Gauge& in_flight() { return *in_flight_; }
   prometheus::Gauge& connections() { return *connections_; }
   void ConnectionRefused(Refusal why) { refused_[static_cast<std::size_t>(why)]->Increment(); }
+
+  enum class Kind { kCounter, kGauge };
+  using Labels = std::map<std::string, std::string>;
+  /// A series whose value a component already keeps (a counter it increments, a state it
+  /// knows): `read` runs at each scrape, so the hot path pays nothing. Series of one name share
+  /// its help and kind; `read` must stay valid as long as this object (the host owns both).
+  void Expose(const std::string& name, const std::string& help, Kind kind, Labels labels,
+              std::function<double()> read);
+
   /// Text exposition format 0.0.4.
   std::string Render() const;
 
  private:
+  struct Exposed {
+    std::string help;
+    Kind kind;
+    std::vector<std::pair<Labels, std::function<double()>>> series;
+  };
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* duration_;
   prometheus::Gauge* in_flight_;
   prometheus::Gauge* connections_;
   std::array<prometheus::Counter*, 3> refused_{};
-  std::string service_;
+  mutable std::mutex exposed_mu_;
+  std::map<std::string, Exposed> exposed_;
 };
 
 }  // namespace suite::obs

@@ -17,6 +17,10 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace suite::obs {
+class Metrics;
+}
+
 namespace suite::redis {
 
 struct Reply {
@@ -79,6 +83,8 @@ class Client {
   void Eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
             Callback cb);
   bool connected() const;
+  /// redis_connected{client}: 1 while the connection is up.
+  void ExportMetrics(obs::Metrics& metrics);
 
   using MessageFn = std::function<void(const std::string& channel, const std::string& payload)>;
   /// Puts this client's connection in subscriber mode (it carries nothing else then; use

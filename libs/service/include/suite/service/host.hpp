@@ -56,9 +56,10 @@ class Host {
   const HostConfig& config() const { return config_; }
 
   /// Builds a part the host owns until Run() ends. Its lifecycle follows the members it has:
-  /// `Drain()` when the stop begins (take no new work), `Drained()` awaited before the loop
-  /// stops (bounded by the drain timeout), `Stop()` once the loop has stopped. Parts stop, then
-  /// are destroyed, in the reverse order of Own(): what was built on another goes first.
+  /// `ExportMetrics(obs::Metrics&)` at once (what it counts appears in /metrics), `Drain()` when
+  /// the stop begins (take no new work), `Drained()` awaited before the loop stops (bounded by
+  /// the drain timeout), `Stop()` once the loop has stopped. Parts stop, then are destroyed, in
+  /// the reverse order of Own(): what was built on another goes first.
   template <class T, class... Args>
   T& Own(Args&&... args) {
     auto part = std::make_shared<T>(std::forward<Args>(args)...);
@@ -68,6 +69,7 @@ class Host {
     if constexpr (requires { ref.Drain(); }) drain = [&ref] { ref.Drain(); };
     if constexpr (requires { { ref.Drained() } -> std::convertible_to<bool>; }) drained = [&ref] { return ref.Drained(); };
     if constexpr (requires { ref.Stop(); }) stop = [&ref] { ref.Stop(); };
+    if constexpr (requires { ref.ExportMetrics(metrics_); }) ref.ExportMetrics(metrics_);
     if (drain || drained) runtime_.OnStop(std::move(drain), std::move(drained));
     parts_.push_back({std::move(part), std::move(stop)});
     return ref;

@@ -2,6 +2,7 @@
 /// A bounded pool of threads for blocking work (libpqxx, argon2id). Work that cannot start
 /// within `max_wait` is refused instead of queued without bound; the caller answers 503.
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -30,6 +31,8 @@ class WorkerPool final : public http::Offload {
   /// queue is full or the task waited longer than max_wait.
   void Submit(std::function<void()> task, std::function<void()> rejected) override;
   std::size_t threads() const { return opts_.threads; }
+  std::size_t rejected() const { return rejected_; }
+  std::size_t queued() const;
   void Stop();
 
  private:
@@ -39,10 +42,11 @@ class WorkerPool final : public http::Offload {
   };
   void Loop();
   Options opts_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+  std::atomic<std::size_t> rejected_{0};
   std::vector<std::thread> threads_;
 };
 
