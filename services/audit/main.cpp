@@ -1,6 +1,8 @@
 // audit: consumes the audit stream into PostgreSQL and NDJSON; serves GET /audit/requests.
 #include <unistd.h>
 
+#include <string_view>
+
 #include "consumer.hpp"
 #include "routes.hpp"
 #include "suite/db/migrations.hpp"
@@ -11,7 +13,9 @@ namespace audit {
 const std::vector<suite::db::Migration>& Migrations();
 }
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--migrate")
+    return suite::db::MigrateCommand("audit", "audit", audit::Migrations());
   suite::core::Env env("audit");
   auto host_config = suite::service::HostConfig::FromEnv(env, "audit", 8083);
   const auto database_url = env.Secret("DATABASE_URL", 1);

@@ -1,4 +1,6 @@
 // auth-user: users, passwords (argon2id), lockout, access tokens, e-mail links, API keys.
+#include <string_view>
+
 #include "routes.hpp"
 #include "settings.hpp"
 #include "signing_keys.hpp"
@@ -11,7 +13,9 @@ namespace auth {
 const std::vector<suite::db::Migration>& Migrations();
 }
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--migrate")
+    return suite::db::MigrateCommand("auth-user", "auth", auth::Migrations());
   suite::core::Env env("auth-user");
   const auto s = auth::Settings::FromEnv(env);
   env.Finish();

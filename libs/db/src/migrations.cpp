@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "suite/core/config.hpp"
 #include "suite/observability/log.hpp"
 
 namespace suite::db {
@@ -46,6 +47,22 @@ int Migrate(pqxx::connection& conn, const std::string& schema,
   pqxx::nontransaction unlock(conn);
   unlock.exec_params("SELECT pg_advisory_unlock(hashtext($1))", lock_key);
   return applied;
+}
+
+int MigrateCommand(const char* service, const std::string& schema, const std::vector<Migration>& migrations) {
+  obs::SetService(service);
+  core::Env env(service);
+  const auto url = env.Secret("DATABASE_URL", 1);
+  env.Finish();
+  try {
+    pqxx::connection conn(url);
+    const int applied = Migrate(conn, schema, migrations);
+    obs::Info("migrations done", {{"schema", schema}, {"applied", applied}});
+    return 0;
+  } catch (const std::exception& e) {
+    obs::Error("migrations failed", {{"schema", schema}, {"error", e.what()}});
+    return 1;
+  }
 }
 
 }  // namespace suite::db
