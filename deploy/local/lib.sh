@@ -23,6 +23,7 @@ install_deps() {  # install_deps [extra packages]: what the suite needs, plus th
 }
 
 build() {  # build <preset>
+  command -v npm >/dev/null || install_deps nodejs npm  # the docs page's files, fetched at build time
   export CCACHE_BASEDIR="$SUITE_ROOT" CCACHE_NOHASHDIR=1
   cmake --preset "$1" -S "$SUITE_ROOT" >/dev/null
   cmake --build "$SUITE_ROOT/build/$1" -j "$(nproc)"
@@ -223,7 +224,7 @@ svc_env() {
     auth-user) export PORT=$AUTH_PORT DATABASE_URL=$AUTH_DATABASE_URL ;;
     processing) export PORT=$PROCESSING_PORT ;;
     audit) export PORT=$AUDIT_PORT DATABASE_URL=$AUDIT_DATABASE_URL ;;
-    gateway) ;;
+    gateway) export DOCS_DIR=${DOCS_DIR:-$bin/docs} ;;  # $bin: start_services' (the build's docs/)
   esac
 }
 

@@ -15,9 +15,10 @@ int main(int argc, char** argv) {
   suite::service::Host host(config->Host());
   auto& redis = host.Own<suite::redis::Client>(host.io(), config->redis, "ratelimit");
   host.readiness().Add("redis", gateway::RedisReadiness(*config, redis));
-  // Public: /health, /health/detailed, /protected, /api/status. /metrics and /ready are served
-  // on METRICS_PORT, which the edge does not expose.
+  // Public: /health, /ready, /health/detailed, /protected, /api/status, /docs, /openapi.json.
+  // /metrics is served on METRICS_PORT, which the edge does not expose.
   gateway::RegisterLocalRoutes(host.router(), host.workers(), host.readiness(), *config);
+  gateway::RegisterDocs(host.router(), config->docs_dir);
   auto& gw = host.Own<gateway::Gateway>(config, host.io(), host.router(), redis, host.metrics());
   auto& edge = host.Serve(config->Listeners(), config->server, gw.Handler());
   host.ServeAdmin(config->metrics_port);

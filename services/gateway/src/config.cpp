@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <cstdlib>
+#include <fstream>
 
 #include "suite/observability/log.hpp"
 
@@ -200,6 +201,10 @@ Config Config::FromEnv(suite::core::Env& env) {
   }
   c.identity_ttl = std::chrono::seconds((timeout.count() + 999) / 1000);
   c.access_events = env.Bool("ACCESS_EVENTS", true);
+  // The docs page's files (the build's `docs/`, made by deploy/docs/build.mjs).
+  c.docs_dir = env.Str("DOCS_DIR", "");
+  if (!c.docs_dir.empty() && !std::ifstream(c.docs_dir + "/openapi.json"))
+    env.Fail("DOCS_DIR", "has no openapi.json (the build makes it: build/<preset>/docs)");
   c.drain = env.Millis("DRAIN_TIMEOUT_MS", 10'000, 0, 600'000);
   return c;
 }

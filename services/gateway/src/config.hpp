@@ -51,6 +51,7 @@ struct Config {
   std::chrono::seconds identity_ttl{30};         ///< the upstream timeout, rounded up
   std::chrono::milliseconds drain{10'000};
   bool access_events = true;                     ///< ACCESS_EVENTS: every answer to the audit stream
+  std::string docs_dir;                          ///< DOCS_DIR: GET /docs and /openapi.json (empty: 404)
 
   /// The file (GATEWAY_CONFIG, else the built-in default), then the environment: secrets,
   /// ports, TLS, and seed 001's variables as overrides of the file.

@@ -42,6 +42,8 @@ const char* const kDefaultConfig = R"json({
     {"prefix": "/audit/", "methods": ["GET"], "upstream": "audit", "auth": "any", "role": "admin"},
     {"prefix": "/security/events", "methods": ["GET"], "upstream": "audit", "auth": "any", "role": "admin"},
     {"prefix": "/security/", "methods": ["GET"], "upstream": "audit", "auth": "any"},
+    {"prefix": "/docs/", "methods": ["GET"], "upstream": "gateway", "auth": "none"},
+    {"prefix": "/openapi.json", "methods": ["GET"], "upstream": "gateway", "auth": "none"},
     {"prefix": "/health/detailed", "methods": ["GET"], "upstream": "gateway", "auth": "any"},
     {"prefix": "/protected", "methods": ["GET"], "upstream": "gateway", "auth": "any"},
     {"prefix": "/api/status", "methods": ["GET"], "upstream": "gateway", "auth": "any"}

@@ -1,6 +1,12 @@
 #include "local_routes.hpp"
 
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+
 #include "suite/core/ids.hpp"
+#include "suite/observability/log.hpp"
 #include "suite/core/version.hpp"
 #include "suite/service/identity_guard.hpp"
 
@@ -41,6 +47,63 @@ void RegisterLocalRoutes(suite::http::Router& router, suite::http::Offload& work
                                 {"cors", {{"allowed_origins", origins}}},
                                 {"timestamp", suite::core::NowIso()}});
   });
+}
+
+namespace {
+
+// The docs page may run only what the gateway itself serves: its scripts and stylesheet, the
+// description it fetches, the images Swagger UI draws as data: URIs. No inline script, no
+// other origin, no framing, no form posts.
+constexpr const char* kDocsPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+struct DocFile {
+  const char* name;
+  const char* type;
+};
+// A closed set, served by name: a path never reaches the filesystem.
+constexpr DocFile kDocFiles[] = {{"index.html", "text/html; charset=utf-8"},
+                                 {"docs.js", "text/javascript; charset=utf-8"},
+                                 {"swagger-ui-bundle.js", "text/javascript; charset=utf-8"},
+                                 {"swagger-ui.css", "text/css; charset=utf-8"},
+                                 {"openapi.json", "application/json"}};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (data.size() > 8u << 20) throw std::runtime_error(path + " is over 8 MiB");
+  return data;
+}
+
+}  // namespace
+
+void RegisterDocs(suite::http::Router& router, const std::string& dir) {
+  if (dir.empty()) return;
+  auto files = std::make_shared<std::map<std::string, Response>>();
+  for (const auto& f : kDocFiles) {
+    Response r;
+    try {
+      r.body = ReadFile(dir + "/" + f.name);
+    } catch (const std::exception& e) {
+      // Not a reason to refuse traffic: the API is served, the docs are not (and the log says why).
+      suite::obs::Error("docs not served", {{"error", e.what()}});
+      return;
+    }
+    r.Set("content-type", f.type);
+    r.Set("content-security-policy", kDocsPolicy);
+    r.Set("cache-control", "public, max-age=300");
+    files->emplace(f.name, std::move(r));
+  }
+  router.Inline("GET", "/docs", [files](Request&) { return files->at("index.html"); });
+  router.Inline("GET", "/docs/*", [files](Request& req) {
+    const auto it = files->find(req.path.substr(std::string_view("/docs/").size()));
+    if (it == files->end() || it->first == "openapi.json")
+      throw suite::core::ApiError(suite::core::ErrorCode::kNotFound, "Not found");
+    return it->second;
+  });
+  router.Inline("GET", "/openapi.json", [files](Request&) { return files->at("openapi.json"); });
 }
 
 }  // namespace gateway

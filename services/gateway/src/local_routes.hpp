@@ -13,6 +13,11 @@ namespace gateway {
 void RegisterLocalRoutes(suite::http::Router& router, suite::http::Offload& workers,
                          const suite::service::Readiness& readiness, const Config& config);
 
+/// GET /docs (Swagger UI), its files under /docs/, and GET /openapi.json, read from `dir` at
+/// start (deploy/docs/build.mjs makes them), each with the docs page's own CSP. Nothing when
+/// `dir` is empty, or (logged) when a file cannot be read.
+void RegisterDocs(suite::http::Router& router, const std::string& dir);
+
 /// Redis as /ready sees it. Without Redis the gateway still serves (limits by the failure mode):
 /// "degraded", not a reason to leave the load balancer, unless the mode is to refuse.
 std::function<std::string()> RedisReadiness(const Config& config, const suite::redis::Client& redis);

@@ -16,7 +16,12 @@ const problems = [];
 const operations = [];
 for (const [path, item] of Object.entries(doc.paths))
   for (const method of ["get", "post", "put", "patch", "delete"])
-    if (item[method]) operations.push({ path, method: method.toUpperCase() });
+    if (item[method]) {
+      // A path parameter takes its first enumerated value, else 1.
+      const params = [...(item.parameters ?? []), ...(item[method].parameters ?? [])].filter((p) => p.in === "path");
+      const target = path.replace(/\{([^}]+)\}/g, (_, name) => params.find((p) => p.name === name)?.schema?.enum?.[0] ?? "1");
+      operations.push({ path, method: method.toUpperCase(), target });
+    }
 
 const matches = (route, path) =>
   route.prefix.endsWith("/") ? path.startsWith(route.prefix) || path === route.prefix.slice(0, -1) : path === route.prefix;
@@ -37,7 +42,7 @@ for (const op of operations) {
 
 if (base) {
   for (const op of operations) {
-    const target = op.path.replace(/\{[^}]+\}/g, "1");
+    const target = op.target;
     for (const headers of [{}, { "X-API-Key": apiKey }]) {
       const init = { method: op.method, headers: { ...headers } };
       if (op.method !== "GET" && op.method !== "DELETE") {
