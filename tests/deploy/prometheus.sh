@@ -4,6 +4,6 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 P="$ROOT/deploy/prometheus"
-promtool check config "$P/prometheus.yml"
+promtool check config "$P/prometheus.yml" "$P/compose.yml"
 promtool check rules "$P"/rules/*.yml
 promtool test rules "$P"/tests/*.yml

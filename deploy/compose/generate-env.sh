@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Makes the compose stack's .env (secrets, chosen here, never committed) and certs/ (a CA and
+# the gateway's certificate for localhost), once: existing files are kept (the secrets sealed
+# data in PostgreSQL). Needs openssl.
+set -euo pipefail
+cd "$(dirname "$0")"
+umask 077
+if [ ! -f .env ]; then
+  db=$(openssl rand -hex 16)
+  key=sk-$(openssl rand -hex 16)
+  cat > .env <<ENV
+COMPOSE_PROJECT_NAME=suite
+JWT_SECRET=$(openssl rand -hex 32)
+INTERNAL_TOKEN_SECRET=$(openssl rand -hex 32)
+SIGNING_KEYS_SECRET=$(openssl rand -hex 32)
+API_KEYS=[{"key":"$key","name":"compose","tier":"enterprise"}]
+API_KEY=$key
+POSTGRES_PASSWORD=$(openssl rand -hex 16)
+DB_PASSWORD=$db
+REDIS_URL=redis://redis:6379
+AUTH_USER_URL=http://auth-user:8081
+PROCESSING_URL=http://processing:8082
+AUDIT_URL=http://audit:8083
+BIND_ADDRESS=0.0.0.0
+TRUSTED_HOSTS=localhost,127.0.0.1
+REQUIRE_EMAIL_VERIFICATION=false
+PUBLIC_BASE_URL=https://localhost:8443
+ADMIN_USERNAME=admin
+ADMIN_EMAIL=admin@example.com
+ADMIN_PASSWORD=Adm1n-$(openssl rand -hex 8)!
+ENV
+  echo ".env written; the API key is $key"
+fi
+if [ ! -f certs/server.key ]; then
+  mkdir -p certs
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout certs/ca.key -out certs/ca.crt -days 90 \
+    -subj "/CN=suite compose CA" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout certs/server.key -out certs/server.csr \
+    -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,DNS:gateway,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' > certs/server.ext
+  openssl x509 -req -in certs/server.csr -CA certs/ca.crt -CAkey certs/ca.key -CAcreateserial -out certs/server.crt \
+    -days 90 -extfile certs/server.ext 2>/dev/null
+  rm -f certs/server.csr certs/server.ext
+  chmod 755 certs && chmod 644 certs/ca.crt certs/server.crt
+  # The gateway runs as uid 10001 in its container: it must read its key.
+  if [ "$(id -u)" = 0 ]; then chown 10001:10001 certs/server.key; else chmod 644 certs/server.key; fi
+  echo "certs/ written (CA: certs/ca.crt, 90 days)"
+fi
