@@ -26,7 +26,7 @@ if [ -z "$KUBECTL" ]; then
   KUBECTL=$tools/usr/bin/kubectl
 fi
 command -v npm >/dev/null || install_deps nodejs npm
-(cd "$ROOT/tests/deploy/k8s" && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; })
+(cd "$ROOT/tests/deploy/k8s" && { [ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund --silent; })
 
 cp -r "$ROOT/k8s" "$DIR/k8s"
 rm -f "$DIR"/k8s/overlays/dev/{secrets.env,tls.crt,tls.key}

@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/deploy/local/lib.sh"
 T=$ROOT/tests/deploy/openapi
 command -v npm >/dev/null || install_deps nodejs npm
-(cd "$T" && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; })
+(cd "$T" && { [ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund --silent; })
 (cd "$ROOT" && "$T/node_modules/.bin/redocly" lint proto/openapi.yaml --config redocly.yaml --format=stylish)
 [ $# -ge 1 ] || exec node "$T/contract.mjs" "$ROOT/proto/openapi.yaml" "$ROOT/deploy/gateway/gateway.json"
 
