@@ -1,35 +1,47 @@
 #!/usr/bin/env bash
-# Makes the compose stack's .env (secrets, chosen here, never committed) and certs/ (a CA and
-# the gateway's certificate for localhost), once: existing files are kept (the secrets sealed
-# data in PostgreSQL). Needs openssl.
+# Makes the compose stack's .env and env/<service>.env (secrets, chosen here, never committed)
+# and certs/ (a CA and the gateway's certificate for localhost), once: existing files are kept
+# (the secrets sealed data in PostgreSQL). Needs openssl.
 set -euo pipefail
 cd "$(dirname "$0")"
 umask 077
 if [ ! -f .env ]; then
-  db=$(openssl rand -hex 16)
   key=sk-$(openssl rand -hex 16)
+  # What docker-compose substitutes into the file (the database's passwords), then each
+  # service's own file: a service sees only the secrets it uses.
   cat > .env <<ENV
 COMPOSE_PROJECT_NAME=suite
-JWT_SECRET=$(openssl rand -hex 32)
-INTERNAL_TOKEN_SECRET=$(openssl rand -hex 32)
-SIGNING_KEYS_SECRET=$(openssl rand -hex 32)
-API_KEYS=[{"key":"$key","name":"compose","tier":"enterprise"}]
-API_KEY=$key
 POSTGRES_PASSWORD=$(openssl rand -hex 16)
-DB_PASSWORD=$db
-REDIS_URL=redis://redis:6379
+DB_PASSWORD=$(openssl rand -hex 16)
+API_KEY=$key
+ENV
+  jwt=$(openssl rand -hex 32) internal=$(openssl rand -hex 32)
+  mkdir -p env
+  common="BIND_ADDRESS=0.0.0.0
+INTERNAL_TOKEN_SECRET=$internal
+REDIS_URL=redis://redis:6379"
+  cat > env/gateway.env <<ENV
+$common
+JWT_SECRET=$jwt
+API_KEYS=[{"key":"$key","name":"compose","tier":"enterprise"}]
 AUTH_USER_URL=http://auth-user:8081
 PROCESSING_URL=http://processing:8082
 AUDIT_URL=http://audit:8083
-BIND_ADDRESS=0.0.0.0
 TRUSTED_HOSTS=localhost,127.0.0.1
+ENV
+  cat > env/auth-user.env <<ENV
+$common
+JWT_SECRET=$jwt
+SIGNING_KEYS_SECRET=$(openssl rand -hex 32)
 REQUIRE_EMAIL_VERIFICATION=false
 PUBLIC_BASE_URL=https://localhost:8443
 ADMIN_USERNAME=admin
 ADMIN_EMAIL=admin@example.com
 ADMIN_PASSWORD=Adm1n-$(openssl rand -hex 8)!
 ENV
-  echo ".env written; the API key is $key"
+  printf '%s\n' "$common" > env/processing.env
+  printf '%s\n' "$common" > env/audit.env
+  echo ".env and env/*.env written; the API key is $key"
 fi
 if [ ! -f certs/server.key ]; then
   mkdir -p certs

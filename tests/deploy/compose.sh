@@ -14,7 +14,7 @@ check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$3], got 
 
 mkdir -p "$DIR/deploy"
 cp -r "$ROOT/deploy/compose" "$ROOT/deploy/prometheus" "$ROOT/deploy/docker" "$DIR/deploy/"
-rm -rf "$DIR/deploy/compose/.env" "$DIR/deploy/compose/certs"
+rm -rf "$DIR/deploy/compose/.env" "$DIR/deploy/compose/env" "$DIR/deploy/compose/certs"
 "$DIR/deploy/compose/generate-env.sh" >/dev/null
 F=$DIR/deploy/compose/docker-compose.yml
 docker-compose -f "$F" config -q && rc=0 || rc=$?
@@ -31,6 +31,15 @@ for svc in gateway auth-user processing audit; do
   check "$svc: read-only, no new privileges, all capabilities dropped" \
     "$(echo "$block" | grep -cE 'read_only: true|no-new-privileges:true|- ALL')" 3
   check "$svc: stop grace longer than the drain" "$(echo "$block" | grep -c 'stop_grace_period: 30s')" 1
+  # Each service sees only the secrets it uses.
+  case $svc in
+    gateway) foreign='DB_PASSWORD|POSTGRES_PASSWORD|SIGNING_KEYS_SECRET|ADMIN_PASSWORD' ;;
+    auth-user) foreign='POSTGRES_PASSWORD|API_KEYS' ;;
+    processing) foreign='DB_PASSWORD|POSTGRES_PASSWORD|JWT_SECRET|SIGNING_KEYS_SECRET|API_KEYS|ADMIN_PASSWORD' ;;
+    audit) foreign='POSTGRES_PASSWORD|JWT_SECRET|SIGNING_KEYS_SECRET|API_KEYS|ADMIN_PASSWORD' ;;
+  esac
+  check "$svc: no secret of another service" "$(echo "$block" | grep -cE "^ +($foreign):")" 0
+  check "$svc: its internal token secret" "$(echo "$block" | grep -cE '^ +INTERNAL_TOKEN_SECRET: [0-9a-f]{64}$')" 1
 done
 check "no secret in the compose file itself" "$(grep -cE '[0-9a-f]{32}' "$ROOT/deploy/compose/docker-compose.yml")" 0
 [ $fails -eq 0 ]
