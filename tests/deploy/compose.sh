@@ -7,10 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DIR=$(mktemp -d /tmp/suite-compose.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
-fails=0
-pass() { printf '  ok   %s\n' "$1"; }
-fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$3], got [$2]"; fi; }
+. "$ROOT/tests/checks.sh"
 
 mkdir -p "$DIR/deploy"
 cp -r "$ROOT/deploy/compose" "$ROOT/deploy/prometheus" "$ROOT/deploy/docker" "$DIR/deploy/"

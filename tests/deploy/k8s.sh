@@ -8,10 +8,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/deploy/local/lib.sh"
 DIR=$(mktemp -d /tmp/suite-k8s.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
-fails=0
-pass() { printf '  ok   %s\n' "$1"; }
-fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$3], got [$2]"; fi; }
+. "$ROOT/tests/checks.sh"
 
 # kustomize: the machine's kubectl, else Debian's (kubernetes-client 1.20, unpacked, not
 # installed: it would replace a newer kubectl). k8s/ is written to render with both.

@@ -16,10 +16,7 @@ trap 'STACK_DIR=$DIR "$ROOT/deploy/local/stack" down >/dev/null 2>&1 || true; rm
 STACK_DIR=$DIR STACK_BIN=$1 STACK_PG_PORT=${OPENAPI_TEST_PG_PORT:-55495} STACK_REDIS_PORT=${OPENAPI_TEST_REDIS_PORT:-56396} \
   STACK_PORT_BASE=${OPENAPI_TEST_PORT_BASE:-32000} "$ROOT/deploy/local/stack" up
 . "$DIR/stack.env"
-fails=0
-pass() { printf '  ok   %s\n' "$1"; }
-fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$3], got [$2]"; fi; }
+. "$ROOT/tests/checks.sh"
 NODE_EXTRA_CA_CERTS=$CA_CERT node "$T/contract.mjs" "$ROOT/proto/openapi.yaml" "$ROOT/deploy/gateway/gateway.json" \
   "$GATEWAY_URL" "$API_KEY" || fail "contract"
 

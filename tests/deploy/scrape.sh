@@ -9,10 +9,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DIR=$(mktemp -d /tmp/suite-scrape.XXXXXX)
 BASE=${SCRAPE_TEST_PORT_BASE:-31000}
 PROM_PORT=$((BASE + 999))
-fails=0
-pass() { printf '  ok   %s\n' "$1"; }
-fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$3], got [$2]"; fi; }
+. "$ROOT/tests/checks.sh"
 cleanup() {
   [ -f "$DIR/prometheus.pid" ] && kill "$(cat "$DIR/prometheus.pid")" 2>/dev/null || true
   STACK_DIR=$DIR/stack "$ROOT/deploy/local/stack" down >/dev/null 2>&1 || true

@@ -10,10 +10,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${E2E_PG_DIR:?}" "${E2E_PG_PORT:?}" "${E2E_REDIS_PORT:?}"
 DIR=$(mktemp -d /tmp/suite-e2e.XXXXXX)
 mkdir -p "$DIR/logs"
-fails=0
-pass() { printf '  ok   %s\n' "$1"; }
-fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$3], got [$2]"; fi; }
+. "$ROOT/tests/checks.sh"
 cleanup() {
   local rc=$?
   [ -f "$DIR/gateway2.pid" ] && kill -TERM "$(cat "$DIR/gateway2.pid")" 2>/dev/null

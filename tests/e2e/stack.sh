@@ -8,10 +8,7 @@ BIN=$1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/deploy/local/lib.sh"
 DIR=$(mktemp -d /tmp/suite-stack.XXXXXX)
-fails=0
-pass() { printf '  ok   %s\n' "$1"; }
-fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$3], got [$2]"; fi; }
+. "$ROOT/tests/checks.sh"
 DECOY_PORT=${STACK_TEST_DECOY_PORT:-56380}  # the default port: what the old `down` shut down
 cleanup() {
   STACK_DIR=$DIR "$ROOT/deploy/local/stack" down >/dev/null 2>&1 || true

@@ -55,35 +55,33 @@ template <class Stream>
 class Connection {
  public:
   Connection(ServerCore& core, Stream& stream, const net::ip::address& client, bool secure)
-      : core(core), options(core.options), metrics(core.metrics), handler(core.handler),
-        head_handler(core.head_handler), mu(core.mu), sessions(core.sessions), active(core.active),
-        stream(stream), client(client), remote_ip(client.to_string()), secure(secure) {}
+      : core(core), stream(stream), remote_ip(client.to_string()), secure(secure) {}
 
   net::awaitable<void> Run() {
     auto& lowest = beast::get_lowest_layer(stream);
     std::list<SessionHandle>::iterator handle;
     auto alive = std::make_shared<bool>(true);
     {
-      std::lock_guard lock(mu);
+      std::lock_guard lock(core.mu);
       auto ex = lowest.get_executor();
       // Runs on the session's strand; `alive` is cleared there too before the stream goes away.
-      sessions.push_front({[&lowest, ex, alive] {
+      core.sessions.push_front({[&lowest, ex, alive] {
                              net::post(ex, [&lowest, alive] {
                                if (*alive) lowest.cancel();
                              });
                            },
                            true});
-      handle = sessions.begin();
+      handle = core.sessions.begin();
     }
     beast::flat_buffer buffer;
     for (bool first = true;; first = false) {
       if (core.draining && buffer.size() == 0) break;
       bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
-      parser.body_limit(options.body_limit);
+      parser.header_limit(static_cast<std::uint32_t>(core.options.header_limit));
+      parser.body_limit(core.options.body_limit);
       if (!first && buffer.size() == 0) {
         // Keep-alive: the idle timeout covers the wait for the next request's first byte only.
-        lowest.expires_after(options.idle_timeout);
+        lowest.expires_after(core.options.idle_timeout);
         auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096),
                                                          net::as_tuple(net::use_awaitable));
         buffer.commit(in);
@@ -91,11 +89,11 @@ class Connection {
       }
       // From the first byte (or from accept/handshake for a connection's first request), the
       // whole head must arrive within the header timeout, however slowly it trickles.
-      lowest.expires_after(options.header_timeout);
+      lowest.expires_after(core.options.header_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser,
                                                        net::as_tuple(net::use_awaitable));
       {
-        std::lock_guard lock(mu);
+        std::lock_guard lock(core.mu);
         handle->idle = false;
       }
       if (ec == bhttp::error::body_limit) {
@@ -118,14 +116,14 @@ class Connection {
         co_await WriteError(ErrorCode::kBadRequest, framing);
         break;
       }
-      if (head.target().size() > options.target_limit) {
+      if (head.target().size() > core.options.target_limit) {
         co_await WriteError(ErrorCode::kUriTooLong, "Request URI too long");
         break;
       }
       const bool expects_continue = beast::iequals(head[bhttp::field::expect], "100-continue");
-      if (!head_handler && !parser.is_done()) {
+      if (!core.head_handler && !parser.is_done()) {
         if (expects_continue && !co_await Continue(head.version())) break;
-        lowest.expires_after(options.body_timeout);
+        lowest.expires_after(core.options.body_timeout);
         auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser,
                                                     net::as_tuple(net::use_awaitable));
         if (bec == bhttp::error::body_limit) {
@@ -135,15 +133,15 @@ class Connection {
         }
         if (bec) break;
       }
-      ++active;
-      metrics.in_flight().Increment();
+      ++core.active;
+      core.metrics.in_flight().Increment();
       auto req = MakeRequest(head, remote_ip, secure);
       Response res;
       bool drain = false;  // a body left unread: answer, then drain it and close
-      if (head_handler) {
+      if (core.head_handler) {
         HeadBody body(*this, stream, buffer, parser, *req, expects_continue);
         try {
-          res = co_await head_handler(req, body);
+          res = co_await core.head_handler(req, body);
         } catch (...) {
           res = ErrorFromException(std::current_exception(), *req);
         }
@@ -158,16 +156,16 @@ class Connection {
       const bool keep = req->keep_alive && !core.draining;
       const bool ok = co_await Write(res, keep, head.version(), req.get());
       Observe(*req, res);
-      --active;
-      metrics.in_flight().Decrement();
+      --core.active;
+      core.metrics.in_flight().Decrement();
       if (ok && drain) co_await Discard();
       if (!ok || !keep) break;
-      std::lock_guard lock(mu);
+      std::lock_guard lock(core.mu);
       handle->idle = true;
     }
     {
-      std::lock_guard lock(mu);
-      sessions.erase(handle);
+      std::lock_guard lock(core.mu);
+      core.sessions.erase(handle);
     }
     *alive = false;
   }
@@ -191,7 +189,7 @@ class Connection {
 
   net::awaitable<bool> Continue(unsigned version) {
     bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
-    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
+    beast::get_lowest_layer(stream).expires_after(core.options.write_timeout);
     auto [ec, n] = co_await bhttp::async_write(stream, cont, net::as_tuple(net::use_awaitable));
     co_return !ec;
   }
@@ -222,7 +220,7 @@ class Connection {
       // No body octet has been parsed yet (the head read stops at the blank line): the cap may
       // still change, and it applies to chunked bodies as they arrive.
       parser_.body_limit(limit);
-      beast::get_lowest_layer(stream_).expires_after(conn_.options.body_timeout);
+      beast::get_lowest_layer(stream_).expires_after(conn_.core.options.body_timeout);
       auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser_, net::as_tuple(net::use_awaitable));
       if (ec == bhttp::error::body_limit) co_return Status::kTooLarge;
       if (ec) co_return Status::kFailed;
@@ -241,7 +239,7 @@ class Connection {
   // Deliberately not a coroutine: GCC 12 destroys by-value coroutine parameters twice here.
   net::awaitable<Response> Dispatch(RequestPtr req, net::any_io_executor ex) {
     return net::async_initiate<decltype(net::use_awaitable), void(Response)>(
-        [&handler = handler, req, ex](auto completion) {
+        [&handler = core.handler, req, ex](auto completion) {
           auto shared = std::make_shared<decltype(completion)>(std::move(completion));
           Reply reply([shared, ex](Response r) {
             net::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
@@ -284,7 +282,7 @@ class Connection {
   net::awaitable<bool> Write(const Response& res, bool keep_alive, unsigned version,
                              const Request* req = nullptr) {
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
-    for (const auto& [k, v] : options.extra_headers) out.set(k, v);
+    for (const auto& [k, v] : core.options.extra_headers) out.set(k, v);
     for (const auto& [k, v] : res.headers) out.set(k, v);
     if (req != nullptr) {
       out.set("x-request-id", req->request_id);
@@ -306,14 +304,14 @@ class Connection {
       if (!cl.empty()) out.set(bhttp::field::content_length, cl);
       else out.content_length(res.body.size());
     }
-    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
+    beast::get_lowest_layer(stream).expires_after(core.options.write_timeout);
     auto [ec, n] = co_await bhttp::async_write(stream, out, net::as_tuple(net::use_awaitable));
     co_return !ec;
   }
 
   void Observe(const Request& req, const Response& res) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - req.start).count();
-    metrics.ObserveRequest(req.method, req.route, res.status, secs);
+    core.metrics.ObserveRequest(req.method, req.route, res.status, secs);
     obs::Info("request", {{"request_id", req.request_id},
                           {"trace_id", req.trace_id},
                           {"method", req.method},
@@ -324,15 +322,7 @@ class Connection {
   }
 
   ServerCore& core;
-  const ServerOptions& options;
-  obs::Metrics& metrics;
-  const Handler& handler;
-  const HeadHandler& head_handler;
-  std::mutex& mu;
-  std::list<SessionHandle>& sessions;
-  std::atomic<std::size_t>& active;
   Stream& stream;
-  const net::ip::address& client;
   const std::string remote_ip;
   const bool secure;
 };

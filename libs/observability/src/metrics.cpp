@@ -25,11 +25,6 @@ std::string StatusLabel(int status) {
   return status >= 100 && status <= 599 ? std::to_string(status) : std::string("other");
 }
 
-std::string_view StatusClass(int status) {
-  static constexpr std::string_view kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
-  return status >= 100 && status <= 599 ? kClasses[status / 100 - 1] : std::string_view("other");
-}
-
 namespace {
 
 prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type) {

@@ -45,6 +45,12 @@ std::string Coordinate(EVP_PKEY* k, const char* name) {
 
 }  // namespace
 
+std::string detail::JwkString(const nlohmann::json& jwk, const char* name) {
+  if (!jwk.is_object() || !jwk.contains(name) || !jwk[name].is_string())
+    throw std::invalid_argument("JWK without " + std::string(name));
+  return jwk[name].get<std::string>();
+}
+
 EcKey EcKey::Generate() { return EcKey(Own(EVP_EC_gen("P-256")), true); }
 
 EcKey EcKey::FromPrivatePem(std::string_view pem) {
@@ -55,10 +61,7 @@ EcKey EcKey::FromPrivatePem(std::string_view pem) {
 }
 
 EcKey EcKey::FromJwk(const nlohmann::json& jwk) {
-  auto text = [&](const char* k) {
-    if (!jwk.is_object() || !jwk.contains(k) || !jwk[k].is_string()) throw std::invalid_argument("JWK without " + std::string(k));
-    return jwk[k].get<std::string>();
-  };
+  auto text = [&](const char* k) { return detail::JwkString(jwk, k); };
   if (text("kty") != "EC" || text("crv") != "P-256") throw std::invalid_argument("JWK is not an EC P-256 key");
   const auto x = Base64UrlDecode(text("x")), y = Base64UrlDecode(text("y"));
   if (!x || !y || x->size() != 32 || y->size() != 32) throw std::invalid_argument("JWK coordinates are not 32 bytes");

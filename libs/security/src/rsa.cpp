@@ -41,10 +41,7 @@ RsaKey RsaKey::Generate(unsigned bits) {
 }
 
 RsaKey RsaKey::FromJwk(const nlohmann::json& jwk) {
-  auto text = [&](const char* k) {
-    if (!jwk.is_object() || !jwk.contains(k) || !jwk[k].is_string()) throw std::invalid_argument("JWK without " + std::string(k));
-    return jwk[k].get<std::string>();
-  };
+  auto text = [&](const char* k) { return detail::JwkString(jwk, k); };
   if (text("kty") != "RSA") throw std::invalid_argument("JWK is not an RSA key");
   const auto n = Base64UrlDecode(text("n")), e = Base64UrlDecode(text("e"));
   if (!n || !e || n->empty() || e->empty()) throw std::invalid_argument("JWK n or e is not base64url");

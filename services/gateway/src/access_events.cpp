@@ -80,7 +80,6 @@ std::string AccessEventLine(const RequestContext& ctx, const suite::http::Respon
 
 namespace {
 constexpr std::array<std::string_view, 5> kTiers = {"anonymous", "free", "pro", "enterprise", "other"};
-constexpr std::array<std::string_view, 6> kClasses = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
 }  // namespace
 
 AccessEventFilter::AccessEventFilter(suite::audit::Publisher* publisher, suite::obs::Metrics& metrics)
@@ -94,17 +93,16 @@ AccessEventFilter::AccessEventFilter(suite::audit::Publisher* publisher, suite::
                      .Help("Requests answered, by the caller's tier (anonymous, free, pro, enterprise, other) and status class")
                      .Register(metrics.registry());
   for (std::size_t t = 0; t < kTiers.size(); ++t)
-    for (std::size_t c = 0; c < kClasses.size(); ++c)
-      by_tier_[t][c] = &family.Add({{"tier", std::string(kTiers[t])}, {"status_class", std::string(kClasses[c])}});
+    for (std::size_t c = 0; c < suite::obs::kStatusClasses.size(); ++c)
+      by_tier_[t][c] = &family.Add(
+          {{"tier", std::string(kTiers[t])}, {"status_class", std::string(suite::obs::kStatusClasses[c])}});
 }
 
 void AccessEventFilter::OnResponse(RequestContext& ctx, suite::http::Response& res) {
-  std::size_t tier = kTiers.size() - 1, status = kClasses.size() - 1;
+  std::size_t tier = kTiers.size() - 1;
   for (std::size_t t = 0; t + 1 < kTiers.size(); ++t)
     if (ctx.identity.tier == kTiers[t]) tier = t;
-  for (std::size_t c = 0; c + 1 < kClasses.size(); ++c)
-    if (suite::obs::StatusClass(res.status) == kClasses[c]) status = c;
-  by_tier_[tier][status]->Increment();
+  by_tier_[tier][suite::obs::StatusClassIndex(res.status)]->Increment();
   // Reasons are literals of the filters: a closed set of label values.
   if (res.status >= 400 && ctx.reason != "-") refusals_.Add({{"reason", std::string(ctx.reason)}}).Increment();
   if (publisher_ != nullptr) publisher_->PublishLine(AccessEventLine(ctx, res));

@@ -1,11 +1,11 @@
 #pragma once
-#include <array>
 /// Every answer the gateway gives, refusals included, as an access event on the audit stream
 /// (type "request": method, route, status, identity, key, tier, client, duration, bytes, request
 /// id, the reason of a refusal), and counted: gateway_refusals_total{reason}. First in the
 /// chain, so that its OnResponse sees every answer last.
 #include <prometheus/counter.h>
 
+#include <array>
 #include <map>
 #include <string>
 
@@ -32,7 +32,7 @@ class AccessEventFilter final : public Filter {
   suite::audit::Publisher* publisher_;
   prometheus::Family<prometheus::Counter>& refusals_;
   /// gateway_requests_total{tier, status_class}: every series from the start, at zero.
-  std::array<std::array<prometheus::Counter*, 6>, 5> by_tier_{};
+  std::array<std::array<prometheus::Counter*, suite::obs::kStatusClasses.size()>, 5> by_tier_{};
 };
 
 }  // namespace gateway

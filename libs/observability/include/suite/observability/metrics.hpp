@@ -26,8 +26,12 @@ enum class Refusal { kMaxConnections, kPerClient, kFdExhausted };
 std::string_view MethodLabel(std::string_view method);
 /// The status label: "100".."599", else "other".
 std::string StatusLabel(int status);
-/// The status class label: "1xx".."5xx", else "other".
-std::string_view StatusClass(int status);
+/// The status class labels, and a status's index among them ("1xx".."5xx", else "other").
+inline constexpr std::array<std::string_view, 6> kStatusClasses = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
+inline std::size_t StatusClassIndex(int status) {
+  return status >= 100 && status <= 599 ? static_cast<std::size_t>(status / 100 - 1) : kStatusClasses.size() - 1;
+}
+inline std::string_view StatusClass(int status) { return kStatusClasses[StatusClassIndex(status)]; }
 
 class Metrics {
  public:

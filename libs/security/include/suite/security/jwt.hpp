@@ -41,6 +41,8 @@ TokenParts SplitToken(std::string_view token);
 /// Parses the payload and checks exp/nbf/iat/iss/aud/lifetime: the claims, or JwtError.
 nlohmann::json CheckClaims(const std::string& payload, const JwtOptions& opts,
                            std::chrono::system_clock::time_point now);
+/// A JWK's string member `name`; std::invalid_argument when the JWK has none.
+std::string JwkString(const nlohmann::json& jwk, const char* name);
 }  // namespace detail
 
 class Hs256 {
