@@ -211,7 +211,9 @@ TEST_CASE("subscriber: a connection that stops delivering is noticed by its prob
   FreezingRelay relay(*ParseUrl(*url));
   auto options = *ParseUrl(*url);
   options.port = relay.port();
-  options.subscriber_probe = std::chrono::milliseconds(250);
+  // One probe a second: the round trip through the relay must fit in an interval even on a
+  // loaded CI machine under ASan (250 ms once did not).
+  options.subscriber_probe = std::chrono::milliseconds(1000);
   Loop loop;
   Client sub(loop.runtime.io(), options, "sub");
   std::mutex mu;
@@ -226,12 +228,12 @@ TEST_CASE("subscriber: a connection that stops delivering is noticed by its prob
     return states;
   };
   auto wait_for = [&](const std::vector<std::string>& want) {
-    for (int i = 0; i < 300 && states_now() != want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 800 && states_now() != want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     return states_now() == want;
   };
   REQUIRE(wait_for({"up"}));
-  // Answered probes keep a live connection up: four intervals, no change.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  // Answered probes keep a live connection up: three intervals, no change.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
   CHECK(states_now() == std::vector<std::string>{"up"});
   CHECK(relay.connections() == 1);
   // Frozen: the connection is still open, nothing comes back. Noticed within two probes.
