@@ -43,6 +43,8 @@ ENV
   printf '%s\n' "$common" > env/audit.env
   echo ".env and env/*.env written; the API key is $key"
 fi
+# Added after the first release: an older .env gains it on the next run.
+grep -q '^GRAFANA_ADMIN_PASSWORD=' .env || echo "GRAFANA_ADMIN_PASSWORD=$(openssl rand -hex 12)" >> .env
 if [ ! -f certs/server.key ]; then
   mkdir -p certs
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout certs/ca.key -out certs/ca.crt -days 90 \

@@ -58,14 +58,14 @@ done
 echo "every metric the rules and the dashboard name is exposed"
 sleep 2  # a second scrape of each, for the series a first request created
 # (recording rules' names, level:metric:operations, are not scraped series: left out)
-names=$(cat "$ROOT"/deploy/prometheus/rules/*.yml "$ROOT"/deploy/grafana/*.json | sed -E -e 's/(^|[[:space:]])#.*$//' -e 's/[a-zA-Z0-9_]*:[a-zA-Z0-9_:]+//g' |
+names=$(cat "$ROOT"/deploy/prometheus/rules/*.yml "$ROOT"/deploy/grafana/dashboards/*.json | sed -E -e 's/(^|[[:space:]])#.*$//' -e 's/[a-zA-Z0-9_]*:[a-zA-Z0-9_:]+//g' |
   grep -oE '\b(http|gateway|audit|db_pool|worker_pool|redis|tls|process|suite)_[a-z0-9_]+' | sort -u)
 [ -n "$names" ] || fail "no metric names found in the rules"
 for name in $names; do
   check "$name" "$( [ "$(value "count({__name__=\"$name\"})")" != none ] && echo exposed)" exposed
 done
 echo "every dashboard query evaluates"
-mapfile -t exprs < <(jq -r '.panels[].targets[].expr' "$ROOT"/deploy/grafana/*.json)
+mapfile -t exprs < <(jq -r '.panels[].targets[].expr' "$ROOT"/deploy/grafana/dashboards/*.json)
 [ ${#exprs[@]} -gt 0 ] || fail "no dashboard queries found"
 for expr in "${exprs[@]}"; do
   check "dashboard: ${expr:0:70}" "$(query "${expr//\$__rate_interval/1m}" | jq -r .status)" success
