@@ -18,7 +18,7 @@ STACK_DIR=$DIR STACK_BIN=$1 STACK_PG_PORT=${OPENAPI_TEST_PG_PORT:-55495} STACK_R
 . "$DIR/stack.env"
 . "$ROOT/tests/checks.sh"
 NODE_EXTRA_CA_CERTS=$CA_CERT node "$T/contract.mjs" "$ROOT/proto/openapi.yaml" "$ROOT/deploy/gateway/gateway.json" \
-  "$GATEWAY_URL" "$API_KEY" || fail "contract"
+  "$GATEWAY_URL" "$API_KEY" "$ADMIN_USERNAME" "$ADMIN_PASSWORD" || fail "contract"
 
 echo "GET /docs and /openapi.json, from the gateway itself"
 heads() { curl -s -D - -o "$DIR/body" --cacert "$CA_CERT" "$GATEWAY_URL$1" | tr -d '\r'; }

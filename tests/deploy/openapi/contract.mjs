@@ -1,13 +1,18 @@
 // The API description against the gateway:
-//   node contract.mjs proto/openapi.yaml deploy/gateway/gateway.json [https://gateway API_KEY]
+//   node contract.mjs proto/openapi.yaml deploy/gateway/gateway.json [https://gateway API_KEY ADMIN ADMIN_PASSWORD]
 // Statically: every route of the gateway's configuration is described (a prefix route by at
 // least one path under it), and every described operation is routed, with its method. Live
 // (with a URL): every described operation answers through the gateway with something other
-// than 404 or 405, with no credentials and with an API key. Prints one line per problem.
+// than 404 or 405, with no credentials, with an API key, and (GETs) as the admin with a key;
+// then a session of real requests (login, refresh, /process, /api/test, an API key made and
+// revoked, the admin's own user). Every one of those answers must be described: its status
+// is one the operation lists, and its JSON body matches that response's schema
+// (responses.mjs). Prints one line per problem.
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import { ResponseChecker } from "./responses.mjs";
 
-const [docPath, configPath, base, apiKey] = process.argv.slice(2);
+const [docPath, configPath, base, apiKey, adminName, adminPassword] = process.argv.slice(2);
 const doc = parse(readFileSync(docPath, "utf8"));
 const config = JSON.parse(readFileSync(configPath, "utf8"));
 // Routed, not built yet: the issue that builds it documents it.
@@ -40,27 +45,92 @@ for (const op of operations) {
     problems.push(`${op.method} ${op.path} is described but its route allows ${route.methods.join(",")}`);
 }
 
+// The checker itself: answers that break the description are caught.
+{
+  const checker = new ResponseChecker(doc);
+  const json = "application/json";
+  const wrong = [
+    ["/health", "GET", 200, json, '{"status": 3}'],
+    ["/health", "GET", 418, json, "{}"],
+    ["/auth/login", "POST", 401, json, '{"error": {"code": "UNAUTHORIZED"}}'],
+    ["/auth/login", "POST", 200, "text/html", "<p>"],
+    ["/users/me", "GET", 200, json, "{"],
+  ];
+  for (const w of wrong)
+    if (checker.check(...w).length === 0) problems.push(`the checker passed ${w[1]} ${w[0]} ${w[2]} ${w[4]}`);
+}
+
+let answers = 0;
 if (base) {
+  const checker = new ResponseChecker(doc);
+  // call: one request, its answer checked against the description of `op` (its path template).
+  const call = async (op, target, who, headers = {}, body) => {
+    const init = { method: op.method, headers: { ...headers }, redirect: "manual" };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = typeof body === "string" ? body : JSON.stringify(body);
+    }
+    let res, text;
+    try {
+      res = await fetch(base + target, init);
+      text = await res.text();
+    } catch (e) {
+      problems.push(`${op.method} ${target} ${who}: ${e.cause?.code ?? e.message}`);
+      return { status: 0 };
+    }
+    answers++;
+    if (res.status === 404 && !op.allow404) problems.push(`${op.method} ${target} ${who}: 404`);
+    if (res.status === 405) problems.push(`${op.method} ${target} ${who}: 405`);
+    for (const p of checker.check(op.path, op.method, res.status, res.headers.get("content-type"), text))
+      problems.push(`${op.method} ${target} ${who}: ${p}`);
+    let json;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    return { status: res.status, json };
+  };
+  const opOf = (method, path) => operations.find((o) => o.method === method && o.path === path) ??
+    (problems.push(`${method} ${path}: not described`), { method, path, target: path });
+
+  const key = { "X-API-Key": apiKey };
+  const login = await call(opOf("POST", "/auth/login"), "/auth/login", "as the admin", {},
+    { username: adminName, password: adminPassword });
+  const token = login.json?.access_token;
+  if (!token) problems.push(`POST /auth/login as the admin: no access token (${login.status})`);
+  const admin = { ...key, Authorization: `Bearer ${token}` };
+  const me = await call(opOf("GET", "/users/me"), "/users/me", "as the admin", admin);
+  const ids = { id: me.json?.id ?? "1" };
+
   for (const op of operations) {
-    const target = op.target;
-    for (const headers of [{}, { "X-API-Key": apiKey }]) {
-      const init = { method: op.method, headers: { ...headers } };
-      if (op.method !== "GET" && op.method !== "DELETE") {
-        init.headers["Content-Type"] = "application/json";
-        init.body = "{}";
-      }
-      let status;
-      try {
-        status = (await fetch(base + target, init)).status;
-      } catch (e) {
-        problems.push(`${op.method} ${target}: ${e.cause?.code ?? e.message}`);
-        continue;
-      }
-      if (status === 404 || status === 405)
-        problems.push(`${op.method} ${target} ${headers["X-API-Key"] ? "with a key" : "anonymous"}: ${status}`);
+    const body = op.method !== "GET" && op.method !== "DELETE" ? "{}" : undefined;
+    await call(op, op.target, "anonymous", {}, body);
+    await call(op, op.target, "with a key", key, body);
+    // As the admin, only what reads: a write with an empty body changes nothing either, but
+    // some (logout-all, rotate) act without a body.
+    if (op.method === "GET") {
+      const target = op.path.replace(/\{([^}]+)\}/g, (m, name) => (name in ids ? ids[name] : op.target.split("/").at(-1)));
+      await call(op, target, "as the admin", admin);
     }
   }
+
+  // A session of real requests, each answer checked against the description.
+  await call(opOf("POST", "/auth/refresh"), "/auth/refresh", "with the refresh token", {},
+    { refresh_token: login.json?.refresh_token });
+  await call(opOf("POST", "/process"), "/process", "as the admin", admin,
+    { dataset_id: "contract", action: "summarize", payload: { rows: [1, 2, 3] } });
+  await call(opOf("POST", "/process"), "/process", "forced failure", admin,
+    { dataset_id: "contract", action: "summarize", payload: { force_fail: true } });
+  await call(opOf("POST", "/process"), "/process", "a body that is not JSON", admin, "{");
+  await call(opOf("POST", "/api/test"), "/api/test", "with a key", key, { test_name: "contract", iterations: 2 });
+  const made = await call(opOf("POST", "/api-keys"), "/api-keys", "as the admin", admin, { name: "contract" });
+  if (made.status !== 201) problems.push(`POST /api-keys as the admin: ${made.status}, expected 201`);
+  await call(opOf("GET", "/api-keys"), "/api-keys", "as the admin", admin);
+  if (made.json?.id)
+    await call(opOf("DELETE", "/api-keys/{id}"), `/api-keys/${made.json.id}`, "as the admin", admin);
+  await call(opOf("GET", "/users/{id}"), `/users/${ids.id}`, "as the admin", admin);
+  await call({ ...opOf("GET", "/users/{id}"), allow404: true }, "/users/00000000-0000-4000-8000-000000000000", "unknown user", admin);
+  await call(opOf("GET", "/audit/requests"), "/audit/requests?limit=5", "as the admin", admin);
+  await call(opOf("GET", "/audit/requests"), "/audit/requests?limit=0", "a limit out of range", admin);
+  await call(opOf("GET", "/security/events"), "/security/events?hours=1", "as the admin", admin);
 }
 for (const p of problems) console.log(p);
-console.log(`${operations.length} operations, ${config.routes.length} routes${base ? ", live" : ""}: ${problems.length} problems`);
+console.log(`${operations.length} operations, ${config.routes.length} routes${base ? `, ${answers} live answers checked against their schemas` : ""}: ${problems.length} problems`);
 process.exit(problems.length ? 1 : 0);
