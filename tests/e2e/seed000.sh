@@ -136,6 +136,18 @@ call POST /auth/login "${J[@]}" -d "{\"username\":\"admin\",\"password\":\"$ADMI
 check "admin login (JSON)" "$STATUS" 200
 ADMIN_TOKEN=$(jq -r .access_token <<<"$BODY")
 
+echo "database sessions ended under the services, as a PostgreSQL restart ends them"
+ended=$(pg_psql "$E2E_PG_DIR" "$E2E_PG_PORT" -d postgres -tAc \
+  "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$DB' AND pid <> pg_backend_pid()")
+check "the services' pools had sessions to end" "$([ "$ended" -ge 2 ] && echo yes)" yes
+sleep 0.2  # the servers' goodbyes reach the pooled sockets
+codes=""
+for _ in 1 2 3 4 5; do
+  codes+="$(call GET "/audit/requests?limit=1" -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS") "
+  codes+="$(call GET /users/me -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS") "
+done
+check "every request after that is answered, none with 500" "$codes" "200 200 200 200 200 200 200 200 200 200 "
+
 echo "sessions and profile (seed 002)"
 call POST /auth/login -d 'username=alice&password=SecurePass123!'
 REFRESH=$(jq -r .refresh_token <<<"$BODY"); ALICE=$(jq -r .access_token <<<"$BODY")

@@ -1,5 +1,7 @@
 #include "suite/db/pool.hpp"
 
+#include <poll.h>
+
 #include "suite/core/error.hpp"
 #include "suite/observability/metrics.hpp"
 
@@ -16,11 +18,15 @@ Pool::Lease::Lease(Pool& p) : pool(p) {
   if (!ok) ++p.timeouts_;
   if (!ok)
     throw core::ApiError(core::ErrorCode::kServiceUnavailable, "Database is busy, retry shortly",
-                         nullptr, "no database connection free within the deadline");
-  if (!p.idle_.empty()) {
+                         nullptr, "no database connection free within the deadline")
+        .RetryAfter(std::chrono::seconds(1));
+  while (!p.idle_.empty()) {
     conn = std::move(p.idle_.back());
     p.idle_.pop_back();
-    return;
+    if (Healthy(*conn)) return;
+    conn.reset();  // the server ended it while it was idle (a restart): open a new one instead
+    --p.open_;
+    ++p.broken_;
   }
   ++p.open_;
   lock.unlock();
@@ -30,8 +36,9 @@ Pool::Lease::Lease(Pool& p) : pool(p) {
     std::lock_guard relock(p.mu_);
     --p.open_;
     p.cv_.notify_one();
-    throw core::ApiError(core::ErrorCode::kServiceUnavailable, "Database unavailable", nullptr,
-                         std::string("connect: ") + e.what());
+    throw core::ApiError(core::ErrorCode::kServiceUnavailable, "Database unavailable, retry shortly", nullptr,
+                         std::string("connect: ") + e.what())
+        .RetryAfter(std::chrono::seconds(1));
   }
 }
 
@@ -41,6 +48,7 @@ Pool::Lease::~Lease() {
     pool.idle_.push_back(std::move(conn));
   } else {
     --pool.open_;
+    if (conn) ++pool.broken_;
   }
   pool.cv_.notify_one();
 }
@@ -62,6 +70,33 @@ void Pool::ExportMetrics(obs::Metrics& metrics) {
                  {}, read([](const Pool& p) { return p.waits_; }));
   metrics.Expose("db_pool_acquire_timeouts_total", "Requests for a connection that got none in time (503)",
                  Kind::kCounter, {}, read([](const Pool& p) { return p.timeouts_; }));
+  metrics.Expose("db_pool_broken_connections_total",
+                 "Connections found broken (ended by the server, found idle or in use) and dropped", Kind::kCounter,
+                 {}, read([](const Pool& p) { return p.broken_; }));
+  metrics.Expose("db_pool_retries_total", "Statements run again on a new connection after theirs broke",
+                 Kind::kCounter, {}, read([](const Pool& p) { return p.retries_; }));
+}
+
+bool Pool::Healthy(pqxx::connection& c) {
+  if (!c.is_open()) return false;
+  pollfd fd{c.sock(), POLLIN, 0};
+  return ::poll(&fd, 1, 0) == 0;
+}
+
+bool Pool::IsDisconnection(const pqxx::sql_error& e) {
+  const std::string& state = e.sqlstate();
+  return state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03";
+}
+
+core::ApiError Pool::Unavailable(const std::exception& e, const char* why) {
+  return core::ApiError(core::ErrorCode::kServiceUnavailable, "Database unavailable, retry shortly", nullptr,
+                        std::string(why) + e.what())
+      .RetryAfter(std::chrono::seconds(1));
+}
+
+void Pool::NoteRetry() {
+  std::lock_guard lock(mu_);
+  ++retries_;
 }
 
 bool Pool::Ping() {

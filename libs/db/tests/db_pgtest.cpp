@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "suite/core/error.hpp"
@@ -73,4 +75,103 @@ TEST_CASE("pool bounds connections and answers 503 past its deadline") {
   CHECK(pool.Ping());
   Pool bad("host=127.0.0.1 port=1 connect_timeout=1", 1, std::chrono::milliseconds(100));
   CHECK_FALSE(bad.Ping());
+}
+
+namespace {
+// The pool's DSN, tagged so that its backends can be found (and ended) from another session.
+std::string Tagged(const std::string& dsn, const std::string& tag) {
+  return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "application_name=" + tag;
+}
+// Ends every backend of `tag` as a server shutdown does (57P01, then the socket closes).
+int Terminate(const std::string& dsn, const std::string& tag) {
+  pqxx::connection admin(dsn);
+  pqxx::nontransaction tx(admin);
+  return tx.exec_params1("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+                         tag)[0].as<int>();
+}
+int Backend(pqxx::connection& c) {
+  pqxx::work tx(c);
+  return tx.exec1("SELECT pg_backend_pid()")[0].as<int>();
+}
+}  // namespace
+
+TEST_CASE("pool: connections the server ended while idle are replaced, no caller sees an error") {
+  auto dsn = suite::testing::ServerUrl("TEST_DATABASE_URL");
+  if (!dsn) return;
+  const std::string tag = "pool_idle_" + suite::core::RandomHex(4);
+  Pool pool(Tagged(*dsn, tag), 3, std::chrono::milliseconds(500));
+  // Three connections open at once, then idle in the pool.
+  std::vector<std::thread> users;
+  std::atomic<int> inside{0};
+  std::set<int> first;
+  std::mutex mu;
+  for (int i = 0; i < 3; ++i)
+    users.emplace_back([&] {
+      pool.With([&](pqxx::connection& c) {
+        ++inside;
+        while (inside < 3) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        std::lock_guard lock(mu);
+        first.insert(Backend(c));
+        return 0;
+      });
+    });
+  for (auto& t : users) t.join();
+  REQUIRE(first.size() == 3);
+  REQUIRE(Terminate(*dsn, tag) == 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the FATAL message reaches the sockets
+  for (int i = 0; i < 3; ++i) {
+    const int pid = pool.With([](pqxx::connection& c) { return Backend(c); });
+    CHECK(first.count(pid) == 0);  // a new backend, not one of the ended ones
+  }
+}
+
+TEST_CASE("pool: a connection that breaks under a statement is retried once on a new one, then 503") {
+  auto dsn = suite::testing::ServerUrl("TEST_DATABASE_URL");
+  if (!dsn) return;
+  const std::string tag = "pool_busy_" + suite::core::RandomHex(4);
+  Pool pool(Tagged(*dsn, tag), 2, std::chrono::milliseconds(500));
+  int attempts = 0;
+  const int ok = pool.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    if (++attempts == 1) {  // the first attempt loses its backend mid-transaction
+      Terminate(*dsn, tag);
+    }
+    const int v = tx.exec1("SELECT 41 + 1")[0].as<int>();
+    tx.commit();
+    return v;
+  });
+  CHECK(ok == 42);
+  CHECK(attempts == 2);
+
+  attempts = 0;
+  try {
+    pool.With([&](pqxx::connection& c) {
+      ++attempts;
+      pqxx::work tx(c);
+      Terminate(*dsn, tag);
+      return tx.exec1("SELECT 1")[0].as<int>();
+    });
+    FAIL("expected 503");
+  } catch (const suite::core::ApiError& e) {
+    CHECK(e.code() == suite::core::ErrorCode::kServiceUnavailable);
+    CHECK(e.retry_after() >= 1);
+    CHECK(std::string(e.what()).find("retry") != std::string::npos);
+  }
+  CHECK(attempts == 2);
+  CHECK(pool.Ping());  // and the pool recovers
+}
+
+TEST_CASE("pool: an SQL error is not a disconnection, and is not retried") {
+  auto dsn = suite::testing::ServerUrl("TEST_DATABASE_URL");
+  if (!dsn) return;
+  Pool pool(*dsn, 1, std::chrono::milliseconds(500));
+  int attempts = 0;
+  CHECK_THROWS_AS(pool.With([&](pqxx::connection& c) {
+                    ++attempts;
+                    pqxx::work tx(c);
+                    return tx.exec1("SELECT 1/0")[0].as<int>();
+                  }),
+                  pqxx::data_exception);
+  CHECK(attempts == 1);
+  CHECK(pool.Ping());
 }
