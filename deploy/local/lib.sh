@@ -222,7 +222,7 @@ supervise() {
 svc_env() {
   case $1 in
     auth-user) export PORT=$AUTH_PORT DATABASE_URL=$AUTH_DATABASE_URL ;;
-    processing) export PORT=$PROCESSING_PORT ;;
+    processing) export PORT=$PROCESSING_PORT DATABASE_URL=$PROCESSING_DATABASE_URL ;;
     audit) export PORT=$AUDIT_PORT DATABASE_URL=$AUDIT_DATABASE_URL ;;
     gateway) export DOCS_DIR=${DOCS_DIR:-$bin/docs} ;;  # $bin: start_services' (the build's docs/)
   esac
@@ -301,6 +301,7 @@ TRUSTED_HOSTS=localhost,127.0.0.1
 TLS_CERT_FILE=$dir/certs/server.crt
 TLS_KEY_FILE=$dir/certs/server.key
 AUTH_DATABASE_URL=postgresql://auth:$DB_PASSWORD@127.0.0.1:$pgport/suite
+PROCESSING_DATABASE_URL=postgresql://processing:$DB_PASSWORD@127.0.0.1:$pgport/suite
 AUDIT_DATABASE_URL=postgresql://audit:$DB_PASSWORD@127.0.0.1:$pgport/suite
 AUDIT_LOG_FILE=$dir/logs/requests.log
 SMTP_HOST=127.0.0.1

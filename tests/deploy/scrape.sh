@@ -59,7 +59,7 @@ echo "every metric the rules and the dashboard name is exposed"
 sleep 2  # a second scrape of each, for the series a first request created
 # (recording rules' names, level:metric:operations, are not scraped series: left out)
 names=$(cat "$ROOT"/deploy/prometheus/rules/*.yml "$ROOT"/deploy/grafana/dashboards/*.json | sed -E -e 's/(^|[[:space:]])#.*$//' -e 's/[a-zA-Z0-9_]*:[a-zA-Z0-9_:]+//g' |
-  grep -oE '\b(http|gateway|audit|db_pool|worker_pool|redis|tls|process|suite)_[a-z0-9_]+' | sort -u)
+  grep -oE '\b(http|gateway|audit|db_pool|worker_pool|redis|tls|process|suite|jobs|job_processing)_[a-z0-9_]+' | sort -u)
 [ -n "$names" ] || fail "no metric names found in the rules"
 for name in $names; do
   check "$name" "$( [ "$(value "count({__name__=\"$name\"})")" != none ] && echo exposed)" exposed

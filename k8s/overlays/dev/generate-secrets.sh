@@ -16,6 +16,7 @@ REDIS_URL=redis://redis:6379
 POSTGRES_PASSWORD=$(openssl rand -hex 16)
 DB_PASSWORD=$db
 AUTH_DATABASE_URL=postgresql://auth:$db@postgres:5432/suite
+PROCESSING_DATABASE_URL=postgresql://processing:$db@postgres:5432/suite
 AUDIT_DATABASE_URL=postgresql://audit:$db@postgres:5432/suite
 SECRETS
   echo "secrets.env written; the API key is $key"

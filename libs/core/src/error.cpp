@@ -14,6 +14,7 @@ constexpr Row kTable[] = {
     {ErrorCode::kEmailNotVerified, "EMAIL_NOT_VERIFIED", 403},
     {ErrorCode::kMfaRequired, "MFA_REQUIRED", 401},
     {ErrorCode::kNotFound, "NOT_FOUND", 404},
+    {ErrorCode::kJobNotFound, "JOB_NOT_FOUND", 404},
     {ErrorCode::kMethodNotAllowed, "METHOD_NOT_ALLOWED", 405},
     {ErrorCode::kConflict, "CONFLICT", 409},
     {ErrorCode::kPayloadTooLarge, "PAYLOAD_TOO_LARGE", 413},

@@ -65,27 +65,38 @@ json RunAction(const std::string& action, const std::string& dataset, const json
 
 }  // namespace
 
-Outcome Process(std::string_view body_text, const suite::core::JsonLimits& limits) {
+Parsed Parse(std::string_view body_text, const suite::core::JsonLimits& limits) {
+  Parsed out;
   auto parsed = suite::core::ParseJson(body_text, limits);
-  if (!parsed.ok())
-    return Invalid(json::array({FieldError("body", "Request body is not valid JSON: " + parsed.error, "value_error.jsondecode")}));
-  const json& body = parsed.value;
-  if (!body.is_object())
-    return Invalid(json::array({FieldError("body", "Request body must be a JSON object", "type_error.dict")}));
+  if (!parsed.ok()) {
+    out.invalid = Invalid(json::array({FieldError("body", "Request body is not valid JSON: " + parsed.error, "value_error.jsondecode")}));
+    return out;
+  }
+  json& body = parsed.value;
+  if (!body.is_object()) {
+    out.invalid = Invalid(json::array({FieldError("body", "Request body must be a JSON object", "type_error.dict")}));
+    return out;
+  }
   json errors = json::array();
   CheckString(body, "dataset_id", errors);
   CheckString(body, "action", errors);
   if (body.contains("payload") && !body["payload"].is_object() && !body["payload"].is_null())
     errors.push_back(FieldError("payload", "value is not a valid dict", "type_error.dict"));
-  Outcome out;
-  if (body.contains("dataset_id") && body["dataset_id"].is_string()) out.dataset_id = body["dataset_id"];
-  if (body.contains("action") && body["action"].is_string()) out.action = body["action"];
   if (!errors.empty()) {
-    auto invalid = Invalid(std::move(errors));
-    invalid.dataset_id = out.dataset_id;
-    invalid.action = out.action;
-    return invalid;
+    out.invalid = Invalid(std::move(errors));
+    if (body.contains("dataset_id") && body["dataset_id"].is_string()) out.invalid.dataset_id = body["dataset_id"];
+    if (body.contains("action") && body["action"].is_string()) out.invalid.action = body["action"];
+    return out;
   }
+  out.ok = true;
+  out.body = std::move(body);
+  return out;
+}
+
+Outcome Run(const json& body) {
+  Outcome out;
+  out.dataset_id = body["dataset_id"].get<std::string>();
+  out.action = body["action"].get<std::string>();
   // Referenced, never copied: the payload is the client's, of any (bounded) shape.
   static const json kEmpty = json::object();
   const auto it = body.find("payload");
@@ -100,6 +111,11 @@ Outcome Process(std::string_view body_text, const suite::core::JsonLimits& limit
   out.status = "success";
   out.data = RunAction(out.action, out.dataset_id, payload);
   return out;
+}
+
+Outcome Process(std::string_view body_text, const suite::core::JsonLimits& limits) {
+  auto parsed = Parse(body_text, limits);
+  return parsed.ok ? Run(parsed.body) : std::move(parsed.invalid);
 }
 
 }  // namespace processing

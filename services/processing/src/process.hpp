@@ -21,7 +21,18 @@ struct Outcome {
   nlohmann::json Output() const { return status == "success" ? data : nlohmann::json(message); }
 };
 
-/// Parses `body` under `limits` (a body over them is a 422 outcome, like any invalid one).
+/// A request body that passed validation (or the 422 outcome that says why it did not).
+struct Parsed {
+  bool ok = false;
+  nlohmann::json body;  ///< the whole request: dataset_id, action, payload
+  Outcome invalid;      ///< when !ok
+};
+
+/// Parses and validates `body` under `limits` (a body over them is invalid like any other).
+Parsed Parse(std::string_view body, const suite::core::JsonLimits& limits = {});
+/// Runs a body Parse() accepted: the action's data, or the forced failure.
+Outcome Run(const nlohmann::json& body);
+/// Parse, then Run: what POST /process answers.
 Outcome Process(std::string_view body, const suite::core::JsonLimits& limits = {});
 
 }  // namespace processing

@@ -3,6 +3,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "jobs.hpp"
 #include "process.hpp"
 #include "suite/core/json.hpp"
 #include "suite/core/ids.hpp"
@@ -56,7 +57,44 @@ Response HandleApiTest(Request& req, const suite::core::JsonLimits& limits) {
   return Response::Json(200, out);
 }
 
+std::string JobId(const Request& req) {
+  constexpr std::string_view kPrefix = "/jobs/";
+  return req.path.size() > kPrefix.size() ? req.path.substr(kPrefix.size()) : std::string();
+}
+
 }  // namespace
+
+void RegisterJobs(suite::http::Router& router, suite::http::Offload& workers, JobStore& store, JobRunner& runner,
+                  suite::core::JsonLimits limits) {
+  auto create = [&store, &runner, limits](Request& req) {
+    auto parsed = Parse(req.body, limits);
+    if (!parsed.ok) return Response::Error(ErrorCode::kValidation, parsed.invalid.message, req.request_id, parsed.invalid.details);
+    const auto caller = suite::service::IdentityOf(req);
+    auto job = store.Create(OwnerOf(caller), req.request_id, parsed.body);
+    runner.NoteCreated(job["action"].get_ref<const std::string&>());
+    runner.Notify();
+    const std::string location = "/jobs/" + job["job_id"].get<std::string>();
+    auto res = Response::Json(202, {{"job_id", job["job_id"]}, {"status", job["status"]}, {"request_id", req.request_id},
+                                    {"created_at", job["created_at"]}, {"status_url", location}});
+    res.Set("Location", location);
+    return res;
+  };
+  router.Blocking("POST", "/jobs", workers, create);
+  router.Blocking("POST", "/jobs/", workers, create);
+  router.Blocking("GET", "/jobs/*", workers, [&store](Request& req) {
+    const auto caller = suite::service::IdentityOf(req);
+    const auto id = JobId(req);
+    auto job = store.Get(id, OwnerOf(caller), caller.HasRole("admin"));
+    if (!job) throw JobNotFound(id);
+    return Response::Json(200, *job);
+  });
+  router.Blocking("DELETE", "/jobs/*", workers, [&store, &runner](Request& req) {
+    const auto caller = suite::service::IdentityOf(req);
+    auto job = store.Cancel(JobId(req), OwnerOf(caller), caller.HasRole("admin"));
+    runner.NoteFinished(job["action"].get_ref<const std::string&>(), "cancelled", 0);
+    return Response::Json(200, job);
+  });
+}
 
 void Register(suite::http::Router& router, suite::audit::Publisher& publisher, suite::core::JsonLimits limits) {
   router.Inline("POST", "/process", [&publisher, limits](Request& req) { return HandleProcess(req, publisher, limits); });

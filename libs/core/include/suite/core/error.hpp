@@ -18,6 +18,7 @@ enum class ErrorCode {
   kEmailNotVerified,  ///< 403: the account's address is not confirmed yet
   kMfaRequired,       ///< 401: the password was right; a second factor is needed
   kNotFound,
+  kJobNotFound,       ///< 404: seed 003's JOB_NOT_FOUND, with the id in details
   kMethodNotAllowed,
   kConflict,
   kPayloadTooLarge,
