@@ -8,16 +8,21 @@ function(suite_library name)
   target_link_libraries(suite_${name} PUBLIC ${A_PUBLIC_DEPS} PRIVATE ${A_PRIVATE_DEPS})
 endfunction()
 
-# suite_tests(<target> LABEL unit|db SOURCES ... DEPS ...): a Catch2 binary whose cases ctest
-# discovers one by one, all carrying LABEL so that `ctest -L unit` needs no server.
+# suite_tests(<target> LABEL unit|db [LOCK name] SOURCES ... DEPS ...): a Catch2 binary whose
+# cases ctest discovers one by one, all carrying LABEL so that `ctest -L unit` needs no server.
+# LOCK: the cases share a resource (a table they empty) and never run at the same time.
 function(suite_tests target)
   if(SUITE_FUZZ)
     return()  # the fuzz build has only fuzz targets
   endif()
-  cmake_parse_arguments(A "" "LABEL" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(A "" "LABEL;LOCK" "SOURCES;DEPS" ${ARGN})
   add_executable(${target} ${A_SOURCES})
   target_link_libraries(${target} PRIVATE ${A_DEPS} Catch2::Catch2WithMain)
-  catch_discover_tests(${target} PROPERTIES LABELS ${A_LABEL} TEST_PREFIX "${target}:")
+  if(A_LOCK)
+    catch_discover_tests(${target} PROPERTIES LABELS ${A_LABEL} RESOURCE_LOCK ${A_LOCK} TEST_PREFIX "${target}:")
+  else()
+    catch_discover_tests(${target} PROPERTIES LABELS ${A_LABEL} TEST_PREFIX "${target}:")
+  endif()
 endfunction()
 
 # suite_embed_sql(<target> <namespace> files...): compiles SQL migrations into the binary so a

@@ -304,6 +304,7 @@ AUTH_DATABASE_URL=postgresql://auth:$DB_PASSWORD@127.0.0.1:$pgport/suite
 PROCESSING_DATABASE_URL=postgresql://processing:$DB_PASSWORD@127.0.0.1:$pgport/suite
 AUDIT_DATABASE_URL=postgresql://audit:$DB_PASSWORD@127.0.0.1:$pgport/suite
 AUDIT_LOG_FILE=$dir/logs/requests.log
+AUDIT_SPOOL_DIR=$dir/spool
 SMTP_HOST=127.0.0.1
 SMTP_PORT=$((base + 25))
 SMTP_TLS=required

@@ -23,7 +23,8 @@ cleanup() {
 trap cleanup EXIT
 
 make_certs "$DIR/certs"
-write_env "$DIR/env" "$DIR" "$E2E_PG_PORT" "$E2E_REDIS_PORT" 33000 "$DIR/secrets"
+# Port base 27000: under the kernel's ephemeral range (32768-60999), which clients' sockets take.
+write_env "$DIR/env" "$DIR" "$E2E_PG_PORT" "$E2E_REDIS_PORT" 27000 "$DIR/secrets"
 DB=suite_jobs_$(openssl rand -hex 4)
 sed -i "s|/suite\$|/$DB|" "$DIR/env"
 sed -i "s|^REDIS_URL=.*|&/3|" "$DIR/env"  # a Redis database of its own (seed000.sh 1, hostile.sh 2)

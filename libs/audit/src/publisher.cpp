@@ -1,16 +1,32 @@
 #include "suite/audit/publisher.hpp"
 
-#include "suite/observability/metrics.hpp"
-
 #include <future>
 
+#include "suite/core/config.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/observability/log.hpp"
+#include "suite/observability/metrics.hpp"
 
 namespace suite::audit {
 
+PublisherOptions PublisherOptionsFromEnv(core::Env& env, const std::string& service) {
+  PublisherOptions o;
+  o.spool_dir = env.Str("AUDIT_SPOOL_DIR", std::string("spool"));
+  o.spool_name = service;
+  o.spool_bytes = static_cast<std::uint64_t>(env.Int("AUDIT_SPOOL_BYTES", 64ll << 20, 1ll << 16, 64ll << 30));
+  o.sync_interval = env.Millis("AUDIT_SPOOL_SYNC_MS", 100, 1, 60'000);
+  return o;
+}
+
 Publisher::Publisher(redis::Client& client, PublisherOptions options)
-    : client_(client), options_(std::move(options)), thread_([this] { Loop(); }) {}
+    : client_(client),
+      options_(std::move(options)),
+      spool_(options_.spool_dir.empty() ? Spool::InMemory(options_.spool_bytes)
+                                        : Spool::Open(options_.spool_dir, options_.spool_name, options_.spool_bytes)) {
+  if (spool_->recovered() > 0)
+    obs::Info("audit spool: events of an earlier run to send", {{"count", spool_->recovered()}, {"spool", spool_->path()}});
+  thread_ = std::thread([this] { Loop(); });
+}
 
 Publisher::~Publisher() { Stop(); }
 
@@ -18,23 +34,31 @@ void Publisher::ExportMetrics(obs::Metrics& metrics) {
   using Kind = obs::Metrics::Kind;
   metrics.Expose("audit_events_published_total", "Audit events handed to the Redis stream", Kind::kCounter, {},
                  [this] { return static_cast<double>(published_.load()); });
-  metrics.Expose("audit_events_dropped_total", "Audit events given up (the buffer was full)", Kind::kCounter, {},
+  metrics.Expose("audit_events_dropped_total", "Audit events given up (the spool was full)", Kind::kCounter, {},
                  [this] { return static_cast<double>(dropped_.load()); });
-  metrics.Expose("audit_events_queued", "Audit events waiting for Redis", Kind::kGauge, {}, [this] {
-    std::lock_guard lock(mu_);
-    return static_cast<double>(queue_.size());
-  });
+  metrics.Expose("audit_events_queued", "Audit events in the spool, waiting for Redis", Kind::kGauge, {},
+                 [this] { return static_cast<double>(spool_->pending()); });
+  metrics.Expose("audit_spool_used_bytes", "Bytes of the spool holding unsent events", Kind::kGauge, {},
+                 [this] { return static_cast<double>(spool_->used_bytes()); });
+  metrics.Expose("audit_spool_capacity_bytes", "The spool's size (AUDIT_SPOOL_BYTES)", Kind::kGauge, {},
+                 [this] { return static_cast<double>(spool_->capacity()); });
 }
 
 void Publisher::Stop() {
   {
     std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (!queue_.empty())
-    obs::Warn("audit events not published at stop", {{"count", queue_.size()}});
+  spool_->Sync();
+  if (const auto left = spool_->pending(); left > 0) {
+    if (spool_->durable())
+      obs::Info("audit events kept in the spool for the next start", {{"count", left}, {"spool", spool_->path()}});
+    else
+      obs::Warn("audit events not published at stop", {{"count", left}});
+  }
 }
 
 void Publisher::Publish(nlohmann::json event) {
@@ -43,61 +67,60 @@ void Publisher::Publish(nlohmann::json event) {
   PublishLine(event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-void Publisher::PublishLine(std::string line) {
-  {
-    std::lock_guard lock(mu_);
-    if (queue_.size() >= options_.max_buffer) {
-      // Logged at the first drop and every 10,000th: a Redis outage must not become a log flood.
-      if (++dropped_ % 10'000 == 1)
-        obs::Error("audit buffer full: events dropped", {{"dropped", dropped_.load()}});
-      return;
-    }
-    queue_.push_back(std::move(line));
+void Publisher::PublishLine(std::string_view line) {
+  if (!spool_->Append(line)) {
+    // Logged at the first drop and every 10,000th: a long Redis outage must not become a log flood.
+    if (++dropped_ % 10'000 == 1)
+      obs::Error("audit spool full: events dropped", {{"dropped", dropped_.load()}, {"capacity", spool_->capacity()}});
+    return;
   }
+  dirty_.store(true, std::memory_order_relaxed);
+  // Taken and released so that the sender cannot miss this event between its check and its wait.
+  { std::lock_guard lock(mu_); }
   cv_.notify_one();
 }
 
 bool Publisher::Drained() const {
-  std::lock_guard lock(mu_);
-  return queue_.empty() && in_flight_ == 0;
+  return spool_->pending() == 0 || (spool_->durable() && !client_.connected());
 }
 
 void Publisher::Loop() {
   auto backoff = std::chrono::milliseconds(50);
+  auto next_sync = std::chrono::steady_clock::now() + options_.sync_interval;
   for (;;) {
-    std::vector<std::string> batch;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      if (stopping_ && !client_.connected()) return;
-      for (std::size_t i = 0; i < options_.batch && i < queue_.size(); ++i)
-        batch.push_back(queue_[i]);
-      in_flight_ = batch.size();
+      cv_.wait_until(lock, next_sync, [&] { return stopping_ || spool_->pending() > 0; });
+      // Stopping: a durable spool keeps what is left for the next start; a memory one tries
+      // while Redis answers.
+      if (stopping_ && (spool_->durable() || spool_->pending() == 0 || !client_.connected())) return;
     }
+    if (std::chrono::steady_clock::now() >= next_sync) {
+      if (dirty_.exchange(false)) spool_->Sync();
+      next_sync = std::chrono::steady_clock::now() + options_.sync_interval;
+    }
+    const auto batch = spool_->Peek(options_.batch);
+    if (batch.empty()) continue;
     // Pipelined: all XADDs go out back to back; we wait for every answer.
-    auto results_ptr = std::make_shared<std::vector<std::promise<bool>>>(batch.size());
-    auto& results = *results_ptr;
+    auto results = std::make_shared<std::vector<std::promise<bool>>>(batch.size());
+    std::vector<std::future<bool>> answers;
+    answers.reserve(batch.size());
+    for (auto& r : *results) answers.push_back(r.get_future());
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      client_.Command({"XADD", options_.stream, "MAXLEN", "~", std::to_string(options_.stream_maxlen),
-                       "*", "event", batch[i]},
-                      [results_ptr, i](redis::Reply r) { (*results_ptr)[i].set_value(r.ok()); });
+      client_.Command({"XADD", options_.stream, "MAXLEN", "~", std::to_string(options_.stream_maxlen), "*", "event",
+                       batch[i]},
+                      [results, i](redis::Reply r) { (*results)[i].set_value(r.ok()); });
     }
     // Bounded wait: once the I/O loop has stopped, replies never come.
     std::size_t ok = 0;
-    for (auto& r : results) {
-      auto f = r.get_future();
+    for (auto& f : answers) {
       if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready || !f.get()) break;
       ++ok;
     }
-    // Only the leading run of successes is removed: order is kept, failures are retried.
+    // Only the leading run of successes leaves the spool: order is kept, failures are retried.
     // (A success after a failure may be sent twice; the consumer deduplicates by event_id.)
-    {
-      std::lock_guard lock(mu_);
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(ok));
-      in_flight_ = 0;
-      published_ += ok;
-    }
+    spool_->Ack(ok);
+    published_ += ok;
     if (ok < batch.size()) {
       std::unique_lock lock(mu_);
       if (stopping_) return;

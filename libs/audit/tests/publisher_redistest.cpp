@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -44,19 +45,59 @@ TEST_CASE("events reach the stream in order, with ids and timestamps added") {
   client.Stop();
 }
 
-TEST_CASE("a full buffer drops and counts instead of blocking the caller") {
+TEST_CASE("a full spool drops and counts instead of blocking the caller") {
   auto url = testing::ServerUrl("REDIS_URL");
   if (!url) return;
   testing::IoLoop loop;
   auto bad = *redis::ParseUrl(*url);
-  bad.port = 1;  // nothing listens: events stay buffered
+  bad.port = 1;  // nothing listens: events stay in the spool
   redis::Client client(loop.runtime.io(), bad, "down");
   client.Start();
   {
-    audit::Publisher pub(client, {.max_buffer = 10});
-    for (int i = 0; i < 15; ++i) pub.Publish({{"n", i}});
+    // Room for 10 lines of 100 bytes (16 bytes of framing each).
+    audit::Publisher pub(client, {.spool_bytes = 10 * 116});
+    const std::string line = "{\"event_id\":\"x\",\"pad\":\"" + std::string(100 - 25, 'p') + "\"}";
+    REQUIRE(line.size() == 100);
+    for (int i = 0; i < 15; ++i) pub.PublishLine(line);
     CHECK(pub.dropped() == 5);
-    CHECK_FALSE(pub.Drained());
+    CHECK_FALSE(pub.Drained());  // in memory: stopping now would lose them
   }
   client.Stop();
+}
+
+TEST_CASE("events published while Redis is away wait in the spool file, across a restart, and arrive in order") {
+  auto url = testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  const std::string dir = "/tmp/publisher-spool-" + core::RandomHex(6);
+  const std::string stream = "test.audit." + core::NewUuid();
+  testing::IoLoop loop;
+  {
+    auto bad = *redis::ParseUrl(*url);
+    bad.port = 1;
+    redis::Client down(loop.runtime.io(), bad, "down");
+    down.Start();
+    audit::Publisher pub(down, {.stream = stream, .spool_dir = dir, .spool_name = "test"});
+    for (int i = 0; i < 300; ++i) pub.Publish({{"type", "process"}, {"n", i}});
+    CHECK(pub.Drained());  // Redis is away and the events are on disk: stopping loses nothing
+    CHECK(pub.spool().pending() == 300);
+    pub.Stop();
+    down.Stop();
+  }
+  redis::Client client(loop.runtime.io(), *redis::ParseUrl(*url), "test");
+  client.Start();
+  REQUIRE(testing::WaitConnected(client));
+  {
+    audit::Publisher pub(client, {.stream = stream, .batch = 32, .spool_dir = dir, .spool_name = "test"});
+    CHECK(pub.spool().recovered() == 300);
+    for (int i = 300; i < 310; ++i) pub.Publish({{"type", "process"}, {"n", i}});
+    for (int i = 0; i < 500 && pub.spool().pending() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(pub.published() == 310);
+  }
+  auto range = Call(client, {"XRANGE", stream, "-", "+"});
+  REQUIRE(range.elements.size() == 310);
+  for (int i = 0; i < 310; ++i)
+    CHECK(nlohmann::json::parse(range.elements[i].elements[1].elements[1].str)["n"] == i);
+  Call(client, {"DEL", stream});
+  client.Stop();
+  std::filesystem::remove_all(dir);
 }

@@ -7,6 +7,7 @@ Settings Settings::FromEnv(suite::core::Env& env) {
   s.host = suite::service::HostConfig::FromEnv(env, "auth-user", 8081);
   s.database_url = env.Secret("DATABASE_URL", 1);
   s.redis = suite::redis::OptionsFromEnv(env, "REDIS_URL");
+  s.audit = suite::audit::PublisherOptionsFromEnv(env, "auth-user");
   s.jwt_secret = env.Secret("JWT_SECRET", 32);
   auto& cfg = s.auth;
   cfg.access_ttl = std::chrono::minutes(env.Int("ACCESS_TOKEN_EXPIRE_MINUTES", 15, 1, 24 * 60));

@@ -6,6 +6,7 @@
 #include "mail.hpp"
 #include "sessions.hpp"
 #include "suite/core/config.hpp"
+#include "suite/audit/publisher.hpp"
 #include "suite/redis/client.hpp"
 #include "suite/security/password.hpp"
 #include "suite/service/host.hpp"
@@ -17,6 +18,7 @@ struct Settings {
   suite::service::HostConfig host;
   std::string database_url;
   suite::redis::Options redis;
+  suite::audit::PublisherOptions audit;  ///< the security events' spool (AUDIT_SPOOL_*)
   std::string jwt_secret;      ///< HS256 access tokens (seed 000), device tokens
   std::string signing_secret;  ///< seals the ES256 signing keys in PostgreSQL
   std::string algorithm;       ///< what signs access tokens: ES256 or HS256

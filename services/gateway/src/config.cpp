@@ -201,6 +201,7 @@ Config Config::FromEnv(suite::core::Env& env) {
   }
   c.identity_ttl = std::chrono::seconds((timeout.count() + 999) / 1000);
   c.access_events = env.Bool("ACCESS_EVENTS", true);
+  c.access_events_spool = suite::audit::PublisherOptionsFromEnv(env, "gateway");
   // The docs page's files (the build's `docs/`, made by deploy/docs/build.mjs).
   c.docs_dir = env.Str("DOCS_DIR", "");
   if (!c.docs_dir.empty() && !std::ifstream(c.docs_dir + "/openapi.json"))

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "api_keys.hpp"
+#include "suite/audit/publisher.hpp"
 #include "body_limit.hpp"
 #include "client_address.hpp"
 #include "config_file.hpp"
@@ -51,6 +52,7 @@ struct Config {
   std::chrono::seconds identity_ttl{30};         ///< the upstream timeout, rounded up
   std::chrono::milliseconds drain{10'000};
   bool access_events = true;                     ///< ACCESS_EVENTS: every answer to the audit stream
+  suite::audit::PublisherOptions access_events_spool;  ///< AUDIT_SPOOL_DIR, AUDIT_SPOOL_BYTES, AUDIT_SPOOL_SYNC_MS
   std::string docs_dir;                          ///< DOCS_DIR: GET /docs and /openapi.json (empty: 404)
 
   /// The file (GATEWAY_CONFIG, else the built-in default), then the environment: secrets,

@@ -56,7 +56,7 @@ Gateway::Gateway(std::shared_ptr<const Config> config, boost::asio::io_context& 
   if (config->access_events) {
     events_redis_ = std::make_unique<suite::redis::Client>(io, config->redis, "access-events");
     events_redis_->Start();
-    events_ = std::make_unique<suite::audit::Publisher>(*events_redis_);
+    events_ = std::make_unique<suite::audit::Publisher>(*events_redis_, config->access_events_spool);
     events_redis_->ExportMetrics(metrics);
     events_->ExportMetrics(metrics);
   }

@@ -24,7 +24,9 @@ struct Fixture {
     if (!dsn) return;
     pool = std::make_unique<suite::db::Pool>(*dsn, 8, std::chrono::milliseconds(2000));
     pool->With([](pqxx::connection& c) { return suite::db::Migrate(c, "processing", Migrations()); });
-    Exec("DELETE FROM processing.jobs");  // the tests of this binary run one after another
+    // Each case starts from an empty queue (a worker claims any due job); ctest never runs two
+    // of these cases at once (LOCK processing_jobs in CMakeLists.txt).
+    Exec("DELETE FROM processing.jobs");
   }
   void Exec(const std::string& sql) {
     pool->With([&](pqxx::connection& c) {

@@ -1,18 +1,27 @@
 #pragma once
 /// Publishes audit events (proto/schemas/audit-event.json) to the Redis Stream `audit.events`.
-/// Publish() never blocks a request: events go to a bounded in-memory buffer that a background
-/// thread drains with pipelined XADDs, retrying with backoff while Redis is away.
+/// Publish() never blocks a request and never waits for Redis: the event is appended to the
+/// process's spool (a memory-mapped ring file, suite/audit/spool.hpp) before Publish() returns,
+/// and a background thread sends the spool to Redis with pipelined XADDs, in order, retrying
+/// with backoff while Redis is away. A process killed at any moment, or stopped while Redis is
+/// down, leaves its unsent events in the spool, and its next start (or any process that takes
+/// the file over) sends them. The consumer deduplicates on event_id, so a resend is harmless.
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
-#include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "suite/audit/spool.hpp"
 #include "suite/redis/client.hpp"
 
+namespace suite::core {
+class Env;
+}
 namespace suite::obs {
 class Metrics;
 }
@@ -23,25 +32,38 @@ inline constexpr const char* kStream = "audit.events";
 
 struct PublisherOptions {
   std::string stream = kStream;
-  std::size_t max_buffer = 100'000;
   std::size_t batch = 128;
   long long stream_maxlen = 1'000'000;  ///< approximate trim (MAXLEN ~)
+  /// Where the spool file lives; empty: an in-memory ring (what the process holds is lost
+  /// with it: tests only).
+  std::string spool_dir;
+  std::string spool_name = "events";  ///< the file is <dir>/<name>-<n>.spool
+  std::uint64_t spool_bytes = 64ull << 20;
+  std::chrono::milliseconds sync_interval{100};  ///< msync of the spool (a machine crash loses at most this)
 };
+
+/// AUDIT_SPOOL_DIR (default "spool"), AUDIT_SPOOL_BYTES (64 MiB), AUDIT_SPOOL_SYNC_MS (100);
+/// the spool file is named after `service`.
+PublisherOptions PublisherOptionsFromEnv(core::Env& env, const std::string& service);
 
 class Publisher {
  public:
+  /// Opens the spool (throws std::runtime_error when it cannot) and starts sending.
   Publisher(redis::Client& client, PublisherOptions options = {});
   ~Publisher();
   /// Adds event_id (UUIDv4) and timestamp when absent. Thread-safe.
   void Publish(nlohmann::json event);
   /// An event already serialised as one JSON object, with its event_id and timestamp (the hot
   /// path's access events skip building a json value). Thread-safe.
-  void PublishLine(std::string line);
-  /// True when every accepted event has reached Redis.
+  void PublishLine(std::string_view line);
+  /// Nothing would be lost by stopping now: every event reached Redis, or Redis is away and
+  /// the events wait in a spool file.
   bool Drained() const;
   std::size_t dropped() const { return dropped_; }
   std::size_t published() const { return published_; }
-  /// audit_events_published_total, audit_events_dropped_total, audit_events_queued.
+  const Spool& spool() const { return *spool_; }
+  /// audit_events_published_total, audit_events_dropped_total, audit_events_queued,
+  /// audit_spool_used_bytes, audit_spool_capacity_bytes.
   void ExportMetrics(obs::Metrics& metrics);
   void Stop();
 
@@ -49,11 +71,11 @@ class Publisher {
   void Loop();
   redis::Client& client_;
   PublisherOptions options_;
+  std::unique_ptr<Spool> spool_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;
-  std::size_t in_flight_ = 0;
   bool stopping_ = false;
+  std::atomic<bool> dirty_{false};
   std::atomic<std::size_t> dropped_{0}, published_{0};
   std::thread thread_;
 };
