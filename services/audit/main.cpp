@@ -1,6 +1,8 @@
 // audit: consumes the audit stream into PostgreSQL and NDJSON; serves GET /audit/requests.
 #include <unistd.h>
 
+#include <csignal>
+
 #include <string_view>
 
 #include "consumer.hpp"
@@ -16,6 +18,9 @@ const std::vector<suite::db::Migration>& Migrations();
 int main(int argc, char** argv) {
   if (argc == 2 && std::string_view(argv[1]) == "--migrate")
     return suite::db::MigrateCommand("audit", "audit", audit::Migrations());
+  // A file-size limit (RLIMIT_FSIZE) must fail the NDJSON append (EFBIG), which is retried
+  // like a full disk, instead of killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   suite::core::Env env("audit");
   auto host_config = suite::service::HostConfig::FromEnv(env, "audit", 8083);
   const auto database_url = env.Secret("DATABASE_URL", 1);

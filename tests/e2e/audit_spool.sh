@@ -3,7 +3,9 @@
 # its own (stopped and started here), through the TLS gateway: requests answered while Redis is
 # down, then processing killed with -9, then more requests, then processing stopped by SIGTERM
 # (it must not wait out the drain), then Redis back: every answered POST /process has exactly
-# one record in PostgreSQL and one NDJSON line, and one access event from the gateway.
+# one record in PostgreSQL and one NDJSON line, and one access event from the gateway. Then the
+# NDJSON file's disk is full for a while (a file-size limit on audit): PostgreSQL keeps taking
+# records, the file gets no torn line, and catches up, each line once, when there is room.
 # Needs E2E_PG_DIR, E2E_PG_PORT (tests/run sets them). $1 = binaries.
 set -euo pipefail
 BIN=$1
@@ -90,5 +92,29 @@ check "one access event per answered request" \
   "$answered $answered"
 check "one NDJSON line per answered request" "$(jq -r 'select(.dataset_id == "spool") | .request_id' "$AUDIT_LOG_FILE" | sort | uniq | wc -l) $(grep -c '"spool"' "$AUDIT_LOG_FILE")" \
   "$answered $answered"
+echo "the NDJSON file's disk full for a while"
+M="http://127.0.0.1:$AUDIT_PORT/metrics"
+size=$(stat -c %s "$AUDIT_LOG_FILE")
+prlimit --pid "$(cat "$DIR/audit.pid")" --fsize="$((size + 200)):"  # room for less than one more line
+send 20 full
+for _ in $(seq 100); do
+  [ "$(sql "SELECT count(*) FROM audit.requests WHERE dataset_id = 'spool'")" = 80 ] && break
+  sleep 0.2
+done
+check "PostgreSQL takes the records meanwhile" "$(sql "SELECT count(*) FROM audit.requests WHERE dataset_id = 'spool'")" 80
+sleep 1.5  # an attempt or two more against the full file
+check "the file is behind, and says so" "$(curl -s "$M" | grep '^audit_ndjson_behind ' | awk '{print $2}')" 1
+check "no torn line while full" "$(jq -c . "$AUDIT_LOG_FILE" >/dev/null 2>&1 && echo whole)" whole
+check "no line of the 20 yet" "$(grep -c '"full-' "$AUDIT_LOG_FILE" || true)" 0
+prlimit --pid "$(cat "$DIR/audit.pid")" --fsize=unlimited:
+for _ in $(seq 100); do
+  [ "$(grep -c '"spool"' "$AUDIT_LOG_FILE")" = 80 ] && break
+  sleep 0.2
+done
+check "room again: every line, once, whole" \
+  "$(jq -r 'select(.dataset_id == "spool") | .request_id' "$AUDIT_LOG_FILE" | sort -u | wc -l) $(wc -l < "$AUDIT_LOG_FILE") $(jq -c . "$AUDIT_LOG_FILE" >/dev/null 2>&1 && echo whole)" \
+  "80 80 whole"
+check "the file caught up" "$(curl -s "$M" | grep '^audit_ndjson_behind ' | awk '{print $2}')" 0
+
 echo "e2e audit spool: $fails failure(s)"
 [ $fails -eq 0 ]

@@ -19,20 +19,29 @@ constexpr const char* kBatch = "200";
 
 Consumer::Consumer(suite::redis::Client& redis, suite::db::Pool& pool, suite::service::WorkerPool& workers,
                    ConsumerOptions options)
-    : redis_(redis), pool_(pool), workers_(workers), options_(std::move(options)) {
-  file_ = std::fopen(options_.ndjson_path.c_str(), "a");
-  if (file_ == nullptr) throw std::runtime_error("cannot open " + options_.ndjson_path + " for appending");
-}
+    : redis_(redis),
+      pool_(pool),
+      workers_(workers),
+      options_(std::move(options)),
+      ndjson_(pool_, options_.ndjson_path, options_.name) {}
 
-Consumer::~Consumer() {
-  if (file_ != nullptr) std::fclose(file_);
-}
+Consumer::~Consumer() = default;
 
-void Consumer::Start() { EnsureGroup(); }
+void Consumer::Start() {
+  FlushNdjson();  // what an earlier run stored but did not append
+  EnsureGroup();
+}
 
 void Consumer::ExportMetrics(suite::obs::Metrics& metrics) {
-  metrics.Expose("audit_events_written_total", "Audit events stored in PostgreSQL (and the NDJSON file)",
-                 suite::obs::Metrics::Kind::kCounter, {}, [this] { return static_cast<double>(written_.load()); });
+  using Kind = suite::obs::Metrics::Kind;
+  metrics.Expose("audit_events_written_total", "Audit process records stored in PostgreSQL", Kind::kCounter, {},
+                 [this] { return static_cast<double>(written_.load()); });
+  metrics.Expose("audit_ndjson_lines_written_total", "Lines appended to the NDJSON request log", Kind::kCounter, {},
+                 [this] { return static_cast<double>(ndjson_lines_.load()); });
+  metrics.Expose("audit_ndjson_write_failures_total", "NDJSON appends that failed (retried until they succeed)",
+                 Kind::kCounter, {}, [this] { return static_cast<double>(ndjson_failed_.load()); });
+  metrics.Expose("audit_ndjson_behind", "1 while the NDJSON file lacks records PostgreSQL has", Kind::kGauge, {},
+                 [this] { return ndjson_.behind() > 0 ? 1.0 : 0.0; });
 }
 
 void Consumer::EnsureGroup() {
@@ -117,6 +126,14 @@ void Consumer::Next() {
                          claim_cursor_ = "0-0";
                        }
                        if (r.type != Reply::Type::kArray || r.elements.empty() || r.elements[0].elements.size() < 2) {
+                         // A quiet second: the moment to complete the NDJSON file if it is behind.
+                         if (ndjson_.behind() > 0 && !flushing_.exchange(true))
+                           workers_.Submit(
+                               [this] {
+                                 FlushNdjson();
+                                 flushing_ = false;
+                               },
+                               [this] { flushing_ = false; });
                          Next();
                          return;
                        }
@@ -153,15 +170,16 @@ void Consumer::Process(const std::vector<Reply>& entries, std::function<void()> 
   workers_.Submit(
       [this, events = std::move(events), ids = std::move(ids), then = std::move(then)]() mutable {
         try {
-          auto fresh = WriteEvents(pool_, events);
-          AppendNdjson(fresh);
-          written_ += fresh.size();
+          written_ += WriteEvents(pool_, events, options_.name);
         } catch (const std::exception& e) {
           obs::Error("audit write failed; will retry", {{"error", e.what()}, {"count", events.size()}});
           busy_ = false;
           Retry();
           return;
         }
+        // Committed: the records (and their NDJSON outbox rows) are durable, so the entries are
+        // acknowledged whatever the file does next.
+        FlushNdjson();
         std::vector<std::string> ack = {"XACK", options_.stream, kGroup};
         ack.insert(ack.end(), ids.begin(), ids.end());
         redis_.Command(std::move(ack), [this, then = std::move(then)](Reply r) {
@@ -181,22 +199,21 @@ void Consumer::Process(const std::vector<Reply>& entries, std::function<void()> 
       });
 }
 
-void Consumer::AppendNdjson(const std::vector<nlohmann::json>& events) {
-  if (events.empty()) return;
-  std::string text;
-  for (const auto& e : events) {
-    // Seed 000's log line: its fields in its order.
-    nlohmann::ordered_json line;
-    for (const char* k : {"timestamp", "request_id", "dataset_id", "action", "status", "duration_ms",
-                          "output", "http_status", "client", "event_id"})
-      line[k] = e.contains(k) ? e[k] : nlohmann::json(nullptr);
-    text += line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    text.push_back('\n');
+void Consumer::FlushNdjson() {
+  std::lock_guard lock(ndjson_mu_);
+  try {
+    ndjson_lines_ += ndjson_.Flush();
+    if (ndjson_failures_ > 0) {
+      suite::obs::Info("NDJSON file caught up", {{"path", options_.ndjson_path}, {"failed_attempts", ndjson_failures_}});
+      ndjson_failures_ = 0;
+    }
+  } catch (const std::exception& e) {
+    ++ndjson_failed_;
+    // The first failure, then one line a minute or so (an attempt a second).
+    if (ndjson_failures_++ % 60 == 0)
+      obs::Error("NDJSON append failed; PostgreSQL holds the records, the file will be completed",
+                 {{"error", e.what()}, {"failed_attempts", ndjson_failures_}});
   }
-  std::lock_guard lock(file_mu_);
-  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0)
-    throw std::runtime_error("cannot append to " + options_.ndjson_path);
-  ::fdatasync(fileno(file_));
 }
 
 }  // namespace audit

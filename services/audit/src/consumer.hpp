@@ -3,8 +3,10 @@
 ///   1. own pending entries (this consumer crashed after reading, before acknowledging),
 ///   2. entries another consumer left unacknowledged for `claim_idle` (it died): XAUTOCLAIM,
 ///   3. new entries (XREADGROUP >), going back to 2 every `claim_every`.
-/// A batch is written to PostgreSQL and the NDJSON file on a worker thread, and only then
-/// acknowledged (XACK). Writes are idempotent, so a batch read twice is stored once.
+/// A batch is written to PostgreSQL on a worker thread (one transaction, idempotent on
+/// event_id, so a batch read twice is stored once, each new record with its NDJSON outbox row),
+/// and only then acknowledged (XACK). The NDJSON file follows from the outbox (ndjson.hpp):
+/// after each batch, and every second while it is behind (a full disk), until it has caught up.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ndjson.hpp"
 #include "store.hpp"
 #include "suite/service/worker_pool.hpp"
 #include "suite/redis/client.hpp"
@@ -38,7 +41,8 @@ class Consumer {
   /// No batch between read and acknowledgement.
   bool Drained() const { return !busy_; }
   std::size_t written() const { return written_; }
-  /// audit_events_written_total.
+  /// audit_events_written_total, audit_ndjson_lines_written_total, audit_ndjson_write_failures_total,
+  /// audit_ndjson_behind (1 while the file lacks records PostgreSQL has).
   void ExportMetrics(suite::obs::Metrics& metrics);
 
  private:
@@ -48,19 +52,23 @@ class Consumer {
   void Retry();
   /// Stores the entries (Redis [id, [field, value, ...]] pairs), acknowledges them, then `then`.
   void Process(const std::vector<suite::redis::Reply>& entries, std::function<void()> then);
-  void AppendNdjson(const std::vector<nlohmann::json>& events);
+  /// Appends the outbox to the NDJSON file; a failure is logged (throttled) and left for the
+  /// next attempt: PostgreSQL holds the records meanwhile.
+  void FlushNdjson();
 
   suite::redis::Client& redis_;
   suite::db::Pool& pool_;
   suite::service::WorkerPool& workers_;
   ConsumerOptions options_;
-  std::FILE* file_ = nullptr;
-  std::mutex file_mu_;
+  NdjsonWriter ndjson_;
+  std::mutex ndjson_mu_;
+  std::atomic<bool> flushing_{false};
+  std::size_t ndjson_failures_ = 0;  ///< guarded by ndjson_mu_
   Phase phase_ = Phase::kOwnPending;
   std::string claim_cursor_ = "0-0";
   std::chrono::steady_clock::time_point last_claim_{};
   std::atomic<bool> stopping_{false}, busy_{false};
-  std::atomic<std::size_t> written_{0};
+  std::atomic<std::size_t> written_{0}, ndjson_lines_{0}, ndjson_failed_{0};
 };
 
 }  // namespace audit

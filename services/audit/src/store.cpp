@@ -8,9 +8,9 @@ const std::string kTimestamp = "to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-D
 nlohmann::json TextOrNull(const pqxx::field& f) { return f.is_null() ? nlohmann::json(nullptr) : nlohmann::json(f.c_str()); }
 }  // namespace
 
-std::vector<nlohmann::json> WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events) {
+std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events, const std::string& writer) {
   return pool.With([&](pqxx::connection& c) {
-    std::vector<nlohmann::json> fresh;
+    std::size_t fresh = 0;
     pqxx::work tx(c);
     for (const auto& se : events) {
       const auto& e = se.event;
@@ -55,7 +55,11 @@ std::vector<nlohmann::json> WriteEvents(suite::db::Pool& pool, const std::vector
           opt("dataset_id"), opt("action"), e.value("status", "failure"), e.value("duration_ms", 0),
           e.contains("output") ? e["output"].dump() : std::string("null"), e.value("http_status", 0),
           opt("client"), opt("subject"));
-      if (!r.empty()) fresh.push_back(e);
+      if (!r.empty()) {
+        tx.exec_params("INSERT INTO audit.ndjson_outbox (request_id, writer) VALUES ($1, $2)", r[0][0].as<long long>(),
+                       writer);
+        ++fresh;
+      }
     }
     tx.commit();
     return fresh;

@@ -35,9 +35,11 @@ struct SecurityFilter {
   long long offset = 0;
 };
 
-/// Inserts each event once (by event_id): process records into audit.requests, security events
-/// into audit.security_events. Returns the process records that were new (for the NDJSON log).
-std::vector<nlohmann::json> WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events);
+/// Inserts each event once (by event_id): process records into audit.requests (each new one
+/// with a row in `writer`'s NDJSON outbox, same transaction), security events into
+/// audit.security_events, access events into audit.access_events. Returns how many process
+/// records were new.
+std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events, const std::string& writer);
 /// The gateway's access events, newest first.
 nlohmann::json QueryAccess(suite::db::Pool& pool, const AccessFilter& f);
 /// Newest first.

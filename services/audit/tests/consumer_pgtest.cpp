@@ -65,7 +65,7 @@ TEST_CASE("entries a dead consumer left unacknowledged are claimed, stored once,
   Call(client, {"XADD", stream, "*", "event", Event(core::NewUuid(), tag + "-3")});  // a new one
 
   audit::Consumer consumer(reader, pool, workers,
-                           {.stream = stream, .ndjson_path = ndjson, .name = "alive",
+                           {.stream = stream, .ndjson_path = ndjson, .name = "alive-" + tag,
                             .claim_idle = std::chrono::milliseconds(0)});
   consumer.Start();
   for (int i = 0; i < 500 && consumer.written() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
