@@ -80,7 +80,7 @@ check "the answer: job id, queued, its status URL" "$(jq -c '[.status, (.job_id 
 check "Location" "$(header location)" "/jobs/$ID"
 wait_status "$ID" completed "${ALICE[@]}" && pass "the job completes" || fail "the job did not complete: $BODY"
 check "its result is POST /process's data" "$(jq -c '[.result, .attempts, .error, .dataset_id, .action]' <<<"$BODY")" \
-  '[{"count":3,"dataset":"inventory_2025"},1,null,"inventory_2025","count"]'
+  '[{"count":3,"dataset":"inventory_2025","distinct":3},1,null,"inventory_2025","count"]'
 check "timestamps" "$(jq -c '[.created_at, .started_at, .finished_at] | map(test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T"))' <<<"$BODY")" '[true,true,true]'
 call GET "/jobs/$ID" "${BOB[@]}"
 check "another user: 404, as if it did not exist" "$STATUS $(jq -r .error.code <<<"$BODY")" "404 JOB_NOT_FOUND"

@@ -54,7 +54,8 @@ J=(-H "Content-Type: application/json")
 call POST "/process?api_key=$API_KEY" -H "Authorization: Bearer $JWT_TOKEN" "${J[@]}" \
   -d '{"dataset_id": "sales_2025_q3", "action": "summarize", "payload": {"rows": [1, 2, 3]}}'
 check "2: summarize status" "$STATUS" 200
-check "2: summarize data" "$(jq -c .data <<<"$BODY")" '{"dataset":"sales_2025_q3","rows_processed":3,"summary":"3 records processed"}'
+check "2: summarize data (seed 000's fields)" "$(jq -c '.data | {dataset, rows_processed, summary}' <<<"$BODY")" '{"dataset":"sales_2025_q3","rows_processed":3,"summary":"3 records processed"}'
+check "2: and statistics of the numeric rows" "$(jq -c '.data.statistics' <<<"$BODY")" '{"count":3,"max":3,"mean":2,"min":1,"sum":6}'
 check "2: status field" "$(jq -r .status <<<"$BODY")" success
 RID2=$(jq -r .request_id <<<"$BODY")
 check "2: request id echoed" "$(header x-request-id)" "$RID2"
@@ -66,7 +67,7 @@ check "2: rate-limit header" "$(header x-ratelimit-limit)" 60
 call POST /process -H "X-API-Key: $API_KEY" -H "Authorization: Bearer $JWT_TOKEN" "${J[@]}" -H "X-Request-ID: e2e-count-1" \
   -d '{"dataset_id": "inventory_2025", "action": "count", "payload": {"items": ["A", "B", "C", "D"]}}'
 check "3: count status" "$STATUS" 200
-check "3: count" "$(jq -c .data <<<"$BODY")" '{"count":4,"dataset":"inventory_2025"}'
+check "3: count" "$(jq -c .data <<<"$BODY")" '{"count":4,"dataset":"inventory_2025","distinct":4}'
 check "3: client request id kept" "$(jq -r .request_id <<<"$BODY")" e2e-count-1
 
 call POST "/process?api_key=$API_KEY" -H "Authorization: Bearer $JWT_TOKEN" "${J[@]}" \

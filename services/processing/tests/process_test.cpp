@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include "process.hpp"
 
 using processing::Process;
@@ -8,7 +10,11 @@ TEST_CASE("summarize counts rows (seed 000 request 2)") {
   auto o = Process(R"({"dataset_id":"sales_2025_q3","action":"summarize","payload":{"rows":[1,2,3]}})");
   CHECK(o.http_status == 200);
   CHECK(o.status == "success");
-  CHECK(o.data == nlohmann::json{{"summary", "3 records processed"}, {"rows_processed", 3}, {"dataset", "sales_2025_q3"}});
+  // Seed 000's fields, as it gave them.
+  CHECK(o.data["summary"] == "3 records processed");
+  CHECK(o.data["rows_processed"] == 3);
+  CHECK(o.data["dataset"] == "sales_2025_q3");
+  CHECK(o.data["statistics"]["mean"] == 2.0);
   CHECK(o.Output() == o.data);
 }
 
@@ -44,4 +50,71 @@ TEST_CASE("validation errors name every field") {
   CHECK(Process("not json").details["errors"][0]["type"] == "value_error.jsondecode");
   CHECK(Process("[1]").http_status == 422);
   CHECK(Process(R"({"dataset_id":"","action":"a"})").http_status == 422);
+}
+
+TEST_CASE("summarize: statistics of numeric rows, and of each numeric field of object rows") {
+  auto o = Process(R"({"dataset_id":"s","action":"summarize","payload":{"rows":[
+    {"amount":10,"qty":1,"name":"a"},{"amount":5,"qty":"x"},{"amount":7.5,"qty":3},4,"text",null]}})");
+  REQUIRE(o.status == "success");
+  CHECK(o.data["summary"] == "6 records processed");
+  CHECK(o.data["rows_processed"] == 6);
+  CHECK(o.data["statistics"] == nlohmann::json{{"count", 1}, {"sum", 4.0}, {"mean", 4.0}, {"min", 4.0}, {"max", 4.0}});
+  const auto& amount = o.data["fields"]["amount"];
+  CHECK(amount["count"] == 3);
+  CHECK(amount["sum"] == 22.5);
+  CHECK(amount["mean"] == 7.5);
+  CHECK(amount["min"] == 5.0);
+  CHECK(amount["max"] == 10.0);
+  CHECK(o.data["fields"]["qty"]["count"] == 2);  // "x" is not a number
+  CHECK_FALSE(o.data["fields"].contains("name"));
+  auto none = Process(R"({"dataset_id":"s","action":"summarize","payload":{}})");
+  CHECK(none.data["statistics"].is_null());
+  CHECK(none.data["rows_processed"] == 0);
+}
+
+TEST_CASE("count: items and distinct items") {
+  auto o = Process(R"({"dataset_id":"c","action":"count","payload":{"items":["A","B","A",{"k":1},{"k":1},2]}})");
+  CHECK(o.data["count"] == 6);
+  CHECK(o.data["distinct"] == 4);
+}
+
+TEST_CASE("validate: findings for nulls, mixed types and duplicates, with a verdict") {
+  auto o = Process(R"({"dataset_id":"v","action":"validate","payload":{"rows":[
+    {"id":1,"v":"a"},{"id":2,"v":null},{"id":"3","v":"c"},{"id":1,"v":"a"},null,7]}})");
+  REQUIRE(o.status == "success");
+  CHECK(o.data["valid"] == false);
+  CHECK(o.data["rows_checked"] == 6);
+  std::map<std::string, int> by_check;
+  for (const auto& f : o.data["findings"]) ++by_check[f["check"].get<std::string>()];
+  CHECK(by_check["no_nulls"] == 2);          // row 1's field, row 4
+  CHECK(by_check["consistent_types"] == 2);  // row 2's id is a string; row 5 is a number
+  CHECK(by_check["no_duplicates"] == 1);     // row 3 repeats row 0
+  CHECK(o.data["findings_total"] == 5);
+  bool dup_named = false;
+  for (const auto& f : o.data["findings"])
+    if (f["check"] == "no_duplicates") dup_named = f["row"] == 3 && f["message"] == "row 3 repeats row 0";
+  CHECK(dup_named);
+  auto clean = Process(R"({"dataset_id":"v","action":"validate","payload":{"rows":[{"id":1},{"id":2}]}})");
+  CHECK(clean.data["valid"] == true);
+  CHECK(clean.data["findings"].empty());
+  auto empty = Process(R"({"dataset_id":"v","action":"validate","payload":{}})");
+  CHECK(empty.data["valid"] == false);  // seed 000: an empty payload does not pass
+  CHECK(empty.data["findings"][0]["message"] == "payload.rows is missing");
+}
+
+TEST_CASE("validate: a million duplicate rows cannot be sent, findings are bounded") {
+  std::string rows = "[";
+  for (int i = 0; i < 10'001; ++i) rows += (i ? ",1" : "1");
+  rows += "]";
+  auto over = Process(R"({"dataset_id":"v","action":"validate","payload":{"rows":)" + rows + "}}",
+                      suite::core::JsonLimits{.max_bytes = 1 << 20, .max_depth = 64, .max_elements = 100'000});
+  CHECK(over.http_status == 422);
+  CHECK(over.details["errors"][0]["field"] == "payload.rows");
+  rows = "[";
+  for (int i = 0; i < 5'000; ++i) rows += (i ? ",1" : "1");
+  rows += "]";
+  auto many = Process(R"({"dataset_id":"v","action":"validate","payload":{"rows":)" + rows + "}}",
+                      suite::core::JsonLimits{.max_bytes = 1 << 20, .max_depth = 64, .max_elements = 100'000});
+  CHECK(many.data["findings"].size() == 100);
+  CHECK(many.data["findings_total"] == 4'999);
 }
