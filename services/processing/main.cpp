@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "idempotency.hpp"
 #include "jobs.hpp"
 #include "routes.hpp"
 #include "suite/core/ids.hpp"
@@ -56,9 +57,11 @@ int main(int argc, char** argv) {
   }
   auto& store = host.Own<processing::JobStore>(pool, jobs);
   auto& runner = host.Own<processing::JobRunner>(store, publisher, jobs);
+  auto& idempotency = host.Own<processing::Idempotency>(pool);
+  runner.OnHousekeeping([&idempotency] { idempotency.Purge(); });
   runner.Start();
-  processing::Register(host.router(), publisher, host.config().json);
-  processing::RegisterJobs(host.router(), host.workers(), store, runner, host.config().json);
+  processing::Register(host.router(), host.workers(), publisher, idempotency, host.config().json);
+  processing::RegisterJobs(host.router(), host.workers(), store, runner, idempotency, host.config().json);
   host.ServeApi();
   return host.Run();
 }

@@ -178,12 +178,33 @@ check "the 41st unfinished job: 429 with Retry-After" "$STATUS $(jq -r .error.co
 call POST /jobs "${BOB[@]}" "${J[@]}" -d '{"dataset_id":"cap","action":"count"}'
 check "another caller is not affected" "$STATUS" 202
 
+echo "Idempotency-Key"
+P=(-H "X-API-Key: $API_KEY" "${ALICE[@]}" "${J[@]}")
+IK="retry-$(openssl rand -hex 4)"
+call POST /process "${P[@]}" -H "Idempotency-Key: $IK" -d '{"dataset_id":"idem","action":"count","payload":{"items":[1,2]}}'
+FIRST=$BODY
+check "first: answered" "$STATUS $(header idempotent-replayed)" "200 "
+call POST /process "${P[@]}" -H "Idempotency-Key: $IK" -d '{"dataset_id":"idem","action":"count","payload":{"items":[1,2]}}'
+check "a retry: the same answer, marked as replayed" "$STATUS $(header idempotent-replayed) $([ "$BODY" = "$FIRST" ] && echo same)" "200 true same"
+call POST /process "${P[@]}" -H "Idempotency-Key: $IK" -d '{"dataset_id":"idem","action":"count","payload":{"items":[3]}}'
+check "the key with another body: 409" "$STATUS $(jq -r .error.code <<<"$BODY")" "409 CONFLICT"
+call POST /process "${P[@]}" -H "Idempotency-Key: has space" -d '{"dataset_id":"idem","action":"count"}'
+check "a malformed key: 400" "$STATUS" 400
+call POST /jobs "${ALICE[@]}" "${J[@]}" -H "Idempotency-Key: $IK" -d '{"dataset_id":"idem-job","action":"count"}'
+JOB1=$(jq -r .job_id <<<"$BODY")
+call POST /jobs "${ALICE[@]}" "${J[@]}" -H "Idempotency-Key: $IK" -d '{"dataset_id":"idem-job","action":"count"}'
+check "POST /jobs retried: the same job, not a second one" "$STATUS $(jq -r .job_id <<<"$BODY") $(psql_jobs "SELECT count(*) FROM processing.jobs WHERE dataset_id = 'idem-job'")" \
+  "202 $JOB1 1"
+
 echo "the audit log and the metrics"
 for _ in $(seq 50); do
   call GET "/audit/requests?request_id=$RID" "${ADMIN[@]}"
   [ "$(jq '.items | length' <<<"$BODY")" = 1 ] && break
   sleep 0.1
 done
+sleep 0.5
+check "the replayed answer published no second record" \
+  "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc "SELECT count(*) FROM audit.requests WHERE dataset_id = 'idem'")" 1
 check "the job's outcome is in the audit log, under the request that queued it" \
   "$(jq -c '.items[0] | [.action, .status, .http_status, .output.count]' <<<"$BODY")" '["count","success",200,3]'
 M=$(curl -s "http://127.0.0.1:$PROCESSING_PORT/metrics")

@@ -325,6 +325,7 @@ void JobRunner::Housekeep() {
       oldest_due_ = depth.oldest_due_seconds;
       if (std::chrono::steady_clock::now() >= next_purge) {
         if (const auto n = store_.Purge(); n > 0) suite::obs::Info("jobs: finished jobs past retention deleted", {{"count", n}});
+        if (hourly_) hourly_();
         next_purge = std::chrono::steady_clock::now() + std::chrono::hours(1);
       }
     } catch (const std::exception& e) {

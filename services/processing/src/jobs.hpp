@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -100,6 +101,8 @@ class JobRunner {
   JobRunner(JobStore& store, suite::audit::Publisher& publisher, JobsOptions options);
   ~JobRunner();
   void Start();
+  /// Also run `fn` in each hourly retention pass (other tables of the schema); before Start().
+  void OnHousekeeping(std::function<void()> fn) { hourly_ = std::move(fn); }
   /// A job was queued here: wake one idle worker now.
   void Notify();
   void NoteCreated(std::string_view action);
@@ -126,6 +129,7 @@ class JobRunner {
   std::atomic<long long> queued_{0};
   std::atomic<double> oldest_due_{0};
   std::vector<std::thread> threads_;
+  std::function<void()> hourly_;
   std::array<prometheus::Counter*, kJobTypes.size()> created_{};
   /// [job type][success, failure, cancelled]
   std::array<std::array<prometheus::Counter*, 3>, kJobTypes.size()> completed_{};

@@ -3,6 +3,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "idempotency.hpp"
 #include "jobs.hpp"
 #include "process.hpp"
 #include "suite/core/json.hpp"
@@ -57,6 +58,37 @@ Response HandleApiTest(Request& req, const suite::core::JsonLimits& limits) {
   return Response::Json(200, out);
 }
 
+// Answers with `answer()` at most once per caller, route and Idempotency-Key (when the request
+// has one); a retry gets the kept answer.
+template <class F>
+Response Idempotent(Request& req, Idempotency& idem, const std::string& route, F&& answer) {
+  const auto header = req.Header("idempotency-key");
+  if (!req.HasHeader("idempotency-key")) return answer();
+  Idempotency::CheckKey(header);
+  const std::string key(header), owner = OwnerOf(suite::service::IdentityOf(req));
+  if (auto kept = idem.Begin(owner, route, key, req.body)) {
+    Response replay;
+    replay.status = kept->status;
+    replay.body = std::move(kept->body);
+    replay.Set("Content-Type", "application/json");
+    replay.Set("Idempotent-Replayed", "true");
+    return replay;
+  }
+  Response res;
+  try {
+    res = answer();
+  } catch (...) {
+    idem.Release(owner, route, key);
+    throw;
+  }
+  // A refused body (422) or a failure of ours (5xx) is not an answer to keep.
+  if (res.status == 422 || res.status >= 500)
+    idem.Release(owner, route, key);
+  else
+    idem.Finish(owner, route, key, {res.status, res.body});
+  return res;
+}
+
 std::string JobId(const Request& req) {
   constexpr std::string_view kPrefix = "/jobs/";
   return req.path.size() > kPrefix.size() ? req.path.substr(kPrefix.size()) : std::string();
@@ -65,8 +97,8 @@ std::string JobId(const Request& req) {
 }  // namespace
 
 void RegisterJobs(suite::http::Router& router, suite::http::Offload& workers, JobStore& store, JobRunner& runner,
-                  suite::core::JsonLimits limits) {
-  auto create = [&store, &runner, limits](Request& req) {
+                  Idempotency& idempotency, suite::core::JsonLimits limits) {
+  auto create_once = [&store, &runner, limits](Request& req) {
     auto parsed = Parse(req.body, limits);
     if (!parsed.ok) return Response::Error(ErrorCode::kValidation, parsed.invalid.message, req.request_id, parsed.invalid.details);
     const auto caller = suite::service::IdentityOf(req);
@@ -78,6 +110,9 @@ void RegisterJobs(suite::http::Router& router, suite::http::Offload& workers, Jo
                                     {"created_at", job["created_at"]}, {"status_url", location}});
     res.Set("Location", location);
     return res;
+  };
+  auto create = [create_once, &idempotency](Request& req) {
+    return Idempotent(req, idempotency, "POST /jobs", [&] { return create_once(req); });
   };
   router.Blocking("POST", "/jobs", workers, create);
   router.Blocking("POST", "/jobs/", workers, create);
@@ -96,8 +131,11 @@ void RegisterJobs(suite::http::Router& router, suite::http::Offload& workers, Jo
   });
 }
 
-void Register(suite::http::Router& router, suite::audit::Publisher& publisher, suite::core::JsonLimits limits) {
-  router.Inline("POST", "/process", [&publisher, limits](Request& req) { return HandleProcess(req, publisher, limits); });
+void Register(suite::http::Router& router, suite::http::Offload& workers, suite::audit::Publisher& publisher,
+              Idempotency& idempotency, suite::core::JsonLimits limits) {
+  router.Blocking("POST", "/process", workers, [&publisher, &idempotency, limits](Request& req) {
+    return Idempotent(req, idempotency, "POST /process", [&] { return HandleProcess(req, publisher, limits); });
+  });
   router.Inline("POST", "/api/test", [limits](Request& req) { return HandleApiTest(req, limits); });
 }
 
