@@ -49,12 +49,6 @@ for p in $AUTH_PORT $PROCESSING_PORT $AUDIT_PORT; do wait_ready "http://127.0.0.
 wait_ready "$GW/ready" --cacert "$DIR/certs/ca.crt"
 psql_jobs() { PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U processing "$DB" -tAc "$1"; }
 
-call() {  # call <method> <path> [curl args]: sets STATUS, BODY, HEADERS
-  local m=$1 u=$2; shift 2
-  local out; out=$("${C[@]}" -D "$DIR/h" -o "$DIR/b" -w '%{http_code}' -X "$m" "$GW$u" "$@")
-  STATUS=$out; BODY=$(cat "$DIR/b"); HEADERS=$(tr -d '\r' < "$DIR/h")
-}
-header() { printf '%s\n' "$HEADERS" | grep -i "^$1:" | head -1 | cut -d' ' -f2-; }
 token() { jwt_hs256 "$JWT_SECRET" "{\"sub\":\"$1\",\"exp\":$(( $(date +%s) + 3600 ))}"; }
 ALICE=(-H "Authorization: Bearer $(token alice)")
 BOB=(-H "Authorization: Bearer $(token bob)")
@@ -217,11 +211,6 @@ M=$(curl -s "http://127.0.0.1:$PROCESSING_PORT/metrics")
 check "queue depth: the 40 waiting jobs" "$(grep '^jobs_queue_depth{queue_name="jobs"}' <<<"$M" | awk '{print $2}')" 40
 
 echo "graceful stop"
-for svc in gateway processing auth-user audit; do
-  pid=$(cat "$DIR/$svc.pid"); kill -TERM "$pid"
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then fail "$svc did not stop"; else wait "$pid" 2>/dev/null && rc=0 || rc=$?; check "$svc exit code" "$rc" 0; fi
-  rm -f "$DIR/$svc.pid"
-done
+stop_checked "$DIR"
 echo "e2e jobs: $fails failure(s)"
 [ $fails -eq 0 ]

@@ -40,13 +40,6 @@ C=(curl -s --cacert "$DIR/certs/ca.crt")
 for p in $AUTH_PORT $PROCESSING_PORT $AUDIT_PORT; do wait_ready "http://127.0.0.1:$p/ready"; done
 wait_ready "$GW/ready" --cacert "$DIR/certs/ca.crt"
 
-# call <method> <path+query> [curl args]: sets STATUS, BODY, HEADERS
-call() {
-  local m=$1 u=$2; shift 2
-  local out; out=$("${C[@]}" -D "$DIR/h" -o "$DIR/b" -w '%{http_code}' -X "$m" "$GW$u" "$@")
-  STATUS=$out; BODY=$(cat "$DIR/b"); HEADERS=$(tr -d '\r' < "$DIR/h")
-}
-header() { printf '%s\n' "$HEADERS" | grep -i "^$1:" | head -1 | cut -d' ' -f2-; }
 
 echo "seed 000 through the gateway"
 JWT_TOKEN=$(jwt_hs256 "$JWT_SECRET" "{\"sub\":\"testuser\",\"exp\":$(( $(date +%s) + 3600 ))}")
@@ -447,12 +440,7 @@ for svc in auth-user processing audit; do
 done
 
 echo "graceful stop"
-for svc in gateway processing auth-user audit; do
-  pid=$(cat "$DIR/$svc.pid"); kill -TERM "$pid"
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then fail "$svc did not stop"; else wait "$pid" 2>/dev/null && rc=0 || rc=$?; check "$svc exit code" "$rc" 0; fi
-  rm -f "$DIR/$svc.pid"
-done
+stop_checked "$DIR"
 
 echo "no secret in any log or event"
 SECRETS=("SecurePass123!" "NewSecure456!" "Reset-Secure789!" "$ADMIN_PASSWORD" "$KEY" "$SECRET" "$RECOVERY" "$REFRESH" "$ALICE" "$VERIFY_TOKEN" "$JWT_SECRET" "$INTERNAL_TOKEN_SECRET" "$SIGNING_KEYS_SECRET" "$DB_PASSWORD")
