@@ -66,7 +66,7 @@ pg_setup_suite() {  # pg_setup_suite <dir> <port> <db> <password>
   local dir=$1 port=$2 db=$3 pw=$4
   (
     flock 9
-    for role in auth processing audit; do
+    for role in auth processing audit audit_owner; do
       pg_psql "$dir" "$port" -d postgres -c "DO \$\$BEGIN
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN CREATE ROLE $role LOGIN; END IF;
         END\$\$;" -c "ALTER ROLE $role PASSWORD '$pw'"
@@ -75,7 +75,15 @@ pg_setup_suite() {  # pg_setup_suite <dir> <port> <db> <password>
       pg_psql "$dir" "$port" -d postgres -c "CREATE DATABASE $db"
     pg_psql "$dir" "$port" -d "$db" -c "REVOKE ALL ON DATABASE $db FROM PUBLIC" \
       -c "REVOKE CREATE ON SCHEMA public FROM PUBLIC" \
-      -c "GRANT CONNECT, CREATE ON DATABASE $db TO auth, processing, audit"
+      -c "GRANT CONNECT, CREATE ON DATABASE $db TO auth, processing, audit_owner" \
+      -c "GRANT CONNECT ON DATABASE $db TO audit" -c "REVOKE CREATE ON DATABASE $db FROM audit"
+    # audit_owner owns the audit schema (migrations, retention); audit, the service's role, may
+    # only add and read records. A schema an older version let audit own is handed over once
+    # (the migrations then grant audit its rights).
+    if [ "$(pg_psql "$dir" "$port" -d "$db" -tAc "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'audit'")" = audit ]; then
+      pg_psql "$dir" "$port" -d "$db" -c "REASSIGN OWNED BY audit TO audit_owner" \
+        -c "DO \$\$BEGIN IF to_regproc('audit.grant_service_role') IS NOT NULL THEN PERFORM audit.grant_service_role(); END IF; END\$\$"
+    fi
   ) 9>"$dir.setup.lock"
 }
 
@@ -145,6 +153,13 @@ start_services() {
   mail_start "$run" "$envfile"
   for svc in auth-user processing audit gateway; do
     if [ -f "$run/$svc.pid" ] && alive "$(cat "$run/$svc.pid")"; then continue; fi
+    # audit's schema belongs to audit_owner: its migrations run as that role, before the service
+    # (which gets only its own role's URL).
+    if [ "$svc" = audit ] && ! ( set -a; . "$envfile"; set +a; svc_env audit
+        [ -z "${AUDIT_MIGRATE_DATABASE_URL:-}" ] || MIGRATE_DATABASE_URL=$AUDIT_MIGRATE_DATABASE_URL \
+          "$bin/services/audit/audit" --migrate ) >>"$run/logs/audit.log" 2>&1; then
+      log "audit migrations failed (see $run/logs/audit.log)"; return 1
+    fi
     if [ "${SUPERVISE:-0}" = 1 ]; then
       ( set -a; . "$envfile"; set +a; svc_env "$svc"; supervise "$svc" "$bin/services/$svc/$svc" "$run" ) \
         >>"$run/logs/$svc.log" 2>&1 &
@@ -303,6 +318,7 @@ TLS_KEY_FILE=$dir/certs/server.key
 AUTH_DATABASE_URL=postgresql://auth:$DB_PASSWORD@127.0.0.1:$pgport/suite
 PROCESSING_DATABASE_URL=postgresql://processing:$DB_PASSWORD@127.0.0.1:$pgport/suite
 AUDIT_DATABASE_URL=postgresql://audit:$DB_PASSWORD@127.0.0.1:$pgport/suite
+AUDIT_MIGRATE_DATABASE_URL=postgresql://audit_owner:$DB_PASSWORD@127.0.0.1:$pgport/suite
 AUDIT_LOG_FILE=$dir/logs/requests.log
 AUDIT_SPOOL_DIR=$dir/spool
 SMTP_HOST=127.0.0.1

@@ -24,15 +24,24 @@ int main(int argc, char** argv) {
   suite::core::Env env("audit");
   auto host_config = suite::service::HostConfig::FromEnv(env, "audit", 8083);
   const auto database_url = env.Secret("DATABASE_URL", 1);
+  // The schema owner's (audit_owner): the service's own role may only add and read records, so
+  // a new migration needs the owner. Without it the service's role migrates, which succeeds
+  // when nothing is pending (the deployment's migrate job ran) or when it owns the schema.
+  const auto migrate_url = env.OptionalSecret("MIGRATE_DATABASE_URL");
   const auto redis_options = suite::redis::OptionsFromEnv(env, "REDIS_URL");
   char hostname[256] = "audit";
   ::gethostname(hostname, sizeof hostname - 1);
   audit::ConsumerOptions consumer_options;
   consumer_options.ndjson_path = env.Str("AUDIT_LOG_FILE", "logs/requests.log");
+  // Rotated at this size (0: never by size) and at the first line of each UTC day.
+  consumer_options.ndjson_rotation.max_bytes = env.Int("AUDIT_LOG_MAX_BYTES", 104'857'600, 0, std::int64_t{1} << 50);
+  consumer_options.ndjson_rotation.daily = env.Bool("AUDIT_LOG_ROTATE_DAILY", true);
   // Stable across restarts (a pod keeps its name), so a restarted replica finds its own pending
   // entries; those of replicas that went away are claimed after AUDIT_CLAIM_IDLE_MS.
   consumer_options.name = env.Str("AUDIT_CONSUMER_NAME", std::string(hostname));
   consumer_options.claim_idle = env.Millis("AUDIT_CLAIM_IDLE_MS", 60'000, 0, 86'400'000);
+  consumer_options.retention_days = static_cast<int>(env.Int("AUDIT_RETENTION_DAYS", 0, 0, 36'500));
+  consumer_options.retention_every = env.Millis("AUDIT_RETENTION_EVERY_MS", 3'600'000, 1'000, 86'400'000);
   env.Finish();
 
   suite::service::Host host(std::move(host_config));
@@ -41,7 +50,12 @@ int main(int argc, char** argv) {
   host.readiness().Required("database", [&pool] { return pool.Ping(); });
   host.readiness().Optional("redis", [&redis] { return redis.connected(); });
   try {
-    pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "audit", audit::Migrations()); });
+    if (migrate_url) {
+      pqxx::connection owner(*migrate_url);
+      suite::db::Migrate(owner, "audit", audit::Migrations());
+    } else {
+      pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "audit", audit::Migrations()); });
+    }
     redis.Start();
     // Drained before the loop stops; the Redis client's Stop() then fails its pending read
     // while the consumer still exists (every part stops before any is destroyed).

@@ -382,10 +382,50 @@ check "no key or query string in the access log" "$(PGPASSWORD=$DB_PASSWORD psql
 call GET "/audit/requests?limit=0" -H "Authorization: Bearer $ADMIN_TOKEN"
 check "bad limit" "$STATUS" 422
 check "PostgreSQL rows" "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc 'SELECT count(*) FROM audit.requests')" 5
-check "audit rows are append-only" "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc 'DELETE FROM audit.requests' 2>&1 | grep -c 'append-only')" 1
+check "audit rows: the service's role may not delete" "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit "$DB" -tAc 'DELETE FROM audit.requests' 2>&1 | grep -c 'permission denied')" 1
+check "audit rows: nor may their owner (the trigger)" "$(PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p "$E2E_PG_PORT" -U audit_owner "$DB" -tAc 'DELETE FROM audit.requests' 2>&1 | grep -c 'append-only')" 1
 check "NDJSON lines" "$(wc -l < "$AUDIT_LOG_FILE")" 5
 check "NDJSON record" "$(grep "$RID2" "$AUDIT_LOG_FILE" | jq -c '[.status, .http_status, .duration_ms >= 0, .output.summary]')" \
   '["success",200,true,"3 records processed"]'
+check "NDJSON line: its user, event id and place in the chain" "$(grep "$RID2" "$AUDIT_LOG_FILE" | jq -c '[(.event_id | length), (.chain_seq > 0), (.hash | length)]')" '[36,true,64]'
+
+echo "audit queries: time range, cursor pages, export, stats, verify"
+call GET "/audit/requests?limit=100" -H "Authorization: Bearer $ADMIN_TOKEN"
+ALL=$BODY
+call GET "/audit/requests?since=2000-01-01&until=2000-01-02T00:00:00Z" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "a range with nothing in it" "$(jq -c '[.count, .next_cursor]' <<<"$BODY")" '[0,null]'
+call GET "/audit/requests?since=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "the last hour: every record" "$(jq -r .count <<<"$BODY")" 5
+call GET "/audit/requests?since=yesterday" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "a bad timestamp: 422 naming it" "$STATUS $(jq -r '.error.details.errors[0].field' <<<"$BODY")" "422 since"
+check "until before since: 422" "$(call GET "/audit/requests?since=2025-01-02&until=2025-01-01" -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 422
+check "a forged cursor: 422" "$(call GET "/audit/requests?cursor=abc" -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 422
+call GET "/audit/requests?limit=2" -H "Authorization: Bearer $ADMIN_TOKEN"
+P1=$(jq -c '[.items[].request_id]' <<<"$BODY"); CUR=$(jq -r .next_cursor <<<"$BODY")
+call GET "/audit/requests?limit=2&cursor=$CUR" -H "Authorization: Bearer $ADMIN_TOKEN"
+P2=$(jq -c '[.items[].request_id]' <<<"$BODY"); CUR=$(jq -r .next_cursor <<<"$BODY")
+call GET "/audit/requests?limit=2&cursor=$CUR" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "pages of 2: the records in order, each once" "$(jq -c -s 'add' <<<"$P1 $P2 $(jq -c '[.items[].request_id]' <<<"$BODY")")" \
+  "$(jq -c '[.items[].request_id]' <<<"$ALL")"
+check "the last page has no cursor" "$(jq -r .next_cursor <<<"$BODY")" null
+call GET "/audit/export?limit=3" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "export: NDJSON" "$STATUS $(header content-type)" "200 application/x-ndjson"
+check "export: a page of 3 lines" "$(printf '%s' "$BODY" | jq -c -s 'length')" 3
+NEXT=$(header link | sed -n 's/^<\([^>]*\)>; rel="next"$/\1/p')
+check "export: the next page's cursor and link" "$( [ -n "$(header x-next-cursor)" ] && [[ "$NEXT" == /audit/export\?limit=3\&cursor=* ]] && echo yes)" yes
+E1=$BODY
+call GET "$NEXT" -H "Authorization: Bearer $ADMIN_TOKEN"
+check "export: following the link, the rest, then no link" "$(printf '%s\n%s' "$E1" "$BODY" | jq -c -s '[.[].request_id]') $(header link)" \
+  "$(jq -c '[.items[].request_id]' <<<"$ALL") "
+call GET /audit/stats -H "Authorization: Bearer $ADMIN_TOKEN"
+check "stats: counts by status, as the records say" "$(jq -c '[.total, .by_status.success, .by_status.failure]' <<<"$BODY")" \
+  "$(jq -c '[.count, ([.items[] | select(.status == "success")] | length), ([.items[] | select(.status == "failure")] | length)]' <<<"$ALL")"
+check "stats: average duration by action" "$(jq -c '[.by_action[] | select(.action == "summarize") | (.avg_duration_ms >= 0)]' <<<"$BODY")" '[true]'
+check "stats: a bad range is 422" "$(call GET "/audit/stats?until=2025-13-01" -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 422
+call GET /audit/verify -H "Authorization: Bearer $ADMIN_TOKEN"
+check "verify: every chain whole" "$(jq -c '[.valid, .chains.requests.valid, .chains.requests.records, .chains.access_events.valid]' <<<"$BODY")" '[true,true,5,true]'
+check "verify is an admin's" "$(call GET /audit/verify -H "Authorization: Bearer $ALICE"; echo "$STATUS")" 403
+check "export is an admin's" "$(call GET /audit/export -H "Authorization: Bearer $ALICE"; echo "$STATUS")" 403
 
 echo "edges"
 check "direct call without identity" "$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:$PROCESSING_PORT/process -H 'X-Internal-Identity: forged' -d '{}')" 401

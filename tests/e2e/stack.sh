@@ -47,6 +47,20 @@ check "auth-user --migrate exits 0" "$rc" 0
 check "auth-user --migrate: nothing left to apply" "$(echo "$out" | grep '"migrations done"' | grep -c '"applied":0')" 1
 out=$(DATABASE_URL=$AUDIT_DB "$BIN/services/audit/audit" --migrate 2>&1) && rc=0 || rc=$?
 check "audit --migrate exits 0" "$rc" 0
+OWNER_DB=$(grep '^AUDIT_MIGRATE_DATABASE_URL=' "$DIR/services.env" | cut -d= -f2-)
+out=$(MIGRATE_DATABASE_URL=$OWNER_DB DATABASE_URL=$AUDIT_DB "$BIN/services/audit/audit" --migrate 2>&1) && rc=0 || rc=$?
+check "audit --migrate as the schema owner: nothing left to apply" "$(echo "$out" | grep '"migrations done"' | grep -c '"applied":0')" 1
+
+echo "the audit role may add and read records, and change none"
+check "the schema belongs to audit_owner" \
+  "$(psql -qtA "$AUDIT_DB" -c "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'audit'")" audit_owner
+check "audit reads records" "$(psql -qtA "$AUDIT_DB" -c "SELECT count(*) >= 0 FROM audit.requests")" t
+for sql in "UPDATE audit.requests SET status = 'failure'" "DELETE FROM audit.access_events" "TRUNCATE audit.security_events" \
+    "ALTER TABLE audit.requests DISABLE TRIGGER requests_append_only" "UPDATE audit.chain_heads SET seq = 0" \
+    "CREATE SCHEMA evil"; do
+  check "audit may not: $sql" "$(psql -qtA "$AUDIT_DB" -c "$sql" 2>&1 | grep -c 'permission denied\|must be owner')" 1
+done
+check "the chain verifies" "$(psql -qtA "$AUDIT_DB" -c "SELECT bool_and(v.reason IS NULL) FROM unnest(ARRAY['requests','security_events','access_events']) c, audit.verify_chain(c) v")" t
 out=$(DATABASE_URL=postgresql://nobody:wrong@127.0.0.1:1/suite "$BIN/services/audit/audit" --migrate 2>&1) && rc=0 || rc=$?
 check "--migrate without a database exits 1" "$rc" 1
 check "--migrate without a database says why" "$(echo "$out" | grep -c '"message":"migrations failed"')" 1

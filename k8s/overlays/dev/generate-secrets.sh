@@ -18,6 +18,7 @@ DB_PASSWORD=$db
 AUTH_DATABASE_URL=postgresql://auth:$db@postgres:5432/suite
 PROCESSING_DATABASE_URL=postgresql://processing:$db@postgres:5432/suite
 AUDIT_DATABASE_URL=postgresql://audit:$db@postgres:5432/suite
+AUDIT_MIGRATE_DATABASE_URL=postgresql://audit_owner:$db@postgres:5432/suite
 SECRETS
   echo "secrets.env written; the API key is $key"
 fi

@@ -54,6 +54,59 @@ std::string IsoTimestamp(std::chrono::system_clock::time_point tp) {
   return buf;
 }
 
+std::optional<std::int64_t> ParseIsoTimestamp(std::string_view t) {
+  std::size_t i = 0;
+  auto digits = [&](std::size_t n, int& out) {
+    if (i + n > t.size()) return false;
+    out = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      const char c = t[i + k];
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + (c - '0');
+    }
+    i += n;
+    return true;
+  };
+  auto sep = [&](char c) { return i < t.size() && t[i] == c ? (++i, true) : false; };
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (!digits(4, y) || !sep('-') || !digits(2, mo) || !sep('-') || !digits(2, d)) return std::nullopt;
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap))
+    return std::nullopt;
+  std::int64_t micros = 0, offset = 0;
+  if (i < t.size()) {
+    if (!(sep('T') || sep('t') || sep(' ')) || !digits(2, h) || !sep(':') || !digits(2, mi)) return std::nullopt;
+    if (sep(':')) {
+      if (!digits(2, s)) return std::nullopt;
+      if (sep('.')) {
+        std::size_t n = 0;
+        std::int64_t scale = 100000;
+        for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i, ++n) {
+          micros += (t[i] - '0') * scale;
+          scale /= 10;
+        }
+        if (n == 0 || n > 9) return std::nullopt;
+      }
+    }
+    if (h > 23 || mi > 59 || s > 59) return std::nullopt;
+    if (sep('Z') || sep('z')) {
+    } else if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+      const int sign = t[i++] == '-' ? -1 : 1;
+      int oh = 0, om = 0;
+      if (!digits(2, oh) || !sep(':') || !digits(2, om) || oh > 23 || om > 59) return std::nullopt;
+      offset = sign * (oh * 3600 + om * 60);
+    }
+    if (i != t.size()) return std::nullopt;
+  }
+  // Days from the civil date (Howard Hinnant's algorithm).
+  const int yy = mo <= 2 ? y - 1 : y;
+  const int era = yy / 400, yoe = yy - era * 400;
+  const int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const std::int64_t days = static_cast<std::int64_t>(era) * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+  return (days * 86400 + h * 3600 + mi * 60 + s - offset) * 1000000 + micros;
+}
+
 std::string RandomBytes(std::size_t n) {
   std::string out(n, '\0');
   Random(reinterpret_cast<unsigned char*>(out.data()), n);

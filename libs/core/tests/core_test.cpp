@@ -49,6 +49,25 @@ TEST_CASE("timestamps are RFC 3339 with microseconds") {
   CHECK(IsoTimestamp(tp) == "2025-10-26T12:34:56.789123+00:00");
 }
 
+TEST_CASE("client timestamps are parsed strictly") {
+  CHECK(ParseIsoTimestamp("2025-10-26T12:34:56.789123+00:00") == 1761482096789123LL);
+  CHECK(ParseIsoTimestamp("2025-10-26T12:34:56.789123Z") == 1761482096789123LL);
+  CHECK(ParseIsoTimestamp("2025-10-26T14:34:56.789123+02:00") == 1761482096789123LL);
+  CHECK(ParseIsoTimestamp("2025-10-26T12:34:56.7891239Z") == 1761482096789123LL);  // beyond µs: cut
+  CHECK(ParseIsoTimestamp("2025-10-26T12:34:56") == 1761482096000000LL);
+  CHECK(ParseIsoTimestamp("2025-10-26T12:34") == 1761482040000000LL);
+  CHECK(ParseIsoTimestamp("2025-10-26") == 1761436800000000LL);
+  CHECK(ParseIsoTimestamp("1970-01-01") == 0);
+  CHECK(ParseIsoTimestamp("2024-02-29") == 1709164800000000LL);
+  CHECK(IsoTimestamp(std::chrono::system_clock::time_point{std::chrono::microseconds(
+            *ParseIsoTimestamp("2000-03-01T00:00:00Z"))}) == "2000-03-01T00:00:00.000000+00:00");
+  for (const char* bad : {"", "2025", "2025-13-01", "2025-02-29", "2025-04-31", "1969-12-31", "2025-10-26T24:00",
+                          "2025-10-26T12:60", "2025-10-26T12:34:61", "2025-10-26T12:34:56.", "2025-10-26T12:34:56+2",
+                          "2025-10-26T12:34:56.1234567890Z", "2025-10-26T12:34:56Zx", "2025-10-26x",
+                          "2025-10-26T12:34:56+24:00", "２025-10-26", "2025-1-26", "now"})
+    CHECK_FALSE(ParseIsoTimestamp(bad).has_value());
+}
+
 TEST_CASE("env config collects every error") {
   ::setenv("T_INT", "abc", 1);
   ::setenv("T_RANGE", "70000", 1);

@@ -12,6 +12,8 @@ TEST_CASE("percent decoding and forms") {
   CHECK(PercentDecode("a%20b+c") == "a b c");
   CHECK_FALSE(PercentDecode("%4"));
   CHECK_FALSE(PercentDecode("%zz"));
+  CHECK(PercentEncode("a b/c&d=é~_.-") == "a%20b%2Fc%26d%3D%C3%A9~_.-");
+  CHECK(PercentDecode(PercentEncode("2025-10-26T12:00:00+02:00")) == "2025-10-26T12:00:00+02:00");
   auto form = ParseForm("username=john%40x.io&password=S3c%21&&flag");
   REQUIRE(form);
   REQUIRE(form->size() == 3);

@@ -23,7 +23,7 @@ Consumer::Consumer(suite::redis::Client& redis, suite::db::Pool& pool, suite::se
       pool_(pool),
       workers_(workers),
       options_(std::move(options)),
-      ndjson_(pool_, options_.ndjson_path, options_.name) {}
+      ndjson_(pool_, options_.ndjson_path, options_.name, options_.ndjson_rotation) {}
 
 Consumer::~Consumer() = default;
 
@@ -40,6 +40,10 @@ void Consumer::ExportMetrics(suite::obs::Metrics& metrics) {
                  [this] { return static_cast<double>(ndjson_lines_.load()); });
   metrics.Expose("audit_ndjson_write_failures_total", "NDJSON appends that failed (retried until they succeed)",
                  Kind::kCounter, {}, [this] { return static_cast<double>(ndjson_failed_.load()); });
+  metrics.Expose("audit_retention_deleted_total", "Records deleted by retention (each run leaves a checkpoint)",
+                 Kind::kCounter, {}, [this] { return static_cast<double>(retention_deleted_.load()); });
+  metrics.Expose("audit_ndjson_rotations_total", "NDJSON files rotated (by size or day)", Kind::kCounter, {},
+                 [this] { return static_cast<double>(ndjson_.rotations()); });
   metrics.Expose("audit_ndjson_behind", "1 while the NDJSON file lacks records PostgreSQL has", Kind::kGauge, {},
                  [this] { return ndjson_.behind() > 0 ? 1.0 : 0.0; });
 }
@@ -117,6 +121,7 @@ void Consumer::Next() {
                      });
       return;
     case Phase::kLive:
+      MaybeApplyRetention();
       redis_.Command({"XREADGROUP", "GROUP", kGroup, options_.name, "COUNT", kBatch, "BLOCK", "1000",
                       "STREAMS", options_.stream, ">"},
                      [this, on_error](Reply r) {
@@ -197,6 +202,31 @@ void Consumer::Process(const std::vector<Reply>& entries, std::function<void()> 
         busy_ = false;
         Retry();
       });
+}
+
+void Consumer::MaybeApplyRetention() {
+  if (options_.retention_days <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (last_retention_ != std::chrono::steady_clock::time_point{} && now - last_retention_ < options_.retention_every)
+    return;
+  if (retention_running_.exchange(true)) return;
+  last_retention_ = now;
+  workers_.Submit(
+      [this] {
+        try {
+          // Replicas may run it together: the function locks each chain, the later run finds
+          // nothing left to delete.
+          for (const auto& r : ApplyRetention(pool_, options_.retention_days)) {
+            retention_deleted_ += r["deleted"].get<std::size_t>();
+            obs::Info("retention applied", {{"chain", r["chain"]}, {"deleted", r["deleted"]},
+                                            {"through_seq", r["through_seq"]}, {"days", options_.retention_days}});
+          }
+        } catch (const std::exception& e) {
+          obs::Warn("retention failed; retried at the next run", {{"error", e.what()}});
+        }
+        retention_running_ = false;
+      },
+      [this] { retention_running_ = false; });
 }
 
 void Consumer::FlushNdjson() {

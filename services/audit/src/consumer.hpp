@@ -25,9 +25,14 @@ namespace audit {
 struct ConsumerOptions {
   std::string stream = "audit.events";
   std::string ndjson_path;
+  NdjsonWriter::Rotation ndjson_rotation;
   std::string name;  ///< stable across restarts (the pod name), unique among live replicas
   std::chrono::milliseconds claim_idle{60'000};
   std::chrono::milliseconds claim_every{30'000};
+  /// Records stored more than this many days ago are deleted (through audit.apply_retention,
+  /// leaving a checkpoint), checked every `retention_every`; 0 keeps everything.
+  int retention_days = 0;
+  std::chrono::milliseconds retention_every{3'600'000};
 };
 
 class Consumer {
@@ -42,7 +47,7 @@ class Consumer {
   bool Drained() const { return !busy_; }
   std::size_t written() const { return written_; }
   /// audit_events_written_total, audit_ndjson_lines_written_total, audit_ndjson_write_failures_total,
-  /// audit_ndjson_behind (1 while the file lacks records PostgreSQL has).
+  /// audit_ndjson_behind (1 while the file lacks records PostgreSQL has), audit_retention_deleted_total.
   void ExportMetrics(suite::obs::Metrics& metrics);
 
  private:
@@ -55,6 +60,8 @@ class Consumer {
   /// Appends the outbox to the NDJSON file; a failure is logged (throttled) and left for the
   /// next attempt: PostgreSQL holds the records meanwhile.
   void FlushNdjson();
+  /// Starts a retention run on a worker when one is due.
+  void MaybeApplyRetention();
 
   suite::redis::Client& redis_;
   suite::db::Pool& pool_;
@@ -67,7 +74,9 @@ class Consumer {
   Phase phase_ = Phase::kOwnPending;
   std::string claim_cursor_ = "0-0";
   std::chrono::steady_clock::time_point last_claim_{};
-  std::atomic<bool> stopping_{false}, busy_{false};
+  std::atomic<bool> stopping_{false}, busy_{false}, retention_running_{false};
+  std::chrono::steady_clock::time_point last_retention_{};
+  std::atomic<std::size_t> retention_deleted_{0};
   std::atomic<std::size_t> written_{0}, ndjson_lines_{0}, ndjson_failed_{0};
 };
 

@@ -5,11 +5,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <filesystem>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
+#include "store.hpp"
 #include "suite/observability/log.hpp"
 
 namespace audit {
@@ -22,8 +26,8 @@ std::runtime_error Errno(const std::string& what) { return std::runtime_error(wh
 
 }  // namespace
 
-NdjsonWriter::NdjsonWriter(suite::db::Pool& pool, std::string path, std::string writer)
-    : pool_(pool), path_(std::move(path)), writer_(std::move(writer)) {
+NdjsonWriter::NdjsonWriter(suite::db::Pool& pool, std::string path, std::string writer, Rotation rotation)
+    : pool_(pool), path_(std::move(path)), writer_(std::move(writer)), rotation_(rotation) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
   if (fd_ < 0) throw Errno("cannot open " + path_ + " for appending");
 }
@@ -32,9 +36,73 @@ NdjsonWriter::~NdjsonWriter() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void NdjsonWriter::MaybeRotate() {
+  if (rotation_.max_bytes <= 0 && !rotation_.daily) return;
+  const std::time_t now = std::time(nullptr);
+  // Each step is read inside the transaction: the pool may run it again after a broken connection.
+  auto due = [&](const struct stat& st) {
+    return st.st_size > 0 && ((rotation_.max_bytes > 0 && st.st_size >= rotation_.max_bytes) ||
+                              (rotation_.daily && st.st_mtime / 86400 < now / 86400));
+  };
+  {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) throw Errno("fstat " + path_);
+    if (!due(st)) return;
+  }
+  // Only whole, committed lines move: the file is cut back to its recorded length first.
+  pool_.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) throw Errno("fstat " + path_);
+    if (!due(st)) return 0;
+    const bool full = rotation_.max_bytes > 0 && st.st_size >= rotation_.max_bytes;
+    auto rec = tx.exec_params("SELECT size FROM audit.ndjson_files WHERE writer = $1 AND path = $2 FOR UPDATE",
+                              writer_, path_);
+    if (rec.empty()) return 0;  // not recorded yet: the next append takes it as it is
+    const long long size = rec[0][0].as<long long>();
+    if (size == 0) return 0;
+    if (st.st_size > size && ::ftruncate(fd_, size) != 0) throw Errno("cannot cut " + path_ + " back");
+    if (::fdatasync(fd_) != 0) throw Errno("cannot sync " + path_);
+    // The moment, to the microsecond: the names sort in the order the files were written.
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    std::tm tm{};
+    ::gmtime_r(&ts.tv_sec, &tm);
+    char stamp[48];
+    const auto n = std::strftime(stamp, sizeof stamp, "-%Y%m%d-%H%M%S", &tm);
+    std::snprintf(stamp + n, sizeof stamp - n, "-%06ld", ts.tv_nsec / 1000);
+    const std::filesystem::path p(path_);
+    const std::string base = (p.parent_path() / p.stem()).string() + stamp, ext = p.extension().string();
+    std::string target = base + ext;
+    for (int k = 1; std::filesystem::exists(target); ++k) target = base + "-" + std::to_string(k) + ext;
+    if (::rename(path_.c_str(), target.c_str()) != 0) throw Errno("cannot rotate " + path_);
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+      const auto error = Errno("cannot open a new " + path_);
+      (void)::rename(target.c_str(), path_.c_str());  // the old file goes on
+      throw error;
+    }
+    ::close(fd_);
+    fd_ = fd;
+    // The directory entry of both names is durable before the database forgets the old length.
+    const auto dir = p.has_parent_path() ? p.parent_path().string() : std::string(".");
+    if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+      (void)::fsync(dfd);
+      ::close(dfd);
+    }
+    tx.exec_params("UPDATE audit.ndjson_files SET size = 0 WHERE writer = $1", writer_);
+    tx.commit();
+    ++rotations_;
+    suite::obs::Info("NDJSON file rotated", {{"path", path_}, {"rotated_to", target}, {"bytes", size},
+                                             {"reason", full ? "size" : "day"}});
+    return 0;
+  });
+}
+
 std::size_t NdjsonWriter::Flush() {
   std::size_t total = 0;
   try {
+    MaybeRotate();
     for (bool more = true; more;) total += FlushBatch(more);
     behind_ = 0;
   } catch (...) {
@@ -73,11 +141,9 @@ std::size_t NdjsonWriter::FlushBatch(bool& more) {
       }
     }
     auto rows = tx.exec_params(
-        "SELECT o.request_id, "
-        "to_char(r.timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), r.request_id, "
-        "r.dataset_id, r.action, r.status, r.duration_ms, r.output::text, r.http_status, r.client, r.event_id::text "
-        "FROM audit.ndjson_outbox o JOIN audit.requests r ON r.id = o.request_id "
-        "WHERE o.writer = $1 ORDER BY o.request_id LIMIT $2",
+        "SELECT o.request_id, " + kRequestColumns +
+            " FROM audit.ndjson_outbox o JOIN audit.requests r ON r.id = o.request_id "
+            "WHERE o.writer = $1 ORDER BY o.request_id LIMIT $2",
         writer_, kBatch);
     more = rows.size() == static_cast<std::size_t>(kBatch);
     if (rows.empty()) {
@@ -85,21 +151,8 @@ std::size_t NdjsonWriter::FlushBatch(bool& more) {
       return 0;
     }
     std::string text, ids = "{";
-    auto text_or_null = [](const pqxx::field& f) { return f.is_null() ? nlohmann::json(nullptr) : nlohmann::json(f.c_str()); };
     for (const auto& r : rows) {
-      // Seed 000's log line: its fields in its order.
-      nlohmann::ordered_json line;
-      line["timestamp"] = r[1].c_str();
-      line["request_id"] = r[2].c_str();
-      line["dataset_id"] = text_or_null(r[3]);
-      line["action"] = text_or_null(r[4]);
-      line["status"] = r[5].c_str();
-      line["duration_ms"] = r[6].as<long long>();
-      line["output"] = r[7].is_null() ? nlohmann::json(nullptr) : nlohmann::json::parse(r[7].c_str());
-      line["http_status"] = r[8].as<int>();
-      line["client"] = text_or_null(r[9]);
-      line["event_id"] = r[10].c_str();
-      text += line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      text += RequestLine(r, 1).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       text.push_back('\n');
       if (ids.size() > 1) ids.push_back(',');
       ids += r[0].c_str();

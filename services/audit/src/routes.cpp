@@ -21,18 +21,56 @@ long long Integer(std::string_view text, long long min, long long max, const cha
   return *v;
 }
 
-RequestFilter ParseFilter(const Request& req) {
-  if (!suite::http::ParseForm(req.query)) throw ApiError(ErrorCode::kBadRequest, "Malformed query string");
+// A timestamp query parameter (RFC 3339, or a date), or a 422 naming it.
+std::int64_t Timestamp(const std::string& text, const char* field) {
+  const auto v = suite::core::ParseIsoTimestamp(text);
+  if (!v) throw suite::core::ValidationError(field, "must be an RFC 3339 timestamp or a date (2025-10-26T12:00:00Z)");
+  return *v;
+}
+
+// since/until of a query; until must follow since.
+void TimeRange(const std::vector<std::pair<std::string, std::string>>& form, std::optional<std::int64_t>& since,
+               std::optional<std::int64_t>& until) {
+  for (const auto& [k, v] : form) {
+    if (k == "since") since = Timestamp(v, "since");
+    else if (k == "until") until = Timestamp(v, "until");
+  }
+  if (since && until && *until <= *since) throw suite::core::ValidationError("until", "must be later than since");
+}
+
+// The filters of GET /audit/requests and /audit/export; limit in [1, max_limit].
+RequestFilter ParseFilter(const Request& req, int default_limit, int max_limit) {
+  auto form = suite::http::ParseForm(req.query);
+  if (!form) throw ApiError(ErrorCode::kBadRequest, "Malformed query string");
   RequestFilter f;
-  f.status = req.Query("status");
-  f.action = req.Query("action");
-  f.dataset_id = req.Query("dataset_id");
-  f.request_id = req.Query("request_id");
-  if (f.status && *f.status != "success" && *f.status != "failure")
-    throw suite::core::ValidationError("status", "must be success or failure");
-  if (auto limit = req.Query("limit"))
-    f.limit = static_cast<int>(Integer(*limit, 1, 1000, "limit", "must be an integer between 1 and 1000"));
+  f.limit = default_limit;
+  auto text = [](const std::string& v, const char* field) {
+    if (v.empty() || v.size() > 256) throw suite::core::ValidationError(field, "must be 1 to 256 characters");
+    return v;
+  };
+  for (auto& [k, v] : *form) {
+    if (k == "status") {
+      if (v != "success" && v != "failure") throw suite::core::ValidationError("status", "must be success or failure");
+      f.status = v;
+    } else if (k == "action") f.action = text(v, "action");
+    else if (k == "dataset_id") f.dataset_id = text(v, "dataset_id");
+    else if (k == "request_id") f.request_id = text(v, "request_id");
+    else if (k == "user") f.subject = text(v, "user");
+    else if (k == "cursor") {
+      f.after = DecodeCursor(v);
+      if (!f.after) throw suite::core::ValidationError("cursor", "is not a cursor this API returned");
+    } else if (k == "limit") {
+      f.limit = static_cast<int>(Integer(v, 1, max_limit, "limit",
+                                         max_limit == 1000 ? "must be an integer between 1 and 1000"
+                                                           : "must be an integer between 1 and 5000"));
+    }
+  }
+  TimeRange(*form, f.since_us, f.until_us);
   return f;
+}
+
+void RequireAdmin(const Request& req) {
+  if (!suite::service::IdentityOf(req).HasRole("admin")) throw ApiError(ErrorCode::kForbidden, "Admin role required");
 }
 
 SecurityFilter ParseSecurityFilter(const Request& req) {
@@ -78,21 +116,65 @@ AccessFilter ParseAccessFilter(const Request& req) {
 }  // namespace
 
 void Register(suite::http::Router& router, suite::service::WorkerPool& workers, suite::db::Pool& pool) {
+  // Newest first; `next_cursor` (null on the last page) is passed back as `cursor`.
   router.Blocking("GET", "/audit/requests", workers, [&pool](Request& req) {
-    if (!suite::service::IdentityOf(req).HasRole("admin"))
-      throw ApiError(ErrorCode::kForbidden, "Admin role required");
-    return Response::Json(200, QueryRequests(pool, ParseFilter(req)));
+    RequireAdmin(req);
+    return Response::Json(200, QueryRequests(pool, ParseFilter(req, 50, 1000)));
+  });
+  // The same records as NDJSON, a page of up to 5,000 lines; the next page's cursor is in
+  // X-Next-Cursor and in a Link header (rel="next"), absent on the last page.
+  router.Blocking("GET", "/audit/export", workers, [&pool](Request& req) {
+    RequireAdmin(req);
+    auto filter = ParseFilter(req, 1000, 5000);
+    std::optional<std::string> next;
+    Response res;
+    res.status = 200;
+    res.body = ExportRequests(pool, filter, next);
+    res.Set("Content-Type", "application/x-ndjson");
+    if (next) {
+      res.Set("X-Next-Cursor", *next);
+      // The same query with the cursor replaced: a client follows the links to the end.
+      std::string query;
+      const auto form = suite::http::ParseForm(req.query);  // parsed by ParseFilter: valid
+      for (const auto& [k, v] : *form) {
+        if (k == "cursor") continue;
+        query += suite::http::PercentEncode(k) + "=" + suite::http::PercentEncode(v) + "&";
+      }
+      res.Set("Link", "</audit/export?" + query + "cursor=" + *next + ">; rel=\"next\"");
+    }
+    return res;
+  });
+  // Seed 000's SQLite queries as an API: counts by status, average duration by action.
+  router.Blocking("GET", "/audit/stats", workers, [&pool](Request& req) {
+    RequireAdmin(req);
+    auto form = suite::http::ParseForm(req.query);
+    if (!form) throw ApiError(ErrorCode::kBadRequest, "Malformed query string");
+    std::optional<std::int64_t> since, until;
+    TimeRange(*form, since, until);
+    auto out = RequestStats(pool, since, until);
+    out["since"] = since ? nlohmann::json(suite::core::IsoTimestamp(std::chrono::system_clock::time_point{
+                               std::chrono::microseconds(*since)}))
+                         : nlohmann::json(nullptr);
+    out["until"] = until ? nlohmann::json(suite::core::IsoTimestamp(std::chrono::system_clock::time_point{
+                               std::chrono::microseconds(*until)}))
+                         : nlohmann::json(nullptr);
+    return Response::Json(200, out);
+  });
+  // Walks every chain and reports the first broken link of each.
+  router.Blocking("GET", "/audit/verify", workers, [&pool](Request& req) {
+    RequireAdmin(req);
+    auto out = VerifyChains(pool);
+    out["verified_at"] = suite::core::NowIso();
+    return Response::Json(200, out);
   });
   // The gateway's access log: every answer, refusals with their reason.
   router.Blocking("GET", "/audit/access", workers, [&pool](Request& req) {
-    if (!suite::service::IdentityOf(req).HasRole("admin"))
-      throw ApiError(ErrorCode::kForbidden, "Admin role required");
+    RequireAdmin(req);
     return Response::Json(200, QueryAccess(pool, ParseAccessFilter(req)));
   });
   // Seed 002's security monitoring: the events for administrators, a summary for any user.
   router.Blocking("GET", "/security/events", workers, [&pool](Request& req) {
-    if (!suite::service::IdentityOf(req).HasRole("admin"))
-      throw ApiError(ErrorCode::kForbidden, "Admin role required");
+    RequireAdmin(req);
     return Response::Json(200, QuerySecurityEvents(pool, ParseSecurityFilter(req)));
   });
   router.Blocking("GET", "/security/health", workers, [&pool](Request& req) {

@@ -1,5 +1,7 @@
 #include "store.hpp"
 
+#include "suite/core/config.hpp"
+
 namespace audit {
 
 namespace {
@@ -66,31 +68,156 @@ std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& e
   });
 }
 
+const std::string kRequestColumns =
+    "r.event_id::text, to_char(r.timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), "
+    "r.request_id, r.dataset_id, r.action, r.status, r.duration_ms, r.output::text, r.http_status, r.client, "
+    "r.subject, r.chain_seq, encode(r.hash, 'hex')";
+
+nlohmann::ordered_json RequestLine(const pqxx::row& r, int f) {
+  nlohmann::ordered_json line;
+  line["timestamp"] = r[f + 1].c_str();
+  line["request_id"] = r[f + 2].c_str();
+  line["dataset_id"] = TextOrNull(r[f + 3]);
+  line["action"] = TextOrNull(r[f + 4]);
+  line["status"] = r[f + 5].c_str();
+  line["duration_ms"] = r[f + 6].as<long long>();
+  line["output"] = r[f + 7].is_null() ? nlohmann::json(nullptr) : nlohmann::json::parse(r[f + 7].c_str(), nullptr, false);
+  line["http_status"] = r[f + 8].as<int>();
+  line["client"] = TextOrNull(r[f + 9]);
+  line["user"] = TextOrNull(r[f + 10]);
+  line["event_id"] = r[f].c_str();
+  line["chain_seq"] = r[f + 11].as<long long>();
+  line["hash"] = r[f + 12].c_str();
+  return line;
+}
+
+std::string EncodeCursor(const Cursor& c) { return std::to_string(c.timestamp_us) + "." + std::to_string(c.id); }
+
+std::optional<Cursor> DecodeCursor(std::string_view text) {
+  const auto dot = text.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  const auto ts = suite::core::ParseInt(text.substr(0, dot)), id = suite::core::ParseInt(text.substr(dot + 1));
+  if (!ts || !id || *ts < 0 || *id < 1 || text.substr(0, dot).size() > 19 || text.substr(dot + 1).size() > 19)
+    return std::nullopt;
+  return Cursor{*ts, *id};
+}
+
+namespace {
+
+// The records of `f`, newest first, one more than the page so that the caller knows whether
+// another page follows; the cursor columns come first.
+pqxx::result SelectRequests(pqxx::transaction_base& tx, const RequestFilter& f) {
+  const std::optional<std::int64_t> after_ts = f.after ? std::optional(f.after->timestamp_us) : std::nullopt;
+  const std::optional<long long> after_id = f.after ? std::optional(f.after->id) : std::nullopt;
+  return tx.exec_params(
+      "SELECT (extract(epoch FROM r.timestamp) * 1000000)::bigint, r.id, " + kRequestColumns +
+          " FROM audit.requests r "
+          "WHERE ($1::text IS NULL OR r.status = $1) AND ($2::text IS NULL OR r.action = $2) "
+          "AND ($3::text IS NULL OR r.dataset_id = $3) AND ($4::text IS NULL OR r.request_id = $4) "
+          "AND ($5::text IS NULL OR r.subject = $5) "
+          "AND ($6::bigint IS NULL OR r.timestamp >= timestamptz 'epoch' + $6 * interval '1 microsecond') "
+          "AND ($7::bigint IS NULL OR r.timestamp < timestamptz 'epoch' + $7 * interval '1 microsecond') "
+          "AND ($8::bigint IS NULL OR (r.timestamp, r.id) < (timestamptz 'epoch' + $8 * interval '1 microsecond', $9)) "
+          "ORDER BY r.timestamp DESC, r.id DESC LIMIT $10",
+      f.status, f.action, f.dataset_id, f.request_id, f.subject, f.since_us, f.until_us, after_ts, after_id,
+      f.limit + 1);
+}
+
+std::optional<std::string> NextCursor(const pqxx::result& rows, int limit) {
+  if (rows.size() <= static_cast<std::size_t>(limit)) return std::nullopt;
+  const auto& last = rows[static_cast<pqxx::result::size_type>(limit - 1)];
+  return EncodeCursor({last[0].as<std::int64_t>(), last[1].as<long long>()});
+}
+
+}  // namespace
+
 nlohmann::json QueryRequests(suite::db::Pool& pool, const RequestFilter& f) {
   return pool.With([&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
-    auto rows = tx.exec_params(
-        "SELECT event_id, " + kTimestamp + ", "
-        "request_id, dataset_id, action, status, duration_ms, output::text, http_status, client "
-        "FROM audit.requests "
-        "WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR action = $2) "
-        "AND ($3::text IS NULL OR dataset_id = $3) AND ($4::text IS NULL OR request_id = $4) "
-        "ORDER BY timestamp DESC, id DESC LIMIT $5",
-        f.status, f.action, f.dataset_id, f.request_id, f.limit);
+    const auto rows = SelectRequests(tx, f);
     nlohmann::json items = nlohmann::json::array();
-    for (const auto& row : rows) {
-      items.push_back({{"event_id", row[0].c_str()},
-                       {"timestamp", row[1].c_str()},
-                       {"request_id", row[2].c_str()},
-                       {"dataset_id", TextOrNull(row[3])},
-                       {"action", TextOrNull(row[4])},
-                       {"status", row[5].c_str()},
-                       {"duration_ms", row[6].as<int>()},
-                       {"output", nlohmann::json::parse(row[7].c_str(), nullptr, false)},
-                       {"http_status", row[8].as<int>()},
-                       {"client", TextOrNull(row[9])}});
+    for (int i = 0; i < f.limit && i < static_cast<int>(rows.size()); ++i) items.push_back(nlohmann::json(RequestLine(rows[i], 2)));
+    const auto next = NextCursor(rows, f.limit);
+    return nlohmann::json{{"items", items}, {"count", items.size()}, {"limit", f.limit},
+                          {"next_cursor", next ? nlohmann::json(*next) : nlohmann::json(nullptr)}};
+  });
+}
+
+std::string ExportRequests(suite::db::Pool& pool, const RequestFilter& f, std::optional<std::string>& next) {
+  return pool.With([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    const auto rows = SelectRequests(tx, f);
+    std::string out;
+    for (int i = 0; i < f.limit && i < static_cast<int>(rows.size()); ++i) {
+      out += RequestLine(rows[i], 2).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      out.push_back('\n');
     }
-    return nlohmann::json{{"items", items}, {"count", items.size()}, {"limit", f.limit}};
+    next = NextCursor(rows, f.limit);
+    return out;
+  });
+}
+
+nlohmann::json RequestStats(suite::db::Pool& pool, std::optional<std::int64_t> since_us,
+                            std::optional<std::int64_t> until_us) {
+  static constexpr int kActions = 100;
+  return pool.With([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    const std::string where =
+        " FROM audit.requests WHERE ($1::bigint IS NULL OR timestamp >= timestamptz 'epoch' + $1 * interval '1 microsecond') "
+        "AND ($2::bigint IS NULL OR timestamp < timestamptz 'epoch' + $2 * interval '1 microsecond')";
+    nlohmann::json by_status = {{"success", 0}, {"failure", 0}};
+    long long total = 0;
+    for (const auto& r : tx.exec_params("SELECT status, count(*)" + where + " GROUP BY status", since_us, until_us)) {
+      by_status[r[0].c_str()] = r[1].as<long long>();
+      total += r[1].as<long long>();
+    }
+    nlohmann::json actions = nlohmann::json::array();
+    for (const auto& r : tx.exec_params("SELECT action, count(*), round(avg(duration_ms)::numeric, 3)::float8, "
+                                        "count(*) FILTER (WHERE status = 'failure')" +
+                                            where + " GROUP BY action ORDER BY count(*) DESC, action LIMIT $3",
+                                        since_us, until_us, kActions))
+      actions.push_back({{"action", TextOrNull(r[0])}, {"count", r[1].as<long long>()},
+                         {"avg_duration_ms", r[2].as<double>()}, {"failures", r[3].as<long long>()}});
+    const long long actions_total =
+        tx.exec_params1("SELECT count(DISTINCT coalesce(action, ''))" + where, since_us, until_us)[0].as<long long>();
+    return nlohmann::json{{"total", total}, {"by_status", by_status}, {"by_action", actions},
+                          {"actions_total", actions_total}};
+  });
+}
+
+nlohmann::json VerifyChains(suite::db::Pool& pool) {
+  return pool.With([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    nlohmann::json chains = nlohmann::json::object();
+    bool valid = true;
+    for (const char* name : {"requests", "security_events", "access_events"}) {
+      const auto r = tx.exec_params1(
+          "SELECT records, broken_seq, broken_event::text, reason, head_seq, encode(head_hash, 'hex'), from_seq "
+          "FROM audit.verify_chain($1)",
+          std::string(name));
+      nlohmann::json chain = {{"valid", r[3].is_null()},
+                              {"records", r[0].as<long long>()},
+                              {"from_seq", r[6].as<long long>()},
+                              {"head_seq", r[4].as<long long>()},
+                              {"head_hash", r[5].c_str()}};
+      if (!r[3].is_null()) {
+        valid = false;
+        chain["broken"] = {{"seq", r[1].as<long long>()}, {"event_id", TextOrNull(r[2])}, {"reason", r[3].c_str()}};
+      }
+      chains[name] = std::move(chain);
+    }
+    return nlohmann::json{{"valid", valid}, {"chains", chains}};
+  });
+}
+
+nlohmann::json ApplyRetention(suite::db::Pool& pool, int days) {
+  return pool.With([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : tx.exec_params("SELECT chain, deleted, through_seq FROM audit.apply_retention($1)", days))
+      out.push_back({{"chain", r[0].c_str()}, {"deleted", r[1].as<long long>()}, {"through_seq", r[2].as<long long>()}});
+    tx.commit();
+    return out;
   });
 }
 

@@ -1,9 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -125,4 +129,74 @@ TEST_CASE("ndjson: lines of an append that never committed (a kill) are replaced
   NdjsonWriter restarted(*f.pool, f.path, f.writer);
   CHECK(restarted.Flush() == 3);
   CHECK(f.Lines() == f.Expected());  // 7 whole lines, each once
+}
+
+namespace {
+// The lines of every file of the writer (the live one and those rotated away), oldest first.
+std::vector<std::string> AllLines(const Fixture& f, std::size_t& files) {
+  std::vector<std::filesystem::path> paths;
+  const std::filesystem::path live(f.path);
+  for (const auto& e : std::filesystem::directory_iterator(live.parent_path()))
+    if (e.path().filename().string().rfind(live.stem().string() + "-", 0) == 0) paths.push_back(e.path());
+  std::sort(paths.begin(), paths.end());  // -YYYYMMDD-HHMMSS-micros: in the order written
+  paths.push_back(live);
+  files = paths.size();
+  std::vector<std::string> ids;
+  for (const auto& p : paths) {
+    std::ifstream in(p);
+    for (std::string line; std::getline(in, line);) ids.push_back(nlohmann::json::parse(line).at("request_id"));
+  }
+  return ids;
+}
+void RemoveRotated(const Fixture& f) {
+  const std::filesystem::path live(f.path);
+  for (const auto& e : std::filesystem::directory_iterator(live.parent_path()))
+    if (e.path().filename().string().rfind(live.stem().string() + "-", 0) == 0) std::filesystem::remove(e.path());
+}
+}  // namespace
+
+TEST_CASE("ndjson: a file that reached its size is rotated between appends; every line is in one file, once") {
+  Fixture f;
+  if (!f.dsn) return;
+  {
+    NdjsonWriter w(*f.pool, f.path, f.writer, {.max_bytes = 600, .daily = true});
+    for (int round = 0; round < 6; ++round) {
+      f.Store(2);
+      CHECK(w.Flush() == 2);
+    }
+    CHECK(w.rotations() >= 2);
+    std::size_t files = 0;
+    CHECK(AllLines(f, files) == f.Expected());
+    CHECK(files == w.rotations() + 1);
+    // The recorded length is the live file's.
+    CHECK(f.pool->With([&](pqxx::connection& c) {
+      pqxx::read_transaction tx(c);
+      return tx.exec_params1("SELECT size FROM audit.ndjson_files WHERE writer = $1", f.writer)[0].as<long long>();
+    }) == static_cast<long long>(std::filesystem::file_size(f.path)));
+  }
+  RemoveRotated(f);
+}
+
+TEST_CASE("ndjson: the first line of a new UTC day starts a new file; a torn tail is not carried over") {
+  Fixture f;
+  if (!f.dsn) return;
+  {
+    NdjsonWriter w(*f.pool, f.path, f.writer);
+    f.Store(3);
+    REQUIRE(w.Flush() == 3);
+    // Yesterday's file, with half a line an interrupted append left.
+    { std::ofstream(f.path, std::ios::app) << "{\"timest"; }
+    const timespec yesterday[2] = {{::time(nullptr) - 86400, 0}, {::time(nullptr) - 86400, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, f.path.c_str(), yesterday, 0) == 0);
+    f.Store(2);
+    CHECK(w.Flush() == 2);
+    CHECK(w.rotations() == 1);
+    CHECK(f.Lines().size() == 2);  // today's file: today's lines
+    std::size_t files = 0;
+    CHECK(AllLines(f, files) == f.Expected());  // parses every line: the torn one is gone
+    CHECK(files == 2);
+    CHECK(w.Flush() == 0);
+    CHECK(w.rotations() == 1);  // once a day
+  }
+  RemoveRotated(f);
 }

@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,10 @@ std::optional<std::string> ClientRequestId(std::string_view x_request_id, std::s
 std::optional<std::string> TraceIdOf(std::string_view traceparent);
 /// RFC 3339 UTC with microseconds: 2025-10-26T12:34:56.789123+00:00 (seed 000's format).
 std::string IsoTimestamp(std::chrono::system_clock::time_point tp);
+/// Microseconds since the epoch of an RFC 3339 timestamp a client sends (a query's since/until):
+/// YYYY-MM-DD, optionally followed by THH:MM[:SS[.fraction of 1-9 digits]] and Z or ±HH:MM
+/// (no offset: UTC), years 1970-9999, every field in range; nullopt otherwise.
+std::optional<std::int64_t> ParseIsoTimestamp(std::string_view text);
 inline std::string NowIso() { return IsoTimestamp(std::chrono::system_clock::now()); }
 /// Hex of `n` random bytes.
 std::string RandomHex(std::size_t n);

@@ -60,6 +60,8 @@ Response ErrorReply(const core::ApiError& e, std::string_view request_id);
 
 /// Percent-decoding ('+' becomes space); nullopt on malformed escapes.
 std::optional<std::string> PercentDecode(std::string_view in);
+/// Percent-encoding of everything but RFC 3986's unreserved characters (a query's key or value).
+std::string PercentEncode(std::string_view in);
 /// Parses application/x-www-form-urlencoded (also used for query strings); nullopt on a
 /// malformed escape or a decoded key or value that is not clean text (UTF-8, no U+0000).
 std::optional<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_view in);

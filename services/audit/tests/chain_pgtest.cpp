@@ -1,0 +1,402 @@
+// The hash chain, its verification, retention and the service role's rights, each case in a
+// database of its own (the tampering cases break the chain on purpose).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <thread>
+
+#include "store.hpp"
+#include "suite/core/ids.hpp"
+#include "suite/db/migrations.hpp"
+#include "suite/testing/env.hpp"
+
+namespace audit {
+const std::vector<suite::db::Migration>& Migrations();
+}
+
+using namespace audit;
+
+namespace {
+
+struct ChainDb {
+  std::optional<std::string> admin_dsn = suite::testing::ServerUrl("TEST_DATABASE_URL");
+  std::string name = "chain_" + suite::core::RandomHex(6);
+  std::string dsn;
+  std::unique_ptr<suite::db::Pool> pool;
+  int next = 0;
+
+  explicit ChainDb(std::size_t migrations = 0) {
+    if (!admin_dsn) return;
+    Admin("CREATE DATABASE " + name);
+    const auto q = admin_dsn->find('?');
+    const auto slash = admin_dsn->rfind('/', q);
+    dsn = admin_dsn->substr(0, slash + 1) + name + (q == std::string::npos ? "" : admin_dsn->substr(q));
+    pool = std::make_unique<suite::db::Pool>(dsn, 2, std::chrono::milliseconds(2000));
+    auto all = Migrations();
+    if (migrations != 0) all.resize(migrations);
+    pool->With([&](pqxx::connection& c) { return suite::db::Migrate(c, "audit", all); });
+  }
+  ~ChainDb() {
+    if (!admin_dsn) return;
+    pool.reset();
+    try {
+      Admin("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+    } catch (...) {
+    }
+  }
+  void Admin(const std::string& sql) const {
+    pqxx::connection c(*admin_dsn);
+    pqxx::nontransaction tx(c);
+    tx.exec(sql);
+  }
+  // As the superuser in this database, around every trigger: what an attacker with the
+  // database's files or superuser rights could do.
+  void Tamper(const std::string& sql) const {
+    pqxx::connection c(dsn);
+    pqxx::work tx(c);
+    tx.exec("SET LOCAL session_replication_role = replica");  // no trigger fires
+    tx.exec(sql);
+    tx.commit();
+  }
+  long long Scalar(const std::string& sql) const {
+    pqxx::connection c(dsn);
+    pqxx::nontransaction tx(c);
+    return tx.exec1(sql)[0].as<long long>();
+  }
+  nlohmann::json Event(const std::string& type) {
+    const auto n = next++;
+    nlohmann::json e = {{"event_id", suite::core::NewUuid()}, {"type", type}, {"timestamp", suite::core::NowIso()},
+                        {"request_id", "req-" + std::to_string(n)}};
+    if (type == "process")
+      e.update({{"dataset_id", "d"}, {"action", "count"}, {"status", "success"}, {"duration_ms", n},
+                {"output", {{"count", n}}}, {"http_status", 200}, {"client", "127.0.0.1"}});
+    else if (type == "security")
+      e.update({{"service", "auth-user"}, {"event_type", "login_failure"}, {"severity", "WARNING"},
+                {"username", "u" + std::to_string(n)}, {"details", {{"n", n}}}});
+    else
+      e.update({{"method", "GET"}, {"route", "processing"}, {"path", "/process"}, {"http_status", 200},
+                {"reason", "-"}, {"duration_ms", 1}, {"auth_method", "api_key"}, {"tier", "free"},
+                {"bytes_in", 0}, {"bytes_out", 10}});
+    return e;
+  }
+  std::vector<StreamEvent> Batch(const std::string& type, int n) {
+    std::vector<StreamEvent> out;
+    for (int i = 0; i < n; ++i) out.push_back({"0-" + std::to_string(next), Event(type)});
+    return out;
+  }
+};
+
+nlohmann::json Broken(const nlohmann::json& v, const char* chain) { return v["chains"][chain]["broken"]; }
+
+}  // namespace
+
+TEST_CASE("chain: each record links to its predecessor; a replay is dropped and leaves the chain whole") {
+  ChainDb db;
+  if (!db.admin_dsn) return;
+  auto process = db.Batch("process", 5), security = db.Batch("security", 2), access = db.Batch("request", 3);
+  CHECK(WriteEvents(*db.pool, process, "w") == 5);
+  WriteEvents(*db.pool, security, "w");
+  WriteEvents(*db.pool, access, "w");
+  // The same events again (a redelivery), mixed with one new one.
+  auto again = process;
+  again.insert(again.end(), security.begin(), security.end());
+  again.push_back({"0-99", db.Event("process")});
+  CHECK(WriteEvents(*db.pool, again, "w") == 1);
+
+  const auto v = VerifyChains(*db.pool);
+  INFO(v.dump());
+  CHECK(v["valid"] == true);
+  CHECK(v["chains"]["requests"]["records"] == 6);
+  CHECK(v["chains"]["requests"]["head_seq"] == 6);
+  CHECK(v["chains"]["security_events"]["records"] == 2);
+  CHECK(v["chains"]["access_events"]["records"] == 3);
+  CHECK(v["chains"]["requests"]["head_hash"].get<std::string>().size() == 64);
+  // Stored in order, each linked to the one before it; the first to 32 zero bytes.
+  CHECK(db.Scalar("SELECT count(*) FROM audit.requests a JOIN audit.requests b ON b.chain_seq = a.chain_seq + 1 "
+                  "WHERE b.prev_hash = a.hash") == 5);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.requests WHERE chain_seq = 1 AND prev_hash = '\\x" +
+                  std::string(64, '0') + "'") == 1);
+  CHECK(db.Scalar("SELECT count(DISTINCT hash) FROM audit.requests") == 6);
+}
+
+TEST_CASE("chain: concurrent writers commit one after another and the chain verifies") {
+  ChainDb db;
+  if (!db.admin_dsn) return;
+  std::vector<std::vector<StreamEvent>> batches;
+  for (int i = 0; i < 40; ++i) batches.push_back(db.Batch(i % 3 == 0 ? "security" : "process", 10));
+  auto run = [&](int from) {
+    for (int i = from; i < 40; i += 2) WriteEvents(*db.pool, batches[static_cast<std::size_t>(i)], "w");
+  };
+  std::thread a(run, 0), b(run, 1);
+  a.join();
+  b.join();
+  const auto v = VerifyChains(*db.pool);
+  INFO(v.dump());
+  CHECK(v["valid"] == true);
+  CHECK(v["chains"]["requests"]["records"] == 260);
+  CHECK(v["chains"]["security_events"]["records"] == 140);
+}
+
+TEST_CASE("chain: a record changed behind the triggers is reported with its place and reason") {
+  ChainDb db;
+  if (!db.admin_dsn) return;
+  WriteEvents(*db.pool, db.Batch("process", 6), "w");
+  WriteEvents(*db.pool, db.Batch("security", 4), "w");
+  REQUIRE(VerifyChains(*db.pool)["valid"] == true);
+
+  SECTION("content changed: hash") {
+    db.Tamper("UPDATE audit.requests SET status = 'failure' WHERE chain_seq = 3");
+    const auto v = VerifyChains(*db.pool);
+    INFO(v.dump());
+    CHECK(v["valid"] == false);
+    CHECK(Broken(v, "requests")["seq"] == 3);
+    CHECK(Broken(v, "requests")["reason"] == "hash");
+    CHECK(Broken(v, "requests")["event_id"].is_string());
+    CHECK(v["chains"]["security_events"]["valid"] == true);
+  }
+  SECTION("content changed and its hash recomputed: the next record's link") {
+    db.Tamper("UPDATE audit.security_events SET severity = 'INFO' WHERE chain_seq = 2");
+    db.Tamper("UPDATE audit.security_events x SET hash = audit.chain_digest(prev_hash, chain_seq, to_jsonb(x)) "
+              "WHERE chain_seq = 2");
+    const auto v = VerifyChains(*db.pool);
+    INFO(v.dump());
+    CHECK(Broken(v, "security_events")["seq"] == 3);
+    CHECK(Broken(v, "security_events")["reason"] == "link");
+  }
+  SECTION("a record removed: gap") {
+    db.Tamper("DELETE FROM audit.requests WHERE chain_seq = 4");
+    const auto v = VerifyChains(*db.pool);
+    INFO(v.dump());
+    CHECK(Broken(v, "requests")["seq"] == 5);
+    CHECK(Broken(v, "requests")["reason"] == "gap");
+  }
+  SECTION("the newest records removed: head") {
+    db.Tamper("DELETE FROM audit.requests WHERE chain_seq >= 5");
+    const auto v = VerifyChains(*db.pool);
+    INFO(v.dump());
+    CHECK(Broken(v, "requests")["seq"] == 5);
+    CHECK(Broken(v, "requests")["reason"] == "head");
+    CHECK(v["chains"]["requests"]["records"] == 4);
+  }
+  SECTION("the oldest removed without a checkpoint") {
+    db.Tamper("DELETE FROM audit.requests WHERE chain_seq <= 2");
+    const auto v = VerifyChains(*db.pool);
+    INFO(v.dump());
+    CHECK(Broken(v, "requests")["seq"] == 3);
+    CHECK(Broken(v, "requests")["reason"] == "checkpoint");
+  }
+  SECTION("the triggers refuse the same changes without the superuser's bypass") {
+    pqxx::connection c(db.dsn);
+    for (const char* sql : {"UPDATE audit.requests SET status = 'failure'", "DELETE FROM audit.requests",
+                            "TRUNCATE audit.requests", "DELETE FROM audit.chain_checkpoints"}) {
+      pqxx::work tx(c);
+      INFO(sql);
+      CHECK_THROWS_AS(tx.exec(sql), pqxx::sql_error);
+    }
+    CHECK(db.Scalar("SELECT count(*) FROM audit.requests") == 6);
+    CHECK(VerifyChains(*db.pool)["valid"] == true);
+  }
+}
+
+TEST_CASE("chain: records stored before the chain existed are linked by the migration") {
+  ChainDb db(5);  // the schema as it was before the hash chain
+  if (!db.admin_dsn) return;
+  WriteEvents(*db.pool, db.Batch("process", 4), "w");
+  WriteEvents(*db.pool, db.Batch("request", 2), "w");
+  db.pool->With([](pqxx::connection& c) { return suite::db::Migrate(c, "audit", Migrations()); });
+  WriteEvents(*db.pool, db.Batch("process", 2), "w");
+  const auto v = VerifyChains(*db.pool);
+  INFO(v.dump());
+  CHECK(v["valid"] == true);
+  CHECK(v["chains"]["requests"]["records"] == 6);
+  CHECK(v["chains"]["access_events"]["head_seq"] == 2);
+}
+
+TEST_CASE("retention deletes the oldest records through a checkpoint, and the chain still verifies") {
+  ChainDb db;
+  if (!db.admin_dsn) return;
+  // Four records stored ten days ago, then three today (the received time is part of the hash,
+  // so it is set at insert, as the trigger sees it).
+  {
+    pqxx::connection c(db.dsn);
+    pqxx::work tx(c);
+    for (int i = 0; i < 4; ++i)
+      tx.exec_params("INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, status, duration_ms, "
+                     "http_status, received_at) VALUES ($1, '0-0', now() - interval '10 days', $2, 'success', 1, 200, "
+                     "now() - interval '10 days')",
+                     suite::core::NewUuid(), "old-" + std::to_string(i));
+    tx.exec_params("INSERT INTO audit.security_events (event_id, stream_id, timestamp, service, event_type, severity, "
+                   "received_at) VALUES ($1, '0-0', now(), 'auth-user', 'login_failure', 'INFO', "
+                   "now() - interval '9 days')",
+                   suite::core::NewUuid());
+    tx.commit();
+  }
+  WriteEvents(*db.pool, db.Batch("process", 3), "w");
+  WriteEvents(*db.pool, db.Batch("security", 1), "w");
+  // One old record whose NDJSON line is not written yet stops the deletion before it.
+  db.Tamper("INSERT INTO audit.ndjson_outbox (request_id, writer) SELECT id, 'w2' FROM audit.requests "
+            "WHERE chain_seq = 4");
+
+  auto out = ApplyRetention(*db.pool, 7);
+  INFO(out.dump());
+  REQUIRE(out.size() == 2);
+  CHECK(out[0] == nlohmann::json{{"chain", "requests"}, {"deleted", 3}, {"through_seq", 3}});
+  CHECK(out[1] == nlohmann::json{{"chain", "security_events"}, {"deleted", 1}, {"through_seq", 1}});
+  auto v = VerifyChains(*db.pool);
+  INFO(v.dump());
+  CHECK(v["valid"] == true);
+  CHECK(v["chains"]["requests"]["from_seq"] == 4);
+  CHECK(v["chains"]["requests"]["records"] == 4);
+  CHECK(v["chains"]["security_events"]["records"] == 1);
+  // Nothing more is old enough: a second run deletes nothing and leaves no checkpoint.
+  CHECK(ApplyRetention(*db.pool, 7).empty());
+  CHECK(db.Scalar("SELECT count(*) FROM audit.chain_checkpoints") == 2);
+  // Once the line is written, the rest of the old prefix goes too, and new records still link.
+  db.Tamper("DELETE FROM audit.ndjson_outbox");
+  out = ApplyRetention(*db.pool, 7);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0]["through_seq"] == 4);
+  WriteEvents(*db.pool, db.Batch("process", 2), "w");
+  v = VerifyChains(*db.pool);
+  INFO(v.dump());
+  CHECK(v["valid"] == true);
+  CHECK(v["chains"]["requests"]["from_seq"] == 5);
+  CHECK(v["chains"]["requests"]["head_seq"] == 9);
+  // A checkpoint is part of the evidence: the first kept record must follow it.
+  db.Tamper("DELETE FROM audit.requests WHERE chain_seq = 5");
+  CHECK(Broken(VerifyChains(*db.pool), "requests")["reason"] == "checkpoint");
+  CHECK_THROWS(ApplyRetention(*db.pool, 0));
+}
+
+TEST_CASE("the service role may add and read records, and change none") {
+  ChainDb db;
+  if (!db.admin_dsn) return;
+  // The role exists wherever the suite runs; created here when this test runs first. Its
+  // rights come from the migration, run by another role (the owner).
+  db.Admin("DO $$BEGIN CREATE ROLE audit LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END$$");
+  db.Admin("GRANT CONNECT ON DATABASE " + db.name + " TO audit");
+  // The grants again (as an upgrade does): the migration ran before the role was certain to exist.
+  db.Tamper("SELECT audit.grant_service_role()");
+
+  pqxx::connection c(db.dsn);
+  {
+    pqxx::nontransaction s(c);
+    s.exec("SET ROLE audit");
+  }
+  auto events = db.Batch("process", 2);
+  {
+    pqxx::work tx(c);
+    for (const auto& e : events)
+      tx.exec_params("INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, status, duration_ms, "
+                     "http_status) VALUES ($1, $2, now(), 'r', 'success', 1, 200)",
+                     e.event["event_id"].get<std::string>(), e.stream_id);
+    tx.exec("INSERT INTO audit.ndjson_outbox (request_id, writer) SELECT id, 'w' FROM audit.requests");
+    tx.exec("DELETE FROM audit.ndjson_outbox");
+    tx.exec("INSERT INTO audit.ndjson_files (writer, path, size) VALUES ('w', '/tmp/x', 0)");
+    tx.exec("UPDATE audit.ndjson_files SET size = 10");
+    CHECK(tx.exec1("SELECT count(*) FROM audit.requests")[0].as<int>() == 2);
+    CHECK(tx.exec1("SELECT reason IS NULL FROM audit.verify_chain('requests')")[0].as<bool>());
+    tx.commit();
+  }
+  for (const char* sql :
+       {"UPDATE audit.requests SET status = 'failure'", "DELETE FROM audit.requests", "TRUNCATE audit.requests",
+        "ALTER TABLE audit.requests DISABLE TRIGGER requests_append_only", "UPDATE audit.chain_heads SET seq = 0",
+        "INSERT INTO audit.chain_checkpoints (chain, through_seq, hash, deleted, days) VALUES ('requests', 1, '', 1, 1)",
+        "DROP TABLE audit.requests", "CREATE TABLE audit.x (a int)", "DELETE FROM audit.schema_migrations"}) {
+    pqxx::work tx(c);
+    INFO(sql);
+    CHECK_THROWS_AS(tx.exec(sql), pqxx::sql_error);
+  }
+  {
+    // Retention is the one way to delete, and it keeps at least a day.
+    pqxx::work tx(c);
+    CHECK(tx.exec("SELECT * FROM audit.apply_retention(1)").empty());
+    tx.commit();
+  }
+  CHECK(db.Scalar("SELECT count(*) FROM audit.requests") == 2);
+  CHECK(VerifyChains(*db.pool)["valid"] == true);
+}
+
+TEST_CASE("process records: filters, time range and cursor pages, newest first; stats and export agree") {
+  ChainDb db;
+  if (!db.admin_dsn) return;
+  // 25 records one second apart from 2025-10-26T12:00:00Z; every fifth a failure, users a/b,
+  // actions count (odd) and summarize (even), the last five at one and the same instant.
+  std::vector<StreamEvent> events;
+  for (int i = 0; i < 25; ++i) {
+    auto e = db.Event("process");
+    const int second = i < 20 ? i : 20;
+    char ts[64];
+    std::snprintf(ts, sizeof ts, "2025-10-26T12:00:%02d.000000+00:00", second);
+    e["timestamp"] = ts;
+    e["request_id"] = "q-" + std::to_string(i);
+    e["status"] = i % 5 == 0 ? "failure" : "success";
+    e["action"] = i % 2 ? "count" : "summarize";
+    e["duration_ms"] = i % 2 ? 10 : 20;
+    e["subject"] = i < 10 ? "a" : "b";
+    events.push_back({"0-" + std::to_string(i), e});
+  }
+  REQUIRE(WriteEvents(*db.pool, events, "w") == 25);
+
+  // Every page in order, none twice, none lost: the five at one instant cross a page boundary.
+  RequestFilter f;
+  f.limit = 4;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 20; ++page) {
+    const auto out = QueryRequests(*db.pool, f);
+    for (const auto& item : out["items"]) seen.push_back(item["request_id"]);
+    if (out["next_cursor"].is_null()) break;
+    f.after = DecodeCursor(out["next_cursor"].get<std::string>());
+    REQUIRE(f.after);
+  }
+  REQUIRE(seen.size() == 25);
+  CHECK(seen.front() == "q-24");  // newest first; at one instant, the later stored first
+  CHECK(seen[4] == "q-20");
+  CHECK(seen.back() == "q-0");
+  CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == 25);
+
+  RequestFilter g;
+  g.since_us = *suite::core::ParseIsoTimestamp("2025-10-26T12:00:05Z");
+  g.until_us = *suite::core::ParseIsoTimestamp("2025-10-26T14:00:10+02:00");  // 12:00:10Z, exclusive
+  g.subject = "a";
+  auto out = QueryRequests(*db.pool, g);
+  CHECK(out["count"] == 5);  // 5..9
+  CHECK(out["items"][0]["request_id"] == "q-9");
+  CHECK(out["items"][0]["user"] == "a");
+  CHECK(out["items"][0]["chain_seq"] == 10);
+  CHECK(out["next_cursor"].is_null());
+  g.status = "failure";
+  CHECK(QueryRequests(*db.pool, g)["count"] == 1);  // q-5
+
+  // The export: the same records as NDJSON lines, a page at a time.
+  RequestFilter e;
+  e.limit = 10;
+  std::optional<std::string> next;
+  const auto text = ExportRequests(*db.pool, e, next);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 10);
+  CHECK(text.rfind("{\"timestamp\":", 0) == 0);
+  REQUIRE(next);
+  e.after = DecodeCursor(*next);
+  e.limit = 100;
+  const auto rest = ExportRequests(*db.pool, e, next);
+  CHECK(std::count(rest.begin(), rest.end(), '\n') == 15);
+  CHECK_FALSE(next);
+
+  auto stats = RequestStats(*db.pool, std::nullopt, std::nullopt);
+  INFO(stats.dump());
+  CHECK(stats["total"] == 25);
+  CHECK(stats["by_status"] == nlohmann::json{{"success", 20}, {"failure", 5}});
+  CHECK(stats["actions_total"] == 2);
+  CHECK(stats["by_action"][0] == nlohmann::json{{"action", "summarize"}, {"count", 13}, {"avg_duration_ms", 20.0},
+                                                {"failures", 3}});
+  CHECK(stats["by_action"][1] == nlohmann::json{{"action", "count"}, {"count", 12}, {"avg_duration_ms", 10.0},
+                                                {"failures", 2}});
+  stats = RequestStats(*db.pool, *suite::core::ParseIsoTimestamp("2025-10-26T12:00:20Z"), std::nullopt);
+  CHECK(stats["total"] == 5);
+
+  for (const char* bad : {"", "1", "x.1", "1.x", "-1.1", "1.0", "1.2.3", "99999999999999999999.1"})
+    CHECK_FALSE(DecodeCursor(bad).has_value());
+  CHECK(DecodeCursor(EncodeCursor({1761480000000000, 7}))->id == 7);
+}
