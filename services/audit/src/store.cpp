@@ -107,8 +107,10 @@ namespace {
 // The records of `f`, newest first, one more than the page so that the caller knows whether
 // another page follows; the cursor columns come first.
 pqxx::result SelectRequests(pqxx::transaction_base& tx, const RequestFilter& f) {
-  const std::optional<std::int64_t> after_ts = f.after ? std::optional(f.after->timestamp_us) : std::nullopt;
-  const std::optional<long long> after_id = f.after ? std::optional(f.after->id) : std::nullopt;
+  // Plain values and a flag (an optional's payload here trips GCC's -Wmaybe-uninitialized at -O2).
+  const bool has_after = f.after.has_value();
+  const std::int64_t after_ts = has_after ? f.after->timestamp_us : 0;
+  const long long after_id = has_after ? f.after->id : 0;
   return tx.exec_params(
       "SELECT (extract(epoch FROM r.timestamp) * 1000000)::bigint, r.id, " + kRequestColumns +
           " FROM audit.requests r "
@@ -117,10 +119,10 @@ pqxx::result SelectRequests(pqxx::transaction_base& tx, const RequestFilter& f) 
           "AND ($5::text IS NULL OR r.subject = $5) "
           "AND ($6::bigint IS NULL OR r.timestamp >= timestamptz 'epoch' + $6 * interval '1 microsecond') "
           "AND ($7::bigint IS NULL OR r.timestamp < timestamptz 'epoch' + $7 * interval '1 microsecond') "
-          "AND ($8::bigint IS NULL OR (r.timestamp, r.id) < (timestamptz 'epoch' + $8 * interval '1 microsecond', $9)) "
-          "ORDER BY r.timestamp DESC, r.id DESC LIMIT $10",
-      f.status, f.action, f.dataset_id, f.request_id, f.subject, f.since_us, f.until_us, after_ts, after_id,
-      f.limit + 1);
+          "AND (NOT $8::boolean OR (r.timestamp, r.id) < (timestamptz 'epoch' + $9 * interval '1 microsecond', $10)) "
+          "ORDER BY r.timestamp DESC, r.id DESC LIMIT $11",
+      f.status, f.action, f.dataset_id, f.request_id, f.subject, f.since_us, f.until_us, has_after, after_ts,
+      after_id, f.limit + 1);
 }
 
 std::optional<std::string> NextCursor(const pqxx::result& rows, int limit) {
@@ -136,7 +138,8 @@ nlohmann::json QueryRequests(suite::db::Pool& pool, const RequestFilter& f) {
     pqxx::read_transaction tx(c);
     const auto rows = SelectRequests(tx, f);
     nlohmann::json items = nlohmann::json::array();
-    for (int i = 0; i < f.limit && i < static_cast<int>(rows.size()); ++i) items.push_back(nlohmann::json(RequestLine(rows[i], 2)));
+    for (int i = 0; i < f.limit && i < static_cast<int>(rows.size()); ++i)
+      items.push_back(nlohmann::json(RequestLine(rows[i], 2)));
     const auto next = NextCursor(rows, f.limit);
     return nlohmann::json{{"items", items}, {"count", items.size()}, {"limit", f.limit},
                           {"next_cursor", next ? nlohmann::json(*next) : nlohmann::json(nullptr)}};
