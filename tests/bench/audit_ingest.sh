@@ -7,7 +7,8 @@
 #   - the batch size: records per consumer transaction (each has its own now(), received_at);
 #   - the lag from the moment processing answered (the record's timestamp) to the transaction
 #     that stored it (received_at): p50, p99, max;
-#   - exactly one record per answered request, and the chain verifies.
+#   - exactly one record per answered request (wrk does not count the up to one answer per
+#     connection that arrives after its duration), and the chains verify.
 # Usage: tests/bench/audit_ingest.sh [build dir (default build/release)] [seconds (10)] [connections (32)]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -86,4 +87,6 @@ awk -v reqs="$reqs" -v errors="$errors" -v dur="$dur_us" -v p50="$p50" -v p99="$
   printf "backlog after the run   %d ms until every answered request was stored\n", drain
 }'
 echo "answered $answered, stored $stored (distinct $distinct), access events $access, chains valid: $valid"
-[ "$stored" = "$answered" ] && [ "$distinct" = "$answered" ] && [ "$valid" = t ] || { log "records lost or doubled"; exit 1; }
+# wrk counts the answers within its duration; up to one request per connection is answered after.
+[ "$stored" -ge "$answered" ] && [ "$stored" -le $((answered + CONNS)) ] && [ "$distinct" = "$stored" ] &&
+  [ "$valid" = t ] || { log "records lost or doubled"; exit 1; }
