@@ -9,8 +9,9 @@
 ///
 /// Rotation: before an append, a file that has reached `max_bytes` (0: no limit), or whose last
 /// line was written on an earlier UTC day, is renamed to `<stem>-YYYYMMDD-HHMMSS-micros<ext>`
-/// (the moment of the rotation, UTC: the names sort in writing order) and a new, empty file takes its name; its recorded length becomes
-/// 0 in a transaction of its own. The renamed file holds exactly the committed lines.
+/// (the moment of the rotation, UTC: the names sort in writing order) and a new, empty file
+/// takes its name; its recorded length becomes 0 in a transaction of its own. The renamed file
+/// holds exactly the committed lines.
 #include <atomic>
 #include <cstdint>
 #include <string>

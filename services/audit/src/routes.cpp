@@ -21,6 +21,12 @@ long long Integer(std::string_view text, long long min, long long max, const cha
   return *v;
 }
 
+// A text query parameter of 1 to 256 characters, or a 422 naming it.
+std::string Text(const std::string& v, const char* field) {
+  if (v.empty() || v.size() > 256) throw suite::core::ValidationError(field, "must be 1 to 256 characters");
+  return v;
+}
+
 // A timestamp query parameter (RFC 3339, or a date), or a 422 naming it.
 std::int64_t Timestamp(const std::string& text, const char* field) {
   const auto v = suite::core::ParseIsoTimestamp(text);
@@ -44,25 +50,20 @@ RequestFilter ParseFilter(const Request& req, int default_limit, int max_limit) 
   if (!form) throw ApiError(ErrorCode::kBadRequest, "Malformed query string");
   RequestFilter f;
   f.limit = default_limit;
-  auto text = [](const std::string& v, const char* field) {
-    if (v.empty() || v.size() > 256) throw suite::core::ValidationError(field, "must be 1 to 256 characters");
-    return v;
-  };
   for (auto& [k, v] : *form) {
     if (k == "status") {
       if (v != "success" && v != "failure") throw suite::core::ValidationError("status", "must be success or failure");
       f.status = v;
-    } else if (k == "action") f.action = text(v, "action");
-    else if (k == "dataset_id") f.dataset_id = text(v, "dataset_id");
-    else if (k == "request_id") f.request_id = text(v, "request_id");
-    else if (k == "user") f.subject = text(v, "user");
+    } else if (k == "action") f.action = Text(v, "action");
+    else if (k == "dataset_id") f.dataset_id = Text(v, "dataset_id");
+    else if (k == "request_id") f.request_id = Text(v, "request_id");
+    else if (k == "user") f.subject = Text(v, "user");
     else if (k == "cursor") {
       f.after = DecodeCursor(v);
       if (!f.after) throw suite::core::ValidationError("cursor", "is not a cursor this API returned");
     } else if (k == "limit") {
-      f.limit = static_cast<int>(Integer(v, 1, max_limit, "limit",
-                                         max_limit == 1000 ? "must be an integer between 1 and 1000"
-                                                           : "must be an integer between 1 and 5000"));
+      const auto message = "must be an integer between 1 and " + std::to_string(max_limit);
+      f.limit = static_cast<int>(Integer(v, 1, max_limit, "limit", message.c_str()));
     }
   }
   TimeRange(*form, f.since_us, f.until_us);
@@ -97,18 +98,14 @@ AccessFilter ParseAccessFilter(const Request& req) {
   auto form = suite::http::ParseForm(req.query);
   if (!form) throw ApiError(ErrorCode::kBadRequest, "Malformed query string");
   AccessFilter f;
-  auto text = [](const std::string& v, const char* field) {
-    if (v.empty() || v.size() > 256) throw suite::core::ValidationError(field, "must be 1 to 256 characters");
-    return v;
-  };
   for (auto& [k, v] : *form) {
     if (k == "limit") f.limit = static_cast<int>(Integer(v, 1, 1000, "limit", "must be an integer between 1 and 1000"));
     else if (k == "offset") f.offset = Integer(v, 0, 1'000'000'000, "offset", "must be a non-negative integer");
     else if (k == "status") f.http_status = static_cast<int>(Integer(v, 100, 599, "status", "must be an HTTP status"));
-    else if (k == "client") f.client = text(v, "client");
-    else if (k == "request_id") f.request_id = text(v, "request_id");
-    else if (k == "reason") f.reason = text(v, "reason");
-    else if (k == "subject") f.subject = text(v, "subject");
+    else if (k == "client") f.client = Text(v, "client");
+    else if (k == "request_id") f.request_id = Text(v, "request_id");
+    else if (k == "reason") f.reason = Text(v, "reason");
+    else if (k == "subject") f.subject = Text(v, "subject");
   }
   return f;
 }
@@ -152,12 +149,13 @@ void Register(suite::http::Router& router, suite::service::WorkerPool& workers, 
     std::optional<std::int64_t> since, until;
     TimeRange(*form, since, until);
     auto out = RequestStats(pool, since, until);
-    out["since"] = since ? nlohmann::json(suite::core::IsoTimestamp(std::chrono::system_clock::time_point{
-                               std::chrono::microseconds(*since)}))
-                         : nlohmann::json(nullptr);
-    out["until"] = until ? nlohmann::json(suite::core::IsoTimestamp(std::chrono::system_clock::time_point{
-                               std::chrono::microseconds(*until)}))
-                         : nlohmann::json(nullptr);
+    auto iso = [](std::optional<std::int64_t> us) {
+      return us ? nlohmann::json(suite::core::IsoTimestamp(
+                      std::chrono::system_clock::time_point{std::chrono::microseconds(*us)}))
+                : nlohmann::json(nullptr);
+    };
+    out["since"] = iso(since);
+    out["until"] = iso(until);
     return Response::Json(200, out);
   });
   // Walks every chain and reports the first broken link of each.

@@ -6,7 +6,10 @@ namespace audit {
 
 namespace {
 // The `timestamp` column as the API shows it: ISO 8601, UTC, microseconds.
-const std::string kTimestamp = "to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')";
+std::string IsoOf(const std::string& column) {
+  return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')";
+}
+const std::string kTimestamp = IsoOf("timestamp");
 nlohmann::json TextOrNull(const pqxx::field& f) { return f.is_null() ? nlohmann::json(nullptr) : nlohmann::json(f.c_str()); }
 }  // namespace
 
@@ -69,7 +72,7 @@ std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& e
 }
 
 const std::string kRequestColumns =
-    "r.event_id::text, to_char(r.timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), "
+    "r.event_id::text, " + IsoOf("r.timestamp") + ", "
     "r.request_id, r.dataset_id, r.action, r.status, r.duration_ms, r.output::text, r.http_status, r.client, "
     "r.subject, r.chain_seq, encode(r.hash, 'hex')";
 
