@@ -19,7 +19,7 @@ CONNS=${3:-32}
 [ -x "$BIN/services/gateway/gateway" ] || { log "no binaries in $BIN: build first (cmake --preset release && cmake --build build/release)"; exit 2; }
 install_deps wrk
 DIR=$(mktemp -d /tmp/suite-ingest.XXXXXX)
-PG_PORT=${INGEST_PG_PORT:-55497} REDIS_PORT=${INGEST_REDIS_PORT:-56397} BASE=${INGEST_PORT_BASE:-33000}
+PG_PORT=${INGEST_PG_PORT:-23532} REDIS_PORT=${INGEST_REDIS_PORT:-23579} BASE=${INGEST_PORT_BASE:-23000}
 cleanup() { stop_services "$DIR"; redis_stop "$DIR/redis"; pg_stop "$DIR/pg"; rm -rf "$DIR"; }
 trap cleanup EXIT
 

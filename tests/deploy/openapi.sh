@@ -13,7 +13,7 @@ command -v npm >/dev/null || install_deps nodejs npm
 
 DIR=$(mktemp -d /tmp/suite-openapi.XXXXXX)
 trap 'STACK_DIR=$DIR "$ROOT/deploy/local/stack" down >/dev/null 2>&1 || true; rm -rf "$DIR"' EXIT
-STACK_DIR=$DIR STACK_BIN=$1 STACK_PG_PORT=${OPENAPI_TEST_PG_PORT:-55495} STACK_REDIS_PORT=${OPENAPI_TEST_REDIS_PORT:-56396} \
+STACK_DIR=$DIR STACK_BIN=$1 STACK_PG_PORT=${OPENAPI_TEST_PG_PORT:-32532} STACK_REDIS_PORT=${OPENAPI_TEST_REDIS_PORT:-32579} \
   STACK_PORT_BASE=${OPENAPI_TEST_PORT_BASE:-32000} "$ROOT/deploy/local/stack" up
 . "$DIR/stack.env"
 . "$ROOT/tests/checks.sh"

@@ -18,8 +18,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-STACK_DIR=$DIR/stack STACK_BIN=$BIN STACK_PG_PORT=${SCRAPE_TEST_PG_PORT:-55493} \
-  STACK_REDIS_PORT=${SCRAPE_TEST_REDIS_PORT:-56394} STACK_PORT_BASE=$BASE "$ROOT/deploy/local/stack" up
+STACK_DIR=$DIR/stack STACK_BIN=$BIN STACK_PG_PORT=${SCRAPE_TEST_PG_PORT:-31532} \
+  STACK_REDIS_PORT=${SCRAPE_TEST_REDIS_PORT:-31579} STACK_PORT_BASE=$BASE "$ROOT/deploy/local/stack" up
 . "$DIR/stack/stack.env"
 # Some traffic, so that the request series exist: served, refused (401) and unknown (404).
 for _ in 1 2 3; do

@@ -14,7 +14,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${E2E_PG_DIR:?}" "${E2E_PG_PORT:?}"
 DIR=$(mktemp -d /tmp/suite-spool.XXXXXX)
 mkdir -p "$DIR/logs"
-REDIS_PORT=${SPOOL_TEST_REDIS_PORT:-56398}
+REDIS_PORT=${SPOOL_TEST_REDIS_PORT:-26579}
 . "$ROOT/tests/checks.sh"
 cleanup() {
   local rc=$?

@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/deploy/local/lib.sh"
 DIR=$(mktemp -d /tmp/suite-stack.XXXXXX)
 . "$ROOT/tests/checks.sh"
-DECOY_PORT=${STACK_TEST_DECOY_PORT:-56380}  # the default port: what the old `down` shut down
+DECOY_PORT=${STACK_TEST_DECOY_PORT:-18379}  # the default port: what the old `down` shut down
 cleanup() {
   STACK_DIR=$DIR "$ROOT/deploy/local/stack" down >/dev/null 2>&1 || true
   redis_stop "$DIR/decoy"
@@ -20,7 +20,7 @@ trap cleanup EXIT
 
 # A Redis this stack did not start, on the port a careless `down` would shut down.
 redis_start "$DIR/decoy" "$DECOY_PORT" --save '' --appendonly no
-STACK_DIR=$DIR STACK_BIN=$BIN STACK_PG_PORT=${STACK_TEST_PG_PORT:-55491} STACK_REDIS_PORT=${STACK_TEST_REDIS_PORT:-56392} \
+STACK_DIR=$DIR STACK_BIN=$BIN STACK_PG_PORT=${STACK_TEST_PG_PORT:-30532} STACK_REDIS_PORT=${STACK_TEST_REDIS_PORT:-30579} \
   STACK_PORT_BASE=${STACK_TEST_PORT_BASE:-30000} "$ROOT/deploy/local/stack" up
 . "$DIR/stack.env"
 
@@ -67,7 +67,7 @@ check "--migrate without a database says why" "$(echo "$out" | grep -c '"message
 
 echo "tiers (seed 003), as the stack runs them: no RATE_LIMIT_REQUESTS"
 . "$DIR/secrets.env"  # API_KEY_2: the stack's free-tier key
-redis-cli -p "${STACK_TEST_REDIS_PORT:-56392}" DEL 'rl:{key:local-free}' 'rl:{key:local}' >/dev/null
+redis-cli -p "${STACK_TEST_REDIS_PORT:-30579}" DEL 'rl:{key:local-free}' 'rl:{key:local}' >/dev/null
 codes=""
 for _ in $(seq 11); do
   codes="$codes $(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA_CERT" -X POST "$GATEWAY_URL/api/test" -H "X-API-Key: $API_KEY_2" \
@@ -81,7 +81,7 @@ check "enterprise key: 100,000 a day (IETF RateLimit-Policy)" \
   "$(echo "$heads" | grep -i '^ratelimit-policy:' | cut -d' ' -f2-)" '"window";q=300;w=60, "day";q=100000;w=86400'
 
 echo "Redis down mid-run: each request is still decided (locally, this replica's share), then Redis resumes"
-RPORT=${STACK_TEST_REDIS_PORT:-56392}
+RPORT=${STACK_TEST_REDIS_PORT:-30579}
 MPORT=$(grep '^METRICS_PORT=' "$DIR/services.env" | cut -d= -f2)
 redis-cli -p "$RPORT" shutdown nosave >/dev/null 2>&1 || true
 for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 || break; sleep 0.1; done
@@ -121,7 +121,7 @@ kill "$reaper" 2>/dev/null || true
 
 echo "down"
 STACK_DIR=$DIR "$ROOT/deploy/local/stack" down   # no STACK_*_PORT: read back from STACK_DIR
-check "stack's Redis stopped" "$(redis-cli -p "${STACK_TEST_REDIS_PORT:-56392}" ping 2>&1 | grep -c PONG)" 0
+check "stack's Redis stopped" "$(redis-cli -p "${STACK_TEST_REDIS_PORT:-30579}" ping 2>&1 | grep -c PONG)" 0
 check "another Redis left alone" "$(redis-cli -p "$DECOY_PORT" ping)" PONG
 check "services stopped" "$(STACK_DIR=$DIR "$ROOT/deploy/local/stack" status | grep -c ': stopped')" 7
 
