@@ -1,15 +1,17 @@
 -- Tamper evidence. Every stored record (requests, security_events, access_events: one chain per
 -- table) carries its place in the chain, the hash of its predecessor and its own hash:
 --   hash = sha256(prev_hash || int8send(chain_seq) || canonical text of the record)
--- where the canonical text is the record as jsonb, chain columns removed and nulls stripped (so
--- a nullable column added later leaves old hashes valid), rendered with TimeZone UTC. The first
--- record's predecessor is 32 zero bytes, or the checkpoint a retention run left.
+-- where the canonical text is the record as row_to_json renders it with TimeZone UTC, the chain
+-- columns and every null left out (so a nullable column added later leaves old hashes valid).
+-- The first record's predecessor is 32 zero bytes, or the checkpoint a retention run left.
 --
--- The chain is kept by a BEFORE INSERT trigger, so no writer can skip it: it locks the chain's
--- head row (writers commit one after another: the chain is in commit order), drops a record
--- whose event_id is already stored (a replay; checked after the lock, so it sees every committed
--- record), links the new one and moves the head. Writers need no right on the head table: the
--- trigger runs as the schema's owner.
+-- The chain is kept by triggers, so no writer can skip it. Before an INSERT statement, the
+-- chain's head row is locked (writers commit one after another: the chain is in commit order).
+-- Before each row, a record whose event_id is already stored (a replay, checked under the lock,
+-- so it sees every committed record and the rows this statement inserted before) is dropped, and
+-- the new one is linked to the last stored record. After the statement the head moves to the new
+-- last record: once per statement, so that a batch of rows costs one head update, not one each.
+-- Writers need no right on the head table: the triggers run as the schema's owner.
 
 CREATE TABLE chain_heads (
   chain  text PRIMARY KEY,
@@ -30,33 +32,37 @@ CREATE INDEX chain_checkpoints_chain_idx ON chain_checkpoints (chain, through_se
 CREATE TRIGGER chain_checkpoints_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON chain_checkpoints
   FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
 
-CREATE FUNCTION chain_digest(prev bytea, seq bigint, rec jsonb) RETURNS bytea
+-- `rec` is the record with its chain columns null (row_to_json of the row as the trigger sees it,
+-- or of its other columns as the verification selects them: the same text).
+CREATE FUNCTION chain_digest(prev bytea, seq bigint, rec json) RETURNS bytea
   LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-  SELECT sha256(prev || int8send(seq) ||
-                convert_to(jsonb_strip_nulls(rec - ARRAY['chain_seq', 'prev_hash', 'hash'])::text, 'UTF8'))
+  SELECT sha256(prev || int8send(seq) || convert_to(json_strip_nulls(rec)::text, 'UTF8'))
 $$;
 
-CREATE FUNCTION chain_link() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-  SET search_path = audit, pg_catalog SET timezone = 'UTC' AS $$
-DECLARE
-  head_seq bigint;
-  head_hash bytea;
-  dup boolean;
+-- The columns of a chained table but its chain columns, as a select list of `x`.
+CREATE FUNCTION chain_columns(chain_name text) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT string_agg('x.' || quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+  WHERE attrelid = ('audit.' || quote_ident(chain_name))::regclass AND attnum > 0 AND NOT attisdropped
+    AND attname NOT IN ('chain_seq', 'prev_hash', 'hash')
+$$;
+
+CREATE FUNCTION chain_lock() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = audit, pg_catalog AS $$
 BEGIN
-  SELECT seq, hash INTO head_seq, head_hash FROM audit.chain_heads WHERE chain = TG_TABLE_NAME FOR UPDATE;
+  PERFORM 1 FROM audit.chain_heads WHERE chain = TG_TABLE_NAME FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no chain head for %', TG_TABLE_NAME;
   END IF;
-  EXECUTE format('SELECT EXISTS (SELECT 1 FROM audit.%I WHERE event_id = $1)', TG_TABLE_NAME)
-    INTO dup USING NEW.event_id;
-  IF dup THEN
-    RETURN NULL;  -- already stored: the replay is dropped, the chain untouched
-  END IF;
-  NEW.chain_seq := head_seq + 1;
-  NEW.prev_hash := head_hash;
-  NEW.hash := audit.chain_digest(head_hash, NEW.chain_seq, to_jsonb(NEW));
-  UPDATE audit.chain_heads SET seq = NEW.chain_seq, hash = NEW.hash WHERE chain = TG_TABLE_NAME;
-  RETURN NEW;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION chain_advance() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = audit, pg_catalog AS $$
+BEGIN
+  EXECUTE format('UPDATE audit.chain_heads h SET seq = t.chain_seq, hash = t.hash '
+                 'FROM (SELECT chain_seq, hash FROM audit.%I ORDER BY chain_seq DESC LIMIT 1) t '
+                 'WHERE h.chain = %L AND t.chain_seq > h.seq', TG_TABLE_NAME, TG_TABLE_NAME);
+  RETURN NULL;
 END $$;
 
 -- Retention deletes through audit.apply_retention only: it sets this transaction-local flag,
@@ -69,7 +75,9 @@ BEGIN
   RAISE EXCEPTION 'audit records are append-only (% refused)', TG_OP USING ERRCODE = 'insufficient_privilege';
 END $$;
 
--- The existing records are linked in the order they were stored.
+-- The existing records are linked in the order they were stored; then each table gets its row
+-- trigger (static statements, one function per table: a per-row EXECUTE would be planned anew
+-- for every record) and the statement triggers around it.
 DO $$
 DECLARE
   t text;
@@ -84,7 +92,8 @@ BEGIN
     EXECUTE format('ALTER TABLE audit.%I DISABLE TRIGGER %I', t, t || '_append_only');
     prev := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
     n := 0;
-    FOR r IN EXECUTE format('SELECT id, to_jsonb(x) AS rec FROM audit.%I x ORDER BY id', t) LOOP
+    FOR r IN EXECUTE format('SELECT x.id, row_to_json(c) AS rec FROM audit.%I x, LATERAL (SELECT %s) c ORDER BY x.id',
+                            t, audit.chain_columns(t)) LOOP
       n := n + 1;
       EXECUTE format('UPDATE audit.%I SET chain_seq = $1, prev_hash = $2, hash = $3 WHERE id = $4', t)
         USING n, prev, audit.chain_digest(prev, n, r.rec), r.id;
@@ -94,9 +103,36 @@ BEGIN
     EXECUTE format('ALTER TABLE audit.%I ALTER COLUMN chain_seq SET NOT NULL, ALTER COLUMN prev_hash SET NOT NULL, '
                    'ALTER COLUMN hash SET NOT NULL', t);
     EXECUTE format('CREATE UNIQUE INDEX %I ON audit.%I (chain_seq)', t || '_chain_idx', t);
-    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON audit.%I FOR EACH ROW EXECUTE FUNCTION audit.chain_link()',
-                   t || '_chain', t);
     INSERT INTO audit.chain_heads (chain, seq, hash) VALUES (t, n, prev);
+    EXECUTE format($f$
+      CREATE FUNCTION audit.%1$I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+        SET search_path = audit, pg_catalog SET timezone = 'UTC' AS $body$
+      DECLARE
+        last_seq bigint;
+        last_hash bytea;
+      BEGIN
+        PERFORM 1 FROM audit.%2$I WHERE event_id = NEW.event_id;
+        IF FOUND THEN
+          RETURN NULL;  -- already stored: the replay is dropped, the chain untouched
+        END IF;
+        SELECT chain_seq, hash INTO last_seq, last_hash FROM audit.%2$I ORDER BY chain_seq DESC LIMIT 1;
+        IF NOT FOUND THEN  -- none stored, or retention deleted them all: the head holds the link
+          SELECT seq, hash INTO last_seq, last_hash FROM audit.chain_heads WHERE chain = %2$L;
+        END IF;
+        NEW.chain_seq := NULL;
+        NEW.prev_hash := NULL;
+        NEW.hash := NULL;
+        NEW.hash := audit.chain_digest(last_hash, last_seq + 1, row_to_json(NEW));
+        NEW.chain_seq := last_seq + 1;
+        NEW.prev_hash := last_hash;
+        RETURN NEW;
+      END $body$ $f$, t || '_link', t);
+    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON audit.%I FOR EACH STATEMENT EXECUTE FUNCTION audit.chain_lock()',
+                   t || '_chain_lock', t);
+    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON audit.%I FOR EACH ROW EXECUTE FUNCTION audit.%I()',
+                   t || '_chain', t, t || '_link');
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON audit.%I FOR EACH STATEMENT EXECUTE FUNCTION audit.chain_advance()',
+                   t || '_chain_advance', t);
   END LOOP;
 END $$;
 
@@ -124,8 +160,9 @@ BEGIN
   END IF;
   from_seq := expect_seq + 1;
   records := 0;
-  FOR r IN EXECUTE format('SELECT chain_seq, event_id, prev_hash, hash, to_jsonb(x) AS rec FROM audit.%I x '
-                          'ORDER BY chain_seq', chain_name) LOOP
+  FOR r IN EXECUTE format('SELECT x.chain_seq, x.event_id, x.prev_hash, x.hash, row_to_json(c) AS rec '
+                          'FROM audit.%I x, LATERAL (SELECT %s) c ORDER BY x.chain_seq',
+                          chain_name, audit.chain_columns(chain_name)) LOOP
     records := records + 1;
     IF r.chain_seq <> expect_seq + 1 THEN
       reason := CASE WHEN records = 1 THEN 'checkpoint' ELSE 'gap' END;

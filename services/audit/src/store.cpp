@@ -13,59 +13,80 @@ const std::string kTimestamp = IsoOf("timestamp");
 nlohmann::json TextOrNull(const pqxx::field& f) { return f.is_null() ? nlohmann::json(nullptr) : nlohmann::json(f.c_str()); }
 }  // namespace
 
+namespace {
+// One statement per table for a whole batch: the rows travel as one JSON array, typed by the
+// table's own row type, in the batch's order. The chain's triggers lock the head once for the
+// statement, drop replays and link each row.
+std::string BatchInsert(const std::string& table, const std::string& columns) {
+  return "INSERT INTO audit." + table + " (" + columns + ") SELECT " + columns +
+         " FROM jsonb_populate_recordset(NULL::audit." + table + ", $1::jsonb) WITH ORDINALITY ORDER BY ordinality " +
+         "ON CONFLICT (event_id) DO NOTHING";
+}
+const std::string kInsertSecurity = BatchInsert(
+    "security_events",
+    "event_id, stream_id, timestamp, request_id, service, event_type, severity, user_id, username, client, "
+    "user_agent, details");
+const std::string kInsertAccess = BatchInsert(
+    "access_events",
+    "event_id, stream_id, timestamp, request_id, method, route, path, http_status, reason, duration_ms, client, "
+    "subject, auth_method, key_id, tier, bytes_in, bytes_out, user_agent");
+// The fresh process records (a replay inserts nothing) get their NDJSON outbox row in the same
+// statement.
+const std::string kInsertRequests =
+    "WITH fresh AS (" +
+    BatchInsert("requests",
+                "event_id, stream_id, timestamp, request_id, dataset_id, action, status, duration_ms, output, "
+                "http_status, client, subject") +
+    " RETURNING id) INSERT INTO audit.ndjson_outbox (request_id, writer) SELECT id, $2 FROM fresh";
+}  // namespace
+
 std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events, const std::string& writer) {
+  auto requests = nlohmann::json::array(), security = nlohmann::json::array(), access = nlohmann::json::array();
+  for (const auto& se : events) {
+    const auto& e = se.event;
+    const auto opt = [&](const char* k) -> nlohmann::json {
+      if (e.contains(k) && e[k].is_string() && !e[k].get<std::string>().empty()) return e[k];
+      return nullptr;
+    };
+    const std::string type = e.value("type", "");
+    if (type == "security") {  // not in the NDJSON request log
+      const auto uid = e.find("user_id");
+      security.push_back({{"event_id", e.value("event_id", "")}, {"stream_id", se.stream_id},
+                          {"timestamp", e.value("timestamp", "")}, {"request_id", opt("request_id")},
+                          {"service", e.value("service", "unknown")}, {"event_type", e.value("event_type", "")},
+                          {"severity", e.value("severity", "INFO")},
+                          {"user_id", uid != e.end() && uid->is_number_integer() ? *uid : nlohmann::json()},
+                          {"username", opt("username")}, {"client", opt("client")}, {"user_agent", opt("user_agent")},
+                          {"details", e.contains("details") ? e["details"] : nlohmann::json()}});
+    } else if (type == "request") {  // the gateway's access log: not in the NDJSON request log
+      access.push_back({{"event_id", e.value("event_id", "")}, {"stream_id", se.stream_id},
+                        {"timestamp", e.value("timestamp", "")}, {"request_id", e.value("request_id", "")},
+                        {"method", e.value("method", "")}, {"route", e.value("route", "")},
+                        {"path", e.value("path", "")}, {"http_status", e.value("http_status", 0)},
+                        {"reason", e.value("reason", "-")}, {"duration_ms", e.value("duration_ms", 0)},
+                        {"client", opt("client")}, {"subject", opt("subject")},
+                        {"auth_method", e.value("auth_method", "none")}, {"key_id", opt("key_id")},
+                        {"tier", e.value("tier", "anonymous")}, {"bytes_in", e.value("bytes_in", std::int64_t{0})},
+                        {"bytes_out", e.value("bytes_out", std::int64_t{0})}, {"user_agent", opt("user_agent")}});
+    } else if (type == "process") {
+      requests.push_back({{"event_id", e.value("event_id", "")}, {"stream_id", se.stream_id},
+                          {"timestamp", e.value("timestamp", "")}, {"request_id", e.value("request_id", "")},
+                          {"dataset_id", opt("dataset_id")}, {"action", opt("action")},
+                          {"status", e.value("status", "failure")}, {"duration_ms", e.value("duration_ms", 0)},
+                          {"output", e.contains("output") ? e["output"] : nlohmann::json()},
+                          {"http_status", e.value("http_status", 0)}, {"client", opt("client")},
+                          {"subject", opt("subject")}});
+    }
+  }
+  const auto text = [](const nlohmann::json& rows) {
+    return rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
   return pool.With([&](pqxx::connection& c) {
     std::size_t fresh = 0;
     pqxx::work tx(c);
-    for (const auto& se : events) {
-      const auto& e = se.event;
-      auto opt = [&](const char* k) -> std::optional<std::string> {
-        if (e.contains(k) && e[k].is_string() && !e[k].get<std::string>().empty()) return e[k].get<std::string>();
-        return std::nullopt;
-      };
-      if (e.value("type", "") == "security") {  // not in the NDJSON request log: not returned as fresh
-        const auto uid = e.find("user_id");
-        tx.exec_params(
-            "INSERT INTO audit.security_events (event_id, stream_id, timestamp, request_id, service, event_type, "
-            "severity, user_id, username, client, user_agent, details) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) ON CONFLICT (event_id) DO NOTHING",
-            e.value("event_id", ""), se.stream_id, e.value("timestamp", ""), opt("request_id"),
-            e.value("service", "unknown"), e.value("event_type", ""), e.value("severity", "INFO"),
-            uid != e.end() && uid->is_number_integer() ? std::optional<long long>(uid->get<long long>()) : std::nullopt,
-            opt("username"), opt("client"), opt("user_agent"),
-            e.contains("details") ? e["details"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                                  : std::string("null"));
-        continue;
-      }
-      if (e.value("type", "") == "request") {  // the gateway's access log: not in the NDJSON request log
-        tx.exec_params(
-            "INSERT INTO audit.access_events (event_id, stream_id, timestamp, request_id, method, route, path, "
-            "http_status, reason, duration_ms, client, subject, auth_method, key_id, tier, bytes_in, bytes_out, "
-            "user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
-            "ON CONFLICT (event_id) DO NOTHING",
-            e.value("event_id", ""), se.stream_id, e.value("timestamp", ""), e.value("request_id", ""),
-            e.value("method", ""), e.value("route", ""), e.value("path", ""), e.value("http_status", 0),
-            e.value("reason", "-"), e.value("duration_ms", 0), opt("client"), opt("subject"),
-            e.value("auth_method", "none"), opt("key_id"), e.value("tier", "anonymous"),
-            e.value("bytes_in", std::int64_t{0}), e.value("bytes_out", std::int64_t{0}), opt("user_agent"));
-        continue;
-      }
-      if (e.value("type", "") != "process") continue;
-      auto r = tx.exec_params(
-          "INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, dataset_id, action, status, "
-          "duration_ms, output, http_status, client, subject) "
-          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12) "
-          "ON CONFLICT (event_id) DO NOTHING RETURNING id",
-          e.value("event_id", ""), se.stream_id, e.value("timestamp", ""), e.value("request_id", ""),
-          opt("dataset_id"), opt("action"), e.value("status", "failure"), e.value("duration_ms", 0),
-          e.contains("output") ? e["output"].dump() : std::string("null"), e.value("http_status", 0),
-          opt("client"), opt("subject"));
-      if (!r.empty()) {
-        tx.exec_params("INSERT INTO audit.ndjson_outbox (request_id, writer) VALUES ($1, $2)", r[0][0].as<long long>(),
-                       writer);
-        ++fresh;
-      }
-    }
+    if (!security.empty()) tx.exec_params(kInsertSecurity, text(security));
+    if (!access.empty()) tx.exec_params(kInsertAccess, text(access));
+    if (!requests.empty()) fresh = tx.exec_params(kInsertRequests, text(requests), writer).affected_rows();
     tx.commit();
     return fresh;
   });

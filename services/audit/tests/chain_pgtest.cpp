@@ -104,21 +104,28 @@ TEST_CASE("chain: each record links to its predecessor; a replay is dropped and 
   again.insert(again.end(), security.begin(), security.end());
   again.push_back({"0-99", db.Event("process")});
   CHECK(WriteEvents(*db.pool, again, "w") == 1);
+  // One batch holding an event twice (a redelivery within one read): stored once.
+  auto twice = db.Batch("process", 1);
+  twice.push_back(twice.front());
+  CHECK(WriteEvents(*db.pool, twice, "w") == 1);
 
   const auto v = VerifyChains(*db.pool);
   INFO(v.dump());
   CHECK(v["valid"] == true);
-  CHECK(v["chains"]["requests"]["records"] == 6);
-  CHECK(v["chains"]["requests"]["head_seq"] == 6);
+  CHECK(v["chains"]["requests"]["records"] == 7);
+  CHECK(v["chains"]["requests"]["head_seq"] == 7);
+  // Linked in the order the batches held them (duration_ms grows with each event made).
+  CHECK(db.Scalar("SELECT count(*) FROM audit.requests a JOIN audit.requests b ON b.chain_seq = a.chain_seq + 1 "
+                  "WHERE b.duration_ms > a.duration_ms") == 6);
   CHECK(v["chains"]["security_events"]["records"] == 2);
   CHECK(v["chains"]["access_events"]["records"] == 3);
   CHECK(v["chains"]["requests"]["head_hash"].get<std::string>().size() == 64);
   // Stored in order, each linked to the one before it; the first to 32 zero bytes.
   CHECK(db.Scalar("SELECT count(*) FROM audit.requests a JOIN audit.requests b ON b.chain_seq = a.chain_seq + 1 "
-                  "WHERE b.prev_hash = a.hash") == 5);
+                  "WHERE b.prev_hash = a.hash") == 6);
   CHECK(db.Scalar("SELECT count(*) FROM audit.requests WHERE chain_seq = 1 AND prev_hash = '\\x" +
                   std::string(64, '0') + "'") == 1);
-  CHECK(db.Scalar("SELECT count(DISTINCT hash) FROM audit.requests") == 6);
+  CHECK(db.Scalar("SELECT count(DISTINCT hash) FROM audit.requests") == 7);
 }
 
 TEST_CASE("chain: concurrent writers commit one after another and the chain verifies") {
@@ -158,8 +165,9 @@ TEST_CASE("chain: a record changed behind the triggers is reported with its plac
   }
   SECTION("content changed and its hash recomputed: the next record's link") {
     db.Tamper("UPDATE audit.security_events SET severity = 'INFO' WHERE chain_seq = 2");
-    db.Tamper("UPDATE audit.security_events x SET hash = audit.chain_digest(prev_hash, chain_seq, to_jsonb(x)) "
-              "WHERE chain_seq = 2");
+    db.Tamper("DO $$BEGIN SET LOCAL timezone = 'UTC'; EXECUTE format('UPDATE audit.security_events x SET hash = "
+              "audit.chain_digest(x.prev_hash, x.chain_seq, (SELECT row_to_json(c) FROM (SELECT %s) c)) "
+              "WHERE x.chain_seq = 2', audit.chain_columns('security_events')); END$$");
     const auto v = VerifyChains(*db.pool);
     INFO(v.dump());
     CHECK(Broken(v, "security_events")["seq"] == 3);
