@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   auto& sender = host.Own<auth::SmtpSender>(s.smtp);
   auto& outbox = host.Own<auth::Outbox>(pool, sender);
   if (sender.enabled()) users.SetOutbox(&outbox);
-  users.SetEventSink([&publisher](nlohmann::json event) { publisher.Publish(std::move(event)); });
+  users.SetEventSink([&publisher](suite::audit::Event event) { publisher.Publish(std::move(event)); });
   auto& signing = host.Own<auth::SigningKeys>(pool, suite::security::SecretBox(s.signing_secret), s.auth.access_ttl);
   users.SetTotp(&host.Own<auth::Totp>(suite::security::SecretBox(s.signing_secret), s.totp_issuer));
   if (s.algorithm == "ES256") users.SetSigner([&signing](const nlohmann::json& claims) { return signing.Sign(claims); });

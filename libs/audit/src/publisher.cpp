@@ -61,13 +61,13 @@ void Publisher::Stop() {
   }
 }
 
-void Publisher::Publish(nlohmann::json event) {
-  if (!event.contains("event_id")) event["event_id"] = core::NewUuid();
-  if (!event.contains("timestamp")) event["timestamp"] = core::NowIso();
-  PublishLine(event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+void Publisher::Publish(Event event) {
+  if (event.event_id.empty()) event.event_id = core::NewUuid();
+  if (event.timestamp.empty()) event.timestamp = core::NowIso();
+  Append(event.ToLine());
 }
 
-void Publisher::PublishLine(std::string_view line) {
+void Publisher::Append(std::string_view line) {
   if (!spool_->Append(line)) {
     // Logged at the first drop and every 10,000th: a long Redis outage must not become a log flood.
     if (++dropped_ % 10'000 == 1)

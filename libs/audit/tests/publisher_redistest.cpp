@@ -14,6 +14,18 @@ using namespace suite;
 
 using suite::testing::Call;
 
+namespace {
+// Process event number n (its request id carries the number).
+audit::Event Numbered(int n) {
+  return {.service = "test", .request_id = "r" + std::to_string(n), .record = audit::ProcessRecord{.http_status = 200}};
+}
+std::string RequestIdOf(const std::string& line) {
+  std::string why;
+  const auto e = audit::Event::Parse(line, why);
+  return e ? e->request_id : "unparsed: " + why;
+}
+}  // namespace
+
 TEST_CASE("events reach the stream in order, with ids and timestamps added") {
   auto url = testing::ServerUrl("REDIS_URL");
   if (!url) return;
@@ -24,7 +36,7 @@ TEST_CASE("events reach the stream in order, with ids and timestamps added") {
   const std::string stream = "test.audit." + core::NewUuid();
   {
     audit::Publisher pub(client, {.stream = stream, .batch = 16});
-    for (int i = 0; i < 50; ++i) pub.Publish({{"type", "process"}, {"n", i}});
+    for (int i = 0; i < 50; ++i) pub.Publish(Numbered(i));
     for (int i = 0; i < 300 && !pub.Drained(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     CHECK(pub.Drained());
     CHECK(pub.published() == 50);
@@ -36,10 +48,12 @@ TEST_CASE("events reach the stream in order, with ids and timestamps added") {
     const auto& fields = range.elements[i].elements[1].elements;
     REQUIRE(fields.size() == 2);
     CHECK(fields[0].str == "event");
-    auto e = nlohmann::json::parse(fields[1].str);
-    CHECK(e["n"] == i);
-    CHECK(e["event_id"].get<std::string>().size() == 36);
-    CHECK(e.contains("timestamp"));
+    std::string why;
+    const auto e = audit::Event::Parse(fields[1].str, why);
+    REQUIRE(e);
+    CHECK(e->request_id == "r" + std::to_string(i));
+    CHECK(e->event_id.size() == 36);
+    CHECK(!e->timestamp.empty());
   }
   Call(client, {"DEL", stream});
   client.Stop();
@@ -54,11 +68,12 @@ TEST_CASE("a full spool drops and counts instead of blocking the caller") {
   redis::Client client(loop.runtime.io(), bad, "down");
   client.Start();
   {
-    // Room for 10 lines of 100 bytes (16 bytes of framing each).
-    audit::Publisher pub(client, {.spool_bytes = 10 * 116});
-    const std::string line = "{\"event_id\":\"x\",\"pad\":\"" + std::string(100 - 25, 'p') + "\"}";
-    REQUIRE(line.size() == 100);
-    for (int i = 0; i < 15; ++i) pub.PublishLine(line);
+    // Room for 10 events (each line has 16 bytes of framing).
+    auto event = Numbered(0);
+    event.event_id = core::NewUuid();
+    event.timestamp = core::NowIso();
+    audit::Publisher pub(client, {.spool_bytes = 10 * (event.ToLine().size() + 16)});
+    for (int i = 0; i < 15; ++i) pub.Publish(event);
     CHECK(pub.dropped() == 5);
     CHECK_FALSE(pub.Drained());  // in memory: stopping now would lose them
   }
@@ -77,7 +92,7 @@ TEST_CASE("events published while Redis is away wait in the spool file, across a
     redis::Client down(loop.runtime.io(), bad, "down");
     down.Start();
     audit::Publisher pub(down, {.stream = stream, .spool_dir = dir, .spool_name = "test"});
-    for (int i = 0; i < 300; ++i) pub.Publish({{"type", "process"}, {"n", i}});
+    for (int i = 0; i < 300; ++i) pub.Publish(Numbered(i));
     CHECK(pub.Drained());  // Redis is away and the events are on disk: stopping loses nothing
     CHECK(pub.spool().pending() == 300);
     pub.Stop();
@@ -89,14 +104,14 @@ TEST_CASE("events published while Redis is away wait in the spool file, across a
   {
     audit::Publisher pub(client, {.stream = stream, .batch = 32, .spool_dir = dir, .spool_name = "test"});
     CHECK(pub.spool().recovered() == 300);
-    for (int i = 300; i < 310; ++i) pub.Publish({{"type", "process"}, {"n", i}});
+    for (int i = 300; i < 310; ++i) pub.Publish(Numbered(i));
     for (int i = 0; i < 500 && pub.spool().pending() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     CHECK(pub.published() == 310);
   }
   auto range = Call(client, {"XRANGE", stream, "-", "+"});
   REQUIRE(range.elements.size() == 310);
   for (int i = 0; i < 310; ++i)
-    CHECK(nlohmann::json::parse(range.elements[i].elements[1].elements[1].str)["n"] == i);
+    CHECK(RequestIdOf(range.elements[i].elements[1].elements[1].str) == "r" + std::to_string(i));
   Call(client, {"DEL", stream});
   client.Stop();
   std::filesystem::remove_all(dir);

@@ -2,7 +2,6 @@
 
 #include "suite/observability/metrics.hpp"
 
-#include "record.hpp"
 
 #include <unistd.h>
 
@@ -161,7 +160,7 @@ void Consumer::Process(const std::vector<Reply>& entries, std::function<void()> 
     for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
       if (fields[i].str != "event") continue;
       std::string why;
-      if (auto event = ParseStreamEvent(fields[i + 1].str, why))
+      if (auto event = suite::audit::Event::Parse(fields[i + 1].str, why))
         events.push_back({id, std::move(*event)});
       else
         obs::Error("malformed audit event skipped", {{"stream_id", id}, {"reason", why}});

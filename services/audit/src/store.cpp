@@ -11,6 +11,10 @@ std::string IsoOf(const std::string& column) {
 }
 const std::string kTimestamp = IsoOf("timestamp");
 nlohmann::json TextOrNull(const pqxx::field& f) { return f.is_null() ? nlohmann::json(nullptr) : nlohmann::json(f.c_str()); }
+// A jsonb column read as text (SQL NULL when the event's value was null).
+nlohmann::json JsonOrNull(const pqxx::field& f) {
+  return f.is_null() ? nlohmann::json(nullptr) : nlohmann::json::parse(f.c_str(), nullptr, false);
+}
 }  // namespace
 
 namespace {
@@ -41,41 +45,34 @@ const std::string kInsertRequests =
 }  // namespace
 
 std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events, const std::string& writer) {
+  using suite::audit::Name;
   auto requests = nlohmann::json::array(), security = nlohmann::json::array(), access = nlohmann::json::array();
-  for (const auto& se : events) {
-    const auto& e = se.event;
-    const auto opt = [&](const char* k) -> nlohmann::json {
-      if (e.contains(k) && e[k].is_string() && !e[k].get<std::string>().empty()) return e[k];
-      return nullptr;
-    };
-    const std::string type = e.value("type", "");
-    if (type == "security") {  // not in the NDJSON request log
-      const auto uid = e.find("user_id");
-      security.push_back({{"event_id", e.value("event_id", "")}, {"stream_id", se.stream_id},
-                          {"timestamp", e.value("timestamp", "")}, {"request_id", opt("request_id")},
-                          {"service", e.value("service", "unknown")}, {"event_type", e.value("event_type", "")},
-                          {"severity", e.value("severity", "INFO")},
-                          {"user_id", uid != e.end() && uid->is_number_integer() ? *uid : nlohmann::json()},
-                          {"username", opt("username")}, {"client", opt("client")}, {"user_agent", opt("user_agent")},
-                          {"details", e.contains("details") ? e["details"] : nlohmann::json()}});
-    } else if (type == "request") {  // the gateway's access log: not in the NDJSON request log
-      access.push_back({{"event_id", e.value("event_id", "")}, {"stream_id", se.stream_id},
-                        {"timestamp", e.value("timestamp", "")}, {"request_id", e.value("request_id", "")},
-                        {"method", e.value("method", "")}, {"route", e.value("route", "")},
-                        {"path", e.value("path", "")}, {"http_status", e.value("http_status", 0)},
-                        {"reason", e.value("reason", "-")}, {"duration_ms", e.value("duration_ms", 0)},
-                        {"client", opt("client")}, {"subject", opt("subject")},
-                        {"auth_method", e.value("auth_method", "none")}, {"key_id", opt("key_id")},
-                        {"tier", e.value("tier", "anonymous")}, {"bytes_in", e.value("bytes_in", std::int64_t{0})},
-                        {"bytes_out", e.value("bytes_out", std::int64_t{0})}, {"user_agent", opt("user_agent")}});
-    } else if (type == "process") {
-      requests.push_back({{"event_id", e.value("event_id", "")}, {"stream_id", se.stream_id},
-                          {"timestamp", e.value("timestamp", "")}, {"request_id", e.value("request_id", "")},
-                          {"dataset_id", opt("dataset_id")}, {"action", opt("action")},
-                          {"status", e.value("status", "failure")}, {"duration_ms", e.value("duration_ms", 0)},
-                          {"output", e.contains("output") ? e["output"] : nlohmann::json()},
-                          {"http_status", e.value("http_status", 0)}, {"client", opt("client")},
-                          {"subject", opt("subject")}});
+  const auto opt = [](const std::optional<std::string>& s) { return s ? nlohmann::json(*s) : nlohmann::json(); };
+  for (const auto& [stream_id, e] : events) {
+    if (const auto* p = std::get_if<suite::audit::ProcessRecord>(&e.record)) {
+      requests.push_back({{"event_id", e.event_id}, {"stream_id", stream_id}, {"timestamp", e.timestamp},
+                          {"request_id", e.request_id}, {"dataset_id", opt(p->dataset_id)},
+                          {"action", opt(p->action)}, {"status", Name(p->status)},
+                          {"duration_ms", p->duration_ms}, {"output", p->output}, {"http_status", p->http_status},
+                          {"client", opt(p->client)}, {"subject", opt(p->subject)}});
+    } else if (const auto* a = std::get_if<suite::audit::AccessRecord>(&e.record)) {
+      // The gateway's access log: not in the NDJSON request log.
+      access.push_back({{"event_id", e.event_id}, {"stream_id", stream_id}, {"timestamp", e.timestamp},
+                        {"request_id", e.request_id}, {"method", a->method}, {"route", a->route},
+                        {"path", a->path}, {"http_status", a->http_status}, {"reason", a->reason},
+                        {"duration_ms", a->duration_ms}, {"client", opt(a->client)},
+                        {"subject", opt(a->subject)}, {"auth_method", a->auth_method},
+                        {"key_id", opt(a->key_id)}, {"tier", a->tier}, {"bytes_in", a->bytes_in},
+                        {"bytes_out", a->bytes_out}, {"user_agent", opt(a->user_agent)}});
+    } else {
+      // Security events: not in the NDJSON request log either.
+      const auto& sec = std::get<suite::audit::SecurityRecord>(e.record);
+      security.push_back({{"event_id", e.event_id}, {"stream_id", stream_id}, {"timestamp", e.timestamp},
+                          {"request_id", e.request_id.empty() ? nlohmann::json() : nlohmann::json(e.request_id)},
+                          {"service", e.service}, {"event_type", sec.event_type}, {"severity", Name(sec.severity)},
+                          {"user_id", sec.user_id ? nlohmann::json(*sec.user_id) : nlohmann::json()},
+                          {"username", opt(sec.username)}, {"client", opt(sec.client)},
+                          {"user_agent", opt(sec.user_agent)}, {"details", sec.details}});
     }
   }
   const auto text = [](const nlohmann::json& rows) {
@@ -105,7 +102,7 @@ nlohmann::ordered_json RequestLine(const pqxx::row& r, int f) {
   line["action"] = TextOrNull(r[f + 4]);
   line["status"] = r[f + 5].c_str();
   line["duration_ms"] = r[f + 6].as<long long>();
-  line["output"] = r[f + 7].is_null() ? nlohmann::json(nullptr) : nlohmann::json::parse(r[f + 7].c_str(), nullptr, false);
+  line["output"] = JsonOrNull(r[f + 7]);
   line["http_status"] = r[f + 8].as<int>();
   line["client"] = TextOrNull(r[f + 9]);
   line["user"] = TextOrNull(r[f + 10]);
@@ -295,7 +292,7 @@ nlohmann::json QuerySecurityEvents(suite::db::Pool& pool, const SecurityFilter& 
                        {"username", TextOrNull(row[5])},
                        {"client_ip", TextOrNull(row[6])},
                        {"user_agent", TextOrNull(row[7])},
-                       {"details", nlohmann::json::parse(row[8].c_str(), nullptr, false)},
+                       {"details", JsonOrNull(row[8])},
                        {"request_id", TextOrNull(row[9])},
                        {"service", row[10].c_str()}});
     }

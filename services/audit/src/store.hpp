@@ -11,13 +11,14 @@
 
 #include <pqxx/row>
 
+#include "suite/audit/event.hpp"
 #include "suite/db/pool.hpp"
 
 namespace audit {
 
 struct StreamEvent {
   std::string stream_id;  ///< Redis entry id
-  nlohmann::json event;
+  suite::audit::Event event;
 };
 
 /// A place in the newest-first order of process records: after the record (timestamp, id).

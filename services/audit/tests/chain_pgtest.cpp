@@ -68,7 +68,7 @@ struct ChainDb {
   nlohmann::json Event(const std::string& type) {
     const auto n = next++;
     nlohmann::json e = {{"event_id", suite::core::NewUuid()}, {"type", type}, {"timestamp", suite::core::NowIso()},
-                        {"request_id", "req-" + std::to_string(n)}};
+                        {"service", "test"}, {"request_id", "req-" + std::to_string(n)}};
     if (type == "process")
       e.update({{"dataset_id", "d"}, {"action", "count"}, {"status", "success"}, {"duration_ms", n},
                 {"output", {{"count", n}}}, {"http_status", 200}, {"client", "127.0.0.1"}});
@@ -81,9 +81,17 @@ struct ChainDb {
                 {"bytes_in", 0}, {"bytes_out", 10}});
     return e;
   }
+  // The event as the consumer reads it from the stream.
+  static suite::audit::Event Typed(const nlohmann::json& e) {
+    std::string why;
+    auto typed = suite::audit::Event::Parse(e.dump(), why);
+    INFO(why);
+    REQUIRE(typed);
+    return std::move(*typed);
+  }
   std::vector<StreamEvent> Batch(const std::string& type, int n) {
     std::vector<StreamEvent> out;
-    for (int i = 0; i < n; ++i) out.push_back({"0-" + std::to_string(next), Event(type)});
+    for (int i = 0; i < n; ++i) out.push_back({"0-" + std::to_string(next), Typed(Event(type))});
     return out;
   }
 };
@@ -102,7 +110,7 @@ TEST_CASE("chain: each record links to its predecessor; a replay is dropped and 
   // The same events again (a redelivery), mixed with one new one.
   auto again = process;
   again.insert(again.end(), security.begin(), security.end());
-  again.push_back({"0-99", db.Event("process")});
+  again.push_back({"0-99", db.Typed(db.Event("process"))});
   CHECK(WriteEvents(*db.pool, again, "w") == 1);
   // One batch holding an event twice (a redelivery within one read): stored once.
   auto twice = db.Batch("process", 1);
@@ -299,7 +307,7 @@ TEST_CASE("the service role may add and read records, and change none") {
     for (const auto& e : events)
       tx.exec_params("INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, status, duration_ms, "
                      "http_status) VALUES ($1, $2, now(), 'r', 'success', 1, 200)",
-                     e.event["event_id"].get<std::string>(), e.stream_id);
+                     e.event.event_id, e.stream_id);
     tx.exec("INSERT INTO audit.ndjson_outbox (request_id, writer) SELECT id, 'w' FROM audit.requests");
     tx.exec("DELETE FROM audit.ndjson_outbox");
     tx.exec("INSERT INTO audit.ndjson_files (writer, path, size) VALUES ('w', '/tmp/x', 0)");
@@ -344,7 +352,7 @@ TEST_CASE("process records: filters, time range and cursor pages, newest first; 
     e["action"] = i % 2 ? "count" : "summarize";
     e["duration_ms"] = i % 2 ? 10 : 20;
     e["subject"] = i < 10 ? "a" : "b";
-    events.push_back({"0-" + std::to_string(i), e});
+    events.push_back({"0-" + std::to_string(i), db.Typed(e)});
   }
   REQUIRE(WriteEvents(*db.pool, events, "w") == 25);
 
@@ -407,4 +415,18 @@ TEST_CASE("process records: filters, time range and cursor pages, newest first; 
   for (const char* bad : {"", "1", "x.1", "1.x", "-1.1", "1.0", "1.2.3", "99999999999999999999.1"})
     CHECK_FALSE(DecodeCursor(bad).has_value());
   CHECK(DecodeCursor(EncodeCursor({1761480000000000, 7}))->id == 7);
+}
+
+TEST_CASE("security events without details read back as null, and the answer is JSON") {
+  ChainDb db;
+  if (!db.admin_dsn) return;
+  auto e = db.Event("security");
+  e["details"] = nullptr;
+  e["user_id"] = 42;
+  WriteEvents(*db.pool, {{"0-1", db.Typed(e)}}, "w");
+  const auto out = QuerySecurityEvents(*db.pool, SecurityFilter{});
+  REQUIRE(out["items"].size() == 1);
+  CHECK(out["items"][0]["details"].is_null());
+  CHECK(out["items"][0]["user_id"] == 42);
+  CHECK(nlohmann::json::parse(out.dump())["items"][0]["event_type"] == "login_failure");
 }

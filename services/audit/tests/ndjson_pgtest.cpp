@@ -42,11 +42,14 @@ struct Fixture {
   void Store(int n) {
     std::vector<StreamEvent> events;
     for (int i = 0; i < n; ++i, ++next)
-      events.push_back({"0-" + std::to_string(next),
-                        {{"event_id", suite::core::NewUuid()}, {"type", "process"}, {"timestamp", suite::core::NowIso()},
-                         {"request_id", tag + "-" + std::to_string(next)}, {"dataset_id", "d"}, {"action", "count"},
-                         {"status", "success"}, {"duration_ms", 1}, {"output", {{"count", next}}}, {"http_status", 200},
-                         {"client", "127.0.0.1"}}});
+      events.push_back(
+          {"0-" + std::to_string(next),
+           {.event_id = suite::core::NewUuid(), .timestamp = suite::core::NowIso(), .service = "processing",
+            .request_id = tag + "-" + std::to_string(next),
+            .record = suite::audit::ProcessRecord{.dataset_id = "d", .action = "count",
+                                                  .status = suite::audit::Outcome::kSuccess, .duration_ms = 1,
+                                                  .output = {{"count", next}}, .http_status = 200,
+                                                  .client = "127.0.0.1"}}});
     CHECK(WriteEvents(*pool, events, writer) == static_cast<std::size_t>(n));
   }
   // The file's request ids, in order; every line must be whole JSON.

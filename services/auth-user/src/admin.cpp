@@ -100,7 +100,7 @@ nlohmann::json Users::UpdateUser(long long id, const UserChanges& ch, const std:
     if (ch.is_active) changed.push_back("is_active");
     if (ch.is_verified) changed.push_back("is_verified");
     if (ch.is_superuser) changed.push_back("is_superuser");
-    Emit("admin_user_update", "WARNING", id, r[0]["username"].c_str(), client, {{"actor", actor}, {"fields", changed}});
+    Emit("admin_user_update", Severity::kWarning, id, r[0]["username"].c_str(), client, {{"actor", actor}, {"fields", changed}});
     return UserJson(r[0]);
   });
 }
@@ -128,7 +128,7 @@ nlohmann::json Users::SetState(long long id, const std::string& action, const st
     obs::Info("user state changed by an administrator",
               {{"user_id", id}, {"actor", actor}, {"action", action}, {"event", "admin_user_" + action}});
     Emit(action == "unlock" ? "admin_user_unlock" : action == "activate" ? "admin_user_activate" : "admin_user_deactivate",
-         "WARNING", id, r["username"].c_str(), client, {{"actor", actor}});
+         Severity::kWarning, id, r["username"].c_str(), client, {{"actor", actor}});
     return UserJson(r);
   });
 }
@@ -142,7 +142,7 @@ void Users::DeleteUser(long long id, const std::string& actor, const ClientInfo&
     tx.exec_params("DELETE FROM auth.users WHERE id = $1", id);  // sessions go with it (ON DELETE CASCADE)
     tx.commit();
     obs::Info("user deleted by an administrator", {{"user_id", id}, {"actor", actor}, {"event", "admin_user_delete"}});
-    Emit("admin_user_delete", "WARNING", id, name, client, {{"actor", actor}});
+    Emit("admin_user_delete", Severity::kWarning, id, name, client, {{"actor", actor}});
     return 0;
   });
 }

@@ -175,7 +175,7 @@ void RegisterApiKeys(suite::http::Router& router, suite::service::WorkerPool& wo
     const auto actor = ActorOf(req);
     const auto body = JsonObject(req);
     auto key = keys.Create(actor, Field(body, "name"), OptionalField(body, "tier"), OptionalInt(body, "expires_in_days"));
-    users.Emit("api_key_created", "INFO", key["user_id"].get<long long>(), actor.username, Client(req),
+    users.Emit("api_key_created", Severity::kInfo, key["user_id"].get<long long>(), actor.username, Client(req),
                {{"key_id", key["id"]}, {"prefix", key["prefix"]}, {"tier", key["tier"]}});
     return Response::Json(201, key);
   };
@@ -187,7 +187,7 @@ void RegisterApiKeys(suite::http::Router& router, suite::service::WorkerPool& wo
   router.Blocking("DELETE", "/api-keys/*", workers, [&users, &keys](Request& req) {
     const auto actor = ActorOf(req);
     const auto key = keys.Revoke(actor, KeyId(req.path));
-    users.Emit("api_key_revoked", "WARNING", key["user_id"].get<long long>(), "", Client(req),
+    users.Emit("api_key_revoked", Severity::kWarning, key["user_id"].get<long long>(), "", Client(req),
                {{"key_id", key["id"]}, {"prefix", key["prefix"]}, {"actor", actor.username}});
     Response res;
     res.status = 204;
@@ -240,7 +240,7 @@ void Register(suite::http::Router& router, suite::service::WorkerPool& workers, 
   router.Blocking("POST", "/auth/signing-keys/rotate", workers, [&users, &signing](Request& req) {
     const auto actor = Admin(req);
     auto out = signing.Rotate();
-    users.Emit("signing_key_rotated", "WARNING", std::nullopt, actor, Client(req),
+    users.Emit("signing_key_rotated", Severity::kWarning, std::nullopt, actor, Client(req),
                {{"kid", out["kid"]}, {"retired", out["retired"]}});
     return Response::Json(200, out);
   });
@@ -339,7 +339,7 @@ void Register(suite::http::Router& router, suite::service::WorkerPool& workers, 
       const bool verified = OptionalBool(body, "is_verified").value_or(false);
       auto user = users.Register(Field(body, "username"), Field(body, "email"), Field(body, "password"), Client(req),
                                  {.admin = admin, .verified = verified, .self = false});
-      users.Emit("admin_user_create", "WARNING", user["id"].get<long long>(), user["username"], Client(req),
+      users.Emit("admin_user_create", Severity::kWarning, user["id"].get<long long>(), user["username"], Client(req),
                  {{"actor", actor}, {"admin", admin}});
       return Response::Json(201, user);
     }

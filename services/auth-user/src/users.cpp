@@ -95,27 +95,26 @@ nlohmann::json Users::Register(const std::string& username, const std::string& e
   });
   WakeOutbox();
   if (out.owner) {
-    Emit("register_existing_email", "WARNING", *out.owner, "", client, {{"action", "owner notified by e-mail"}});
+    Emit("register_existing_email", Severity::kWarning, *out.owner, "", client, {{"action", "owner notified by e-mail"}});
   } else if (kind.self) {
-    Emit("register", "INFO", out.user["id"].get<long long>(), username, client);
+    Emit("register", Severity::kInfo, out.user["id"].get<long long>(), username, client);
   }
   return out.user;
 }
 
-void Users::Emit(const char* type, const char* severity, std::optional<long long> user_id, const std::string& username,
+void Users::Emit(const char* type, Severity severity, std::optional<long long> user_id, const std::string& username,
                  const ClientInfo& client, nlohmann::json details) const {
   if (!events_) return;
-  auto text = [](const std::string& v) { return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(v); };
-  events_({{"type", "security"},
-           {"service", "auth-user"},
-           {"request_id", client.request_id},
-           {"event_type", type},
-           {"severity", severity},
-           {"user_id", user_id ? nlohmann::json(*user_id) : nlohmann::json(nullptr)},
-           {"username", text(username)},
-           {"client", text(client.ip)},
-           {"user_agent", text(client.user_agent.substr(0, 512))},
-           {"details", std::move(details)}});
+  auto text = [](const std::string& v) { return v.empty() ? std::nullopt : std::optional<std::string>(v); };
+  events_({.service = "auth-user",
+           .request_id = client.request_id,
+           .record = suite::audit::SecurityRecord{.event_type = type,
+                                                  .severity = severity,
+                                                  .user_id = user_id,
+                                                  .username = text(username),
+                                                  .client = text(client.ip),
+                                                  .user_agent = text(client.user_agent),
+                                                  .details = std::move(details)}});
 }
 
 nlohmann::json Users::Tokens(const nlohmann::json& user, const std::string& refresh_token) const {
@@ -163,8 +162,8 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
       tx.commit();
       obs::Warn("login failed", {{"reason", "unknown user"}, {"client", client_ip}});
       // The attempted name is left out: people type their password into the name field.
-      Emit("login_failure", "WARNING", std::nullopt, "", client, {{"reason", "unknown account"}});
-      if (now_locked) Emit("account_locked", "WARNING", std::nullopt, "", client, {{"scope", "unknown account"}});
+      Emit("login_failure", Severity::kWarning, std::nullopt, "", client, {{"reason", "unknown account"}});
+      if (now_locked) Emit("account_locked", Severity::kWarning, std::nullopt, "", client, {{"scope", "unknown account"}});
       throw ApiError(ErrorCode::kUnauthenticated, unauthorized);
     }
     const auto& u = rows[0];
@@ -176,9 +175,9 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
       const bool now_locked =
           trusted ? lockout_.DeviceFailure(tx, device->nonce, id) : lockout_.AccountFailure(tx, id);
       tx.commit();
-      Emit("login_failure", "WARNING", id, u["username"].c_str(), client, {{"reason", "bad password"}, {"trusted_device", trusted}});
+      Emit("login_failure", Severity::kWarning, id, u["username"].c_str(), client, {{"reason", "bad password"}, {"trusted_device", trusted}});
       if (now_locked)
-        Emit("account_locked", "ERROR", id, u["username"].c_str(), client, {{"scope", trusted ? "device" : "account"}});
+        Emit("account_locked", Severity::kError, id, u["username"].c_str(), client, {{"scope", trusted ? "device" : "account"}});
       obs::Warn("login failed", {{"reason", "bad password"}, {"user_id", id}, {"trusted_device", trusted},
                                  {"client", client_ip}});
       throw ApiError(ErrorCode::kUnauthenticated, unauthorized);
@@ -194,9 +193,9 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
         const bool now_locked =
             trusted ? lockout_.DeviceFailure(tx, device->nonce, id) : lockout_.AccountFailure(tx, id);
         tx.commit();
-        Emit("totp_failure", "WARNING", id, u["username"].c_str(), client, {{"trusted_device", trusted}});
+        Emit("totp_failure", Severity::kWarning, id, u["username"].c_str(), client, {{"trusted_device", trusted}});
         if (now_locked)
-          Emit("account_locked", "ERROR", id, u["username"].c_str(), client, {{"scope", trusted ? "device" : "account"}});
+          Emit("account_locked", Severity::kError, id, u["username"].c_str(), client, {{"scope", trusted ? "device" : "account"}});
         throw ApiError(ErrorCode::kUnauthenticated, "Invalid two-factor code");
       }
       recovery_used = result == Totp::Result::kRecoveryCodeUsed;
@@ -217,8 +216,8 @@ nlohmann::json Users::Login(const std::string& login, const std::string& passwor
     auto out = Tokens(user, refresh);
     out["device_token"] = trusted ? std::string(device_token) : devices_.Issue(id);
     tx.commit();
-    if (recovery_used) Emit("totp_recovery_code_used", "WARNING", id, u["username"].c_str(), client);
-    Emit("login_success", "INFO", id, u["username"].c_str(), client, {{"trusted_device", trusted}});
+    if (recovery_used) Emit("totp_recovery_code_used", Severity::kWarning, id, u["username"].c_str(), client);
+    Emit("login_success", Severity::kInfo, id, u["username"].c_str(), client, {{"trusted_device", trusted}});
     return out;
   });
 }
@@ -237,7 +236,7 @@ nlohmann::json Users::Refresh(const std::string& refresh_token, const ClientInfo
     if (out.is_null()) {
       if (why == "reuse") {
         obs::Warn("refresh token reuse: session revoked", {{"client", client.ip}, {"event", "refresh_token_reuse"}});
-        Emit("refresh_token_reuse", "CRITICAL", std::nullopt, "", client, {{"action", "session revoked"}});
+        Emit("refresh_token_reuse", Severity::kCritical, std::nullopt, "", client, {{"action", "session revoked"}});
       } else {
         obs::Info("refresh refused", {{"reason", why}, {"client", client.ip}});
       }
@@ -263,7 +262,7 @@ long long Users::LogoutAll(const std::string& username, const ClientInfo& client
     const auto id = FindByUsername(tx, username, false)["id"].as<long long>();
     const auto n = sessions_.EndAll(tx, id);
     tx.commit();
-    Emit("logout_all", "INFO", id, username, client, {{"sessions_ended", n}});
+    Emit("logout_all", Severity::kInfo, id, username, client, {{"sessions_ended", n}});
     return n;
   });
 }
@@ -289,7 +288,7 @@ void Users::ChangePassword(const std::string& username, const std::string& curre
   });
   // Hashing runs without a held row lock or connection.
   if (!hasher_.Verify(stored, current)) {
-    Emit("password_change_failure", "WARNING", std::nullopt, username, client, {{"reason", "wrong current password"}});
+    Emit("password_change_failure", Severity::kWarning, std::nullopt, username, client, {{"reason", "wrong current password"}});
     throw ApiError(ErrorCode::kUnauthenticated, "Incorrect password");
   }
   if (hasher_.Verify(stored, next))
@@ -305,7 +304,7 @@ void Users::ChangePassword(const std::string& username, const std::string& curre
     const auto ended = sessions_.EndAll(tx, id);
     tx.commit();
     obs::Info("password changed", {{"user_id", id}, {"sessions_ended", ended}, {"event", "password_change"}});
-    Emit("password_change", "INFO", id, username, client, {{"sessions_ended", ended}});
+    Emit("password_change", Severity::kInfo, id, username, client, {{"sessions_ended", ended}});
     return 0;
   });
 }

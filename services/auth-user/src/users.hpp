@@ -11,6 +11,7 @@
 #include "lockout.hpp"
 #include "sessions.hpp"
 #include "totp.hpp"
+#include "suite/audit/event.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/db/pool.hpp"
 #include "suite/security/jwt.hpp"
@@ -32,8 +33,9 @@ struct AuthConfig {
 /// Signs access-token claims (ES256 with the current signing key, or HS256).
 using TokenSigner = std::function<std::string(const nlohmann::json&)>;
 
-/// Receives security events (audit stream schema, type "security"); never a secret in them.
-using EventSink = std::function<void(nlohmann::json)>;
+/// Receives security events; never a secret in them.
+using EventSink = std::function<void(suite::audit::Event)>;
+using Severity = suite::audit::Severity;
 
 struct NewUser {
   bool admin = false;     ///< roles admin+user (seed 002's superuser)
@@ -124,7 +126,7 @@ class Users {
   /// Where security events go (the audit publisher in the service, a list in tests).
   void SetEventSink(EventSink sink) { events_ = std::move(sink); }
   /// Publishes one security event (and nothing when no sink is set).
-  void Emit(const char* type, const char* severity, std::optional<long long> user_id, const std::string& username,
+  void Emit(const char* type, Severity severity, std::optional<long long> user_id, const std::string& username,
             const ClientInfo& client, nlohmann::json details = nullptr) const;
   /// Creates the bootstrap admin when absent. Returns true when created.
   bool EnsureAdmin(const std::string& username, const std::string& email, const std::string& password);

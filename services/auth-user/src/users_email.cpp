@@ -29,7 +29,7 @@ nlohmann::json Users::VerifyEmail(const std::string& token, const ClientInfo& cl
     tx.commit();
     return UserJson(r);
   });
-  Emit("email_verified", "INFO", user["id"].get<long long>(), user["username"], client);
+  Emit("email_verified", Severity::kInfo, user["id"].get<long long>(), user["username"], client);
   return {{"message", "Email verified successfully"}, {"user", user}};
 }
 
@@ -63,7 +63,7 @@ void Users::MailLink(const std::string& email, EmailPurpose purpose, const Clien
   });
   if (sent_to) {
     WakeOutbox();
-    Emit(verify ? "verification_resent" : "password_reset_requested", "INFO", *sent_to, "", client);
+    Emit(verify ? "verification_resent" : "password_reset_requested", Severity::kInfo, *sent_to, "", client);
   }
 }
 
@@ -95,7 +95,7 @@ void Users::ResetPassword(const std::string& token, const std::string& new_passw
     return std::pair{claim->user_id, n};
   });
   obs::Info("password reset", {{"user_id", id}, {"sessions_ended", ended}, {"event", "password_reset"}});
-  Emit("password_reset", "WARNING", id, who.first, client, {{"sessions_ended", ended}});
+  Emit("password_reset", Severity::kWarning, id, who.first, client, {{"sessions_ended", ended}});
 }
 
 }  // namespace auth

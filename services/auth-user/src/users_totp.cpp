@@ -21,7 +21,7 @@ nlohmann::json Users::TotpEnroll(const std::string& username, const ClientInfo& 
     tx.commit();
     return r;
   });
-  Emit("totp_enrolment_started", "INFO", std::nullopt, username, client);
+  Emit("totp_enrolment_started", Severity::kInfo, std::nullopt, username, client);
   return out;
 }
 
@@ -34,7 +34,7 @@ nlohmann::json Users::TotpConfirm(const std::string& username, const std::string
     tx.commit();
     return std::pair{id, r};
   });
-  Emit("totp_enabled", "INFO", id, username, client);
+  Emit("totp_enabled", Severity::kInfo, id, username, client);
   return out;
 }
 
@@ -59,7 +59,7 @@ void Users::TotpDisable(const std::string& username, const std::string& password
     tx.commit();
     return id;
   });
-  Emit("totp_disabled", "WARNING", id, username, client);
+  Emit("totp_disabled", Severity::kWarning, id, username, client);
 }
 
 }  // namespace auth

@@ -235,9 +235,9 @@ TEST_CASE("security events: what happened, to whom, from where, and never a secr
   auto users = f.MakeUsers(std::chrono::seconds(0));
   std::vector<nlohmann::json> events;
   std::mutex mu;
-  users.SetEventSink([&](nlohmann::json e) {
+  users.SetEventSink([&](suite::audit::Event e) {
     std::lock_guard lock(mu);
-    events.push_back(std::move(e));
+    events.push_back(nlohmann::json::parse(e.ToLine()));  // what the stream would carry
   });
   const auth::ClientInfo client{"192.0.2.7", "agent/2", "rid-" + f.name};
   users.Register(f.name, f.name + "@example.com", f.password, {});

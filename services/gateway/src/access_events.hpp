@@ -15,12 +15,8 @@
 
 namespace gateway {
 
-/// The event of one exchange as its JSON line (written directly: it is built for every request).
-std::string AccessEventLine(const RequestContext& ctx, const suite::http::Response& res);
-/// The same as a json value (for the tests).
-inline nlohmann::json AccessEvent(const RequestContext& ctx, const suite::http::Response& res) {
-  return nlohmann::json::parse(AccessEventLine(ctx, res));
-}
+/// The access event of one exchange (its event_id and timestamp are the publisher's to give).
+suite::audit::Event AccessEvent(const RequestContext& ctx, const suite::http::Response& res);
 
 class AccessEventFilter final : public Filter {
  public:

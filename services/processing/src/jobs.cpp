@@ -300,17 +300,17 @@ void JobRunner::Work() {
     if (!ended || *ended == "queued") continue;  // reaped meanwhile, or to be retried
     NoteFinished(job->action, ok ? "success" : "failure", seconds);
     // The job's outcome joins seed 000's log, under the request that queued it.
-    publisher_.Publish({{"type", "process"},
-                        {"service", "processing"},
-                        {"request_id", job->request_id},
-                        {"dataset_id", job->dataset_id},
-                        {"action", job->action},
-                        {"status", out.status},
-                        {"duration_ms", static_cast<long long>(seconds * 1000)},
-                        {"output", out.Output()},
-                        {"http_status", out.http_status},
-                        {"client", nullptr},
-                        {"subject", job->owner}});
+    publisher_.Publish({.service = "processing",
+                        .request_id = job->request_id,
+                        .record = suite::audit::ProcessRecord{
+                            .dataset_id = job->dataset_id,
+                            .action = job->action,
+                            .status = out.status == "success" ? suite::audit::Outcome::kSuccess
+                                                              : suite::audit::Outcome::kFailure,
+                            .duration_ms = static_cast<std::int64_t>(seconds * 1000),
+                            .output = out.Output(),
+                            .http_status = out.http_status,
+                            .subject = job->owner}});
   }
 }
 

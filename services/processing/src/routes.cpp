@@ -18,24 +18,28 @@ using suite::core::ErrorCode;
 
 namespace {
 
-nlohmann::json OrNull(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+std::optional<std::string> OrNone(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  return s;
+}
 
 Response HandleProcess(Request& req, suite::audit::Publisher& publisher, const suite::core::JsonLimits& limits) {
   const Outcome out = Process(req.body, limits);
   const auto caller = suite::service::IdentityOf(req);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - req.start).count();
-  publisher.Publish({{"type", "process"},
-                     {"service", "processing"},
-                     {"request_id", req.request_id},
-                     {"dataset_id", OrNull(out.dataset_id)},
-                     {"action", OrNull(out.action)},
-                     {"status", out.status},
-                     {"duration_ms", ms},
-                     {"output", out.Output()},
-                     {"http_status", out.http_status},
-                     {"client", caller.client_ip},
-                     {"subject", caller.subject}});
+  publisher.Publish({.service = "processing",
+                     .request_id = req.request_id,
+                     .record = suite::audit::ProcessRecord{
+                         .dataset_id = OrNone(out.dataset_id),
+                         .action = OrNone(out.action),
+                         .status = out.status == "success" ? suite::audit::Outcome::kSuccess
+                                                           : suite::audit::Outcome::kFailure,
+                         .duration_ms = ms,
+                         .output = out.Output(),
+                         .http_status = out.http_status,
+                         .client = OrNone(caller.client_ip),
+                         .subject = OrNone(caller.subject)}});
   if (out.status == "success")
     return Response::Json(200, {{"request_id", req.request_id}, {"status", "success"}, {"data", out.data}});
   const auto code = out.http_status == 422 ? ErrorCode::kValidation : ErrorCode::kBadRequest;

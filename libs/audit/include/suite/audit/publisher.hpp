@@ -1,13 +1,11 @@
 #pragma once
-/// Publishes audit events (proto/schemas/audit-event.json) to the Redis Stream `audit.events`.
+/// Publishes audit events (suite/audit/event.hpp) to the Redis Stream `audit.events`.
 /// Publish() never blocks a request and never waits for Redis: the event is appended to the
 /// process's spool (a memory-mapped ring file, suite/audit/spool.hpp) before Publish() returns,
 /// and a background thread sends the spool to Redis with pipelined XADDs, in order, retrying
 /// with backoff while Redis is away. A process killed at any moment, or stopped while Redis is
 /// down, leaves its unsent events in the spool, and its next start (or any process that takes
 /// the file over) sends them. The consumer deduplicates on event_id, so a resend is harmless.
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -16,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "suite/audit/event.hpp"
 #include "suite/audit/spool.hpp"
 #include "suite/redis/client.hpp"
 
@@ -27,8 +26,6 @@ class Metrics;
 }
 
 namespace suite::audit {
-
-inline constexpr const char* kStream = "audit.events";
 
 struct PublisherOptions {
   std::string stream = kStream;
@@ -51,11 +48,9 @@ class Publisher {
   /// Opens the spool (throws std::runtime_error when it cannot) and starts sending.
   Publisher(redis::Client& client, PublisherOptions options = {});
   ~Publisher();
-  /// Adds event_id (UUIDv4) and timestamp when absent. Thread-safe.
-  void Publish(nlohmann::json event);
-  /// An event already serialised as one JSON object, with its event_id and timestamp (the hot
-  /// path's access events skip building a json value). Thread-safe.
-  void PublishLine(std::string_view line);
+  /// Gives an empty event_id a fresh UUID and an empty timestamp now, then appends the event's
+  /// line to the spool. Thread-safe; never waits for Redis.
+  void Publish(Event event);
   /// Nothing would be lost by stopping now: every event reached Redis, or Redis is away and
   /// the events wait in a spool file.
   bool Drained() const;
@@ -69,6 +64,7 @@ class Publisher {
 
  private:
   void Loop();
+  void Append(std::string_view line);
   redis::Client& client_;
   PublisherOptions options_;
   std::unique_ptr<Spool> spool_;
