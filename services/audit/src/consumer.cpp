@@ -14,7 +14,7 @@ namespace audit {
 namespace obs = suite::obs;
 using suite::redis::Reply;
 constexpr const char* kGroup = "audit-writers";
-constexpr const char* kBatch = "200";
+constexpr const char* kBatch = "1000";
 
 Consumer::Consumer(suite::redis::Client& redis, suite::db::Pool& pool, suite::service::WorkerPool& workers,
                    ConsumerOptions options)
