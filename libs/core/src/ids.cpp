@@ -1,8 +1,12 @@
 #include "suite/core/ids.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
+#include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 #include <vector>
@@ -10,9 +14,41 @@
 namespace suite::core {
 
 namespace {
+
+// Random bytes for ids and tokens. OpenSSL 3's RAND_bytes takes the DRBG's lock and calls
+// getpid() (fork detection) on every call, and a request needs five or so (request id, trace
+// and span ids, event id, rate-limit member): each thread keeps 4 KiB of RAND_bytes output and
+// hands it out, wiping what it handed out, refilling when it runs short. A fork makes every
+// pool stale in the child (pthread_atfork bumps the generation), so a child never repeats
+// its parent's bytes.
+std::atomic<unsigned> g_fork_generation{0};
+
+struct RandomPool {
+  unsigned char bytes[4096];
+  std::size_t used = sizeof bytes;
+  unsigned generation = 0;
+};
+thread_local RandomPool t_random;
+
 void Random(unsigned char* out, std::size_t n) {
-  if (RAND_bytes(out, static_cast<int>(n)) != 1) throw std::runtime_error("RAND_bytes failed");
+  static const int registered = pthread_atfork(nullptr, nullptr, [] { g_fork_generation.fetch_add(1); });
+  (void)registered;
+  auto& pool = t_random;
+  if (n > sizeof pool.bytes / 4) {  // large requests (none on the request path) go straight through
+    if (RAND_bytes(out, static_cast<int>(n)) != 1) throw std::runtime_error("RAND_bytes failed");
+    return;
+  }
+  const unsigned generation = g_fork_generation.load(std::memory_order_relaxed);
+  if (pool.generation != generation || sizeof pool.bytes - pool.used < n) {
+    if (RAND_bytes(pool.bytes, sizeof pool.bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+    pool.used = 0;
+    pool.generation = generation;
+  }
+  std::memcpy(out, pool.bytes + pool.used, n);
+  OPENSSL_cleanse(pool.bytes + pool.used, n);
+  pool.used += n;
 }
+
 constexpr char kHex[] = "0123456789abcdef";
 }  // namespace
 
@@ -44,14 +80,25 @@ bool IsValidRequestId(std::string_view id) {
 std::string IsoTimestamp(std::chrono::system_clock::time_point tp) {
   using namespace std::chrono;
   const auto us = duration_cast<microseconds>(tp.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lld+00:00", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(us % 1000000));
-  return buf;
+  const auto secs = static_cast<std::time_t>(us / 1000000 - (us % 1000000 < 0 ? 1 : 0));
+  const auto frac = static_cast<long long>(us - static_cast<long long>(secs) * 1000000);
+  // "YYYY-MM-DDTHH:MM:SS" is the same for a whole second: each thread keeps the last one.
+  thread_local std::time_t cached_secs = -1;
+  thread_local char cached[80];
+  if (secs != cached_secs) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_secs = secs;
+  }
+  char out[80 + 14];
+  std::size_t n = std::strlen(cached);
+  std::memcpy(out, cached, n);
+  out[n++] = '.';
+  for (long long div = 100000; div > 0; div /= 10) out[n++] = static_cast<char>('0' + (frac / div) % 10);
+  std::memcpy(out + n, "+00:00", 6);
+  return std::string(out, n + 6);
 }
 
 std::optional<std::int64_t> ParseIsoTimestamp(std::string_view t) {

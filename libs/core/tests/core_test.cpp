@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <set>
 
 #include "suite/core/config.hpp"
 #include "suite/core/error.hpp"
@@ -45,8 +49,47 @@ TEST_CASE("request ids from clients are checked") {
 }
 
 TEST_CASE("timestamps are RFC 3339 with microseconds") {
-  std::chrono::system_clock::time_point tp{std::chrono::microseconds(1761482096789123LL)};
+  using std::chrono::microseconds;
+  std::chrono::system_clock::time_point tp{microseconds(1761482096789123LL)};
   CHECK(IsoTimestamp(tp) == "2025-10-26T12:34:56.789123+00:00");
+  // The second is kept per thread: another second, then the first again, each exact.
+  CHECK(IsoTimestamp(tp + microseconds(1'000'001)) == "2025-10-26T12:34:57.789124+00:00");
+  CHECK(IsoTimestamp(tp + std::chrono::hours(24 * 40)) == "2025-12-05T12:34:56.789123+00:00");
+  CHECK(IsoTimestamp(std::chrono::system_clock::time_point{microseconds(1761482096000007LL)}) ==
+        "2025-10-26T12:34:56.000007+00:00");
+  CHECK(IsoTimestamp(std::chrono::system_clock::time_point{microseconds(0)}) == "1970-01-01T00:00:00.000000+00:00");
+}
+
+TEST_CASE("random ids: distinct, and a forked child never repeats its parent's bytes") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 5000; ++i) seen.insert(NewUuid());  // several refills of the per-thread pool
+  CHECK(seen.size() == 5000);
+  CHECK(RandomHex(16).size() == 32);
+  CHECK(RandomBytes(5000).size() == 5000);  // larger than the pool: straight from the generator
+  (void)RandomHex(8);                        // the pool holds bytes the child could inherit
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const auto mine = RandomHex(16);
+    const auto written = write(fds[1], mine.data(), mine.size());
+    _exit(written == 32 ? 0 : 1);
+  }
+  close(fds[1]);
+  const auto parents = RandomHex(16);
+  char buf[32];
+  std::size_t got = 0;
+  while (got < sizeof buf) {
+    const auto n = read(fds[0], buf + got, sizeof buf - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(got == 32);
+  CHECK(std::string(buf, 32) != parents);
 }
 
 TEST_CASE("client timestamps are parsed strictly") {
