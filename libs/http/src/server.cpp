@@ -61,16 +61,38 @@ void ServerCore::Release(const net::ip::address& client) {
 }
 
 void ServerCore::Drain() {
-  draining = true;
+  if (draining.exchange(true)) return;
   for (auto& a : acceptors) {
     net::post(a->get_executor(), [a = a.get()] {
       beast::error_code ec;
       a->close(ec);
     });
   }
+  // Idle keep-alive connections are not cut at once: a client may be sending its next request
+  // on one right now, and a POST it cannot know was not received must not be lost. For the
+  // grace, such a request is answered with Connection: close; then what is still idle closes.
+  if (options.drain_idle_grace.count() == 0) {
+    CloseIdle();
+    return;
+  }
+  grace = std::make_unique<net::steady_timer>(io, options.drain_idle_grace);
+  grace->async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec != net::error::operation_aborted) self->CloseIdle();
+  });
+}
+
+void ServerCore::CloseIdle() {
   std::lock_guard lock(mu);
   for (auto& s : sessions)
     if (s.idle) s.close();
+  idle_closed = true;
+}
+
+bool ServerCore::Drained() {
+  if (active.load() != 0) return false;
+  if (idle_closed) return true;
+  std::lock_guard lock(mu);
+  return sessions.empty();
 }
 
 std::shared_ptr<net::ssl::context> ServerCore::MakeTls(const TlsFiles& files) {
@@ -184,7 +206,7 @@ Server::~Server() { impl_->detached = true; }
 
 void Server::Drain() { impl_->Drain(); }
 
-bool Server::Drained() const { return impl_->active.load() == 0; }
+bool Server::Drained() const { return impl_->Drained(); }
 
 bool Server::ReloadTls() {
   bool all = true;

@@ -60,6 +60,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   };
   std::vector<std::shared_ptr<TlsSlot>> tls_slots;
   std::atomic<bool> draining{false};   ///< set by Drain(): each connection ends after its answer
+  std::atomic<bool> idle_closed{false};  ///< the drain's grace is over: idle connections were closed
+  std::unique_ptr<net::steady_timer> grace;  ///< the drain's grace for idle connections
   std::atomic<bool> detached{false};   ///< set by ~Server: the metrics may no longer exist
   std::atomic<std::size_t> connections{0};
   std::atomic<std::size_t> active{0};  ///< requests between head and written answer
@@ -86,6 +88,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   bool Acquire(const net::ip::address& client);
   void Release(const net::ip::address& client);
   void Drain();
+  void CloseIdle();
+  bool Drained();
   std::shared_ptr<net::ssl::context> MakeTls(const TlsFiles& files);
   /// The expiry of the certificate `ctx` serves (Unix time; 0 when unreadable).
   static double NotAfter(net::ssl::context& ctx);

@@ -9,6 +9,7 @@ ServerOptions ServerOptionsFromEnv(core::Env& env, std::size_t default_per_clien
   o.body_timeout = env.Millis("BODY_TIMEOUT_MS", 30'000, 100, 3'600'000);
   o.idle_timeout = env.Millis("IDLE_TIMEOUT_MS", 75'000, 100, 3'600'000);
   o.write_timeout = env.Millis("WRITE_TIMEOUT_MS", 30'000, 100, 3'600'000);
+  o.drain_idle_grace = env.Millis("DRAIN_IDLE_GRACE_MS", 1000, 0, 60'000);
   o.max_connections = static_cast<std::size_t>(env.Int("MAX_CONNECTIONS", 10'000, 1, 1'000'000));
   o.max_connections_per_client =
       static_cast<std::size_t>(env.Int("MAX_CONNECTIONS_PER_CLIENT", static_cast<std::int64_t>(default_per_client),

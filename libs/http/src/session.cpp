@@ -75,13 +75,15 @@ class Connection {
     }
     beast::flat_buffer buffer;
     for (bool first = true;; first = false) {
-      if (core.draining && buffer.size() == 0) break;
+      // Draining: a connection between requests stays for the drain's grace (its client may be
+      // sending the next request right now), then closes; its next answer says Connection: close.
+      if (core.idle_closed && buffer.size() == 0) break;
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(core.options.header_limit));
       parser.body_limit(core.options.body_limit);
       if (!first && buffer.size() == 0) {
         // Keep-alive: the idle timeout covers the wait for the next request's first byte only.
-        lowest.expires_after(core.options.idle_timeout);
+        lowest.expires_after(core.draining ? core.options.drain_idle_grace : core.options.idle_timeout);
         auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096),
                                                          net::as_tuple(net::use_awaitable));
         buffer.commit(in);

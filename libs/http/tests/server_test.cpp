@@ -23,6 +23,7 @@ struct Harness {
   std::unique_ptr<UpstreamPool> client;
   std::thread thread;
   std::atomic<int> connections{0};
+  unsigned short port = 0;
 
   explicit Harness(ServerOptions opts = {}) {
     router.Inline("GET", "/hello", [](Request& r) {
@@ -42,7 +43,7 @@ struct Harness {
                                       [this](RequestPtr req, Reply reply) { router.Dispatch(req, reply); });
     // The host's stop order, by hand: stop accepting, then wait for what is in flight.
     runtime.OnStop([this] { server->Drain(); }, [this] { return server->Drained(); });
-    const auto port = server->Listen({.address = "127.0.0.1", .port = 0});
+    port = server->Listen({.address = "127.0.0.1", .port = 0});
     client = std::make_unique<UpstreamPool>(runtime.io(), UpstreamOptions{.host = "127.0.0.1", .port = port});
     thread = std::thread([this] { runtime.Run(std::chrono::milliseconds(3000)); });
   }
@@ -97,6 +98,54 @@ TEST_CASE("blocking routes run on the pool, stop drains in-flight requests") {
   auto r = p.get_future().get();
   REQUIRE(r.status == ClientResult::Status::kOk);
   CHECK(r.response.status == 200);
+}
+
+namespace {
+// One request on a blocking socket; the whole answer (head and Content-Length body), or "" at EOF.
+std::string RawGet(boost::asio::ip::tcp::socket& s) {
+  const std::string req = "GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  boost::system::error_code ec;
+  boost::asio::write(s, boost::asio::buffer(req), ec);
+  if (ec) return "";
+  boost::asio::streambuf buf;
+  const auto head_len = boost::asio::read_until(s, buf, "\r\n\r\n", ec);
+  if (ec) return "";
+  std::string all(boost::asio::buffers_begin(buf.data()), boost::asio::buffers_end(buf.data()));
+  const auto cl = all.find("Content-Length: ");
+  const std::size_t body = cl == std::string::npos ? 0 : std::stoul(all.substr(cl + 16));
+  if (all.size() < head_len + body) boost::asio::read(s, buf, boost::asio::transfer_exactly(head_len + body - all.size()), ec);
+  return std::string(boost::asio::buffers_begin(buf.data()), boost::asio::buffers_end(buf.data()));
+}
+bool ClosedByPeer(boost::asio::ip::tcp::socket& s) {
+  char c;
+  boost::system::error_code ec;
+  s.read_some(boost::asio::buffer(&c, 1), ec);
+  return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
+}
+}  // namespace
+
+TEST_CASE("stop: an idle keep-alive connection is answered during the grace, with Connection: close; then idle ones close") {
+  using namespace std::chrono;
+  Harness h({.drain_idle_grace = milliseconds(800)});
+  boost::asio::io_context io;
+  const boost::asio::ip::tcp::endpoint at(boost::asio::ip::make_address("127.0.0.1"), h.port);
+  boost::asio::ip::tcp::socket busy(io), quiet(io);
+  busy.connect(at);
+  quiet.connect(at);
+  CHECK(RawGet(busy).rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(RawGet(quiet).rfind("HTTP/1.1 200", 0) == 0);
+  const auto stop = steady_clock::now();
+  h.runtime.RequestStop();
+  std::this_thread::sleep_for(milliseconds(200));
+  // The next request on a kept-alive connection, sent after the drain began: answered whole.
+  const auto answer = RawGet(busy);
+  INFO(answer);
+  CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(answer.find("Connection: close") != std::string::npos);
+  CHECK(ClosedByPeer(busy));
+  // The connection that stayed idle is closed when the grace ends, not before.
+  CHECK(ClosedByPeer(quiet));
+  CHECK(steady_clock::now() - stop >= milliseconds(700));
 }
 
 TEST_CASE("client reports a refused connection") {

@@ -43,6 +43,10 @@ struct ServerOptions {
   /// Counted from accept (TLS handshakes included); past a cap a connection is reset at once.
   std::size_t max_connections = 10'000;
   std::size_t max_connections_per_client = 256;      ///< per client IP address
+  /// On Drain(): how long a connection idle between requests stays open. A request that
+  /// arrives meanwhile is answered (with Connection: close), so a client that sent it just as
+  /// the drain began does not see its connection cut under it; what is still idle then is closed.
+  std::chrono::milliseconds drain_idle_grace{1000};
   /// When accept fails for want of descriptors (EMFILE/ENFILE): stop accepting this long.
   std::chrono::milliseconds accept_pause{500};
   /// Response headers added to every response (security headers, ...).
