@@ -75,7 +75,11 @@ void Publisher::Append(std::string_view line) {
     return;
   }
   dirty_.store(true, std::memory_order_relaxed);
-  // Taken and released so that the sender cannot miss this event between its check and its wait.
+  // Only an idle sender is woken (a busy or lingering one takes this event with its batch): no
+  // futex call per event. The lock, taken and released, keeps the sender from missing this event
+  // between its check and its wait; the exchange pairs with the sender's (acquire/release), so
+  // an event appended before the sender went idle is seen by its check.
+  if (!idle_.exchange(false)) return;
   { std::lock_guard lock(mu_); }
   cv_.notify_one();
 }
@@ -90,33 +94,46 @@ void Publisher::Loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
+      idle_.exchange(true);
       cv_.wait_until(lock, next_sync, [&] { return stopping_ || spool_->pending() > 0; });
+      idle_.store(false);
       // Stopping: a durable spool keeps what is left for the next start; a memory one tries
       // while Redis answers.
       if (stopping_ && (spool_->durable() || spool_->pending() == 0 || !client_.connected())) return;
     }
+    // Events are in the spool already (durable as the process goes): letting a few more
+    // arrive costs them a millisecond and saves a round of hand-offs per event.
+    if (options_.linger.count() > 0 && spool_->pending() < options_.batch) std::this_thread::sleep_for(options_.linger);
     if (std::chrono::steady_clock::now() >= next_sync) {
       if (dirty_.exchange(false)) spool_->Sync();
       next_sync = std::chrono::steady_clock::now() + options_.sync_interval;
     }
     const auto batch = spool_->Peek(options_.batch);
     if (batch.empty()) continue;
-    // Pipelined: all XADDs go out back to back; we wait for every answer.
-    auto results = std::make_shared<std::vector<std::promise<bool>>>(batch.size());
-    std::vector<std::future<bool>> answers;
-    answers.reserve(batch.size());
-    for (auto& r : *results) answers.push_back(r.get_future());
+    // Pipelined: all XADDs go out back to back; the last answer wakes this thread, once per
+    // batch (a future per command cost a futex wake and wait per event).
+    struct Answers {
+      std::vector<char> ok;
+      std::atomic<std::size_t> left;
+      std::promise<void> done;
+    };
+    auto answers = std::make_shared<Answers>();
+    answers->ok.assign(batch.size(), 0);
+    answers->left = batch.size();
+    auto all = answers->done.get_future();
+    const auto maxlen = std::to_string(options_.stream_maxlen);
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      client_.Command({"XADD", options_.stream, "MAXLEN", "~", std::to_string(options_.stream_maxlen), "*", "event",
-                       batch[i]},
-                      [results, i](redis::Reply r) { (*results)[i].set_value(r.ok()); });
+      client_.Command({"XADD", options_.stream, "MAXLEN", "~", maxlen, "*", "event", batch[i]},
+                      [answers, i](redis::Reply r) {
+                        answers->ok[i] = r.ok() ? 1 : 0;
+                        if (answers->left.fetch_sub(1) == 1) answers->done.set_value();
+                      });
     }
-    // Bounded wait: once the I/O loop has stopped, replies never come.
+    // Bounded wait: once the I/O loop has stopped, replies never come. Then nothing counts as
+    // sent (all is sent again; the consumer deduplicates by event_id).
     std::size_t ok = 0;
-    for (auto& f : answers) {
-      if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready || !f.get()) break;
-      ++ok;
-    }
+    if (all.wait_for(std::chrono::seconds(5)) == std::future_status::ready)
+      while (ok < batch.size() && answers->ok[ok] != 0) ++ok;
     // Only the leading run of successes leaves the spool: order is kept, failures are retried.
     // (A success after a failure may be sent twice; the consumer deduplicates by event_id.)
     spool_->Ack(ok);
