@@ -7,7 +7,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
+#include <stdexcept>
 
 #include "suite/core/json.hpp"
 
@@ -68,10 +70,69 @@ std::string Sha256Hex(std::string_view data) {
   return out;
 }
 
+// RFC 2104 with the pads' hash states kept: inner = H(K ^ ipad || data), mac = H(K ^ opad || inner).
+struct Hs256::Key {
+  EVP_MD_CTX* inner = EVP_MD_CTX_new();
+  EVP_MD_CTX* outer = EVP_MD_CTX_new();
+  explicit Key(std::string_view secret) {
+    constexpr std::size_t kBlock = 64;
+    std::array<unsigned char, kBlock> k{};
+    if (secret.size() > kBlock) {  // a long key is hashed first
+      SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), k.data());
+    } else {
+      std::copy(secret.begin(), secret.end(), k.begin());
+    }
+    std::array<unsigned char, kBlock> ipad{}, opad{};
+    for (std::size_t i = 0; i < kBlock; ++i) {
+      ipad[i] = static_cast<unsigned char>(k[i] ^ 0x36);
+      opad[i] = static_cast<unsigned char>(k[i] ^ 0x5c);
+    }
+    const bool ok = inner != nullptr && outer != nullptr && EVP_DigestInit_ex(inner, EVP_sha256(), nullptr) == 1 &&
+                    EVP_DigestUpdate(inner, ipad.data(), ipad.size()) == 1 &&
+                    EVP_DigestInit_ex(outer, EVP_sha256(), nullptr) == 1 &&
+                    EVP_DigestUpdate(outer, opad.data(), opad.size()) == 1;
+    OPENSSL_cleanse(k.data(), k.size());
+    OPENSSL_cleanse(ipad.data(), ipad.size());
+    OPENSSL_cleanse(opad.data(), opad.size());
+    if (!ok) {
+      EVP_MD_CTX_free(inner);
+      EVP_MD_CTX_free(outer);
+      throw std::runtime_error("HMAC key setup failed");
+    }
+  }
+  ~Key() {
+    EVP_MD_CTX_free(inner);  // frees (and cleanses) the digest state
+    EVP_MD_CTX_free(outer);
+  }
+  Key(const Key&) = delete;
+  Key& operator=(const Key&) = delete;
+};
+
+Hs256::Hs256(std::string secret) : key_(std::make_shared<const Key>(secret)) {
+  OPENSSL_cleanse(secret.data(), secret.size());
+}
+
+std::string Hs256::Mac(std::string_view data) const {
+  // One working context per thread, reused: a copy of a pad state goes into it each time.
+  struct Work {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Work() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Work work;
+  unsigned char inner[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
+  unsigned int inner_len = 0, mac_len = 0;
+  if (work.ctx == nullptr || EVP_MD_CTX_copy_ex(work.ctx, key_->inner) != 1 ||
+      EVP_DigestUpdate(work.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(work.ctx, inner, &inner_len) != 1 || EVP_MD_CTX_copy_ex(work.ctx, key_->outer) != 1 ||
+      EVP_DigestUpdate(work.ctx, inner, inner_len) != 1 || EVP_DigestFinal_ex(work.ctx, mac, &mac_len) != 1)
+    throw std::runtime_error("HMAC failed");
+  return std::string(reinterpret_cast<char*>(mac), mac_len);
+}
+
 std::string Hs256::Sign(const nlohmann::json& claims) const {
   static const std::string kHeader = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
   std::string signing_input = kHeader + "." + Base64UrlEncode(claims.dump());
-  const std::string sig = Base64UrlEncode(HmacSha256(secret_, signing_input));
+  const std::string sig = Base64UrlEncode(Mac(signing_input));
   return signing_input + "." + sig;
 }
 
@@ -149,7 +210,7 @@ nlohmann::json Hs256::Verify(const detail::TokenParts& parts, const JwtOptions& 
   // Algorithm pinning: decided by us, never by the token.
   if (!parts.header.contains("alg") || parts.header["alg"] != "HS256")
     throw JwtError("The specified alg value is not allowed");
-  const std::string expected = HmacSha256(secret_, parts.signing_input);
+  const std::string expected = Mac(parts.signing_input);
   if (!ConstantTimeEquals(expected, parts.signature)) throw JwtError("Signature verification failed");
   return detail::CheckClaims(parts.payload, opts, now);
 }

@@ -113,3 +113,18 @@ TEST_CASE("header and payload are parsed under limits before anything else") {
   CHECK_THROWS_WITH(jwt.Verify(input + "." + Base64UrlEncode(HmacSha256("0123456789abcdef0123456789abcdef", input))),
                     "Invalid payload");
 }
+
+TEST_CASE("HS256 from precomputed pads equals HMAC-SHA256 for short, block-sized and long keys") {
+  for (const std::size_t n : {1u, 10u, 32u, 63u, 64u, 65u, 131u, 1000u}) {
+    std::string key(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) key[i] = static_cast<char>(i * 7 + 1);
+    const Hs256 jwt(key);
+    const auto token = jwt.Sign({{"sub", "x"}, {"exp", 4102444800}});
+    const auto dot = token.rfind('.');
+    INFO(n);
+    CHECK(token.substr(dot + 1) == Base64UrlEncode(HmacSha256(key, token.substr(0, dot))));
+    CHECK(jwt.Verify(token)["sub"] == "x");
+    const Hs256 copy = jwt;  // copies share the key
+    CHECK(copy.Verify(token)["sub"] == "x");
+  }
+}
