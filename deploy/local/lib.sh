@@ -22,6 +22,13 @@ install_deps() {  # install_deps [extra packages]: what the suite needs, plus th
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# node_deps <dir>: a test tool's npm packages (its package-lock.json), installed once, with no
+# install scripts run.
+node_deps() {
+  command -v npm >/dev/null || install_deps nodejs npm
+  (cd "$1" && { [ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund --silent; })
+}
+
 build() {  # build <preset>
   command -v npm >/dev/null || install_deps nodejs npm  # the docs page's files, fetched at build time
   export CCACHE_BASEDIR="$SUITE_ROOT" CCACHE_NOHASHDIR=1

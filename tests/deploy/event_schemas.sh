@@ -6,6 +6,5 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/deploy/local/lib.sh"
 T=$ROOT/tests/deploy/openapi
-command -v npm >/dev/null || install_deps nodejs npm
-(cd "$T" && { [ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund --silent; })
+node_deps "$T"
 "$1" | node "$T/events.mjs" "$ROOT/proto/schemas"

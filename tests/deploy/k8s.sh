@@ -22,8 +22,7 @@ if [ -z "$KUBECTL" ]; then
   fi
   KUBECTL=$tools/usr/bin/kubectl
 fi
-command -v npm >/dev/null || install_deps nodejs npm
-(cd "$ROOT/tests/deploy/k8s" && { [ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund --silent; })
+node_deps "$ROOT/tests/deploy/k8s"
 
 cp -r "$ROOT/k8s" "$DIR/k8s"
 rm -f "$DIR"/k8s/overlays/dev/{secrets.env,tls.crt,tls.key}

@@ -6,8 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/deploy/local/lib.sh"
 T=$ROOT/tests/deploy/openapi
-command -v npm >/dev/null || install_deps nodejs npm
-(cd "$T" && { [ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund --silent; })
+node_deps "$T"
 (cd "$ROOT" && "$T/node_modules/.bin/redocly" lint proto/openapi.yaml --config redocly.yaml --format=stylish)
 [ $# -ge 1 ] || exec node "$T/contract.mjs" "$ROOT/proto/openapi.yaml" "$ROOT/deploy/gateway/gateway.json"
 
