@@ -4,7 +4,9 @@
 # comes mid-run. Every request sent on an open connection must get its whole answer (those
 # after the stop with Connection: close), none may be cut off, and the gateway exits 0. The
 # clients count a refused new connection (the listener is closed) apart: a load balancer sends
-# those to another replica. Needs E2E_REDIS_PORT (tests/run sets it). $1 = binaries.
+# those to another replica. Connections the kernel had already queued for the listener when the
+# stop came are taken and answered, not reset (the TSan build, slow enough to leave some there,
+# lost one before that). Needs E2E_REDIS_PORT (tests/run sets it). $1 = binaries.
 set -euo pipefail
 BIN=$1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -46,7 +48,8 @@ PY
 python3 "$DIR/upstream.py" "$UP" & UPSTREAM_PID=$!
 
 KEY="sk-drain-$(openssl rand -hex 12)"
-env -i PATH="$PATH" HTTP_PORT=$GW_HTTP HTTPS_PORT=$GW_TLS METRICS_PORT=$GW_METRICS BIND_ADDRESS=127.0.0.1 \
+env -i PATH="$PATH" ASAN_OPTIONS="${ASAN_OPTIONS:-}" LSAN_OPTIONS="${LSAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
+  TSAN_OPTIONS="${TSAN_OPTIONS:-}" HTTP_PORT=$GW_HTTP HTTPS_PORT=$GW_TLS METRICS_PORT=$GW_METRICS BIND_ADDRESS=127.0.0.1 \
   TLS_CERT_FILE="$DIR/certs/server.crt" TLS_KEY_FILE="$DIR/certs/server.key" \
   API_KEYS="[{\"key\":\"$KEY\",\"name\":\"drain\",\"tier\":\"enterprise\"}]" \
   JWT_SECRET="$(openssl rand -hex 32)" INTERNAL_TOKEN_SECRET="$(openssl rand -hex 32)" \
@@ -112,6 +115,8 @@ check "gateway exit code after SIGTERM" "$rc" 0
 check "requests answered before and during the stop" "$( [ "$(q answered)" -ge 50 ] && echo yes)" yes
 check "every answer 200" "$(q ok)" "$(q answered)"
 check "no request lost on an open connection" "$(q lost)" 0
-check "every connection ended by an answer with Connection: close" "$(q closed_by_answer)" 16
+# At least one per client: a reconnect that reached the listener's queue before it closed is
+# taken and answered too.
+check "every connection ended by an answer with Connection: close" "$( [ "$(q closed_by_answer)" -ge 16 ] && echo yes)" yes
 check "then new connections refused (the listener is closed)" "$(q refused)" 16
 [ $fails -eq 0 ]

@@ -62,9 +62,18 @@ void ServerCore::Release(const net::ip::address& client) {
 
 void ServerCore::Drain() {
   if (draining.exchange(true)) return;
-  for (auto& a : acceptors) {
-    net::post(a->get_executor(), [a = a.get()] {
+  // The kernel completes handshakes before accept(): connections already in a listener's queue
+  // have had their requests sent, and closing the listener would reset them. They are taken
+  // first (each is then answered with Connection: close), and the listener closes after.
+  for (std::size_t i = 0; i < acceptors.size(); ++i) {
+    net::post(acceptors[i]->get_executor(), [self = shared_from_this(), a = acceptors[i].get(), tls = acceptor_tls[i]] {
       beast::error_code ec;
+      a->non_blocking(true, ec);
+      for (std::size_t n = 0; !ec && n < self->options.max_connections; ++n) {
+        tcp::socket socket(net::make_strand(a->get_executor()));
+        a->accept(socket, ec);
+        if (!ec) self->Admit(std::move(socket), tls);
+      }
       a->close(ec);
     });
   }
@@ -146,22 +155,26 @@ net::awaitable<void> ServerCore::Accept(tcp::acceptor& acceptor, std::shared_ptr
       obs::Info("accept resumed", {{"failures", failures}});
       failures = 0;
     }
-    beast::error_code rec;
-    const auto remote = socket.remote_endpoint(rec);
-    if (rec) {  // already gone
-      Reset(socket);
-      continue;
-    }
-    if (!Acquire(remote.address())) {
-      Reset(socket);  // the cheapest refusal: no handshake, no read, no buffer
-      continue;
-    }
-    auto ex = socket.get_executor();
-    if (tls) {
-      net::co_spawn(ex, Secure(std::move(socket), remote.address(), tls->context.load()), LogException{"tls session"});
-    } else {
-      net::co_spawn(ex, Plain(std::move(socket), remote.address()), LogException{"session"});
-    }
+    Admit(std::move(socket), tls);
+  }
+}
+
+void ServerCore::Admit(tcp::socket socket, const std::shared_ptr<TlsSlot>& tls) {
+  beast::error_code rec;
+  const auto remote = socket.remote_endpoint(rec);
+  if (rec) {  // already gone
+    Reset(socket);
+    return;
+  }
+  if (!Acquire(remote.address())) {
+    Reset(socket);  // the cheapest refusal: no handshake, no read, no buffer
+    return;
+  }
+  auto ex = socket.get_executor();
+  if (tls) {
+    net::co_spawn(ex, Secure(std::move(socket), remote.address(), tls->context.load()), LogException{"tls session"});
+  } else {
+    net::co_spawn(ex, Plain(std::move(socket), remote.address()), LogException{"session"});
   }
 }
 
@@ -249,6 +262,7 @@ std::uint16_t Server::Listen(const Listener& l) {
   const auto port = acceptor->local_endpoint().port();
   auto& ref = *acceptor;
   impl_->acceptors.push_back(std::move(acceptor));
+  impl_->acceptor_tls.push_back(tls);
   net::co_spawn(ref.get_executor(), impl_->Accept(ref, tls), detail::LogException{"accept"});
   if (tls)
     impl_->metrics.Expose("tls_certificate_expiry_timestamp_seconds",

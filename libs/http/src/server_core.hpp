@@ -59,6 +59,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
     std::atomic<double> not_after{0};  ///< the certificate's expiry (Unix time), for the alert
   };
   std::vector<std::shared_ptr<TlsSlot>> tls_slots;
+  std::vector<std::shared_ptr<TlsSlot>> acceptor_tls;  ///< per acceptor: its TLS slot, or null
   std::atomic<bool> draining{false};   ///< set by Drain(): each connection ends after its answer
   std::atomic<bool> idle_closed{false};  ///< the drain's grace is over: idle connections were closed
   std::unique_ptr<net::steady_timer> grace;  ///< the drain's grace for idle connections
@@ -94,6 +95,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   /// The expiry of the certificate `ctx` serves (Unix time; 0 when unreadable).
   static double NotAfter(net::ssl::context& ctx);
   net::awaitable<void> Accept(tcp::acceptor& acceptor, std::shared_ptr<TlsSlot> tls);
+  /// A connection the acceptor took: a session for it, or a reset past the connection caps.
+  void Admit(tcp::socket socket, const std::shared_ptr<TlsSlot>& tls);
   net::awaitable<void> Plain(tcp::socket socket, net::ip::address client);
   net::awaitable<void> Secure(tcp::socket socket, net::ip::address client, std::shared_ptr<net::ssl::context> tls);
 };
