@@ -34,11 +34,41 @@ void ApplyKey(Identity& id, const ApiKey& key) {
     if (!id.HasRole(role)) id.roles.push_back(role);
 }
 
-void ApplyJwt(Identity& id, const nlohmann::json& claims, bool signed_by_auth_user) {
-  if (claims.contains("sub") && claims["sub"].is_string()) id.subject = claims["sub"];
-  if (signed_by_auth_user && claims.contains("roles") && claims["roles"].is_array())
+VerifiedToken FromClaims(const nlohmann::json& claims, bool from_jwks) {
+  VerifiedToken t;
+  t.from_jwks = from_jwks;
+  if (claims.contains("sub") && claims["sub"].is_string()) t.subject = claims["sub"].get<std::string>();
+  if (claims.contains("roles") && claims["roles"].is_array())
     for (const auto& r : claims["roles"])
-      if (r.is_string()) id.roles.push_back(r);
+      if (r.is_string()) t.roles.push_back(r.get<std::string>());
+  return t;
+}
+
+void ApplyJwt(Identity& id, const VerifiedToken& token) {
+  if (token.subject) id.subject = *token.subject;
+  if (token.from_jwks)  // roles only from auth-user's keys
+    for (const auto& r : token.roles) id.roles.push_back(r);
+}
+
+// A bearer token's claims: from the cache, or verified (and then cached until its exp).
+VerifiedToken Verify(std::string_view token, const JwtVerifiers& jwt) {
+  const auto now = std::chrono::system_clock::now();
+  if (jwt.cache != nullptr)
+    if (auto hit = jwt.cache->Find(token, now)) return std::move(*hit);
+  // Split once; the header's alg only picks the verifier, each pins its own algorithm.
+  const auto parts = suite::security::detail::SplitToken(token);
+  const auto alg = parts.header.find("alg");
+  const bool from_jwks =
+      jwt.es256 && jwt.es256_options && alg != parts.header.end() && (*alg == "ES256" || *alg == "RS256");
+  const auto& options = from_jwks ? *jwt.es256_options : jwt.hs256_options;
+  const auto claims = from_jwks ? jwt.es256->Verify(parts, options, now) : jwt.hs256.Verify(parts, options, now);
+  auto verified = FromClaims(claims, from_jwks);
+  if (jwt.cache != nullptr && claims.contains("exp") && claims["exp"].is_number_integer())
+    jwt.cache->Put(token, verified,
+                   std::chrono::system_clock::time_point(std::chrono::seconds(claims["exp"].get<std::int64_t>())) +
+                       options.leeway,
+                   now);
+  return verified;
 }
 
 }  // namespace
@@ -71,22 +101,14 @@ Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const 
   const std::optional<ApiKey>& key = presented_key.found;
   if (presented_key.presented && !key) throw ApiError(ErrorCode::kUnauthenticated, "Invalid API key");
   const auto token = BearerToken(req);
-  nlohmann::json claims;
-  bool from_jwks = false;  // signed by a key of auth-user's JWKS (ES256 or RS256)
+  std::optional<VerifiedToken> claims;
   const bool key_required = policy == AuthPolicy::kApiKeyAndJwt || policy == AuthPolicy::kApiKey;
   const bool jwt_required = policy == AuthPolicy::kApiKeyAndJwt || policy == AuthPolicy::kJwt;
   if (key_required && !key)
     throw ApiError(ErrorCode::kUnauthenticated, "API key required (query param 'api_key' or header 'X-API-Key')");
   if (token && policy != AuthPolicy::kApiKey) {
     try {
-      // Split once; the header's alg only picks the verifier, each pins its own algorithm.
-      const auto parts = suite::security::detail::SplitToken(*token);
-      const auto alg = parts.header.find("alg");
-      from_jwks = jwt.es256 && jwt.es256_options && alg != parts.header.end() && (*alg == "ES256" || *alg == "RS256");
-      if (from_jwks)
-        claims = jwt.es256->Verify(parts, *jwt.es256_options);
-      else
-        claims = jwt.hs256.Verify(parts, jwt.hs256_options);
+      claims = Verify(*token, jwt);
     } catch (const suite::security::UnknownKeyError& e) {
       throw UnknownSigningKey(std::string("Invalid JWT token: ") + e.what());
     } catch (const suite::security::JwtError& e) {
@@ -97,9 +119,9 @@ Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const 
                    jwt_required ? "JWT required (header 'Authorization: Bearer <token>')"
                                 : "Authentication required (API key or 'Authorization: Bearer <token>')");
   }
-  if (!claims.is_null()) ApplyJwt(id, claims, from_jwks);
+  if (claims) ApplyJwt(id, *claims);
   if (key) ApplyKey(id, *key);
-  if (key && !claims.is_null()) id.method = "api_key+jwt";
+  if (key && claims) id.method = "api_key+jwt";
   else id.method = key ? "api_key" : "jwt";
   if (!key) id.tier = "free";
   return id;
@@ -123,7 +145,7 @@ std::optional<FilterStatus> AuthnFilter::Try(RequestContext& ctx, const Presente
     // The key set is a locked snapshot: taken only when there is a token to check.
     const auto keys = req.HasHeader("authorization") ? keys_.Keys() : nullptr;
     ctx.identity = Authenticate(req, ctx.route->auth, key,
-                                {config_.hs256, config_.hs256_options, keys.get(), &config_.es256_options});
+                                {config_.hs256, config_.hs256_options, keys.get(), &config_.es256_options, &tokens_});
     return FilterStatus::kContinue;
   } catch (const UnknownSigningKey& e) {
     if (!last) return std::nullopt;

@@ -7,6 +7,7 @@
 
 #include "api_keys.hpp"
 #include "routes.hpp"
+#include "token_cache.hpp"
 #include "user_keys.hpp"
 #include "suite/http/message.hpp"
 #include "suite/security/identity.hpp"
@@ -22,6 +23,7 @@ struct JwtVerifiers {
   const suite::security::JwtOptions& hs256_options;  ///< lifetime cap (JWT_MAX_LIFETIME_SECONDS)
   const suite::security::JwkSet* es256 = nullptr;              ///< auth-user's JWKS: ES256 and RS256 keys
   const suite::security::JwtOptions* es256_options = nullptr;  ///< issuer and audience of auth-user's tokens
+  TokenCache* cache = nullptr;  ///< tokens that verified (nullptr: check every time)
 };
 
 /// A bearer token that does not verify: 401 with `WWW-Authenticate: Bearer error="invalid_token"`
@@ -88,6 +90,7 @@ class AuthnFilter final : public Filter {
   /// nullopt: an unknown signing key.
   std::optional<FilterStatus> Try(RequestContext& ctx, const PresentedApiKey& key, bool last);
   Config config_;
+  TokenCache tokens_;
   SigningKeys& keys_;
   UserKeys* user_keys_;
 };

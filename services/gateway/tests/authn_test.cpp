@@ -209,3 +209,54 @@ TEST_CASE("RS256 tokens from a JWKS key verify with their roles, and only as RS2
   // An HS256 token claiming admin still gets no role.
   CHECK_FALSE(Authenticate(bearer(hs.Sign(claims)), AuthPolicy::kJwt, Keys(), v).HasRole("admin"));
 }
+
+TEST_CASE("token cache: a verified token is taken again without its signature until exp or the ttl") {
+  using namespace std::chrono;
+  TokenCache cache({.entries = 3, .bytes = 1 << 20, .ttl = seconds(60)});
+  const auto t0 = system_clock::time_point(seconds(1'000'000));
+  cache.Put("tok-a", {.subject = "alice", .roles = {"admin"}, .from_jwks = true}, t0 + seconds(30), t0);
+  auto hit = cache.Find("tok-a", t0 + seconds(10));
+  REQUIRE(hit);
+  CHECK(hit->subject == "alice");
+  CHECK(hit->from_jwks);
+  CHECK_FALSE(cache.Find("tok-a", t0 + seconds(30)));  // at exp (+ leeway): verified afresh (and refused)
+  CHECK_FALSE(cache.Find("tok-A", t0));                 // exact text only
+  cache.Put("tok-b", {.subject = "bob"}, t0 + hours(10), t0);
+  CHECK(cache.Find("tok-b", t0 + seconds(59)));
+  CHECK_FALSE(cache.Find("tok-b", t0 + seconds(60)));  // the ttl bounds a long-lived token
+  cache.Put("tok-old", {}, t0 - seconds(1), t0);         // already expired: not kept
+  CHECK_FALSE(cache.Find("tok-old", t0 - seconds(2)));
+  // Bounded: a fourth token pushes out the oldest.
+  cache.Put("tok-c", {}, t0 + seconds(30), t0);
+  cache.Put("tok-d", {}, t0 + seconds(30), t0);
+  CHECK(cache.size() == 3);
+  CHECK_FALSE(cache.Find("tok-a", t0 + seconds(1)));
+  CHECK(cache.Find("tok-d", t0 + seconds(1)));
+  TokenCache small({.entries = 100, .bytes = 2000});
+  small.Put(std::string(600, 'x'), {}, t0 + seconds(30), t0);
+  small.Put(std::string(600, 'y'), {}, t0 + seconds(30), t0);  // bytes: the first goes
+  CHECK(small.size() == 1);
+  CHECK(small.Find(std::string(600, 'y'), t0));
+}
+
+TEST_CASE("authentication takes a cached token's claims; a tampered or expired token is still refused") {
+  suite::security::Hs256 jwt(kSecret);
+  TokenCache cache;
+  const std::string token = jwt.Sign({{"sub", "cached-user"}, {"exp", Now() + 3600}});
+  auto req = Req("", {{"x-api-key", "sk-prod-key-123"}, {"authorization", "Bearer " + token}});
+  const JwtVerifiers verifiers{jwt, kNone, nullptr, nullptr, &cache};
+  CHECK(Authenticate(req, AuthPolicy::kApiKeyAndJwt, Keys(), verifiers).subject == "cached-user");
+  CHECK(cache.hits() == 0);
+  const auto again = Authenticate(req, AuthPolicy::kApiKeyAndJwt, Keys(), verifiers);
+  CHECK(cache.hits() == 1);
+  CHECK(again.subject == "cached-user");
+  CHECK(again.method == "api_key+jwt");
+  CHECK(again.roles.empty());  // an HS256 token grants no role, cached or not
+  auto tampered = req;
+  tampered.headers[1].second = "Bearer " + token.substr(0, token.size() - 2) + (token.back() == 'A' ? "BB" : "AA");
+  CHECK_THROWS_AS(Authenticate(tampered, AuthPolicy::kApiKeyAndJwt, Keys(), verifiers), InvalidToken);
+  const std::string expired = jwt.Sign({{"sub", "late"}, {"exp", Now() - 10}});
+  auto late = Req("", {{"x-api-key", "sk-prod-key-123"}, {"authorization", "Bearer " + expired}});
+  CHECK_THROWS_AS(Authenticate(late, AuthPolicy::kApiKeyAndJwt, Keys(), verifiers), InvalidToken);
+  CHECK(cache.size() == 1);
+}
