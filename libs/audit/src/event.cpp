@@ -31,9 +31,13 @@ class Writer {
     Key(name);
     Quoted(s, max);
   }
-  void TextOrNull(const char* name, const std::optional<std::string>& s, std::size_t max) {
-    if (s && !s->empty()) Text(name, *s, max);
+  /// Empty text is written as null.
+  void TextOrNull(const char* name, std::string_view s, std::size_t max) {
+    if (!s.empty()) Text(name, s, max);
     else Key(name), out_ += "null";
+  }
+  void TextOrNull(const char* name, const std::optional<std::string>& s, std::size_t max) {
+    TextOrNull(name, s ? std::string_view(*s) : std::string_view(), max);
   }
   void Int(const char* name, std::int64_t v) {
     Key(name);
@@ -120,10 +124,9 @@ class Reader {
       return 0;
     }
     if (!it->is_number_integer()) return Fail(k, "not an integer"), 0;
-    const bool negative = it->is_number_unsigned() ? false : it->get<std::int64_t>() < 0;
-    if (negative || (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) ||
-        (!it->is_number_unsigned() && it->get<std::int64_t>() > max))
-      return Fail(k, "not between 0 and " + std::to_string(max)), 0;
+    const bool in_range = it->is_number_unsigned() ? it->get<std::uint64_t>() <= static_cast<std::uint64_t>(max)
+                                                   : it->get<std::int64_t>() >= 0 && it->get<std::int64_t>() <= max;
+    if (!in_range) return Fail(k, "not between 0 and " + std::to_string(max)), 0;
     return it->get<std::int64_t>();
   }
   nlohmann::json Any(const char* k) {
@@ -247,8 +250,7 @@ std::string Event::ToLine() const {
     w.TextOrNull("user_agent", a->user_agent, len::kUserAgent);
   } else {
     const auto& s = std::get<SecurityRecord>(record);
-    w.TextOrNull("request_id", request_id.empty() ? std::nullopt : std::optional<std::string>(request_id),
-                 len::kRequestId);
+    w.TextOrNull("request_id", std::string_view(request_id), len::kRequestId);
     w.Text("event_type", s.event_type, len::kEventType);
     w.Text("severity", Name(s.severity), 16);
     if (s.user_id && *s.user_id >= 0) w.Int("user_id", *s.user_id);

@@ -2,7 +2,6 @@
 
 #include "suite/observability/metrics.hpp"
 
-
 #include <unistd.h>
 
 #include <thread>

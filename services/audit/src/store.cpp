@@ -15,9 +15,7 @@ nlohmann::json TextOrNull(const pqxx::field& f) { return f.is_null() ? nlohmann:
 nlohmann::json JsonOrNull(const pqxx::field& f) {
   return f.is_null() ? nlohmann::json(nullptr) : nlohmann::json::parse(f.c_str(), nullptr, false);
 }
-}  // namespace
 
-namespace {
 // One statement per table for a whole batch: the rows travel as one JSON array, typed by the
 // table's own row type, in the batch's order. The chain's triggers lock the head once for the
 // statement, drop replays and link each row.

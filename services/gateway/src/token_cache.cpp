@@ -20,11 +20,11 @@ void TokenCache::Put(std::string_view token, VerifiedToken claims, Clock::time_p
   for (const auto& r : claims.roles) bytes += r.size() + 32;
   if (bytes > limits_.bytes) return;
   std::lock_guard lock(mu_);
-  std::string key(token);
-  if (const auto it = entries_.find(key); it != entries_.end()) {
+  if (const auto it = entries_.find(token); it != entries_.end()) {
     it->second.until = until;
     return;
   }
+  std::string key(token);
   while (!order_.empty() && (entries_.size() >= limits_.entries || bytes_ + bytes > limits_.bytes)) EvictOldest();
   order_.push_back(key);
   entries_.emplace(std::move(key), Entry{std::move(claims), until, bytes});
