@@ -13,13 +13,17 @@ int main(int argc, char** argv) {
   env.Finish();
 
   suite::service::Host host(config->Host());
-  auto& redis = host.Own<suite::redis::Client>(host.io(), config->redis, "ratelimit");
+  // The rate limit's Redis: a connection per event loop, so a request never leaves its loop.
+  std::vector<suite::redis::Client*> redis;
+  for (std::size_t i = 0; i < host.loops().size(); ++i)
+    redis.push_back(&host.Own<suite::redis::Client>(*host.loops()[i], config->redis,
+                                                    i == 0 ? "ratelimit" : "ratelimit-" + std::to_string(i)));
   host.readiness().Add("redis", gateway::RedisReadiness(*config, redis));
   // Public: /health, /ready, /health/detailed, /protected, /api/status, /docs, /openapi.json.
   // /metrics is served on METRICS_PORT, which the edge does not expose.
   gateway::RegisterLocalRoutes(host.router(), host.workers(), host.readiness(), *config);
   gateway::RegisterDocs(host.router(), config->docs_dir);
-  auto& gw = host.Own<gateway::Gateway>(config, host.io(), host.router(), redis, host.metrics());
+  auto& gw = host.Own<gateway::Gateway>(config, host.loops(), host.router(), redis, host.metrics());
   auto& edge = host.Serve(config->Listeners(), config->server, gw.Handler());
   host.ServeAdmin(config->metrics_port);
   // SIGHUP: the file and the certificate again; a bad file is refused (logged), the old one stays.
@@ -27,6 +31,6 @@ int main(int argc, char** argv) {
     if (auto next = gateway::Config::Reread()) gw.Reload(std::move(next));
     edge.ReloadTls();
   });
-  redis.Start();
+  for (auto* r : redis) r->Start();
   return host.Run();
 }

@@ -11,7 +11,10 @@
 #include <deque>
 
 #include "suite/core/url.hpp"
+#include "suite/http/loop.hpp"
 #include "suite/http/resume.hpp"
+#include "suite/core/json.hpp"
+#include "suite/observability/log.hpp"
 
 namespace suite::http {
 
@@ -21,26 +24,45 @@ namespace bhttp = beast::http;
 using tcp = net::ip::tcp;
 
 struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
-  Impl(net::io_context& io, UpstreamOptions o) : strand(net::make_strand(io)), options(std::move(o)) {}
+  Impl(net::io_context& io, const UpstreamOptions& o, std::string n, std::shared_ptr<std::atomic<std::uint64_t>> e)
+      : strand(io.get_executor()), options(o), name(std::move(n)), endpoints(o.Endpoints().size(), o.health),
+        ejections(std::move(e)) {
+    for (const auto& ep : o.Endpoints())
+      targets.push_back({ep, ep.host.find(':') != std::string::npos ? "[" + ep.host + "]:" + std::to_string(ep.port)
+                                                                    : ep.host + ":" + std::to_string(ep.port), {}});
+  }
 
   struct Idle {
     std::unique_ptr<beast::tcp_stream> stream;
     std::chrono::steady_clock::time_point since;
+    std::size_t uses;  ///< requests it carried
   };
-  net::strand<net::io_context::executor_type> strand;
+  struct Target {
+    Endpoint endpoint;
+    std::string authority;  ///< "host:port": the Host header and the logs
+    std::deque<Idle> idle;  // most recently used at the back
+  };
+  // The loop's own executor: one thread runs it, so the pool's state needs no strand.
+  net::io_context::executor_type strand;
   UpstreamOptions options;
-  std::deque<Idle> idle;  // most recently used at the back
+  std::string name;
+  std::deque<Target> targets;  // (a deque: Target holds move-only connections)
+  EndpointSet endpoints;
+  std::shared_ptr<std::atomic<std::uint64_t>> ejections;
 
-  std::unique_ptr<beast::tcp_stream> TakeIdle() {
+  std::unique_ptr<beast::tcp_stream> TakeIdle(Target& t, std::size_t& uses) {
     const auto now = std::chrono::steady_clock::now();
-    while (!idle.empty()) {
-      Idle entry = std::move(idle.back());
-      idle.pop_back();
+    while (!t.idle.empty()) {
+      Idle entry = std::move(t.idle.back());
+      t.idle.pop_back();
       const auto idle_for = now - entry.since;
       if (idle_for >= options.idle_ttl || !entry.stream->socket().is_open()) continue;
       // A connection back in the pool moments ago is as good as it was then; one that sat idle
       // is checked for a close by the upstream (one syscall, off the busy path).
-      if (idle_for < kCheckAfterIdle || QuietAndOpen(entry.stream->socket())) return std::move(entry.stream);
+      if (idle_for < kCheckAfterIdle || QuietAndOpen(entry.stream->socket())) {
+        uses = entry.uses;
+        return std::move(entry.stream);
+      }
     }
     return nullptr;
   }
@@ -63,17 +85,17 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
            v == bhttp::verb::put || v == bhttp::verb::delete_ || v == bhttp::verb::trace;
   }
 
-  net::awaitable<std::unique_ptr<beast::tcp_stream>> Connect(beast::error_code& ec) {
+  net::awaitable<std::unique_ptr<beast::tcp_stream>> Connect(const Endpoint& ep, beast::error_code& ec) {
     tcp::resolver resolver(strand);
     auto [rec, results] = co_await resolver.async_resolve(
-        options.host, std::to_string(options.port), net::as_tuple(net::use_awaitable));
+        ep.host, std::to_string(ep.port), net::as_tuple(net::use_awaitable));
     if (rec) {
       ec = rec;
       co_return nullptr;
     }
     auto stream = std::make_unique<beast::tcp_stream>(strand);
     stream->expires_after(options.connect_timeout);
-    auto [cec, ep] = co_await stream->async_connect(results, net::as_tuple(net::use_awaitable));
+    auto [cec, endpoint] = co_await stream->async_connect(results, net::as_tuple(net::use_awaitable));
     ec = cec;
     if (cec) co_return nullptr;
     stream->socket().set_option(tcp::no_delay(true));
@@ -99,79 +121,127 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     done(std::move(result));
   }
 
+  // What passive health counts against an endpoint: no connection, no (whole) answer, or the
+  // answer of a service that cannot serve (502, 503, 504).
+  static bool Healthy(const ClientResult& r) {
+    if (r.status != ClientResult::Status::kOk) return false;
+    const int s = r.response.status;
+    return s != 502 && s != 503 && s != 504;
+  }
+  void Report(const EndpointSet::Choice& c, const ClientResult& r) {
+    switch (endpoints.Finished(c.index, Healthy(r), std::chrono::steady_clock::now())) {
+      case EndpointSet::Change::kEjected:
+        ++*ejections;
+        obs::Warn("upstream endpoint ejected", {{"upstream", name}, {"endpoint", targets[c.index].authority},
+                                                {"for_ms", endpoints.ejected_for(c.index).count()},
+                                                {"error", r.error}, {"status", r.response.status}});
+        break;
+      case EndpointSet::Change::kRestored:
+        obs::Info("upstream endpoint restored", {{"upstream", name}, {"endpoint", targets[c.index].authority}});
+        break;
+      case EndpointSet::Change::kNone:
+        break;
+    }
+  }
+
   net::awaitable<void> Exchange(ClientRequest req, ClientResult& result) {
     bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(req.method), req.target, 11};
     if (out.method() == bhttp::verb::unknown) out.method_string(req.method);
     for (const auto& [k, v] : req.headers) out.set(k, v);
-    out.set(bhttp::field::host, options.host + ":" + std::to_string(options.port));
     out.keep_alive(true);
     out.body() = std::move(req.body);
     out.prepare_payload();
     const bool head = out.method() == bhttp::verb::head;
     const bool idempotent = Idempotent(out.method());
 
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      auto stream = TakeIdle();
-      const bool reused = stream != nullptr;
-      beast::error_code ec;
-      if (!stream) stream = co_await Connect(ec);
-      if (!stream) {
-        result.status = ec == beast::error::timeout ? ClientResult::Status::kTimeout
-                                                    : ClientResult::Status::kConnectFailed;
-        result.error = "connect: " + ec.message();
-        break;
+    // At most one more attempt per endpoint, and only for a request nobody can have acted on.
+    const std::size_t attempts = std::max<std::size_t>(2, targets.size());
+    for (std::size_t attempt = 0; attempt < attempts; ++attempt) {
+      const auto choice = endpoints.Pick(std::chrono::steady_clock::now());
+      if (!choice) {
+        result.status = ClientResult::Status::kUnavailable;
+        result.error = "every endpoint ejected (circuit open)";
+        result.retry_after = endpoints.RetryAfter(std::chrono::steady_clock::now());
+        co_return;
       }
-      stream->expires_after(req.timeout.value_or(options.request_timeout));
-      auto [wec, wn] = co_await bhttp::async_write(*stream, out, net::as_tuple(net::use_awaitable));
-      if (wec) {
-        result.status = wec == beast::error::timeout ? ClientResult::Status::kTimeout
-                                                     : ClientResult::Status::kFailed;
-        result.error = "write: " + wec.message();
-        // Resent only when not one byte of it left: the upstream cannot have acted on it.
-        if (reused && wn == 0 && wec != beast::error::timeout) continue;
-        break;
-      }
-      beast::flat_buffer buffer;
-      bhttp::response_parser<bhttp::string_body> parser;
-      parser.body_limit(options.max_response_body);
-      if (head) parser.skip(true);  // a HEAD answer has headers only, whatever it declares
-      auto [rec, rn] = co_await bhttp::async_read(*stream, buffer, parser,
-                                                  net::as_tuple(net::use_awaitable));
-      if (rec) {
-        result.status = rec == beast::error::timeout ? ClientResult::Status::kTimeout
-                                                     : ClientResult::Status::kFailed;
-        result.error = "read: " + rec.message();
-        // Nothing came back on a reused connection: it was closed under us. Only a request
-        // that may be repeated is sent again; a POST that was written may have been acted on.
-        if (reused && rn == 0 && idempotent && rec != beast::error::timeout) continue;
-        break;
-      }
-      auto msg = parser.release();
-      result.status = ClientResult::Status::kOk;
-      result.error.clear();
-      result.response.status = static_cast<int>(msg.result_int());
-      for (const auto& f : msg) {
-        std::string name(f.name_string());
-        for (auto& c : name)
-          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        result.response.headers.emplace_back(std::move(name), std::string(f.value()));
-      }
-      result.response.body = std::move(msg.body());
-      if (msg.keep_alive() && idle.size() < options.max_idle) {
-        stream->expires_never();
-        idle.push_back({std::move(stream), std::chrono::steady_clock::now()});
-      }
-      break;
+      Target& target = targets[choice->index];
+      const bool retry = co_await Attempt(target, out, req, head, idempotent, result);
+      Report(*choice, result);
+      if (!retry) co_return;
     }
+  }
+
+  // One try on one endpoint; true when the request may be sent again (nothing was acted on).
+  net::awaitable<bool> Attempt(Target& target, bhttp::request<bhttp::string_body>& out, const ClientRequest& req,
+                               bool head, bool idempotent, ClientResult& result) {
+    out.set(bhttp::field::host, target.authority);
+    std::size_t uses = 0;
+    auto stream = TakeIdle(target, uses);
+    const bool reused = stream != nullptr;
+    beast::error_code ec;
+    if (!stream) stream = co_await Connect(target.endpoint, ec);
+    if (!stream) {
+      result.status = ec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kConnectFailed;
+      result.error = "connect " + target.authority + ": " + ec.message();
+      co_return targets.size() > 1;  // another endpoint may take it
+    }
+    stream->expires_after(req.timeout.value_or(options.request_timeout));
+    auto [wec, wn] = co_await bhttp::async_write(*stream, out, net::as_tuple(net::use_awaitable));
+    if (wec) {
+      result.status = wec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
+      result.error = "write: " + wec.message();
+      // Resent only when not one byte of it left: the upstream cannot have acted on it.
+      co_return reused && wn == 0 && wec != beast::error::timeout;
+    }
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(options.max_response_body);
+    if (head) parser.skip(true);  // a HEAD answer has headers only, whatever it declares
+    auto [rec, rn] = co_await bhttp::async_read(*stream, buffer, parser, net::as_tuple(net::use_awaitable));
+    if (rec) {
+      result.status = rec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
+      result.error = "read: " + rec.message();
+      // Nothing came back on a reused connection: it was closed under us. Only a request
+      // that may be repeated is sent again; a POST that was written may have been acted on.
+      co_return reused && rn == 0 && idempotent && rec != beast::error::timeout;
+    }
+    auto msg = parser.release();
+    result.status = ClientResult::Status::kOk;
+    result.error.clear();
+    result.response.status = static_cast<int>(msg.result_int());
+    result.response.headers.clear();
+    for (const auto& f : msg) {
+      std::string name(f.name_string());
+      for (auto& c : name)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      result.response.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    result.response.body = std::move(msg.body());
+    if (msg.keep_alive() && ++uses < options.max_requests_per_connection && target.idle.size() < options.max_idle) {
+      stream->expires_never();
+      target.idle.push_back({std::move(stream), std::chrono::steady_clock::now(), uses});
+    }
+    co_return false;
   }
 };
 
-UpstreamPool::UpstreamPool(net::io_context& io, UpstreamOptions options)
-    : impl_(std::make_shared<Impl>(io, std::move(options))),
-      name_(impl_->options.host + ":" + std::to_string(impl_->options.port)) {}
+UpstreamPool::UpstreamPool(net::io_context& io, UpstreamOptions options) : UpstreamPool(Loops{&io}, std::move(options)) {}
+UpstreamPool::UpstreamPool(const Loops& loops, UpstreamOptions options)
+    : name_(options.host + ":" + std::to_string(options.port)),
+      ejections_(std::make_shared<std::atomic<std::uint64_t>>(0)) {
+  for (auto* loop : loops) impls_.push_back(std::make_shared<Impl>(*loop, options, name_, ejections_));
+}
+
+std::uint64_t UpstreamPool::ejections() const { return ejections_->load(); }
+
+std::vector<Endpoint> UpstreamOptions::Endpoints() const {
+  std::vector<Endpoint> all{{host, port}};
+  all.insert(all.end(), more.begin(), more.end());
+  return all;
+}
 UpstreamPool::~UpstreamPool() = default;
 
-const UpstreamOptions& UpstreamPool::options() const { return impl_->options; }
+const UpstreamOptions& UpstreamPool::options() const { return impls_.front()->options; }
 
 Task<ClientResult> UpstreamPool::Call(ClientRequest request) {
   return Resume<ClientResult>([this, request = std::move(request)](auto done) mutable {
@@ -180,19 +250,38 @@ Task<ClientResult> UpstreamPool::Call(ClientRequest request) {
 }
 
 void UpstreamPool::Send(ClientRequest request, std::function<void(ClientResult)> done) {
-  // Run catches every exception itself and always calls `done`.
-  net::co_spawn(impl_->strand, impl_->Run(std::move(request), std::move(done)), net::detached);
+  // Run catches every exception itself and always calls `done`. The caller's loop's pool: its
+  // connections, and no hand-off to another thread.
+  auto& impl = ForThisLoop(impls_);
+  net::co_spawn(impl->strand, impl->Run(std::move(request), std::move(done)), net::detached);
 }
 
-std::optional<UpstreamOptions> ParseUpstreamUrl(std::string_view text) {
+namespace {
+std::optional<Endpoint> ParseEndpoint(std::string_view text) {
   const auto url = core::ParseUrl(text);
   // http://host:port: an explicit port, no credentials, no path beyond "/", no query.
   if (!url || url->scheme != "http" || !url->port || !url->user.empty() || url->has_password ||
       (!url->path.empty() && url->path != "/") || url->has_query || url->has_fragment)
     return std::nullopt;
+  return Endpoint{url->host, *url->port};
+}
+}  // namespace
+
+std::optional<UpstreamOptions> ParseUpstreamUrl(std::string_view text) {
+  constexpr std::size_t kMaxEndpoints = 16;
+  std::vector<Endpoint> all;
+  while (true) {
+    const auto comma = text.find(',');
+    auto ep = ParseEndpoint(core::TrimSpace(text.substr(0, comma)));
+    if (!ep || all.size() == kMaxEndpoints) return std::nullopt;
+    all.push_back(std::move(*ep));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
   UpstreamOptions o;
-  o.host = url->host;
-  o.port = *url->port;
+  o.host = all.front().host;
+  o.port = all.front().port;
+  o.more.assign(all.begin() + 1, all.end());
   return o;
 }
 

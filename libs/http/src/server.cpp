@@ -5,9 +5,11 @@
 #include <openssl/asn1.h>
 #include <openssl/x509.h>
 
+#include <csignal>
 #include <ctime>
 
 #include "server_core.hpp"
+#include "tls_context.hpp"
 
 namespace suite::http {
 
@@ -70,7 +72,7 @@ void ServerCore::Drain() {
       beast::error_code ec;
       a->non_blocking(true, ec);
       for (std::size_t n = 0; !ec && n < self->options.max_connections; ++n) {
-        tcp::socket socket(net::make_strand(a->get_executor()));
+        tcp::socket socket(a->get_executor());
         a->accept(socket, ec);
         if (!ec) self->Admit(std::move(socket), tls);
       }
@@ -120,6 +122,7 @@ std::shared_ptr<net::ssl::context> ServerCore::MakeTls(const TlsFiles& files) {
   if (ec) throw std::runtime_error("cannot load TLS certificate " + files.cert_file);
   ctx->use_private_key_file(files.key_file, net::ssl::context::pem, ec);
   if (ec) throw std::runtime_error("cannot load TLS key " + files.key_file);
+  ConfigureTlsContext(ctx->native_handle());
   return ctx;
 }
 
@@ -137,8 +140,8 @@ net::awaitable<void> ServerCore::Accept(tcp::acceptor& acceptor, std::shared_ptr
   std::size_t failures = 0;
   net::steady_timer pause(acceptor.get_executor());
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(
-        net::make_strand(acceptor.get_executor()), net::as_tuple(net::use_awaitable));
+    // The connection stays on the acceptor's loop (one thread: no strand needed).
+    auto [ec, socket] = co_await acceptor.async_accept(net::as_tuple(net::use_awaitable));
     if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       if (failures++ == 0)
@@ -187,16 +190,17 @@ net::awaitable<void> ServerCore::Plain(tcp::socket socket, net::ip::address clie
 }
 
 net::awaitable<void> ServerCore::Secure(tcp::socket socket, net::ip::address client,
-                            std::shared_ptr<net::ssl::context> tls) {
+                                        std::shared_ptr<net::ssl::context> tls) {
   Slot slot(shared_from_this(), client);
-  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
-  beast::get_lowest_layer(stream).expires_after(options.header_timeout);
-  auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server,
-                                              net::as_tuple(net::use_awaitable));
+  TlsStream stream(std::move(socket), tls->native_handle());  // `tls` outlives it (this frame)
+  stream.expires_after(options.header_timeout);
+  auto [ec] = co_await stream.async_handshake(net::as_tuple(net::use_awaitable));
   if (ec) co_return;  // scanners, plain HTTP on the TLS port, old protocols
   co_await Session(*this, stream, client);
-  beast::get_lowest_layer(stream).expires_after(2s);
-  co_await stream.async_shutdown(net::as_tuple(net::use_awaitable));
+  stream.expires_never();
+  stream.Shutdown();  // close_notify, without waiting for the client's
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace detail
@@ -205,13 +209,24 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
-Server::Server(net::io_context& io, ServerOptions options, obs::Metrics& metrics, HeadHandler handler)
-    : impl_(std::make_shared<detail::ServerCore>(io, std::move(options), metrics)) {
+namespace {
+// OpenSSL writes TLS connections' sockets with write(2): a client gone mid-answer must be an
+// EPIPE for that connection, not a SIGPIPE that kills the process (nginx ignores it too).
+void IgnoreSigpipe() {
+  static const bool once = [] { return std::signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+  (void)once;
+}
+}  // namespace
+
+Server::Server(Loops loops, ServerOptions options, obs::Metrics& metrics, HeadHandler handler)
+    : impl_(std::make_shared<detail::ServerCore>(std::move(loops), std::move(options), metrics)) {
+  IgnoreSigpipe();
   impl_->head_handler = std::move(handler);
 }
 
-Server::Server(net::io_context& io, ServerOptions options, obs::Metrics& metrics, Handler handler)
-    : impl_(std::make_shared<detail::ServerCore>(io, std::move(options), metrics)) {
+Server::Server(Loops loops, ServerOptions options, obs::Metrics& metrics, Handler handler)
+    : impl_(std::make_shared<detail::ServerCore>(std::move(loops), std::move(options), metrics)) {
+  IgnoreSigpipe();
   impl_->handler = std::move(handler);
 }
 
@@ -238,7 +253,6 @@ bool Server::ReloadTls() {
 }
 
 std::uint16_t Server::Listen(const Listener& l) {
-  auto& io = impl_->io;
   std::shared_ptr<detail::ServerCore::TlsSlot> tls;
   if (l.tls) {
     tls = std::make_shared<detail::ServerCore::TlsSlot>();
@@ -250,26 +264,33 @@ std::uint16_t Server::Listen(const Listener& l) {
   beast::error_code ec;
   const auto addr = net::ip::make_address(l.address, ec);
   if (ec) throw std::runtime_error("invalid listen address " + l.address);
-  auto acceptor = std::make_unique<tcp::acceptor>(net::make_strand(io));
+  // One acceptor per loop on the same port: the kernel spreads new connections among them
+  // (SO_REUSEPORT), and a connection never changes loop. Port 0 picks the first's port for all.
+  const bool shared = impl_->loops.size() > 1;
   tcp::endpoint ep(addr, l.port);
-  acceptor->open(ep.protocol(), ec);
-  if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor->bind(ep, ec);
-  if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
-  if (ec)
-    throw std::runtime_error("cannot listen on " + l.address + ":" + std::to_string(l.port) +
-                             ": " + ec.message());
-  const auto port = acceptor->local_endpoint().port();
-  auto& ref = *acceptor;
-  impl_->acceptors.push_back(std::move(acceptor));
-  impl_->acceptor_tls.push_back(tls);
-  net::co_spawn(ref.get_executor(), impl_->Accept(ref, tls), detail::LogException{"accept"});
+  for (auto* loop : impl_->loops) {
+    auto acceptor = std::make_unique<tcp::acceptor>(*loop);
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec && shared) acceptor->set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+      throw std::runtime_error("cannot listen on " + l.address + ":" + std::to_string(ep.port()) + ": " + ec.message());
+    ep.port(acceptor->local_endpoint().port());
+    auto& ref = *acceptor;
+    impl_->acceptors.push_back(std::move(acceptor));
+    impl_->acceptor_tls.push_back(tls);
+    net::co_spawn(ref.get_executor(), impl_->Accept(ref, tls), detail::LogException{"accept"});
+  }
+  const auto port = ep.port();
   if (tls)
     impl_->metrics.Expose("tls_certificate_expiry_timestamp_seconds",
                           "When the certificate a TLS listener serves expires (Unix time), by port",
                           obs::Metrics::Kind::kGauge, {{"port", std::to_string(port)}},
                           [tls] { return tls->not_after.load(); });
-  obs::Info("listening", {{"address", l.address}, {"port", port}, {"tls", l.tls.has_value()}});
+  obs::Info("listening", {{"address", l.address}, {"port", port}, {"tls", l.tls.has_value()},
+                          {"loops", impl_->loops.size()}});
   return port;
 }
 

@@ -4,7 +4,6 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include <atomic>
 #include <list>
@@ -12,6 +11,8 @@
 #include <memory>
 #include <mutex>
 
+#include "suite/http/loop.hpp"
+#include "tls_stream.hpp"
 #include "suite/http/server.hpp"
 #include "suite/observability/log.hpp"
 
@@ -43,10 +44,11 @@ struct LogException {
 };
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
-  ServerCore(net::io_context& io_context, ServerOptions o, obs::Metrics& m)
-      : io(io_context), options(std::move(o)), metrics(m) {}
+  ServerCore(Loops l, ServerOptions o, obs::Metrics& m)
+      : loops(std::move(l)), io(*loops.at(0)), options(std::move(o)), metrics(m) {}
 
-  net::io_context& io;
+  Loops loops;          ///< one acceptor per listener on each; a connection stays on its loop
+  net::io_context& io;  ///< loop 0: the drain's timer
   ServerOptions options;
   obs::Metrics& metrics;
   Handler handler;           ///< one of the two
@@ -104,7 +106,6 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
 // The HTTP/1.1 exchanges of one connection, until it closes (session.cpp). `client` is the
 // address taken at accept (no second getpeername); the caller's Slot keeps `core` alive.
 net::awaitable<void> Session(ServerCore& core, beast::tcp_stream& stream, const net::ip::address& client);
-net::awaitable<void> Session(ServerCore& core, beast::ssl_stream<beast::tcp_stream>& stream,
-                             const net::ip::address& client);
+net::awaitable<void> Session(ServerCore& core, TlsStream& stream, const net::ip::address& client);
 
 }  // namespace suite::http::detail

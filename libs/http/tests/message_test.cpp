@@ -85,3 +85,19 @@ TEST_CASE("upstream URLs: an IPv6 host, and nothing but scheme, host and port") 
   CHECK_FALSE(ParseUpstreamUrl("http://x:0"));
   CHECK_FALSE(ParseUpstreamUrl("http://:80"));
 }
+
+TEST_CASE("upstream URLs: several endpoints of one upstream, comma separated") {
+  auto u = ParseUpstreamUrl("http://p1:8082, http://[::1]:8083,http://p3:8084/");
+  REQUIRE(u);
+  const auto all = u->Endpoints();
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].host == "p1");
+  CHECK(all[1].host == "::1");
+  CHECK(all[1].port == 8083);
+  CHECK(all[2].port == 8084);
+  CHECK_FALSE(ParseUpstreamUrl("http://p1:8082,"));
+  CHECK_FALSE(ParseUpstreamUrl("http://p1:8082,https://p2:1"));
+  std::string many = "http://h:1";
+  for (int i = 0; i < 16; ++i) many += ",http://h:1";
+  CHECK_FALSE(ParseUpstreamUrl(many));  // 17: past the cap
+}

@@ -364,3 +364,88 @@ TEST_CASE("client: a request's own deadline overrides the pool's") {
   auto ok = h.Send({.method = "GET", .target = "/slow"});
   CHECK(ok.status == ClientResult::Status::kOk);
 }
+
+namespace {
+ClientResult SendOn(UpstreamPool& pool, ClientRequest req) {
+  std::promise<ClientResult> p;
+  pool.Send(std::move(req), [&](ClientResult r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+}  // namespace
+
+TEST_CASE("a pool with a dead endpoint and a live one answers every request and ejects the dead one") {
+  Harness h;
+  UpstreamOptions o{.host = "127.0.0.1", .port = 1};  // refused
+  o.more = {{"127.0.0.1", h.port}};
+  o.health = {.eject_after = 3, .eject_for = std::chrono::seconds(30)};
+  UpstreamPool pool(h.runtime.io(), o);
+  for (int i = 0; i < 12; ++i) {
+    auto r = SendOn(pool, {.method = "GET", .target = "/hello"});
+    REQUIRE(r.status == ClientResult::Status::kOk);  // a refused connect goes to the other endpoint
+    CHECK(r.response.status == 200);
+  }
+  CHECK(pool.ejections() == 1);
+}
+
+TEST_CASE("every endpoint ejected: the circuit is open, requests are refused at once with a retry delay") {
+  suite::service::Runtime rt;
+  UpstreamPool pool(rt.io(), UpstreamOptions{.host = "127.0.0.1", .port = 1,
+                                             .health = {.eject_after = 2, .eject_for = std::chrono::seconds(30)}});
+  std::thread t([&] { rt.Run(std::chrono::milliseconds(100)); });
+  CHECK(SendOn(pool, {.method = "GET", .target = "/"}).status == ClientResult::Status::kConnectFailed);
+  CHECK(SendOn(pool, {.method = "GET", .target = "/"}).status == ClientResult::Status::kConnectFailed);
+  const auto open = SendOn(pool, {.method = "POST", .target = "/", .body = "{}"});
+  CHECK(open.status == ClientResult::Status::kUnavailable);
+  CHECK(open.retry_after >= std::chrono::seconds(25));
+  CHECK(open.retry_after <= std::chrono::seconds(30));
+  CHECK(pool.ejections() == 1);
+  rt.RequestStop();
+  t.join();
+}
+
+TEST_CASE("a pooled connection carries at most max_requests_per_connection requests") {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor{io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  const auto where = acceptor.local_endpoint();
+  std::atomic<int> accepted{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> conns;
+  std::thread upstream([&] {  // keep-alive answers until the client closes
+    while (!done) {
+      boost::asio::ip::tcp::socket s(io);
+      boost::system::error_code ec;
+      acceptor.accept(s, ec);
+      if (ec || done) return;
+      ++accepted;
+      conns.emplace_back([s = std::move(s)]() mutable {
+        boost::system::error_code ec;
+        std::string buf;
+        for (;;) {
+          const auto n = boost::asio::read_until(s, boost::asio::dynamic_buffer(buf), "\r\n\r\n", ec);
+          if (ec) return;
+          buf.erase(0, n);
+          boost::asio::write(s, boost::asio::buffer(std::string(
+              "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")), ec);
+        }
+      });
+    }
+  });
+  {
+    suite::service::Runtime rt;
+    UpstreamPool pool(rt.io(), UpstreamOptions{.host = "127.0.0.1", .port = where.port(), .max_requests_per_connection = 2});
+    std::thread t([&] { rt.Run(std::chrono::milliseconds(100)); });
+    for (int i = 0; i < 5; ++i) CHECK(SendOn(pool, {.method = "GET", .target = "/"}).status == ClientResult::Status::kOk);
+    CHECK(accepted == 3);  // 2 + 2 + 1
+    rt.RequestStop();
+    t.join();
+  }  // the pool closes its connections: their threads end
+  done = true;
+  {  // wake the blocking accept
+    boost::asio::io_context poke_io;
+    boost::asio::ip::tcp::socket poke(poke_io);
+    boost::system::error_code ec;
+    poke.connect(where, ec);
+  }
+  upstream.join();
+  for (auto& c : conns) c.join();
+}

@@ -1,5 +1,7 @@
 #include "suite/service/host.hpp"
 
+#include <thread>
+
 #include "suite/observability/log.hpp"
 #include "suite/service/identity_guard.hpp"
 
@@ -12,6 +14,7 @@ HostConfig HostConfig::FromEnv(core::Env& env, std::string service, std::uint16_
   c.port = env.Port("PORT", default_port);
   c.internal_secret = env.Secret("INTERNAL_TOKEN_SECRET", 32);
   c.workers = static_cast<std::size_t>(env.Int("WORKER_THREADS", 4, 1, 256));
+  c.loops = EventLoopsFromEnv(env);
   c.drain = env.Millis("DRAIN_TIMEOUT_MS", 10'000, 0, 600'000);
   // Behind the gateway every request comes from one address (its upstream pool): a per-client
   // cap here would refuse the gateway itself under load, so it defaults to the total cap.
@@ -22,8 +25,13 @@ HostConfig HostConfig::FromEnv(core::Env& env, std::string service, std::uint16_
   return c;
 }
 
+std::size_t EventLoopsFromEnv(core::Env& env) {
+  if (env.Str("EVENT_LOOPS", "1") == "auto") return std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<std::size_t>(env.Int("EVENT_LOOPS", 1, 1, 64));
+}
+
 Host::Host(HostConfig config)
-    : config_(std::move(config)), metrics_(config_.service), workers_({.threads = config_.workers}) {
+    : config_(std::move(config)), runtime_(config_.loops), metrics_(config_.service), workers_({.threads = config_.workers}) {
   obs::SetService(config_.service);
   using Kind = obs::Metrics::Kind;
   metrics_.Expose("worker_pool_threads", "Threads for blocking work (database, password hashing)", Kind::kGauge, {},
@@ -56,12 +64,12 @@ http::Server& Listen(http::Server& server, const std::vector<http::Listener>& li
 
 http::Server& Host::Serve(const std::vector<http::Listener>& listeners, http::ServerOptions options,
                           http::HeadHandler handler) {
-  return Listen(Own<http::Server>(io(), std::move(options), metrics_, std::move(handler)), listeners, failed_);
+  return Listen(Own<http::Server>(loops(), std::move(options), metrics_, std::move(handler)), listeners, failed_);
 }
 
 http::Server& Host::Serve(const std::vector<http::Listener>& listeners, http::ServerOptions options,
                           http::Handler handler) {
-  return Listen(Own<http::Server>(io(), std::move(options), metrics_, std::move(handler)), listeners, failed_);
+  return Listen(Own<http::Server>(loops(), std::move(options), metrics_, std::move(handler)), listeners, failed_);
 }
 
 void Host::ServeApi() {

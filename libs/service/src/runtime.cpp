@@ -12,10 +12,32 @@ namespace suite::service {
 namespace net = boost::asio;
 using namespace std::chrono_literals;
 
+// An io_context whose pending work can be destroyed before the context itself.
+struct Loop : net::io_context {
+  // Concurrency hint 1: one thread runs it, so Asio's scheduler takes its single-thread paths
+  // (a handler posted from the loop's own thread skips the shared queue).
+  Loop() : net::io_context(1) {}
+  void DropPendingWork() { shutdown(); }
+};
+
 struct Runtime::Impl {
-  explicit Impl(std::size_t n) : threads(n), signals(io, SIGTERM, SIGINT), hangups(io) {}
-  std::size_t threads;
-  net::io_context io;
+  explicit Impl(std::size_t n) : owned(MakeLoops(n)), io(*owned[0]), signals(io, SIGTERM, SIGINT), hangups(io) {
+    for (auto& l : owned) loops.push_back(l.get());
+  }
+  // Every loop's pending work (coroutine frames, with what they hold) goes while every loop still
+  // exists: a frame on one loop may hold the last reference to objects bound to another (a
+  // server's acceptors and timers).
+  ~Impl() {
+    for (auto& l : owned) l->DropPendingWork();
+  }
+  static std::vector<std::unique_ptr<Loop>> MakeLoops(std::size_t n) {
+    std::vector<std::unique_ptr<Loop>> v;
+    for (std::size_t i = 0; i < std::max<std::size_t>(n, 1); ++i) v.push_back(std::make_unique<Loop>());
+    return v;
+  }
+  std::vector<std::unique_ptr<Loop>> owned;
+  http::Loops loops;
+  net::io_context& io;
   net::signal_set signals;
   net::signal_set hangups;
   std::function<void()> reload;
@@ -36,9 +58,10 @@ struct Runtime::Impl {
   std::vector<std::function<bool()>> drains;
 };
 
-Runtime::Runtime(std::size_t io_threads) : impl_(std::make_unique<Impl>(io_threads)) {}
+Runtime::Runtime(std::size_t loops) : impl_(std::make_unique<Impl>(loops)) {}
 Runtime::~Runtime() = default;
 net::io_context& Runtime::io() { return impl_->io; }
+const http::Loops& Runtime::loops() const { return impl_->loops; }
 
 void Runtime::OnStop(std::function<void()> begin, std::function<bool()> drained) {
   std::lock_guard lock(impl_->mu);
@@ -58,7 +81,8 @@ void Runtime::OnReload(std::function<void()> fn) {
 
 int Runtime::Run(std::chrono::milliseconds drain_timeout) {
   auto& io = impl_->io;
-  auto work = net::make_work_guard(io);
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+  for (auto* l : impl_->loops) work.push_back(net::make_work_guard(*l));
   net::steady_timer poll(io);
   std::chrono::steady_clock::time_point deadline;
   std::function<void()> check = [&] {
@@ -69,8 +93,8 @@ int Runtime::Run(std::chrono::milliseconds drain_timeout) {
     }
     if (all || std::chrono::steady_clock::now() >= deadline) {
       if (!all) obs::Warn("drain timeout reached; stopping with work in flight");
-      work.reset();
-      io.stop();
+      for (auto& w : work) w.reset();
+      for (auto* l : impl_->loops) l->stop();
       return;
     }
     poll.expires_after(20ms);
@@ -91,7 +115,12 @@ int Runtime::Run(std::chrono::milliseconds drain_timeout) {
     check();
   });
   std::vector<std::thread> extra;
-  for (std::size_t i = 1; i < impl_->threads; ++i) extra.emplace_back([&] { io.run(); });
+  for (std::size_t i = 1; i < impl_->loops.size(); ++i)
+    extra.emplace_back([this, i] {
+      http::SetThisLoop(i);
+      impl_->loops[i]->run();
+    });
+  http::SetThisLoop(0);
   io.run();
   for (auto& t : extra) t.join();
   obs::Info("stopped");

@@ -102,6 +102,7 @@ suite::service::HostConfig Config::Host() const {
   h.bind = bind;
   h.workers = 1;  // /ready only: the request path never blocks
   h.drain = drain;
+  h.loops = loops;
   return h;
 }
 
@@ -207,6 +208,7 @@ Config Config::FromEnv(suite::core::Env& env) {
   if (!c.docs_dir.empty() && !std::ifstream(c.docs_dir + "/openapi.json"))
     env.Fail("DOCS_DIR", "has no openapi.json (the build makes it: build/<preset>/docs)");
   c.drain = env.Millis("DRAIN_TIMEOUT_MS", 10'000, 0, 600'000);
+  c.loops = suite::service::EventLoopsFromEnv(env);
   return c;
 }
 

@@ -51,6 +51,7 @@ struct Config {
   Cors cors;                                     ///< CORS_ORIGINS (default: none)
   std::chrono::seconds identity_ttl{30};         ///< the upstream timeout, rounded up
   std::chrono::milliseconds drain{10'000};
+  std::size_t loops = 1;  ///< EVENT_LOOPS: one acceptor, upstream pools and Redis connection each
   bool access_events = true;                     ///< ACCESS_EVENTS: every answer to the audit stream
   suite::audit::PublisherOptions access_events_spool;  ///< AUDIT_SPOOL_DIR, AUDIT_SPOOL_BYTES, AUDIT_SPOOL_SYNC_MS
   std::string docs_dir;                          ///< DOCS_DIR: GET /docs and /openapi.json (empty: 404)

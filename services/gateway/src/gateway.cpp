@@ -31,35 +31,40 @@ std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
 
 namespace {
 std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> MakePools(const Config& config,
-                                                                             boost::asio::io_context& io) {
+                                                                             const suite::http::Loops& loops) {
   std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> pools;
-  for (const auto& [name, options] : config.upstreams) pools[name] = std::make_unique<suite::http::UpstreamPool>(io, options);
+  for (const auto& [name, options] : config.upstreams) pools[name] = std::make_unique<suite::http::UpstreamPool>(loops, options);
   return pools;
 }
 }  // namespace
 
-Gateway::Gateway(std::shared_ptr<const Config> config, boost::asio::io_context& io, const suite::http::Router& local,
-                 suite::redis::Client& redis, suite::obs::Metrics& metrics)
+Gateway::Gateway(std::shared_ptr<const Config> config, const suite::http::Loops& loops, const suite::http::Router& local,
+                 std::vector<suite::redis::Client*> redis, suite::obs::Metrics& metrics)
     : config_(config),
       metrics_(metrics),
       jwt_(config->jwt_secret),
       signer_(config->internal_secret, config->identity_ttl),
-      redis_limiter_(redis, false),
+      redis_limiter_(std::move(redis), false),
       limiter_(redis_limiter_, config->rate_limit_fallback, metrics),
-      pools_(MakePools(*config, io)),
+      pools_(MakePools(*config, loops)),
       auth_user_(*pools_.at("auth-user")),
-      jwks_(std::make_shared<JwksCache>(io, auth_user_, signer_, config->jwks)),
+      jwks_(std::make_shared<JwksCache>(*loops.front(), auth_user_, signer_, config->jwks)),
       key_verifier_(auth_user_, signer_),
       user_keys_(key_verifier_, config->user_keys),
-      revocations_(io, config->redis, "api-key-revocations"),
+      revocations_(*loops.front(), config->redis, "api-key-revocations"),
       proxy_(signer_, local, metrics, config->identity_ttl) {
   if (config->access_events) {
-    events_redis_ = std::make_unique<suite::redis::Client>(io, config->redis, "access-events");
+    events_redis_ = std::make_unique<suite::redis::Client>(*loops.front(), config->redis, "access-events");
     events_redis_->Start();
     events_ = std::make_unique<suite::audit::Publisher>(*events_redis_, config->access_events_spool);
     events_redis_->ExportMetrics(metrics);
     events_->ExportMetrics(metrics);
   }
+  for (const auto& [name, pool] : pools_)
+    metrics.Expose("gateway_upstream_ejections_total",
+                   "Upstream endpoints ejected after failures in a row (passive health), by upstream",
+                   suite::obs::Metrics::Kind::kCounter, {{"upstream", name}},
+                   [p = pool.get()] { return static_cast<double>(p->ejections()); });
   chain_.store(Build(config));
   jwks_->Start();
   revocations_.Subscribe({suite::security::kApiKeyRevocations},
@@ -99,7 +104,11 @@ void Gateway::Reload(std::shared_ptr<const Config> config) {
   if (config->upstreams.size() != config_->upstreams.size() ||
       !std::equal(config->upstreams.begin(), config->upstreams.end(), config_->upstreams.begin(),
                   [](const auto& a, const auto& b) {
-                    return a.first == b.first && a.second.host == b.second.host && a.second.port == b.second.port;
+                    const auto x = a.second.Endpoints(), y = b.second.Endpoints();
+                    return a.first == b.first &&
+                           std::equal(x.begin(), x.end(), y.begin(), y.end(), [](const auto& p, const auto& q) {
+                             return p.host == q.host && p.port == q.port;
+                           });
                   })) {
     suite::obs::Error("configuration not reloaded: upstreams changed (a restart applies them)");
     return;

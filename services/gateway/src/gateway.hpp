@@ -31,8 +31,10 @@ std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
 
 class Gateway {
  public:
-  Gateway(std::shared_ptr<const Config> config, boost::asio::io_context& io, const suite::http::Router& local,
-          suite::redis::Client& redis, suite::obs::Metrics& metrics);
+  /// `redis`: the rate limit's connections, one per loop of `loops` (loop 0 also runs the
+  /// control plane: key sets, revocations, access events).
+  Gateway(std::shared_ptr<const Config> config, const suite::http::Loops& loops, const suite::http::Router& local,
+          std::vector<suite::redis::Client*> redis, suite::obs::Metrics& metrics);
   ~Gateway();
   /// For suite::http::Server: runs each request head through the current chain.
   suite::http::HeadHandler Handler() const;

@@ -1,5 +1,7 @@
 #include "local_routes.hpp"
 
+#include <algorithm>
+
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -15,9 +17,12 @@ namespace gateway {
 using suite::http::Request;
 using suite::http::Response;
 
-std::function<std::string()> RedisReadiness(const Config& config, const suite::redis::Client& redis) {
+std::function<std::string()> RedisReadiness(const Config& config, std::vector<suite::redis::Client*> redis) {
   const bool needs_redis = config.rate_limit.enabled && config.rate_limit_fallback.mode == FailureMode::kClosed;
-  return [&redis, needs_redis] { return redis.connected() ? "ok" : needs_redis ? "unavailable" : "degraded"; };
+  return [redis = std::move(redis), needs_redis] {
+    const bool up = std::all_of(redis.begin(), redis.end(), [](const auto* c) { return c->connected(); });
+    return up ? "ok" : needs_redis ? "unavailable" : "degraded";
+  };
 }
 
 void RegisterLocalRoutes(suite::http::Router& router, suite::http::Offload& workers,

@@ -20,5 +20,6 @@ void RegisterDocs(suite::http::Router& router, const std::string& dir);
 
 /// Redis as /ready sees it. Without Redis the gateway still serves (limits by the failure mode):
 /// "degraded", not a reason to leave the load balancer, unless the mode is to refuse.
-std::function<std::string()> RedisReadiness(const Config& config, const suite::redis::Client& redis);
+/// "ok" while every one of the rate limit's connections (one per loop) is up.
+std::function<std::string()> RedisReadiness(const Config& config, std::vector<suite::redis::Client*> redis);
 }  // namespace gateway

@@ -61,12 +61,19 @@ Task<Response> Proxy::Local(RequestContext& ctx) const {
 Response Proxy::Failed(RequestContext& ctx, const suite::http::Upstream& upstream,
                        const suite::http::ClientResult& r) const {
   using Status = suite::http::ClientResult::Status;
-  const char* kind = r.status == Status::kTimeout ? "timeout" : r.status == Status::kConnectFailed ? "connect" : "protocol";
+  const char* kind = r.status == Status::kTimeout         ? "timeout"
+                     : r.status == Status::kConnectFailed ? "connect"
+                     : r.status == Status::kUnavailable   ? "circuit_open"
+                                                          : "protocol";
   errors_.Add({{"upstream", upstream.name()}, {"kind", kind}}).Increment();
   suite::obs::Warn("upstream failed", {{"request_id", ctx.req().request_id}, {"upstream", upstream.name()}, {"error", r.error}});
   ctx.reason = kind;
   if (r.status == Status::kTimeout)
     return suite::http::ErrorReply(ApiError(ErrorCode::kUpstreamTimeout, "Upstream service timed out"), ctx.req().request_id);
+  if (r.status == Status::kUnavailable)  // every endpoint ejected: refused without trying
+    return suite::http::ErrorReply(
+        ApiError(ErrorCode::kServiceUnavailable, "Upstream service unavailable").RetryAfter(r.retry_after),
+        ctx.req().request_id);
   if (r.status == Status::kConnectFailed)
     return suite::http::ErrorReply(
         ApiError(ErrorCode::kServiceUnavailable, "Upstream service unavailable").RetryAfter(std::chrono::seconds(1)),

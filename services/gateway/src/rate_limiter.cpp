@@ -1,5 +1,7 @@
 #include "rate_limiter.hpp"
 
+#include "suite/http/loop.hpp"
+
 #include "routes.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/http/resume.hpp"
@@ -42,8 +44,9 @@ return {1, limit - count - 1, reset, quota - used}
 constexpr long long kDay = 86'400;
 }  // namespace
 
-RedisRateLimiter::RedisRateLimiter(suite::redis::Client& redis, bool fail_open, const suite::core::Clock& clock)
-    : redis_(redis), fail_open_(fail_open), clock_(clock), script_(kScript) {}
+RedisRateLimiter::RedisRateLimiter(std::vector<suite::redis::Client*> per_loop, bool fail_open,
+                                   const suite::core::Clock& clock)
+    : redis_(std::move(per_loop)), fail_open_(fail_open), clock_(clock), script_(kScript) {}
 
 std::string RateBucket(const suite::security::Identity& id, std::string_view client_ip) {
   if (!id.api_key_id.empty()) return "{key:" + id.api_key_id + "}";
@@ -72,7 +75,7 @@ Task<Decision> RedisRateLimiter::Check(LimitRequest r) {
   std::vector<std::string> args = {std::to_string(r.limit), std::to_string(window_ms), suite::core::NewUuid(),
                                    std::to_string(r.daily_quota), std::to_string(to_midnight + 3600)};
   return suite::http::Resume<Decision>([this, r, to_midnight, keys = std::move(keys), args = std::move(args)](auto done) mutable {
-    redis_.Eval(script_, std::move(keys), std::move(args), [this, r, to_midnight, done](suite::redis::Reply reply) {
+    suite::http::ForThisLoop(redis_)->Eval(script_, std::move(keys), std::move(args), [this, r, to_midnight, done](suite::redis::Reply reply) {
       Decision d;
       d.limit = r.limit;
       d.quota = r.daily_quota;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "rate_limit_config.hpp"
 #include "context.hpp"
@@ -48,7 +49,12 @@ class RateLimitBackend {
 class RedisRateLimiter final : public RateLimitBackend {
  public:
   /// `fail_open`: when Redis does not answer, let requests through (counted as degraded).
-  RedisRateLimiter(suite::redis::Client& redis, bool fail_open, const suite::core::Clock& clock = suite::core::Clock::System());
+  RedisRateLimiter(suite::redis::Client& redis, bool fail_open, const suite::core::Clock& clock = suite::core::Clock::System())
+      : RedisRateLimiter(std::vector<suite::redis::Client*>{&redis}, fail_open, clock) {}
+  /// One connection per event loop: a request's script goes out on its own loop's connection,
+  /// pipelined with the other requests of that loop.
+  RedisRateLimiter(std::vector<suite::redis::Client*> per_loop, bool fail_open,
+                   const suite::core::Clock& clock = suite::core::Clock::System());
   suite::http::Task<Decision> Check(LimitRequest request) override;
   /// The keys, spelled in one place: the window's log and the day's count share the caller's
   /// {hash tag}, so one script touching both stays in one Redis Cluster slot.
@@ -57,7 +63,7 @@ class RedisRateLimiter final : public RateLimitBackend {
   static long long SecondsToMidnight(const suite::core::Clock& clock);
 
  private:
-  suite::redis::Client& redis_;
+  std::vector<suite::redis::Client*> redis_;
   bool fail_open_;
   const suite::core::Clock& clock_;
   suite::redis::Script script_;

@@ -1,16 +1,23 @@
 #pragma once
-/// A pooled keep-alive HTTP/1.1 client for one upstream (host:port). Connections are reused
-/// (an idle one is checked for a peer close before it carries a request). A request is sent a
-/// second time, on a fresh connection, only when it cannot have been acted on: not one byte of
-/// it was written, or it is idempotent and a reused connection closed before any response byte.
-/// `done` is always called exactly once, even when Beast refuses to frame the request.
+/// A pooled keep-alive HTTP/1.1 client for one upstream: one or more endpoints (its replicas),
+/// the least loaded taking each request, each ejected for a while after failures in a row
+/// (suite/http/endpoints.hpp; all ejected: refused at once, kUnavailable). Connections are
+/// reused up to `max_requests_per_connection` (an idle one is checked for a peer close before it
+/// carries a request). A request is sent a second time, on a fresh connection (another endpoint
+/// when there is one), only when it cannot have been acted on: the connection could not be made,
+/// not one byte of it was written, or it is idempotent and a reused connection closed before any
+/// response byte. `done` is always called exactly once, even when Beast refuses to frame it.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "suite/http/endpoints.hpp"
+#include "suite/http/loop.hpp"
 #include "suite/http/message.hpp"
 #include "suite/http/task.hpp"
 
@@ -30,20 +37,32 @@ struct ClientRequest {
 };
 
 struct ClientResult {
-  enum class Status { kOk, kConnectFailed, kTimeout, kFailed };
+  /// kUnavailable: every endpoint is ejected (the circuit is open); nothing was sent.
+  enum class Status { kOk, kConnectFailed, kTimeout, kFailed, kUnavailable };
   Status status = Status::kFailed;
   Response response;
   std::string error;  ///< for logs only
+  std::chrono::seconds retry_after{0};  ///< kUnavailable: until an endpoint is tried again
+};
+
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 80;
 };
 
 struct UpstreamOptions {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  ///< the first endpoint
   std::uint16_t port = 80;
-  std::size_t max_idle = 64;
+  std::vector<Endpoint> more;      ///< further endpoints of the same service
+  std::size_t max_idle = 64;       ///< idle connections kept per endpoint and loop
+  std::size_t max_requests_per_connection = 1000;  ///< then it is closed (nginx's keepalive_requests)
+  EndpointHealth health;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::milliseconds idle_ttl{30'000};  ///< below the upstream's keep-alive timeout
   std::size_t max_response_body = 16 * 1024 * 1024;
+
+  std::vector<Endpoint> Endpoints() const;
 };
 
 /// Where a route's requests go: a seam, so that the gateway's forwarding is tested without
@@ -57,23 +76,29 @@ class Upstream {
   virtual const std::string& name() const = 0;
 };
 
+/// One pool of connections per event loop: a request goes out on its caller's loop.
 class UpstreamPool final : public Upstream {
  public:
   UpstreamPool(boost::asio::io_context& io, UpstreamOptions options);
+  UpstreamPool(const Loops& loops, UpstreamOptions options);
   ~UpstreamPool() override;
-  /// `done` runs on the pool's strand.
+  /// `done` runs on the caller's loop (loop 0 for a caller on no loop).
   void Send(ClientRequest request, std::function<void(ClientResult)> done);
   Task<ClientResult> Call(ClientRequest request) override;
   const std::string& name() const override { return name_; }
   const UpstreamOptions& options() const;
+  /// Endpoint ejections so far, every loop's (a counter for /metrics).
+  std::uint64_t ejections() const;
 
  private:
   struct Impl;
-  std::shared_ptr<Impl> impl_;
+  std::vector<std::shared_ptr<Impl>> impls_;  ///< one per loop
   std::string name_;
+  std::shared_ptr<std::atomic<std::uint64_t>> ejections_;
 };
 
-/// Parses "http://host:port" (no path); nullopt when malformed.
+/// Parses "http://host:port" (no path), or several such URLs separated by commas (the
+/// endpoints of one upstream, at most 16); nullopt when malformed.
 std::optional<UpstreamOptions> ParseUpstreamUrl(std::string_view url);
 
 }  // namespace suite::http

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "suite/core/config.hpp"
+#include "suite/http/loop.hpp"
 #include "suite/http/message.hpp"
 #include "suite/http/task.hpp"
 #include "suite/observability/metrics.hpp"
@@ -85,13 +86,20 @@ class BodyReader {
 /// connection after the answer (the rest of the upload is drained, not reset).
 using HeadHandler = std::function<Task<Response>(RequestPtr, BodyReader&)>;
 
-/// Runs on the threads that run `io` (suite::service::Runtime's).
+/// Runs on the given event loops (suite::service::Runtime's), each run by one thread: every
+/// listener gets one acceptor per loop (SO_REUSEPORT, so the kernel spreads connections) and a
+/// connection lives on the loop that accepted it. Handlers run on that loop.
 class Server {
  public:
   /// `handler` gets each request with its body read (under `options.body_limit`).
-  Server(boost::asio::io_context& io, ServerOptions options, obs::Metrics& metrics, Handler handler);
+  Server(Loops loops, ServerOptions options, obs::Metrics& metrics, Handler handler);
   /// `handler` gets each request's head; `options.body_limit` caps what any route may allow.
-  Server(boost::asio::io_context& io, ServerOptions options, obs::Metrics& metrics, HeadHandler handler);
+  Server(Loops loops, ServerOptions options, obs::Metrics& metrics, HeadHandler handler);
+  /// One loop.
+  Server(boost::asio::io_context& io, ServerOptions options, obs::Metrics& metrics, Handler handler)
+      : Server(Loops{&io}, std::move(options), metrics, std::move(handler)) {}
+  Server(boost::asio::io_context& io, ServerOptions options, obs::Metrics& metrics, HeadHandler handler)
+      : Server(Loops{&io}, std::move(options), metrics, std::move(handler)) {}
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -23,7 +23,7 @@
 namespace suite::service {
 
 /// An internal service's environment: PORT, BIND_ADDRESS, INTERNAL_TOKEN_SECRET, WORKER_THREADS,
-/// DRAIN_TIMEOUT_MS, JSON_MAX_DEPTH, JSON_MAX_ELEMENTS and the server's limits
+/// EVENT_LOOPS, DRAIN_TIMEOUT_MS, JSON_MAX_DEPTH, JSON_MAX_ELEMENTS and the server's limits
 /// (http::ServerOptionsFromEnv).
 struct HostConfig {
   std::string service;
@@ -31,12 +31,16 @@ struct HostConfig {
   std::uint16_t port = 0;
   std::string internal_secret;   ///< verifies the gateway's identity tokens (ServeApi)
   std::size_t workers = 4;       ///< blocking work: database, password hashing, /ready
+  std::size_t loops = 1;         ///< event loops, one thread each (suite/http/loop.hpp)
   std::chrono::milliseconds drain{10'000};
   http::ServerOptions server;    ///< limits, timeouts and connection caps
   core::JsonLimits json;         ///< request bodies: max_bytes = the body limit
 
   static HostConfig FromEnv(core::Env& env, std::string service, std::uint16_t default_port);
 };
+
+/// EVENT_LOOPS: 1 to 64, or "auto" (one per core); 1 when unset.
+std::size_t EventLoopsFromEnv(core::Env& env);
 
 class Host {
  public:
@@ -46,7 +50,9 @@ class Host {
   Host& operator=(const Host&) = delete;
 
   Runtime& runtime() { return runtime_; }
+  /// Loop 0: the control plane's, and the only one when there is one.
   boost::asio::io_context& io() { return runtime_.io(); }
+  const http::Loops& loops() const { return runtime_.loops(); }
   obs::Metrics& metrics() { return metrics_; }
   WorkerPool& workers() { return workers_; }
   /// The routes ServeApi() serves.
@@ -75,7 +81,8 @@ class Host {
     return ref;
   }
 
-  /// Serves `handler` on each listener (bound now: a busy port fails Run() with exit code 1).
+  /// Serves `handler` on each listener (bound now: a busy port fails Run() with exit code 1),
+  /// on every loop (one SO_REUSEPORT acceptor each).
   http::Server& Serve(const std::vector<http::Listener>& listeners, http::ServerOptions options,
                       http::HeadHandler handler);
   http::Server& Serve(const std::vector<http::Listener>& listeners, http::ServerOptions options,

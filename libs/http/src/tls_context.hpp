@@ -1,0 +1,19 @@
+#pragma once
+// Internal to the server: what every TLS listener's context gets beyond its certificate (plain
+// OpenSSL, no Asio): ALPN, session resumption by tickets under rotating keys.
+#include <openssl/ssl.h>
+
+#include <chrono>
+
+namespace suite::http::detail {
+
+/// How long a session ticket stays valid; its key serves new tickets for this long, then only
+/// decrypts old ones for as long again, then is gone (a stolen key opens two hours of sessions).
+inline constexpr std::chrono::seconds kTicketLifetime{3600};
+
+/// ALPN (http/1.1 only: a client offering only h2 gets no ALPN answer and speaks HTTP/1.1 or
+/// leaves), tickets sealed by the process's rotating keys (shared by every context, so a
+/// certificate reload keeps sessions resumable), the ticket lifetime.
+void ConfigureTlsContext(SSL_CTX* ctx);
+
+}  // namespace suite::http::detail
