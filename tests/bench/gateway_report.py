@@ -1,0 +1,130 @@
+"""Prints tests/bench/gateway.sh's tables and issue 12's targets from its TSV files.
+Usage: gateway_report.py results.tsv [idle.tsv] [idle connections]"""
+import csv
+import statistics
+import sys
+
+rows = [r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t") if r["round"] != "0"]
+idle_rows = list(csv.DictReader(open(sys.argv[2]), delimiter="\t")) if len(sys.argv) > 2 and sys.argv[2] else []
+idle_n = sys.argv[3] if len(sys.argv) > 3 else "?"
+
+LABEL = {
+    "up": "upstream direct", "n1h": "nginx, 1 worker, HTTP", "n1t": "nginx, 1 worker, TLS",
+    "n2h": "nginx, 2 workers, HTTP", "n2t": "nginx, 2 workers, TLS",
+    "f1h": "ours, no filters, 1 loop, HTTP", "f1t": "ours, no filters, 1 loop, TLS",
+    "a1h": "ours, every filter, 1 loop, HTTP", "a1t": "ours, every filter, 1 loop, TLS",
+    "f2h": "ours, no filters, 2 loops, HTTP", "f2t": "ours, no filters, 2 loops, TLS",
+    "a2h": "ours, every filter, 2 loops, HTTP", "a2t": "ours, every filter, 2 loops, TLS",
+    "ours": "ours: gateway + processing + audit, PostgreSQL and Redis", "fastapi": "seed 000 on FastAPI (uvicorn, 1 process)",
+}
+NGINX_OF = {s: "n" + s[1:] for s in ("f1h", "f1t", "a1h", "a1t", "f2h", "f2t", "a2h", "a2t")}
+
+
+def by(part):
+    out = {}
+    for r in rows:
+        if r["part"] == part:
+            out.setdefault(r["scen"], []).append(r)
+    return out
+
+
+def med(rs, field):
+    return statistics.median(float(r[field]) for r in rs)
+
+
+def ratio(part, a, b, field="rps"):
+    """Median over rounds of a/b, each round's two figures side by side."""
+    d = by(part)
+    if a not in d or b not in d:
+        return None
+    pairs = {r["round"]: float(r[field]) for r in d[b]}
+    vals = [float(r[field]) / pairs[r["round"]] for r in d[a] if r["round"] in pairs and pairs[r["round"]] > 0]
+    return statistics.median(vals) if vals else None
+
+
+targets = []
+
+
+def target(text, ok, figure):
+    targets.append(f"| {text} | {figure} | {'met' if ok else 'NOT met'} |")
+
+
+proxy = by("proxy")
+if proxy:
+    print(f"\n## Proxy: POST /process, wrk -t2, medians of {len(proxy.get('up', []))} rounds\n")
+    print("| target | req/s | p50 ms | p99 ms | proxy CPU-µs/req | × nginx req/s (same protocol, workers = loops) "
+          "| upstream CPU-µs/req | Redis CPU-µs/req |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for s in LABEL:
+        if s not in proxy:
+            continue
+        rs = proxy[s]
+        x = ratio("proxy", s, NGINX_OF[s]) if s in NGINX_OF else None
+        cpu = "" if s == "up" else "%.1f" % med(rs, "cpu_proxy")
+        xs = "" if x is None else "%.2f" % x
+        print(f"| {LABEL[s]} | {med(rs, 'rps'):,.0f} | {med(rs, 'p50_us') / 1000:.2f} | {med(rs, 'p99_us') / 1000:.2f} "
+              f"| {cpu} | {xs} "
+              f"| {med(rs, 'cpu_upstream'):.1f} | {med(rs, 'cpu_redis'):.1f} |")
+    for s in ("a1h", "a1t", "a2h", "a2t"):
+        x = ratio("proxy", s, NGINX_OF[s])
+        if x is None:
+            continue
+        cpu, ncpu = med(proxy[s], "cpu_proxy"), med(proxy[NGINX_OF[s]], "cpu_proxy")
+        target(f"{LABEL[s]}: ≥ 1.0× nginx's req/s", x >= 1.0, f"{x:.2f}×")
+        target(f"{LABEL[s]}: ≤ nginx's CPU-µs per request", cpu <= ncpu, f"{cpu:.1f} vs {ncpu:.1f} µs")
+    for a, f in (("a1h", "f1h"), ("a1t", "f1t"), ("a2h", "f2h"), ("a2t", "f2t")):
+        x = ratio("proxy", a, f)
+        if x is not None:
+            where = LABEL[a].split(", ", 2)[2]
+            target(f"every filter costs ≤ 15% of no-filter throughput ({where})", 1 - x <= 0.15, f"{(1 - x) * 100:.0f}%")
+
+half = by("half")
+if half:
+    print(f"\n## Latency at half of our peak (paced connections), medians of {len(half.get('up', []))} rounds\n")
+    print("| target | req/s | p50 ms | p99 ms | p99 added over the upstream direct | proxy CPU-µs/req |")
+    print("|---|---:|---:|---:|---:|---:|")
+    up99 = med(half["up"], "p99_us") if "up" in half else None
+    for s in ("up", "n1h", "a1h"):
+        if s not in half:
+            continue
+        rs = half[s]
+        added = "" if s == "up" or up99 is None else "%.2f ms" % ((med(rs, "p99_us") - up99) / 1000)
+        cpu = "" if s == "up" else "%.1f" % med(rs, "cpu_proxy")
+        print(f"| {LABEL[s]} | {med(rs, 'rps'):,.0f} | {med(rs, 'p50_us') / 1000:.2f} | {med(rs, 'p99_us') / 1000:.2f} "
+              f"| {added} | {cpu} |")
+    if up99 is not None and "a1h" in half:
+        added = (med(half["a1h"], "p99_us") - up99) / 1000
+        target("p99 at half load: < 1 ms added over the upstream direct", added < 1.0, f"{added:.2f} ms")
+
+e2e = by("e2e")
+if e2e:
+    print(f"\n## POST /process end to end, medians of {len(e2e.get('ours', []))} rounds\n")
+    print("| target | req/s | p50 ms | p99 ms | CPU-µs/req (our three services / uvicorn) |")
+    print("|---|---:|---:|---:|---:|")
+    for s in ("ours", "fastapi"):
+        if s in e2e:
+            rs = e2e[s]
+            print(f"| {LABEL[s]} | {med(rs, 'rps'):,.0f} | {med(rs, 'p50_us') / 1000:.2f} | {med(rs, 'p99_us') / 1000:.2f} "
+                  f"| {med(rs, 'cpu_proxy'):.1f} |")
+    x = ratio("e2e", "ours", "fastapi")
+    if x is not None:
+        target("POST /process end to end: ≥ 25× FastAPI's req/s", x >= 25, f"{x:.1f}×")
+
+if idle_rows:
+    print(f"\n## {idle_n} idle keep-alive connections (one request each)\n")
+    print("| server | protocol | open | RSS before MB | RSS with them MB | KB per connection |")
+    print("|---|---|---:|---:|---:|---:|")
+    for r in idle_rows:
+        n, b, a = int(r["open"]), int(r["rss_before_kb"]), int(r["rss_kb"])
+        per = f"{(a - b) / n:.1f}" if n else ""
+        print(f"| {r['target']} | {r['proto']} | {n:,} | {b / 1024:.1f} | {a / 1024:.1f} | {per} |")
+        if r["target"] == "ours":
+            cap = 100 if r["proto"] == "plain" else 250
+            target(f"{idle_n} idle connections, {r['proto']}: RSS < {cap} MB", a / 1024 < cap and str(n) == idle_n,
+                   f"{a / 1024:.1f} MB, {n:,} open")
+
+if targets:
+    print("\n## Targets of issue 12\n")
+    print("| target | this run | |")
+    print("|---|---:|---|")
+    print("\n".join(targets))
