@@ -18,7 +18,8 @@
 #          ours (every filter, 1 loop) and nginx (1 worker).
 # Prints one table per part and the targets of issue 12, met or not.
 # Usage: tests/bench/gateway.sh [build dir (build/release)]
-#   PARTS="proxy half e2e idle" RUNS=3 DURATION=8s CONNS=64 IDLE_CONNS=10000 RESULTS_DIR=dir
+#   PARTS="proxy half e2e idle" RUNS=3 DURATION=8s CONNS=64 IDLE_CONNS=10000
+#   RESULTS_DIR (default .local/bench) keeps each run's TSV files; gateway_report.py prints them again.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/tests/bench"
@@ -31,7 +32,7 @@ install_deps nginx wrk python3-jwt python3-fastapi python3-uvicorn
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 DIR=$(mktemp -d /tmp/suite-gwbench.XXXXXX); chmod 755 "$DIR"; mkdir -p "$DIR/logs" "$DIR/redis"
-RESULTS=${RESULTS_DIR:-$DIR}; mkdir -p "$RESULTS"
+RESULTS=${RESULTS_DIR:-$ROOT/.local/bench}; mkdir -p "$RESULTS"
 PIDS=()
 cleanup() {
   local i
@@ -107,7 +108,8 @@ wrk_run() {  # wrk_run <url> <key> <conns> <duration> [delay ms]: "rps p50_us p9
   echo "${R[rps]} ${R[p50_us]} ${R[p99_us]} ${R[requests]} ${R[bad]}"
 }
 TCK=$(getconf CLK_TCK)
-TSV="$DIR/results.tsv"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+TSV="$RESULTS/gateway-bench-$STAMP.tsv"  # written as it goes: a failed part keeps the others' rows
 printf 'part\tround\tscen\trps\tp50_us\tp99_us\tbad\tcpu_proxy\tcpu_upstream\tcpu_redis\n' > "$TSV"
 measure() {  # measure <part> <round> <scen> <url> <key> <conns> <duration> <delay> <proxy pids...>
   local part=$1 round=$2 scen=$3 url=$4 key=$5 conns=$6 dur=$7 delay=$8; shift 8
@@ -206,7 +208,7 @@ if has e2e; then
   E2E_JWT=$(jwt_hs256 "$JWT_SECRET" "{\"sub\":\"bench\",\"exp\":$(( $(date +%s) + 86400 ))}")
   mkdir -p "$DIR/fastapi"
   ( cd "$DIR/fastapi" && exec env API_KEY="$API_KEY" JWT_SECRET="$JWT_SECRET" LOG_DIR="$DIR/fastapi/logs" \
-      python3 -m uvicorn main:app --app-dir "$HERE/fastapi_reference" --host 127.0.0.1 --port "$FASTAPI_PORT" \
+      /usr/bin/python3 -m uvicorn main:app --app-dir "$HERE/fastapi_reference" --host 127.0.0.1 --port "$FASTAPI_PORT" \
       --log-level warning --no-access-log ) >"$DIR/logs/fastapi.log" 2>&1 & PIDS+=($!); FASTAPI_PID=$!
   wait_http "http://127.0.0.1:$FASTAPI_PORT/health"
   JWT_SAVED=$JWT; JWT=$E2E_JWT
@@ -221,7 +223,7 @@ if has e2e; then
   JWT=$JWT_SAVED
 fi
 if has idle; then
-  IDLE_TSV="$DIR/idle.tsv"; printf 'target\tproto\topen\trss_before_kb\trss_kb\n' > "$IDLE_TSV"
+  IDLE_TSV="$RESULTS/gateway-idle-$STAMP.tsv"; printf 'target\tproto\topen\trss_before_kb\trss_kb\n' > "$IDLE_TSV"
   idle() {  # idle <target> <proto> <port> <pids...>
     local target=$1 proto=$2 port=$3; shift 3
     local before after open=0 cpid
@@ -249,6 +251,4 @@ if has idle; then
   idle nginx tls "$N1T" "$NGX_n1" $(workers "$NGX_n1")
 fi
 
-cp "$TSV" "$RESULTS/gateway-bench-$(date -u +%Y%m%dT%H%M%SZ).tsv"
-[ -f "${IDLE_TSV:-/nonexistent}" ] && cp "$IDLE_TSV" "$RESULTS/gateway-idle-$(date -u +%Y%m%dT%H%M%SZ).tsv"
 python3 "$HERE/gateway_report.py" "$TSV" "${IDLE_TSV:-}" "$IDLE_CONNS"

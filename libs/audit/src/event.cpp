@@ -71,24 +71,7 @@ class Writer {
         if (s.size() - (lead - 1) < need) s = s.substr(0, lead - 1);
       }
     }
-    out_ += '"';
-    for (unsigned char c : s) {
-      if (c == '"' || c == '\\') {
-        out_ += '\\';
-        out_ += static_cast<char>(c);
-      } else if (c == 0) {
-        out_ += '?';
-      } else if (c < 0x20 || c == 0x7f) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out_ += buf;
-      } else if (c >= 0x80 && !utf8) {
-        out_ += '?';
-      } else {
-        out_ += static_cast<char>(c);
-      }
-    }
-    out_ += '"';
+    core::AppendJsonString(out_, s);
   }
   std::string out_;
 };

@@ -37,12 +37,36 @@ std::array<std::uint32_t, 256> MakeTable() {
 
 }  // namespace
 
-std::uint32_t Crc32c(const void* data, std::size_t n, std::uint32_t crc) {
+namespace {
+std::uint32_t Crc32cTable(const unsigned char* p, std::size_t n, std::uint32_t crc) {
   static const auto kTable = MakeTable();
-  const auto* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
   for (std::size_t i = 0; i < n; ++i) crc = kTable[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
+  return crc;
+}
+#if defined(__x86_64__)
+// SSE 4.2's crc32 instruction computes this very polynomial, 8 bytes at a time (every event of
+// the gateway goes through here: ~1 µs a request with the table, ~0.1 µs with it).
+__attribute__((target("sse4.2"))) std::uint32_t Crc32cHardware(const unsigned char* p, std::size_t n, std::uint32_t crc) {
+  std::uint64_t c = crc;
+  for (; n >= 8; n -= 8, p += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = __builtin_ia32_crc32di(c, word);
+  }
+  auto c32 = static_cast<std::uint32_t>(c);
+  for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
+  return c32;
+}
+#endif
+}  // namespace
+
+std::uint32_t Crc32c(const void* data, std::size_t n, std::uint32_t crc) {
+  const auto* p = static_cast<const unsigned char*>(data);
+#if defined(__x86_64__)
+  static const bool hardware = __builtin_cpu_supports("sse4.2");
+  if (hardware) return ~Crc32cHardware(p, n, ~crc);
+#endif
+  return ~Crc32cTable(p, n, ~crc);
 }
 
 // Two slots, written in turn: a crash while one is written leaves the other, older, valid.

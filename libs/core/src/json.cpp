@@ -130,6 +130,28 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const bool utf8 = IsValidUtf8(s);
+  out.reserve(out.size() + s.size() + 2);
+  out += '"';
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == 0 || (c >= 0x80 && !utf8)) {
+      out += '?';
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+}
+
 bool IsCleanText(std::string_view s) { return s.find('\0') == std::string_view::npos && IsValidUtf8(s); }
 
 std::string AsciiLower(std::string_view s) {

@@ -104,3 +104,16 @@ TEST_CASE("an error about ill-formed bytes neither throws nor echoes them") {
   // A message quoting client bytes still renders (replacement characters).
   CHECK_NOTHROW(suite::core::ErrorBody(suite::core::ErrorCode::kBadRequest, "bad \xb7", "r"));
 }
+
+TEST_CASE("AppendJsonString: escapes, and text that is not UTF-8 becomes clean text") {
+  std::string out;
+  suite::core::AppendJsonString(out, std::string("a\"b\\c\n\x01\x7f", 8));
+  CHECK(out == "\"a\\\"b\\\\c\\u000a\\u0001\\u007f\"");
+  out.clear();
+  suite::core::AppendJsonString(out, std::string("x\xff\xc3\xa9", 4));  // one bad byte: every non-ASCII byte goes
+  CHECK(out == "\"x???\"");
+  out.clear();
+  suite::core::AppendJsonString(out, std::string("caf\xc3\xa9\0!", 7));
+  CHECK(out == "\"caf\xc3\xa9?!\"");
+  CHECK(nlohmann::json::parse(out) == std::string("caf\xc3\xa9?!"));
+}

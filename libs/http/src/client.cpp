@@ -10,6 +10,7 @@
 #include <charconv>
 #include <deque>
 
+#include "head_writer.hpp"
 #include "suite/core/url.hpp"
 #include "suite/http/loop.hpp"
 #include "suite/http/resume.hpp"
@@ -22,6 +23,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = net::ip::tcp;
+using namespace detail;  // head_writer.hpp
 
 struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   Impl(net::io_context& io, const UpstreamOptions& o, std::string n, std::shared_ptr<std::atomic<std::uint64_t>> e)
@@ -80,11 +82,6 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
-  static bool Idempotent(bhttp::verb v) {
-    return v == bhttp::verb::get || v == bhttp::verb::head || v == bhttp::verb::options ||
-           v == bhttp::verb::put || v == bhttp::verb::delete_ || v == bhttp::verb::trace;
-  }
-
   net::awaitable<std::unique_ptr<beast::tcp_stream>> Connect(const Endpoint& ep, beast::error_code& ec) {
     tcp::resolver resolver(strand);
     auto [rec, results] = co_await resolver.async_resolve(
@@ -108,7 +105,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     try {
       co_await Exchange(std::move(req), result);
     } catch (const std::exception& e) {
-      // e.g. Beast refusing to frame the message (a TRACE with a body): a failed exchange,
+      // e.g. an allocation failure, or Beast refusing an answer: a failed exchange,
       // reported to the caller like any other, never an exception lost in a detached coroutine.
       result = {};
       result.status = ClientResult::Status::kFailed;
@@ -144,15 +141,21 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     }
   }
 
+  static bool Idempotent(std::string_view m) {
+    return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE" || m == "TRACE";
+  }
+
   net::awaitable<void> Exchange(ClientRequest req, ClientResult& result) {
-    bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(req.method), req.target, 11};
-    if (out.method() == bhttp::verb::unknown) out.method_string(req.method);
-    for (const auto& [k, v] : req.headers) out.set(k, v);
-    out.keep_alive(true);
-    out.body() = std::move(req.body);
-    out.prepare_payload();
-    const bool head = out.method() == bhttp::verb::head;
-    const bool idempotent = Idempotent(out.method());
+    // What a head written by hand must not carry: a method or target that would break the
+    // request line, a TRACE with content (RFC 9110 9.3.8).
+    if (!IsToken(req.method) || req.target.empty() || req.target.find_first_of(std::string_view(" \r\n\0", 4)) != std::string::npos ||
+        (req.method == "TRACE" && !req.body.empty())) {
+      result.status = ClientResult::Status::kFailed;
+      result.error = "request: cannot be framed (method, target or a TRACE with content)";
+      co_return;
+    }
+    const bool head = req.method == "HEAD";
+    const bool idempotent = Idempotent(req.method);
 
     // At most one more attempt per endpoint, and only for a request nobody can have acted on.
     const std::size_t attempts = std::max<std::size_t>(2, targets.size());
@@ -165,16 +168,31 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
         co_return;
       }
       Target& target = targets[choice->index];
-      const bool retry = co_await Attempt(target, out, req, head, idempotent, result);
+      const bool retry = co_await Attempt(target, req, head, idempotent, result);
       Report(*choice, result);
       if (!retry) co_return;
     }
   }
 
+  // The request's head for one endpoint (its Host), written by hand (head_writer.hpp).
+  static std::string Head(const ClientRequest& req, const Target& target) {
+    std::string out;
+    out.reserve(1024);
+    AppendRequestLine(out, req.method, req.target);
+    AppendField(out, "Host", target.authority);
+    for (const auto& [k, v] : req.headers)
+      if (!NameEquals(k, "host") && !NameEquals(k, "content-length") && !NameEquals(k, "transfer-encoding") &&
+          !NameEquals(k, "connection"))
+        AppendField(out, k, v);
+    if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
+      AppendField(out, "Content-Length", req.body.size());
+    out += "\r\n";
+    return out;
+  }
+
   // One try on one endpoint; true when the request may be sent again (nothing was acted on).
-  net::awaitable<bool> Attempt(Target& target, bhttp::request<bhttp::string_body>& out, const ClientRequest& req,
-                               bool head, bool idempotent, ClientResult& result) {
-    out.set(bhttp::field::host, target.authority);
+  net::awaitable<bool> Attempt(Target& target, const ClientRequest& req, bool head, bool idempotent,
+                               ClientResult& result) {
     std::size_t uses = 0;
     auto stream = TakeIdle(target, uses);
     const bool reused = stream != nullptr;
@@ -185,8 +203,10 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       result.error = "connect " + target.authority + ": " + ec.message();
       co_return targets.size() > 1;  // another endpoint may take it
     }
+    const std::string head_text = Head(req, target);
+    const std::array<net::const_buffer, 2> buffers{net::buffer(head_text), net::buffer(req.body)};
     stream->expires_after(req.timeout.value_or(options.request_timeout));
-    auto [wec, wn] = co_await bhttp::async_write(*stream, out, net::as_tuple(net::use_awaitable));
+    auto [wec, wn] = co_await net::async_write(*stream, buffers, net::as_tuple(net::use_awaitable));
     if (wec) {
       result.status = wec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
       result.error = "write: " + wec.message();

@@ -3,8 +3,10 @@
 // keep-alive until idle, the drain or an error, one log line and metrics per request.
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <array>
 
+#include "head_writer.hpp"
 #include "server_core.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/core/json.hpp"
@@ -287,46 +289,68 @@ class Connection {
     co_await Write(Response::Error(code, message, id), false, 11);
   }
 
+  // The answer: our head (written by hand, head_writer.hpp) and the body in one gathered write.
   net::awaitable<bool> Write(const Response& res, bool keep_alive, unsigned version,
                              const Request* req = nullptr) {
-    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
-    for (const auto& [k, v] : core.options.extra_headers) out.set(k, v);
-    for (const auto& [k, v] : res.headers) out.set(k, v);
+    const bool head = req != nullptr && req->method == "HEAD";
+    const int code = res.status;
+    const bool bodiless = (code >= 100 && code < 200) || code == 204 || code == 304;
+    std::string out;
+    out.reserve(512);
+    AppendStatusLine(out, version, code, bhttp::obsolete_reason(static_cast<bhttp::status>(code)));
+    // The common headers (security headers...), unless the answer sets its own of that name.
+    for (const auto& [k, v] : core.options.extra_headers)
+      if (std::none_of(res.headers.begin(), res.headers.end(), [&](const auto& h) { return NameEquals(h.first, k); }))
+        AppendField(out, k, v);
+    // The answer's own, every one (two Set-Cookie stay two); framing is ours alone.
+    for (const auto& [k, v] : res.headers)
+      if (!Framing(k) && !(req != nullptr && Timing(k))) AppendField(out, k, v);
     if (req != nullptr) {
-      out.set("x-request-id", req->request_id);
+      AppendField(out, "x-request-id", req->request_id);
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - req->start).count();
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.2fms", static_cast<double>(us) / 1000.0);
-      out.set("x-response-time", buf);  // seed 003
+      AppendField(out, "x-response-time", buf);  // seed 003
       std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(us) / 1e6);
-      out.set("x-process-time", buf);   // seed 001: seconds
+      AppendField(out, "x-process-time", buf);   // seed 001: seconds
     }
-    out.keep_alive(keep_alive);
-    const bool head = req != nullptr && req->method == "HEAD";
-    if (!head) out.body() = res.body;
-    out.prepare_payload();
-    if (head) {
+    if (version >= 11 && !keep_alive) AppendField(out, "Connection", "close");
+    if (version < 11 && keep_alive) AppendField(out, "Connection", "keep-alive");
+    if (!bodiless) {
       // A HEAD answer describes the GET body: keep a forwarded Content-Length, else our own.
-      const auto cl = res.Header("content-length");
-      if (!cl.empty()) out.set(bhttp::field::content_length, cl);
-      else out.content_length(res.body.size());
+      const auto forwarded = head ? res.Header("content-length") : std::string_view();
+      if (!forwarded.empty() && IsSafeFieldValue(forwarded)) AppendField(out, "Content-Length", forwarded);
+      else AppendField(out, "Content-Length", res.body.size());
     }
+    out += "\r\n";
+    const std::array<net::const_buffer, 2> buffers{
+        net::buffer(out), head || bodiless ? net::const_buffer() : net::buffer(res.body)};
     beast::get_lowest_layer(stream).expires_after(core.options.write_timeout);
-    auto [ec, n] = co_await bhttp::async_write(stream, out, net::as_tuple(net::use_awaitable));
+    auto [ec, n] = co_await net::async_write(stream, buffers, net::as_tuple(net::use_awaitable));
     co_return !ec;
+  }
+  // Written by the server from the message itself, never copied from a handler's answer.
+  static bool Framing(std::string_view name) {
+    return NameEquals(name, "content-length") || NameEquals(name, "transfer-encoding") ||
+           NameEquals(name, "connection") || NameEquals(name, "keep-alive");
+  }
+  static bool Timing(std::string_view name) {
+    return NameEquals(name, "x-request-id") || NameEquals(name, "x-response-time") || NameEquals(name, "x-process-time");
   }
 
   void Observe(const Request& req, const Response& res) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - req.start).count();
     core.metrics.ObserveRequest(req.method, req.route, res.status, secs);
-    obs::Info("request", {{"request_id", req.request_id},
-                          {"trace_id", req.trace_id},
-                          {"method", req.method},
-                          {"path", req.path},
-                          {"status_code", res.status},
-                          {"duration_ms", std::round(secs * 1e5) / 100.0},
-                          {"client", req.remote_ip}});
+    // Written per request: built without a JSON document.
+    obs::LogFields(obs::Level::kInfo, "request",
+                   {{"client", req.remote_ip},
+                    {"duration_ms", std::round(secs * 1e5) / 100.0},
+                    {"method", req.method},
+                    {"path", req.path},
+                    {"request_id", req.request_id},
+                    {"status_code", res.status},
+                    {"trace_id", req.trace_id}});
   }
 
   ServerCore& core;

@@ -35,6 +35,11 @@ nlohmann::json ParseJsonBody(std::string_view text, const JsonLimits& limits = {
 /// Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 bool IsValidUtf8(std::string_view s);
 
+/// Appends `s` as a JSON string (quoted, escaped). Text that is not UTF-8 (a client's raw bytes)
+/// has its non-ASCII bytes replaced by '?', and U+0000 (which storage cannot hold) too: the
+/// result is always valid JSON of clean text. For writers that build JSON without a document.
+void AppendJsonString(std::string& out, std::string_view s);
+
 /// Valid UTF-8 without U+0000: what every text field must be before it reaches storage.
 bool IsCleanText(std::string_view s);
 

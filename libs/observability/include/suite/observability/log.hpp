@@ -2,6 +2,7 @@
 /// One JSON object per line on stdout; thread-safe; fields given by the caller.
 #include <nlohmann/json.hpp>
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,23 @@ void SetService(std::string name);
 void SetMinLevel(Level level);
 /// Writes {"timestamp","severity","service","message", ...fields}.
 void Log(Level level, std::string_view message, nlohmann::json fields = nlohmann::json::object());
+
+/// A field of a line written without building a JSON document: text, or a number.
+struct Field {
+  Field(std::string_view k, std::string_view v) : key(k), text(v) {}
+  Field(std::string_view k, const std::string& v) : key(k), text(v) {}
+  Field(std::string_view k, const char* v) : key(k), text(v) {}
+  Field(std::string_view k, double v) : key(k), number(v), is_number(true) {}
+  Field(std::string_view k, int v) : key(k), integer(v), is_integer(true) {}
+  Field(std::string_view k, long long v) : key(k), integer(v), is_integer(true) {}
+  std::string_view key;  ///< a plain identifier (written as is)
+  std::string_view text;
+  double number = 0;
+  long long integer = 0;
+  bool is_number = false, is_integer = false;
+};
+/// The same line as Log's, for what is written per request: no allocation but the line's.
+void LogFields(Level level, std::string_view message, std::initializer_list<Field> fields);
 inline void Info(std::string_view m, nlohmann::json f = nlohmann::json::object()) {
   Log(Level::kInfo, m, std::move(f));
 }
