@@ -449,3 +449,53 @@ TEST_CASE("a pooled connection carries at most max_requests_per_connection reque
   upstream.join();
   for (auto& c : conns) c.join();
 }
+
+TEST_CASE("answer heads: repeated fields kept, the answer's own field over a common one, no injected line") {
+  Harness h;
+  h.router.Inline("GET", "/cookies", [](Request&) {
+    Response res = Response::Json(200, {{"ok", true}});
+    res.headers.emplace_back("set-cookie", "a=1");
+    res.headers.emplace_back("set-cookie", "b=2");
+    res.headers.emplace_back("x-frame-options", "SAMEORIGIN");         // over the server's DENY
+    res.headers.emplace_back("x-evil", "v\r\nx-injected: yes");        // dropped whole
+    res.headers.emplace_back("bad name", "v");                         // not a token: dropped
+    res.headers.emplace_back("content-length", "999");                 // framing is the server's
+    return res;
+  });
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket s(io);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), h.port});
+  boost::asio::write(s, boost::asio::buffer(std::string("GET /cookies HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")));
+  std::string out;
+  boost::system::error_code ec;
+  boost::asio::read(s, boost::asio::dynamic_buffer(out), ec);
+  INFO(out);
+  CHECK(out.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(out.find("set-cookie: a=1\r\n") != std::string::npos);
+  CHECK(out.find("set-cookie: b=2\r\n") != std::string::npos);
+  CHECK(out.find("x-frame-options: SAMEORIGIN\r\n") != std::string::npos);
+  CHECK(out.find("DENY") == std::string::npos);
+  CHECK(out.find("injected") == std::string::npos);
+  CHECK(out.find("bad name") == std::string::npos);
+  CHECK(out.find("999") == std::string::npos);
+  CHECK(out.find("Content-Length: 11\r\n") != std::string::npos);
+  CHECK(out.find("Connection: close\r\n") != std::string::npos);
+  CHECK(out.substr(out.size() - 11) == "{\"ok\":true}");
+}
+
+TEST_CASE("client heads: a header value with a line break is not sent, a bad method is refused") {
+  Harness h;
+  h.router.Inline("GET", "/headers", [](Request& r) {
+    return Response::Json(200, {{"x_ok", std::string(r.Header("x-ok"))}, {"injected", r.HasHeader("x-injected")}});
+  });
+  auto r = h.Send({.method = "GET", .target = "/headers",
+                   .headers = {{"x-ok", "fine"}, {"x-evil", "v\r\nx-injected: yes"}}});
+  REQUIRE(r.status == ClientResult::Status::kOk);
+  const auto body = nlohmann::json::parse(r.response.body);
+  CHECK(body["x_ok"] == "fine");
+  CHECK(body["injected"] == false);
+  auto bad = h.Send({.method = "GE T", .target = "/headers"});
+  CHECK(bad.status == ClientResult::Status::kFailed);
+  auto split = h.Send({.method = "GET", .target = "/a b"});
+  CHECK(split.status == ClientResult::Status::kFailed);
+}
