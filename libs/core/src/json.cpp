@@ -1,5 +1,8 @@
 #include "suite/core/json.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 #include <vector>
 
 #include "suite/core/error.hpp"
@@ -111,6 +114,14 @@ bool IsValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
+    // ASCII, nearly all the text here, eight bytes at a time.
+    while (end - p >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p, 8);
+      if (word & 0x8080808080808080ull) break;
+      p += 8;
+    }
+    if (p == end) break;
     const unsigned c = *p;
     if (c < 0x80) { ++p; continue; }
     std::size_t n;
@@ -135,7 +146,18 @@ void AppendJsonString(std::string& out, std::string_view s) {
   const bool utf8 = IsValidUtf8(s);
   out.reserve(out.size() + s.size() + 2);
   out += '"';
-  for (unsigned char c : s) {
+  // Runs of bytes that need nothing are appended whole (most text is one such run).
+  const auto plain = [utf8](unsigned char c) {
+    return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f && (c < 0x80 || utf8);
+  };
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t j = i;
+    while (j < s.size() && plain(static_cast<unsigned char>(s[j]))) ++j;
+    out.append(s.data() + i, j - i);
+    if (j == s.size()) break;
+    i = j + 1;
+    const auto c = static_cast<unsigned char>(s[j]);
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);

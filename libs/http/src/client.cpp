@@ -148,7 +148,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   net::awaitable<void> Exchange(ClientRequest req, ClientResult& result) {
     // What a head written by hand must not carry: a method or target that would break the
     // request line, a TRACE with content (RFC 9110 9.3.8).
-    if (!IsToken(req.method) || req.target.empty() || req.target.find_first_of(std::string_view(" \r\n\0", 4)) != std::string::npos ||
+    if (!IsToken(req.method) || req.target.empty() || !IsSafeFieldValue(req.target) || req.target.find(' ') != std::string::npos ||
         (req.method == "TRACE" && !req.body.empty())) {
       result.status = ClientResult::Status::kFailed;
       result.error = "request: cannot be framed (method, target or a TRACE with content)";

@@ -30,7 +30,11 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
-bool IsSafeFieldValue(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos; }
+bool IsSafeFieldValue(std::string_view s) {
+  for (const char c : s)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
+}
 
 bool NameEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

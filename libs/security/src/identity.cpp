@@ -1,5 +1,7 @@
 #include "suite/security/identity.hpp"
 
+#include "suite/core/json.hpp"
+
 #include <algorithm>
 
 namespace suite::security {
@@ -38,11 +40,33 @@ Identity Identity::FromJson(const nlohmann::json& j) {
 std::string IdentitySigner::Sign(const Identity& id, const Binding& to) const {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
-  return jwt_.Sign({{"iss", kIssuer},       {"aud", kAudience},      {"sub", id.subject},
-                    {"roles", id.roles},     {"tier", id.tier},       {"amr", id.method},
-                    {"kid", id.api_key_id},  {"cip", id.client_ip},   {"rid", to.request_id},
-                    {"mth", to.method},      {"pth", to.path},
-                    {"iat", now},            {"exp", now + ttl_.count()}});
+  // Written per request: the claims as text, without a JSON document.
+  std::string claims;
+  claims.reserve(384);
+  const auto text = [&claims](const char* key, std::string_view value) {
+    claims += claims.empty() ? "{\"" : ",\"";
+    claims += key;
+    claims += "\":";
+    core::AppendJsonString(claims, value);
+  };
+  text("iss", kIssuer);
+  text("aud", kAudience);
+  text("sub", id.subject);
+  claims += ",\"roles\":[";
+  for (std::size_t i = 0; i < id.roles.size(); ++i) {
+    if (i > 0) claims += ',';
+    core::AppendJsonString(claims, id.roles[i]);
+  }
+  claims += ']';
+  text("tier", id.tier);
+  text("amr", id.method);
+  text("kid", id.api_key_id);
+  text("cip", id.client_ip);
+  text("rid", to.request_id);
+  text("mth", to.method);
+  text("pth", to.path);
+  claims += ",\"iat\":" + std::to_string(now) + ",\"exp\":" + std::to_string(now + ttl_.count()) + "}";
+  return jwt_.SignPayload(claims);
 }
 
 Identity IdentitySigner::Verify(std::string_view token, const Binding& to) const {

@@ -129,11 +129,19 @@ std::string Hs256::Mac(std::string_view data) const {
   return std::string(reinterpret_cast<char*>(mac), mac_len);
 }
 
-std::string Hs256::Sign(const nlohmann::json& claims) const {
+std::string Hs256::Sign(const nlohmann::json& claims) const { return SignPayload(claims.dump()); }
+
+std::string Hs256::SignPayload(std::string_view claims_json) const {
   static const std::string kHeader = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
-  std::string signing_input = kHeader + "." + Base64UrlEncode(claims.dump());
-  const std::string sig = Base64UrlEncode(Mac(signing_input));
-  return signing_input + "." + sig;
+  std::string token;
+  token.reserve(kHeader.size() + 1 + (claims_json.size() + 2) / 3 * 4 + 1 + 43);
+  token += kHeader;
+  token += '.';
+  token += Base64UrlEncode(claims_json);
+  const std::string sig = Base64UrlEncode(Mac(token));
+  token += '.';
+  token += sig;
+  return token;
 }
 
 namespace detail {
