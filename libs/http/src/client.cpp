@@ -13,7 +13,6 @@
 #include "head_writer.hpp"
 #include "suite/core/url.hpp"
 #include "suite/http/loop.hpp"
-#include "suite/http/resume.hpp"
 #include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
 
@@ -100,6 +99,12 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   }
 
   net::awaitable<void> Run(ClientRequest req, std::function<void(ClientResult)> done) {
+    done(co_await Call(std::move(req)));
+  }
+
+  // Awaited in the caller's own coroutine, on the caller's loop (this pool's): no coroutine
+  // spawned, no hand-off.
+  net::awaitable<ClientResult> Call(ClientRequest req) {
     auto self = shared_from_this();
     ClientResult result;
     try {
@@ -115,7 +120,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       result.status = ClientResult::Status::kFailed;
       result.error = "request: unknown exception";
     }
-    done(std::move(result));
+    co_return result;
   }
 
   // What passive health counts against an endpoint: no connection, no (whole) answer, or the
@@ -264,9 +269,8 @@ UpstreamPool::~UpstreamPool() = default;
 const UpstreamOptions& UpstreamPool::options() const { return impls_.front()->options; }
 
 Task<ClientResult> UpstreamPool::Call(ClientRequest request) {
-  return Resume<ClientResult>([this, request = std::move(request)](auto done) mutable {
-    Send(std::move(request), std::move(done));
-  });
+  // A coroutine runs on a loop's thread: that loop's pool, awaited directly.
+  return ForThisLoop(impls_)->Call(std::move(request));
 }
 
 void UpstreamPool::Send(ClientRequest request, std::function<void(ClientResult)> done) {
