@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 umask 077
 if [ ! -f .env ]; then
-  key=sk-$(openssl rand -hex 16)
+  key=sk-$(openssl rand -hex 16) bench=sk-bench-$(openssl rand -hex 16)
   # What docker-compose substitutes into the file (the database's passwords), then each
   # service's own file: a service sees only the secrets it uses.
   cat > .env <<ENV
@@ -14,6 +14,7 @@ COMPOSE_PROJECT_NAME=suite
 POSTGRES_PASSWORD=$(openssl rand -hex 16)
 DB_PASSWORD=$(openssl rand -hex 16)
 API_KEY=$key
+BENCH_API_KEY=$bench
 ENV
   jwt=$(openssl rand -hex 32) internal=$(openssl rand -hex 32)
   mkdir -p env
@@ -23,7 +24,7 @@ REDIS_URL=redis://redis:6379"
   cat > env/gateway.env <<ENV
 $common
 JWT_SECRET=$jwt
-API_KEYS=[{"key":"$key","name":"compose","tier":"enterprise"}]
+API_KEYS=[{"key":"$key","name":"compose","tier":"enterprise"},{"key":"$bench","name":"bench","tier":"unlimited"}]
 AUTH_USER_URL=http://auth-user:8081
 PROCESSING_URL=http://processing:8082
 AUDIT_URL=http://audit:8083

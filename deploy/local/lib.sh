@@ -302,13 +302,19 @@ SECRETS
     echo "SIGNING_KEYS_SECRET=$(openssl rand -hex 32)" >> "$secrets"
     . "$secrets"
   fi
+  # The load-test key (tier unlimited: no rate limit, no quota), added once to older files.
+  if ! grep -q '^BENCH_API_KEY=' "$secrets"; then
+    echo "BENCH_API_KEY=sk-bench-$(openssl rand -hex 16)" >> "$secrets"
+    . "$secrets"
+  fi
   umask 077
   cat > "$file" <<ENV
 JWT_SECRET=$JWT_SECRET
 INTERNAL_TOKEN_SECRET=$INTERNAL_TOKEN_SECRET
 SIGNING_KEYS_SECRET=$SIGNING_KEYS_SECRET
 API_KEY=$API_KEY
-API_KEYS='[{"key":"$API_KEY","name":"local","tier":"enterprise"},{"key":"$API_KEY_2","name":"local-free","tier":"free"}]'
+BENCH_API_KEY=$BENCH_API_KEY
+API_KEYS='[{"key":"$API_KEY","name":"local","tier":"enterprise"},{"key":"$API_KEY_2","name":"local-free","tier":"free"},{"key":"$BENCH_API_KEY","name":"bench","tier":"unlimited"}]'
 REDIS_URL=redis://127.0.0.1:$rport
 AUTH_PORT=$((base + 1))
 PROCESSING_PORT=$((base + 2))

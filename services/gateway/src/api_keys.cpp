@@ -1,5 +1,7 @@
 #include "api_keys.hpp"
 
+#include "rate_limit_config.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include "suite/core/json.hpp"
@@ -14,8 +16,8 @@ std::optional<ApiKeyStore> ApiKeyStore::Parse(std::string_view text, std::string
       error = "every key must be at least 8 characters";
       return false;
     }
-    if (tier != "free" && tier != "pro" && tier != "enterprise") {
-      error = "tier must be free, pro or enterprise";
+    if (tier != "free" && tier != "pro" && tier != "enterprise" && tier != kUnlimitedTier) {
+      error = "tier must be free, pro, enterprise or unlimited";
       return false;
     }
     for (const auto& e : store.entries_)

@@ -2,12 +2,13 @@
 
 #include <algorithm>
 
+#include "rate_limit_config.hpp"
 #include "routes.hpp"
 
 namespace gateway {
 
 std::size_t BodyLimits::For(std::string_view tier) const {
-  if (tier == "enterprise") return enterprise;
+  if (tier == "enterprise" || tier == kUnlimitedTier) return enterprise;
   if (tier == "pro") return pro;
   if (tier == "free") return free;
   return anonymous;

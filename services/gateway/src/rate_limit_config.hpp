@@ -6,6 +6,10 @@
 
 namespace gateway {
 
+/// The tier of an operator's key meant for load tests (API_KEYS only, never an end user's):
+/// no rate limit, no quota (no Redis on its path); its body cap is enterprise's.
+inline constexpr std::string_view kUnlimitedTier = "unlimited";
+
 struct RateLimitConfig {
   bool enabled = true;
   /// Seed 003's tiers (requests per period): free 10, pro 60, enterprise 300; callers without

@@ -136,7 +136,7 @@ void AddRateLimitHeaders(suite::http::Headers& out, const Decision& d, std::chro
 }
 
 Task<FilterStatus> RateLimitFilter::OnRequestAsync(RequestContext& ctx) {
-  if (!config_.enabled || !ctx.route->rate_limited) co_return FilterStatus::kContinue;
+  if (!config_.enabled || !ctx.route->rate_limited || ctx.identity.tier == kUnlimitedTier) co_return FilterStatus::kContinue;
   LimitRequest lr;
   lr.bucket = RateBucket(ctx.identity, ctx.req().remote_ip);
   lr.limit = config_.LimitFor(ctx.identity.tier);

@@ -41,7 +41,8 @@ KeyCheck AuthUserKeyVerifier::Read(const suite::http::ClientResult& r) {
   }
   out.verdict = KeyVerdict::kValid;
   out.key.name = *prefix;
-  out.key.tier = *tier;
+  // An end user's key has one of the public tiers; "unlimited" is the operator's (API_KEYS) alone.
+  out.key.tier = *tier == "pro" || *tier == "enterprise" ? *tier : "free";
   out.key.subject = *username;
   if (j.contains("roles") && j["roles"].is_array())
     for (const auto& role : j["roles"])

@@ -121,7 +121,8 @@ struct Rig {
   ApiKeyStore keys = [] {
     std::string err;
     return *ApiKeyStore::Parse(
-        R"([{"key":"sk-ent-key-123","name":"Ent","tier":"enterprise"},{"key":"sk-free-key-456","name":"Free","tier":"free"}])",
+        R"([{"key":"sk-ent-key-123","name":"Ent","tier":"enterprise"},{"key":"sk-free-key-456","name":"Free","tier":"free"},)"
+        R"({"key":"sk-bench-key-789","name":"Bench","tier":"unlimited"}])",
         err);
   }();
   suite::security::Hs256 hs{kSecret};
@@ -635,7 +636,12 @@ TEST_CASE("auth-user's verify answer is read strictly") {
   auto c = AuthUserKeyVerifier::Read(r);
   CHECK(c.verdict == KeyVerdict::kValid);
   CHECK(c.key.roles == std::vector<std::string>{"user", "admin"});
+  CHECK(c.key.tier == "pro");
   CHECK_FALSE(c.expires_at);
+  // An end user's key never gets the operator's unlimited tier, whatever the answer says.
+  r.response = Response::Json(200, {{"valid", true}, {"prefix", "sk_0123abcd"}, {"tier", "unlimited"}, {"username", "alice"},
+                                    {"user_id", 7}});
+  CHECK(AuthUserKeyVerifier::Read(r).key.tier == "free");
   r.response = Response::Json(401, {});
   CHECK(AuthUserKeyVerifier::Read(r).verdict == KeyVerdict::kInvalid);
   r.response = Response::Json(500, {});
@@ -776,4 +782,20 @@ TEST_CASE("proxy: a route's own deadline goes with the request, capped by the id
   CHECK(rig.upstream.seen[0].timeout == std::chrono::milliseconds(5000));
   CHECK(rig.upstream.seen[1].timeout == std::chrono::milliseconds(250));
   CHECK_FALSE(rig.upstream.seen[2].timeout);
+}
+
+TEST_CASE("an unlimited key (API_KEYS only): no rate limit or quota asked of Redis, enterprise's body cap") {
+  Rig rig;
+  for (int i = 0; i < 20; ++i) {
+    auto res = rig.Run(Req("POST", "/process", {{"x-api-key", "sk-bench-key-789"}, {"authorization", "Bearer " + rig.Jwt()}}), "{}");
+    REQUIRE(res.status == 200);
+    CHECK(res.Header("x-ratelimit-limit").empty());
+  }
+  CHECK(rig.backend.keys.empty());  // not one decision asked for
+  auto ent = rig.Run(Req("POST", "/process", {{"x-api-key", "sk-ent-key-123"}, {"authorization", "Bearer " + rig.Jwt()}}), "{}");
+  CHECK(ent.status == 200);
+  CHECK(rig.backend.keys.size() == 1);  // the others still are
+  std::string err;
+  CHECK_FALSE(ApiKeyStore::Parse(R"([{"key":"sk-some-key-000","tier":"infinite"}])", err));
+  CHECK(err == "tier must be free, pro, enterprise or unlimited");
 }
