@@ -20,7 +20,7 @@ bool HopByHop(std::string_view name) {
 bool Stripped(std::string_view name) {
   return HopByHop(name) || name.rfind("x-internal-", 0) == 0 || name.rfind("x-auth-", 0) == 0 ||
          name == "authorization" || name == "x-api-key" || name == "x-request-id" ||
-         name == "traceparent" || name == "x-forwarded-for" || name == "x-forwarded-proto" ||
+         name == "traceparent" || name == "x-forwarded-for" || name == "x-forwarded-proto" || name == "x-forwarded-host" ||
          name == "x-real-ip" || name == "forwarded" || name == "cookie";
 }
 
@@ -49,6 +49,8 @@ suite::http::Headers UpstreamHeaders(const suite::http::Request& req, const std:
   const std::string& peer = req.peer_ip.empty() ? req.remote_ip : req.peer_ip;
   out.emplace_back("x-forwarded-for", xff.empty() ? peer : xff + ", " + peer);
   out.emplace_back("x-forwarded-proto", req.secure ? "https" : "http");
+  // The name the client asked for (the upstream gets its own address as Host).
+  if (const auto host = req.Header("host"); !host.empty()) out.emplace_back("x-forwarded-host", std::string(host));
   out.emplace_back("x-real-ip", req.remote_ip);
   out.emplace_back("x-internal-identity", identity_token);
   return out;

@@ -19,7 +19,8 @@ TEST_CASE("client-sent internal headers and credentials never reach a service") 
   req.secure = true;
   req.headers = {{"x-internal-identity", "forged"}, {"x-auth-user", "admin"}, {"x-api-key", "sk"},
                  {"authorization", "Bearer t"},      {"connection", "close"},  {"content-type", "application/json"},
-                 {"x-forwarded-for", "198.51.100.1"}, {"x-request-id", "client"}};
+                 {"x-forwarded-for", "198.51.100.1"}, {"x-request-id", "client"}, {"host", "api.example.com"},
+                 {"x-forwarded-host", "evil.example"}};
   auto h = UpstreamHeaders(req, "signed", "00-abc");
   CHECK(Get(h, "x-internal-identity") == "signed");
   CHECK(Get(h, "x-auth-user") == "<absent>");
@@ -30,6 +31,11 @@ TEST_CASE("client-sent internal headers and credentials never reach a service") 
   CHECK(Get(h, "x-request-id") == "rid-1");
   CHECK(Get(h, "x-forwarded-for") == "198.51.100.1, 203.0.113.9");
   CHECK(Get(h, "x-forwarded-proto") == "https");
+  CHECK(Get(h, "x-forwarded-host") == "api.example.com");  // the Host it was sent to, not the client's claim
+  CHECK(Get(h, "host") == "<absent>");  // the pool writes the upstream's own
+  int forwarded_hosts = 0;
+  for (const auto& [k, v] : h) forwarded_hosts += k == "x-forwarded-host";
+  CHECK(forwarded_hosts == 1);
   int identities = 0;
   for (const auto& [k, v] : h) identities += k == "x-internal-identity";
   CHECK(identities == 1);
