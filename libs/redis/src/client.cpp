@@ -58,12 +58,12 @@ Reply Convert(const redisReply* r) {
 
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   Impl(net::io_context& io, Options o, std::string n)
-      : strand(net::make_strand(io)), options(std::move(o)), name(std::move(n)),
+      : strand(io.get_executor()), options(std::move(o)), name(std::move(n)),
         reconnect_timer(strand), connect_timer(strand), probe_timer(strand) {}
 
   // One hiredis context plus the Asio descriptor that watches its socket.
   struct Conn {
-    explicit Conn(net::strand<net::io_context::executor_type>& s) : sd(s) {}
+    explicit Conn(const net::io_context::executor_type& s) : sd(s) {}
     redisAsyncContext* ac = nullptr;
     net::posix::stream_descriptor sd;
     bool want_read = false, want_write = false;
@@ -77,7 +77,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     bool done = false;
   };
 
-  net::strand<net::io_context::executor_type> strand;
+  // The loop's own executor ("strand" by its role): one thread runs a loop, so the client's
+  // state, touched only in handlers on it, needs no strand. Callers on other threads (the audit
+  // publisher's sender) post to it.
+  net::io_context::executor_type strand;
   Options options;
   std::string name;
   net::steady_timer reconnect_timer, connect_timer;
@@ -331,7 +334,7 @@ void Client::Stop() {
     i->is_connected = false;
   };
   // Once the io_context has stopped, nothing else runs the strand: clean up here and now.
-  if (impl_->strand.get_inner_executor().context().stopped()) {
+  if (impl_->strand.context().stopped()) {
     shutdown();
     return;
   }
@@ -357,24 +360,26 @@ void Client::Subscribe(std::vector<std::string> channels, MessageFn on_message, 
 }
 
 namespace {
-void Dispatch(const std::shared_ptr<Client::Impl>& impl, std::vector<std::string> args,
-              Client::Callback cb, std::optional<std::chrono::milliseconds> timeout);
+using Args = std::shared_ptr<const std::vector<std::string>>;
+void Dispatch(const std::shared_ptr<Client::Impl>& impl, Args args, Client::Callback cb,
+              std::optional<std::chrono::milliseconds> timeout);
 }  // namespace
 
 void Client::Command(std::vector<std::string> args, Callback cb,
                      std::optional<std::chrono::milliseconds> timeout) {
-  Dispatch(impl_, std::move(args), std::move(cb), timeout);
+  Dispatch(impl_, std::make_shared<const std::vector<std::string>>(std::move(args)), std::move(cb), timeout);
 }
 
 namespace {
-void Dispatch(const std::shared_ptr<Client::Impl>& impl, std::vector<std::string> args,
-              Client::Callback cb, std::optional<std::chrono::milliseconds> timeout) {
+// On the loop's thread (a rate-limit check) this runs at once; from another thread it is posted.
+void Dispatch(const std::shared_ptr<Client::Impl>& impl, Args args, Client::Callback cb,
+              std::optional<std::chrono::milliseconds> timeout) {
   net::dispatch(impl->strand, [i = impl, args = std::move(args), cb = std::move(cb), timeout]() mutable {
     if (!i->conn || i->conn->ac == nullptr || !i->conn->up) {
       cb(Reply::Failure("redis not connected"));
       return;
     }
-    i->Send(i->conn, args, std::move(cb), timeout);
+    i->Send(i->conn, *args, std::move(cb), timeout);
   });
 }
 }  // namespace
@@ -395,14 +400,14 @@ void Client::Eval(const Script& script, std::vector<std::string> keys, std::vect
   // The retry needs the arguments again only when the server lacks the script (once per
   // server start), so they are kept by a shared pointer rather than copied per call.
   auto shared = std::make_shared<std::vector<std::string>>(std::move(argv));
-  Dispatch(impl_, *shared, [impl = impl_, &script, shared, cb = std::move(cb)](Reply r) mutable {
+  Dispatch(impl_, shared, [impl = impl_, &script, shared, cb = std::move(cb)](Reply r) mutable {
     if (r.type != Reply::Type::kError || r.str.rfind("NOSCRIPT", 0) != 0) {
       cb(std::move(r));
       return;
     }
     (*shared)[0] = "EVAL";
     (*shared)[1] = script.source();
-    Dispatch(impl, std::move(*shared), std::move(cb), std::nullopt);
+    Dispatch(impl, std::move(shared), std::move(cb), std::nullopt);
   }, std::nullopt);
 }
 
