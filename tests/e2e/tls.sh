@@ -157,6 +157,12 @@ M=$(curl -s "http://127.0.0.1:$GW_METRICS/metrics")
 check "a rate-limit Redis connection per loop" \
   "$(grep -cE '^redis_connected\{client="ratelimit(-1)?"\} 1' <<<"$M")" 2
 check "plain HTTP on the same gateway" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW_HTTP/health")" 200
+# Expect: 100-continue (curl sends it for large bodies): the gateway answers 100, reads the body,
+# and the client gets the upstream's final answer (not an interim 100 taken for one).
+big=$(head -c 4096 /dev/zero | tr '\0' 'x')
+out=$(curl -s --cacert "$DIR/certs/ca.crt" -w ' %{http_code}' -H 'Expect: 100-continue' -H "X-API-Key: $KEY" \
+  -H 'Content-Type: application/json' -d "{\"test_name\":\"$big\"}" "https://localhost:$GW_TLS/api/test")
+check "Expect: 100-continue: the final answer arrives" "$out" '{"ok":true} 200'
 
 kill -TERM "$GW_PID"
 for _ in $(seq 150); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done

@@ -219,10 +219,20 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       co_return reused && wn == 0 && wec != beast::error::timeout;
     }
     beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(options.max_response_body);
-    if (head) parser.skip(true);  // a HEAD answer has headers only, whatever it declares
-    auto [rec, rn] = co_await bhttp::async_read(*stream, buffer, parser, net::as_tuple(net::use_awaitable));
+    std::optional<bhttp::response_parser<bhttp::string_body>> parser;
+    beast::error_code rec;
+    std::size_t rn = 0;
+    // Interim answers (100 Continue, 103 Early Hints) are read past: the final one is the answer.
+    for (int interim = 0;; ++interim) {
+      parser.emplace();
+      parser->body_limit(options.max_response_body);
+      if (head) parser->skip(true);  // a HEAD answer has headers only, whatever it declares
+      auto [ec2, n2] = co_await bhttp::async_read(*stream, buffer, *parser, net::as_tuple(net::use_awaitable));
+      rec = ec2;
+      rn += n2;
+      const auto code = rec ? 0 : parser->get().result_int();
+      if (rec || code < 100 || code >= 200 || code == 101 || interim == 8) break;
+    }
     if (rec) {
       result.status = rec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
       result.error = "read: " + rec.message();
@@ -230,7 +240,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       // that may be repeated is sent again; a POST that was written may have been acted on.
       co_return reused && rn == 0 && idempotent && rec != beast::error::timeout;
     }
-    auto msg = parser.release();
+    auto msg = parser->release();
     result.status = ClientResult::Status::kOk;
     result.error.clear();
     result.response.status = static_cast<int>(msg.result_int());

@@ -499,3 +499,14 @@ TEST_CASE("client heads: a header value with a line break is not sent, a bad met
   auto split = h.Send({.method = "GET", .target = "/a b"});
   CHECK(split.status == ClientResult::Status::kFailed);
 }
+
+TEST_CASE("client: an interim 100 Continue from the upstream is read past, the final answer returned") {
+  Harness h;  // its server answers Expect: 100-continue with 100 before reading the body
+  auto r = h.Send({.method = "POST", .target = "/echo", .headers = {{"expect", "100-continue"}}, .body = "payload"});
+  REQUIRE(r.status == ClientResult::Status::kOk);
+  CHECK(r.response.status == 200);
+  CHECK(r.response.body == "payload");
+  auto again = h.Send({.method = "GET", .target = "/hello"});  // the connection is still in step
+  REQUIRE(again.status == ClientResult::Status::kOk);
+  CHECK(again.response.status == 200);
+}

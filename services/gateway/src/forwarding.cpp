@@ -21,7 +21,8 @@ bool Stripped(std::string_view name) {
   return HopByHop(name) || name.rfind("x-internal-", 0) == 0 || name.rfind("x-auth-", 0) == 0 ||
          name == "authorization" || name == "x-api-key" || name == "x-request-id" ||
          name == "traceparent" || name == "x-forwarded-for" || name == "x-forwarded-proto" || name == "x-forwarded-host" ||
-         name == "x-real-ip" || name == "forwarded" || name == "cookie";
+         name == "x-real-ip" || name == "forwarded" || name == "cookie" ||
+         name == "expect";  // met here already: the body was read before the request goes on
 }
 
 
