@@ -13,52 +13,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/deploy/local/lib.sh"
 . "$ROOT/tests/checks.sh"
 : "${E2E_REDIS_PORT:?}"
-DIR=$(mktemp -d /tmp/suite-drain.XXXXXX)
-# Ports under the kernel's ephemeral range (32768-60999), clear of the other tests' bases.
-UP=${DRAIN_TEST_PORT_BASE:-21000}; GW_HTTP=$((UP + 80)); GW_TLS=$((UP + 443)); GW_METRICS=$((UP + 90))
-UPSTREAM_PID=
-cleanup() {
-  [ -z "$UPSTREAM_PID" ] || kill "$UPSTREAM_PID" 2>/dev/null || true
-  [ -f "$DIR/gateway.pid" ] && kill -KILL "$(cat "$DIR/gateway.pid")" 2>/dev/null || true
-  if [ $fails -ne 0 ]; then tail -n 20 "$DIR/gateway.log" 2>/dev/null || true; fi
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-make_certs "$DIR/certs"
-
-# The upstream: HTTP/1.1 keep-alive, a small JSON answer to every POST.
-cat > "$DIR/upstream.py" <<'PY'
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = b'{"ok":true}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
-python3 "$DIR/upstream.py" "$UP" & UPSTREAM_PID=$!
-
-KEY="sk-drain-$(openssl rand -hex 12)"
-env -i PATH="$PATH" ASAN_OPTIONS="${ASAN_OPTIONS:-}" LSAN_OPTIONS="${LSAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
-  TSAN_OPTIONS="${TSAN_OPTIONS:-}" HTTP_PORT=$GW_HTTP HTTPS_PORT=$GW_TLS METRICS_PORT=$GW_METRICS BIND_ADDRESS=127.0.0.1 \
-  TLS_CERT_FILE="$DIR/certs/server.crt" TLS_KEY_FILE="$DIR/certs/server.key" \
-  API_KEYS="[{\"key\":\"$KEY\",\"name\":\"drain\",\"tier\":\"enterprise\"}]" \
-  JWT_SECRET="$(openssl rand -hex 32)" INTERNAL_TOKEN_SECRET="$(openssl rand -hex 32)" \
-  REDIS_URL="redis://127.0.0.1:$E2E_REDIS_PORT" PROCESSING_URL="http://127.0.0.1:$UP" \
-  RATE_LIMIT_REQUESTS=1000000 RATE_LIMIT_PERIOD_SECONDS=60 AUDIT_SPOOL_DIR="$DIR/spool" \
-  DRAIN_IDLE_GRACE_MS=1000 "$BIN/services/gateway/gateway" > "$DIR/gateway.log" 2>&1 &
-GW_PID=$!; echo $GW_PID > "$DIR/gateway.pid"
-wait_ready "http://127.0.0.1:$GW_METRICS/ready"
-for _ in $(seq 50); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$UP/" -X POST -d x)" = 200 ] && break; sleep 0.1; done
+. "$ROOT/tests/e2e/gateway_alone.sh"
+alone_setup drain "${DRAIN_TEST_PORT_BASE:-21000}"
+gateway_start DRAIN_IDLE_GRACE_MS=1000
 
 # The clients: each keeps one connection and POSTs on it until an answer says Connection: close,
 # then tries a new connection (refused once the gateway stops listening: the end of its run).
@@ -103,15 +60,12 @@ print(json.dumps(stats))
 PY
 python3 "$DIR/clients.py" "$GW_HTTP" "$KEY" 20 > "$DIR/stats.json" & CLIENTS=$!
 sleep 2
-kill -TERM "$GW_PID"
-for _ in $(seq 150); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$GW_PID" 2>/dev/null; then fail "gateway did not stop within 15 s"; rc=none; else wait "$GW_PID" && rc=0 || rc=$?; fi
-rm -f "$DIR/gateway.pid"
+gateway_stop
 wait "$CLIENTS"
 S=$(cat "$DIR/stats.json")
 echo "clients: $S"
 q() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1" <<<"$S"; }
-check "gateway exit code after SIGTERM" "$rc" 0
+check "gateway exit code after SIGTERM" "$GW_RC" 0
 check "requests answered before and during the stop" "$( [ "$(q answered)" -ge 50 ] && echo yes)" yes
 check "every answer 200" "$(q ok)" "$(q answered)"
 check "no request lost on an open connection" "$(q lost)" 0

@@ -14,50 +14,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/checks.sh"
 : "${E2E_REDIS_PORT:?}"
 command -v sslscan >/dev/null || install_deps sslscan
-DIR=$(mktemp -d /tmp/suite-tls.XXXXXX)
-# Ports under the kernel's ephemeral range (32768-60999), clear of the other tests' bases.
-UP=${TLS_TEST_PORT_BASE:-19000}; GW_HTTP=$((UP + 80)); GW_TLS=$((UP + 443)); GW_METRICS=$((UP + 90))
-UPSTREAM_PID=
-cleanup() {
-  [ -z "$UPSTREAM_PID" ] || kill "$UPSTREAM_PID" 2>/dev/null || true
-  [ -f "$DIR/gateway.pid" ] && kill -KILL "$(cat "$DIR/gateway.pid")" 2>/dev/null || true
-  if [ $fails -ne 0 ]; then grep -A30 "ERROR: AddressSanitizer\|runtime error" "$DIR/gateway.log" | grep -v "\"message\":\"request\"" | head -60; tail -n 20 "$DIR/gateway.log" 2>/dev/null || true; fi
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-make_certs "$DIR/certs"
-
-cat > "$DIR/upstream.py" <<'PY'
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = b'{"ok":true}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
-python3 "$DIR/upstream.py" "$UP" & UPSTREAM_PID=$!
-
-KEY="sk-tls-$(openssl rand -hex 12)"
-env -i PATH="$PATH" ASAN_OPTIONS="${ASAN_OPTIONS:-}" LSAN_OPTIONS="${LSAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
-  TSAN_OPTIONS="${TSAN_OPTIONS:-}" HTTP_PORT=$GW_HTTP HTTPS_PORT=$GW_TLS METRICS_PORT=$GW_METRICS BIND_ADDRESS=127.0.0.1 \
-  TLS_CERT_FILE="$DIR/certs/server.crt" TLS_KEY_FILE="$DIR/certs/server.key" EVENT_LOOPS=2 \
-  API_KEYS="[{\"key\":\"$KEY\",\"name\":\"tls\",\"tier\":\"enterprise\"}]" \
-  JWT_SECRET="$(openssl rand -hex 32)" INTERNAL_TOKEN_SECRET="$(openssl rand -hex 32)" \
-  REDIS_URL="redis://127.0.0.1:$E2E_REDIS_PORT" PROCESSING_URL="http://127.0.0.1:$UP" \
-  RATE_LIMIT_REQUESTS=1000000 RATE_LIMIT_PERIOD_SECONDS=60 AUDIT_SPOOL_DIR="$DIR/spool" \
-  IDLE_TIMEOUT_MS=1000 HEADER_TIMEOUT_MS=1500 "$BIN/services/gateway/gateway" > "$DIR/gateway.log" 2>&1 &
-GW_PID=$!; echo $GW_PID > "$DIR/gateway.pid"
-wait_ready "http://127.0.0.1:$GW_METRICS/ready"
+. "$ROOT/tests/e2e/gateway_alone.sh"
+alone_setup tls "${TLS_TEST_PORT_BASE:-19000}"
+gateway_start EVENT_LOOPS=2 IDLE_TIMEOUT_MS=1000 HEADER_TIMEOUT_MS=1500
 
 # -- sslscan: what the listener offers ------------------------------------------------------
 sslscan --no-colour --show-sigs 127.0.0.1:$GW_TLS > "$DIR/scan.txt" 2>&1 || true
@@ -164,9 +123,6 @@ out=$(curl -s --cacert "$DIR/certs/ca.crt" -w ' %{http_code}' -H 'Expect: 100-co
   -H 'Content-Type: application/json' -d "{\"test_name\":\"$big\"}" "https://localhost:$GW_TLS/api/test")
 check "Expect: 100-continue: the final answer arrives" "$out" '{"ok":true} 200'
 
-kill -TERM "$GW_PID"
-for _ in $(seq 150); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$GW_PID" 2>/dev/null; then fail "gateway did not stop within 15 s"; rc=none; else wait "$GW_PID" && rc=0 || rc=$?; fi
-rm -f "$DIR/gateway.pid"
-check "gateway exit code after SIGTERM (sanitizers clean)" "$rc" 0
+gateway_stop
+check "gateway exit code after SIGTERM (sanitizers clean)" "$GW_RC" 0
 [ $fails -eq 0 ]
