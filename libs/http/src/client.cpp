@@ -123,12 +123,14 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     co_return result;
   }
 
-  // What passive health counts against an endpoint: no connection, no (whole) answer, or the
-  // answer of a service that cannot serve (502, 503, 504).
+  // What passive health counts against an endpoint: no connection, no (whole) answer, or a 502
+  // or 504 (it could not reach what it needs). Not a 503: our services shed load with it (a full
+  // worker pool, with Retry-After), and a flood of expensive requests must not get a healthy
+  // service cut off for everyone.
   static bool Healthy(const ClientResult& r) {
     if (r.status != ClientResult::Status::kOk) return false;
     const int s = r.response.status;
-    return s != 502 && s != 503 && s != 504;
+    return s != 502 && s != 504;
   }
   void Report(const EndpointSet::Choice& c, const ClientResult& r) {
     switch (endpoints.Finished(c.index, Healthy(r), std::chrono::steady_clock::now())) {

@@ -510,3 +510,18 @@ TEST_CASE("client: an interim 100 Continue from the upstream is read past, the f
   REQUIRE(again.status == ClientResult::Status::kOk);
   CHECK(again.response.status == 200);
 }
+
+TEST_CASE("passive health: 502s in a row eject an endpoint, 503s (load shedding) never do") {
+  Harness h;
+  h.router.Inline("GET", "/shed", [](Request&) { return Response::Json(503, {{"busy", true}}); });
+  h.router.Inline("GET", "/broken", [](Request&) { return Response::Json(502, {{"down", true}}); });
+  UpstreamOptions o{.host = "127.0.0.1", .port = h.port};
+  o.health = {.eject_after = 3, .eject_for = std::chrono::seconds(30)};
+  UpstreamPool pool(h.runtime.io(), o);
+  for (int i = 0; i < 10; ++i) REQUIRE(SendOn(pool, {.method = "GET", .target = "/shed"}).response.status == 503);
+  CHECK(pool.ejections() == 0);
+  CHECK(SendOn(pool, {.method = "GET", .target = "/hello"}).status == ClientResult::Status::kOk);
+  for (int i = 0; i < 3; ++i) REQUIRE(SendOn(pool, {.method = "GET", .target = "/broken"}).response.status == 502);
+  CHECK(pool.ejections() == 1);
+  CHECK(SendOn(pool, {.method = "GET", .target = "/hello"}).status == ClientResult::Status::kUnavailable);
+}

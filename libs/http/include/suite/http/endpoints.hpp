@@ -1,9 +1,9 @@
 #pragma once
 /// The endpoints of one upstream (its replicas) as one loop's pool sees them: which one takes
 /// the next request (least loaded), and passive health. An endpoint failing `eject_after` times
-/// in a row (connect error, timeout, broken answer, 502/503/504) is ejected for `eject_for`; then
-/// one request probes it (half-open): success brings it back, failure ejects it again for twice as
-/// long (up to `max_eject`). With every endpoint ejected the upstream's circuit is open: requests
+/// in a row (connect error, timeout, broken answer, 502/504; not a 503, a load-shedding answer)
+/// is ejected for `eject_for`; then one request probes it (half-open): success brings it back,
+/// failure ejects it again for twice as long (up to `max_eject`). With every endpoint ejected the upstream's circuit is open: requests
 /// are refused at once instead of waiting on a dead service. Pure logic, no I/O; one loop's.
 #include <chrono>
 #include <cstddef>
