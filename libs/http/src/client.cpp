@@ -26,7 +26,7 @@ using namespace detail;  // head_writer.hpp
 
 struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   Impl(net::io_context& io, const UpstreamOptions& o, std::string n, std::shared_ptr<std::atomic<std::uint64_t>> e)
-      : strand(io.get_executor()), options(o), name(std::move(n)), endpoints(o.Endpoints().size(), o.health),
+      : executor(io.get_executor()), options(o), name(std::move(n)), endpoints(1 + o.more.size(), o.health),
         ejections(std::move(e)) {
     for (const auto& ep : o.Endpoints())
       targets.push_back({ep, ep.host.find(':') != std::string::npos ? "[" + ep.host + "]:" + std::to_string(ep.port)
@@ -44,7 +44,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     std::deque<Idle> idle;  // most recently used at the back
   };
   // The loop's own executor: one thread runs it, so the pool's state needs no strand.
-  net::io_context::executor_type strand;
+  net::io_context::executor_type executor;
   UpstreamOptions options;
   std::string name;
   std::deque<Target> targets;  // (a deque: Target holds move-only connections)
@@ -82,14 +82,14 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   }
 
   net::awaitable<std::unique_ptr<beast::tcp_stream>> Connect(const Endpoint& ep, beast::error_code& ec) {
-    tcp::resolver resolver(strand);
+    tcp::resolver resolver(executor);
     auto [rec, results] = co_await resolver.async_resolve(
         ep.host, std::to_string(ep.port), net::as_tuple(net::use_awaitable));
     if (rec) {
       ec = rec;
       co_return nullptr;
     }
-    auto stream = std::make_unique<beast::tcp_stream>(strand);
+    auto stream = std::make_unique<beast::tcp_stream>(executor);
     stream->expires_after(options.connect_timeout);
     auto [cec, endpoint] = co_await stream->async_connect(results, net::as_tuple(net::use_awaitable));
     ec = cec;
@@ -188,9 +188,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     AppendRequestLine(out, req.method, req.target);
     AppendField(out, "Host", target.authority);
     for (const auto& [k, v] : req.headers)
-      if (!NameEquals(k, "host") && !NameEquals(k, "content-length") && !NameEquals(k, "transfer-encoding") &&
-          !NameEquals(k, "connection"))
-        AppendField(out, k, v);
+      if (!NameEquals(k, "host") && !IsFramingField(k)) AppendField(out, k, v);
     if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
       AppendField(out, "Content-Length", req.body.size());
     out += "\r\n";
@@ -247,12 +245,8 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     result.error.clear();
     result.response.status = static_cast<int>(msg.result_int());
     result.response.headers.clear();
-    for (const auto& f : msg) {
-      std::string name(f.name_string());
-      for (auto& c : name)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      result.response.headers.emplace_back(std::move(name), std::string(f.value()));
-    }
+    for (const auto& f : msg)
+      result.response.headers.emplace_back(core::AsciiLower(f.name_string()), std::string(f.value()));
     result.response.body = std::move(msg.body());
     if (msg.keep_alive() && ++uses < options.max_requests_per_connection && target.idle.size() < options.max_idle) {
       stream->expires_never();
@@ -289,7 +283,7 @@ void UpstreamPool::Send(ClientRequest request, std::function<void(ClientResult)>
   // Run catches every exception itself and always calls `done`. The caller's loop's pool: its
   // connections, and no hand-off to another thread.
   auto& impl = ForThisLoop(impls_);
-  net::co_spawn(impl->strand, impl->Run(std::move(request), std::move(done)), net::detached);
+  net::co_spawn(impl->executor, impl->Run(std::move(request), std::move(done)), net::detached);
 }
 
 namespace {

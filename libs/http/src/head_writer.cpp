@@ -43,6 +43,11 @@ bool NameEquals(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool IsFramingField(std::string_view name) {
+  return NameEquals(name, "content-length") || NameEquals(name, "transfer-encoding") ||
+         NameEquals(name, "connection") || NameEquals(name, "keep-alive");
+}
+
 void AppendStatusLine(std::string& out, unsigned version, int status, std::string_view reason) {
   out += version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
   AppendNumber(out, static_cast<std::size_t>(status));

@@ -14,6 +14,9 @@ bool IsToken(std::string_view s);
 bool IsSafeFieldValue(std::string_view s);
 /// ASCII case-insensitive equality (field names).
 bool NameEquals(std::string_view a, std::string_view b);
+/// Content-Length, Transfer-Encoding, Connection, Keep-Alive: what frames a message on its
+/// connection, written by whoever sends it, never copied from another message.
+bool IsFramingField(std::string_view name);
 
 void AppendStatusLine(std::string& out, unsigned version, int status, std::string_view reason);
 void AppendRequestLine(std::string& out, std::string_view method, std::string_view target);

@@ -86,7 +86,7 @@ void ServerCore::Drain() {
     CloseIdle();
     return;
   }
-  grace = std::make_unique<net::steady_timer>(io, options.drain_idle_grace);
+  grace = std::make_unique<net::steady_timer>(*loops.front(), options.drain_idle_grace);
   grace->async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec != net::error::operation_aborted) self->CloseIdle();
   });

@@ -45,10 +45,9 @@ struct LogException {
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerCore(Loops l, ServerOptions o, obs::Metrics& m)
-      : loops(std::move(l)), io(*loops.at(0)), options(std::move(o)), metrics(m) {}
+      : loops(std::move(l)), options(std::move(o)), metrics(m) {}
 
-  Loops loops;          ///< one acceptor per listener on each; a connection stays on its loop
-  net::io_context& io;  ///< loop 0: the drain's timer
+  Loops loops;  ///< one acceptor per listener on each; a connection stays on its loop
   ServerOptions options;
   obs::Metrics& metrics;
   Handler handler;           ///< one of the two

@@ -304,7 +304,7 @@ class Connection {
         AppendField(out, k, v);
     // The answer's own, every one (two Set-Cookie stay two); framing is ours alone.
     for (const auto& [k, v] : res.headers)
-      if (!Framing(k) && !(req != nullptr && Timing(k))) AppendField(out, k, v);
+      if (!IsFramingField(k) && !(req != nullptr && Timing(k))) AppendField(out, k, v);
     if (req != nullptr) {
       AppendField(out, "x-request-id", req->request_id);
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -320,8 +320,8 @@ class Connection {
     if (!bodiless) {
       // A HEAD answer describes the GET body: keep a forwarded Content-Length, else our own.
       const auto forwarded = head ? res.Header("content-length") : std::string_view();
-      if (!forwarded.empty() && IsSafeFieldValue(forwarded)) AppendField(out, "Content-Length", forwarded);
-      else AppendField(out, "Content-Length", res.body.size());
+      if (forwarded.empty() || !AppendField(out, "Content-Length", forwarded))
+        AppendField(out, "Content-Length", res.body.size());
     }
     out += "\r\n";
     const std::array<net::const_buffer, 2> buffers{
@@ -330,11 +330,7 @@ class Connection {
     auto [ec, n] = co_await net::async_write(stream, buffers, net::as_tuple(net::use_awaitable));
     co_return !ec;
   }
-  // Written by the server from the message itself, never copied from a handler's answer.
-  static bool Framing(std::string_view name) {
-    return NameEquals(name, "content-length") || NameEquals(name, "transfer-encoding") ||
-           NameEquals(name, "connection") || NameEquals(name, "keep-alive");
-  }
+  // Ours for every answer that has a request, never copied from a handler's answer.
   static bool Timing(std::string_view name) {
     return NameEquals(name, "x-request-id") || NameEquals(name, "x-response-time") || NameEquals(name, "x-process-time");
   }

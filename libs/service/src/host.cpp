@@ -1,5 +1,6 @@
 #include "suite/service/host.hpp"
 
+#include <algorithm>
 #include <thread>
 
 #include "suite/observability/log.hpp"
@@ -26,7 +27,7 @@ HostConfig HostConfig::FromEnv(core::Env& env, std::string service, std::uint16_
 }
 
 std::size_t EventLoopsFromEnv(core::Env& env) {
-  if (env.Str("EVENT_LOOPS", "1") == "auto") return std::max(1u, std::thread::hardware_concurrency());
+  if (env.Str("EVENT_LOOPS", "1") == "auto") return std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
   return static_cast<std::size_t>(env.Int("EVENT_LOOPS", 1, 1, 64));
 }
 
