@@ -18,6 +18,7 @@ constexpr Row kTable[] = {
     {ErrorCode::kMethodNotAllowed, "METHOD_NOT_ALLOWED", 405},
     {ErrorCode::kConflict, "CONFLICT", 409},
     {ErrorCode::kPayloadTooLarge, "PAYLOAD_TOO_LARGE", 413},
+    {ErrorCode::kRequestTimeout, "REQUEST_TIMEOUT", 408},
     {ErrorCode::kUriTooLong, "URI_TOO_LONG", 414},
     {ErrorCode::kHeadersTooLarge, "REQUEST_HEADER_FIELDS_TOO_LARGE", 431},
     {ErrorCode::kValidation, "VALIDATION_ERROR", 422},

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <deque>
 
+#include "body_pieces.hpp"
 #include "head_writer.hpp"
 #include "suite/core/url.hpp"
 #include "suite/http/loop.hpp"
@@ -33,6 +34,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
                                                                     : ep.host + ":" + std::to_string(ep.port), {}});
   }
 
+  class UpstreamBody;
   struct Idle {
     std::unique_ptr<beast::tcp_stream> stream;
     std::chrono::steady_clock::time_point since;
@@ -43,6 +45,10 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     std::string authority;  ///< "host:port": the Host header and the logs
     std::deque<Idle> idle;  // most recently used at the back
   };
+  /// An answer's body handed out as it arrives (UpstreamBody), holding its connection.
+  std::shared_ptr<BodyStream> StreamBody(Target& target, std::unique_ptr<beast::tcp_stream> stream,
+                                         beast::flat_buffer buffer, bhttp::response_parser<bhttp::string_body>&& head,
+                                         std::size_t uses, std::chrono::milliseconds timeout);
   // The loop's own executor: one thread runs it, so the pool's state needs no strand.
   net::io_context::executor_type executor;
   UpstreamOptions options;
@@ -128,6 +134,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   // worker pool, with Retry-After), and a flood of expensive requests must not get a healthy
   // service cut off for everyone.
   static bool Healthy(const ClientResult& r) {
+    if (r.status == ClientResult::Status::kBodyFailed) return true;  // the client's failure, not the endpoint's
     if (r.status != ClientResult::Status::kOk) return false;
     const int s = r.response.status;
     return s != 502 && s != 504;
@@ -147,6 +154,19 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
         break;
     }
   }
+
+  // A connection whose exchange ended cleanly goes back to its endpoint's idle list, unless it
+  // carried its share of requests or the list is full.
+  void Keep(Target& target, std::unique_ptr<beast::tcp_stream> stream, std::size_t uses) {
+    if (++uses < options.max_requests_per_connection && target.idle.size() < options.max_idle) {
+      stream->expires_never();
+      target.idle.push_back({std::move(stream), std::chrono::steady_clock::now(), uses});
+    }
+  }
+
+  // Beast reads as much as the buffer's free capacity, at least 512 bytes: an answer's head and
+  // a short body in one read.
+  static constexpr std::size_t kAnswerBuffer = 4096;
 
   static bool Idempotent(std::string_view m) {
     return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE" || m == "TRACE";
@@ -189,8 +209,12 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     AppendField(out, "Host", target.authority);
     for (const auto& [k, v] : req.headers)
       if (!NameEquals(k, "host") && !IsFramingField(k)) AppendField(out, k, v);
-    if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
+    if (req.body_stream != nullptr) {
+      if (const auto length = req.body_stream->length()) AppendField(out, "Content-Length", *length);
+      else AppendField(out, "Transfer-Encoding", "chunked");
+    } else if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
       AppendField(out, "Content-Length", req.body.size());
+    }
     out += "\r\n";
     return out;
   }
@@ -209,8 +233,10 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       co_return targets.size() > 1;  // another endpoint may take it
     }
     const std::string head_text = Head(req, target);
-    const std::array<net::const_buffer, 2> buffers{net::buffer(head_text), net::buffer(req.body)};
-    stream->expires_after(req.timeout.value_or(options.request_timeout));
+    const auto timeout = req.timeout.value_or(options.request_timeout);
+    const std::array<net::const_buffer, 2> buffers{
+        net::buffer(head_text), req.body_stream != nullptr ? net::const_buffer() : net::buffer(req.body)};
+    stream->expires_after(timeout);
     auto [wec, wn] = co_await net::async_write(*stream, buffers, net::as_tuple(net::use_awaitable));
     if (wec) {
       result.status = wec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
@@ -218,16 +244,23 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       // Resent only when not one byte of it left: the upstream cannot have acted on it.
       co_return reused && wn == 0 && wec != beast::error::timeout;
     }
+    if (req.body_stream != nullptr) {
+      if (!co_await SendBody(*stream, *req.body_stream, timeout, result)) co_return false;
+      stream->expires_after(timeout);
+    }
     beast::flat_buffer buffer;
+    buffer.reserve(kAnswerBuffer);
     std::optional<bhttp::response_parser<bhttp::string_body>> parser;
     beast::error_code rec;
     std::size_t rn = 0;
     // Interim answers (100 Continue, 103 Early Hints) are read past: the final one is the answer.
     for (int interim = 0;; ++interim) {
       parser.emplace();
-      parser->body_limit(options.max_response_body);
+      // Streamed, an answer has no cap (a piece is held at a time); held whole, it has.
+      if (req.stream_response) parser->body_limit(boost::none);
+      else parser->body_limit(options.max_response_body);
       if (head) parser->skip(true);  // a HEAD answer has headers only, whatever it declares
-      auto [ec2, n2] = co_await bhttp::async_read(*stream, buffer, *parser, net::as_tuple(net::use_awaitable));
+      auto [ec2, n2] = co_await bhttp::async_read_header(*stream, buffer, *parser, net::as_tuple(net::use_awaitable));
       rec = ec2;
       rn += n2;
       const auto code = rec ? 0 : parser->get().result_int();
@@ -240,21 +273,144 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       // that may be repeated is sent again; a POST that was written may have been acted on.
       co_return reused && rn == 0 && idempotent && rec != beast::error::timeout;
     }
-    auto msg = parser->release();
+    result.response.status = static_cast<int>(parser->get().result_int());
+    result.response.headers.clear();
+    for (const auto& f : parser->get())
+      result.response.headers.emplace_back(core::AsciiLower(f.name_string()), std::string(f.value()));
+    const auto length = parser->content_length();
+    if (req.stream_response && !parser->is_done() && (parser->chunked() || !length || *length > kBodyPiece)) {
+      // Long, chunked or until the close: handed out as it arrives; the connection goes with it.
+      result.response.body_stream = StreamBody(target, std::move(stream), std::move(buffer), std::move(*parser), uses, timeout);
+      result.status = ClientResult::Status::kOk;
+      result.error.clear();
+      co_return false;
+    }
+    // A short answer's body usually came with its head: parsed from the buffer, no second read.
+    beast::error_code bec;
+    if (!parser->is_done() && buffer.size() > 0) {
+      buffer.consume(parser->put(buffer.data(), bec));
+      if (bec == bhttp::error::need_more) bec = {};
+    }
+    if (!bec && !parser->is_done()) {
+      auto [ec3, n3] = co_await bhttp::async_read(*stream, buffer, *parser, net::as_tuple(net::use_awaitable));
+      bec = ec3;
+    }
+    if (bec) {
+      result.status = bec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
+      result.error = "read body: " + bec.message();
+      result.response = {};
+      co_return false;
+    }
     result.status = ClientResult::Status::kOk;
     result.error.clear();
-    result.response.status = static_cast<int>(msg.result_int());
-    result.response.headers.clear();
-    for (const auto& f : msg)
-      result.response.headers.emplace_back(core::AsciiLower(f.name_string()), std::string(f.value()));
-    result.response.body = std::move(msg.body());
-    if (msg.keep_alive() && ++uses < options.max_requests_per_connection && target.idle.size() < options.max_idle) {
-      stream->expires_never();
-      target.idle.push_back({std::move(stream), std::chrono::steady_clock::now(), uses});
-    }
+    result.response.body = std::move(parser->get().body());
+    if (parser->get().keep_alive()) Keep(target, std::move(stream), uses);
     co_return false;
   }
+
+  // A streamed request body, piece by piece as it is pulled. Each write gets `timeout`; no
+  // deadline runs while a piece is awaited from the client (the server's own body timeouts
+  // bound that). false: the exchange failed (`result` says how) and the connection is dropped.
+  static net::awaitable<bool> SendBody(beast::tcp_stream& stream, BodyStream& body, std::chrono::milliseconds timeout,
+                                       ClientResult& result) {
+    const bool chunked = !body.length();
+    while (true) {
+      stream.expires_never();
+      const auto piece = co_await body.Next();
+      if (piece.empty()) break;
+      stream.expires_after(timeout);
+      if (const auto ec = co_await WritePiece(stream, piece, chunked)) {
+        result.status = ec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
+        result.error = "write body: " + ec.message();
+        co_return false;
+      }
+    }
+    if (body.status() != BodyStatus::kOk) {
+      result.status = ClientResult::Status::kBodyFailed;
+      result.body_status = body.status();
+      result.error = "the request's body failed after " + std::to_string(body.consumed()) + " bytes";
+      co_return false;
+    }
+    if (!chunked) co_return true;
+    stream.expires_after(timeout);
+    auto [ec, n] = co_await net::async_write(stream, net::buffer(kLastChunk.data(), kLastChunk.size()),
+                                             net::as_tuple(net::use_awaitable));
+    if (ec) {
+      result.status = ec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
+      result.error = "write body: " + ec.message();
+      co_return false;
+    }
+    co_return true;
+  }
 };
+
+// An answer's body as it arrives from the upstream, one read per piece (each within the
+// request's timeout), without a cap: no more than a piece is held. Read to its end, the
+// connection goes back to the pool; dropped before, it is closed.
+class UpstreamPool::Impl::UpstreamBody final : public BodyStream {
+ public:
+  UpstreamBody(std::shared_ptr<Impl> pool, Target& target, std::unique_ptr<beast::tcp_stream> stream,
+               beast::flat_buffer buffer, bhttp::response_parser<bhttp::string_body>&& head, std::size_t uses,
+               std::chrono::milliseconds timeout)
+      : pool_(std::move(pool)), target_(target), stream_(std::move(stream)), buffer_(std::move(buffer)),
+        parser_(std::move(head)), uses_(uses), timeout_(timeout),
+        piece_(std::make_unique_for_overwrite<char[]>(kBodyPiece)) {
+    if (const auto cl = parser_.content_length()) length_ = *cl;
+    keep_alive_ = parser_.get().keep_alive();
+    buffer_.reserve(kBodyPiece);  // Beast reads as much as the buffer's free capacity
+  }
+
+  std::optional<std::uint64_t> length() const override { return length_; }
+  BodyStatus status() const override { return status_; }
+  std::uint64_t consumed() const override { return consumed_; }
+  Task<std::string_view> Next() override {
+    if (stream_ == nullptr) co_return std::string_view();
+    while (!parser_.is_done()) {
+      parser_.get().body().data = piece_.get();
+      parser_.get().body().size = kBodyPiece;
+      stream_->expires_after(timeout_);
+      auto [ec, n] = co_await bhttp::async_read_some(*stream_, buffer_, parser_, net::as_tuple(net::use_awaitable));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) {
+        obs::Warn("upstream answer failed midway",
+                  {{"upstream", pool_->name}, {"error", ec.message()}, {"received_bytes", consumed_}});
+        status_ = BodyStatus::kFailed;
+        stream_.reset();
+        co_return std::string_view();
+      }
+      const std::size_t got = kBodyPiece - parser_.get().body().size;
+      if (got > 0) {
+        consumed_ += got;
+        co_return std::string_view(piece_.get(), got);
+      }
+    }
+    if (keep_alive_) pool_->Keep(target_, std::move(stream_), uses_);
+    stream_.reset();
+    co_return std::string_view();
+  }
+
+ private:
+  std::shared_ptr<Impl> pool_;
+  Target& target_;
+  std::unique_ptr<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  bhttp::response_parser<bhttp::buffer_body> parser_;
+  std::size_t uses_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<char[]> piece_;
+  std::optional<std::uint64_t> length_;
+  bool keep_alive_ = false;
+  BodyStatus status_ = BodyStatus::kOk;
+  std::uint64_t consumed_ = 0;
+};
+
+std::shared_ptr<BodyStream> UpstreamPool::Impl::StreamBody(Target& target, std::unique_ptr<beast::tcp_stream> stream,
+                                                           beast::flat_buffer buffer,
+                                                           bhttp::response_parser<bhttp::string_body>&& head,
+                                                           std::size_t uses, std::chrono::milliseconds timeout) {
+  return std::make_shared<UpstreamBody>(shared_from_this(), target, std::move(stream), std::move(buffer),
+                                        std::move(head), uses, timeout);
+}
 
 UpstreamPool::UpstreamPool(net::io_context& io, UpstreamOptions options) : UpstreamPool(Loops{&io}, std::move(options)) {}
 UpstreamPool::UpstreamPool(const Loops& loops, UpstreamOptions options)

@@ -173,6 +173,9 @@ void ServerCore::Admit(tcp::socket socket, const std::shared_ptr<TlsSlot>& tls) 
     Reset(socket);  // the cheapest refusal: no handshake, no read, no buffer
     return;
   }
+  // Answers go out in as few writes as we can make, never a small piece worth holding back; a
+  // streamed body's pieces must not wait on the client's delayed ACK (Nagle's algorithm).
+  socket.set_option(tcp::no_delay(true), rec);
   auto ex = socket.get_executor();
   if (tls) {
     net::co_spawn(ex, Secure(std::move(socket), remote.address(), tls->context.load()), LogException{"tls session"});

@@ -108,21 +108,35 @@ class TlsStream {
     int Step(SSL* ssl, std::size_t& n) { return b.size() == 0 ? 1 : SSL_read_ex(ssl, b.data(), b.size(), &n); }
   };
   struct Write {
-    // The sequence's first 16 KB in one TLS record and one system call (a head and its body are
-    // typically two buffers; Asio's stream wrote only the first per call).
+    // Small buffers (a head and its body) are gathered, up to 16 KB, into one TLS record and one
+    // system call (Asio's stream wrote only the first per call). A buffer that is alone or
+    // large (a streamed body's piece) is written from where it is, without a copy: the caller
+    // keeps it alive and unchanged until the write completes, as OpenSSL's retries need.
+    boost::asio::const_buffer direct;
     std::string data;
     template <class Buffers>
     static Write Gather(const Buffers& buffers) {
       Write w;
+      std::size_t count = 0;
       for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
         boost::asio::const_buffer b(*it);
+        if (b.size() == 0) continue;
+        if (count++ == 0) {
+          w.direct = b;
+          if (b.size() >= kMaxRecord) return w;
+          continue;
+        }
+        if (w.data.empty()) w.data.assign(static_cast<const char*>(w.direct.data()), w.direct.size());
         const auto take = std::min<std::size_t>(b.size(), kMaxRecord - w.data.size());
         w.data.append(static_cast<const char*>(b.data()), take);
         if (w.data.size() == kMaxRecord) break;
       }
       return w;
     }
-    int Step(SSL* ssl, std::size_t& n) { return data.empty() ? 1 : SSL_write_ex(ssl, data.data(), data.size(), &n); }
+    int Step(SSL* ssl, std::size_t& n) {
+      if (!data.empty()) return SSL_write_ex(ssl, data.data(), data.size(), &n);
+      return direct.size() == 0 ? 1 : SSL_write_ex(ssl, direct.data(), direct.size(), &n);
+    }
     static constexpr std::size_t kMaxRecord = 16 * 1024;
   };
 

@@ -26,8 +26,12 @@ suite::audit::Event AccessEvent(const RequestContext& ctx, const suite::http::Re
               .auth_method = id.method.empty() ? "none" : id.method,
               .key_id = text(id.api_key_id),
               .tier = id.tier.empty() ? "anonymous" : id.tier,
-              .bytes_in = static_cast<std::int64_t>(req.body.size()),
-              .bytes_out = static_cast<std::int64_t>(res.body.size()),
+              // Streamed bodies: what passed upstream; an answer's declared length (a chunked
+              // one's is not known when the event is made: 0).
+              .bytes_in = static_cast<std::int64_t>(req.body_stream != nullptr ? req.body_stream->consumed()
+                                                                               : req.body.size()),
+              .bytes_out = static_cast<std::int64_t>(res.body_stream != nullptr ? res.body_stream->length().value_or(0)
+                                                                                : res.body.size()),
               .user_agent = text(req.Header("user-agent"))}};
 }
 

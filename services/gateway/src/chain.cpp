@@ -1,5 +1,7 @@
 #include "chain.hpp"
 
+#include "routes.hpp"
+
 namespace gateway {
 
 using suite::core::ApiError;
@@ -7,6 +9,17 @@ using suite::core::ErrorCode;
 using suite::http::BodyReader;
 using suite::http::Response;
 using suite::http::Task;
+
+FilterStatus RequestContext::RefuseBody(suite::http::BodyStatus why) {
+  using suite::http::BodyStatus;
+  if (why == BodyStatus::kTooLarge)
+    return Refuse(ApiError(ErrorCode::kPayloadTooLarge, "Request body too large",
+                           {{"limit_bytes", body_limit}, {"tier", identity.tier}}),
+                  "body_too_large");
+  if (why == BodyStatus::kTimedOut)
+    return Refuse(ApiError(ErrorCode::kRequestTimeout, "Request body timed out"), "body_timeout");
+  return Refuse(ApiError(ErrorCode::kBadRequest, "Incomplete or malformed request body"), "body_incomplete");
+}
 
 Task<FilterStatus> Filter::OnRequestAsync(RequestContext& ctx) { co_return OnRequest(ctx); }
 
@@ -32,16 +45,14 @@ Task<Response> Chain::Run(RequestContext& ctx, BodyReader& body) const {
     res = std::move(*ctx.reply);
   } else {
     // Admitted: only now is the body read (and a client waiting on 100-continue told to send it).
-    const auto read = co_await body.Read(ctx.body_limit);
+    // On its way upstream a long body streams; the gateway's own routes get it whole.
+    BodyReader::Status read = BodyReader::Status::kOk;
+    if (ctx.route != nullptr && ctx.route->upstream != nullptr) read = co_await body.Open(ctx.body_limit);
+    else read = co_await body.Read(ctx.body_limit);
     if (read == BodyReader::Status::kOk) {
       res = co_await proxy_.Forward(ctx);
-    } else if (read == BodyReader::Status::kTooLarge) {
-      ctx.Refuse(ApiError(ErrorCode::kPayloadTooLarge, "Request body too large",
-                          {{"limit_bytes", ctx.body_limit}, {"tier", ctx.identity.tier}}),
-                 "body_too_large");
-      res = std::move(*ctx.reply);
     } else {
-      ctx.Refuse(ApiError(ErrorCode::kBadRequest, "Incomplete or malformed request body"), "body_incomplete");
+      ctx.RefuseBody(read);
       res = std::move(*ctx.reply);
     }
   }

@@ -52,6 +52,9 @@ struct RequestContext {
     reason = deferred_reason;
     return FilterStatus::kStop;
   }
+  /// A body that could not be read or streamed whole: 413 past its cap, 408 stalled or too
+  /// slow, else 400 (cut short or a bad chunk). Defined in chain.cpp.
+  FilterStatus RefuseBody(suite::http::BodyStatus why);
   FilterStatus Answer(suite::http::Response res, std::string_view why) {
     reply = std::move(res);
     reason = why;

@@ -35,6 +35,8 @@ Task<Response> Proxy::Forward(RequestContext& ctx) const {
   out.headers = UpstreamHeaders(req, signer_.Sign(ctx.identity, {req.request_id, req.method, req.path}),
                                 Traceparent(req));
   out.body = std::move(req.body);
+  out.body_stream = req.body_stream;  // a long upload passes through in pieces
+  out.stream_response = true;         // and so does a long answer
   // A route's own deadline; never past the identity token's life (the upstream timeout).
   if (ctx.route->timeout) out.timeout = std::min(*ctx.route->timeout, max_timeout_);
   auto& upstream = *ctx.route->upstream;
@@ -47,6 +49,7 @@ Task<Response> Proxy::Forward(RequestContext& ctx) const {
   if (req.method == "HEAD")
     if (auto cl = r.response.Header("content-length"); !cl.empty()) res.Set("content-length", std::string(cl));
   res.body = std::move(r.response.body);
+  res.body_stream = std::move(r.response.body_stream);
   co_return res;
 }
 
@@ -61,6 +64,10 @@ Task<Response> Proxy::Local(RequestContext& ctx) const {
 Response Proxy::Failed(RequestContext& ctx, const suite::http::Upstream& upstream,
                        const suite::http::ClientResult& r) const {
   using Status = suite::http::ClientResult::Status;
+  if (r.status == Status::kBodyFailed) {  // the client's upload failed midway: its fault, not the upstream's
+    ctx.RefuseBody(r.body_status);
+    return std::move(*ctx.reply);
+  }
   const char* kind = r.status == Status::kTimeout         ? "timeout"
                      : r.status == Status::kConnectFailed ? "connect"
                      : r.status == Status::kUnavailable   ? "circuit_open"

@@ -22,6 +22,7 @@ enum class ErrorCode {
   kMethodNotAllowed,
   kConflict,
   kPayloadTooLarge,
+  kRequestTimeout,     ///< 408: a body that stalled or came too slowly (logged; its connection is closed)
   kUriTooLong,         ///< 414
   kHeadersTooLarge,    ///< 431
   kValidation,

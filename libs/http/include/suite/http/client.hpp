@@ -32,14 +32,24 @@ struct ClientRequest {
   std::string target;
   Headers headers;
   std::string body;
-  /// This request's deadline (writing it and reading the answer); else the pool's request_timeout.
+  /// A body sent as it is pulled from here instead of `body` (Content-Length when its length
+  /// is declared, else chunked). Once a byte of it is taken the request is never sent again.
+  BodyStream* body_stream = nullptr;
+  /// An answer longer than kBodyPiece, or chunked, comes back as `response.body_stream` (which
+  /// holds the connection until it is read to its end or dropped) instead of whole in `body`.
+  bool stream_response = false;
+  /// This request's deadline (writing it and reading the answer; with a streamed body, each
+  /// write, then the answer's head and each of its pieces); else the pool's request_timeout.
   std::optional<std::chrono::milliseconds> timeout;
 };
 
 struct ClientResult {
   /// kUnavailable: every endpoint is ejected (the circuit is open); nothing was sent.
-  enum class Status { kOk, kConnectFailed, kTimeout, kFailed, kUnavailable };
+  /// kBodyFailed: the request's streamed body failed (`body_status` says how); the upstream got
+  /// an incomplete request and its connection was closed. Not the upstream's failure.
+  enum class Status { kOk, kConnectFailed, kTimeout, kFailed, kUnavailable, kBodyFailed };
   Status status = Status::kFailed;
+  BodyStatus body_status = BodyStatus::kOk;
   Response response;
   std::string error;  ///< for logs only
   std::chrono::seconds retry_after{0};  ///< kUnavailable: until an endpoint is tried again
@@ -60,7 +70,7 @@ struct UpstreamOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::milliseconds idle_ttl{30'000};  ///< below the upstream's keep-alive timeout
-  std::size_t max_response_body = 16 * 1024 * 1024;
+  std::size_t max_response_body = 16 * 1024 * 1024;  ///< an answer held whole (not stream_response)
 
   std::vector<Endpoint> Endpoints() const;
 };

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -12,11 +14,40 @@
 #include <vector>
 
 #include "suite/core/error.hpp"
+#include "suite/http/task.hpp"
 
 namespace suite::http {
 
 /// Header names are stored lowercase.
 using Headers = std::vector<std::pair<std::string, std::string>>;
+
+/// How reading a body ended.
+enum class BodyStatus {
+  kOk,        ///< complete (or there was none)
+  kTooLarge,  ///< past its cap (by Content-Length before reading, or while reading chunks)
+  kTimedOut,  ///< the sender stalled past the body timeout, or sent too slowly (the connection is closed)
+  kFailed,    ///< the sender went away or sent a bad chunk
+};
+
+/// A body held whole up to this size; a longer one (or one of unknown length) passes through
+/// in pieces of at most this size.
+inline constexpr std::size_t kBodyPiece = 64 * 1024;
+
+/// A body that passes through in pieces instead of being held whole: a large upload on its way
+/// upstream, a large answer on its way to the client. The consumer pulls, so a slow side slows
+/// the other down and one piece is held at a time. One consumer, on the producer's loop.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  /// The next piece (at most kBodyPiece bytes), valid until the next call; empty once the body
+  /// is complete or has failed: status() says which.
+  virtual Task<std::string_view> Next() = 0;
+  virtual BodyStatus status() const = 0;
+  /// The declared length (Content-Length); nullopt when it is not known ahead (chunked).
+  virtual std::optional<std::uint64_t> length() const = 0;
+  /// Bytes handed out so far.
+  virtual std::uint64_t consumed() const = 0;
+};
 
 struct Request {
   std::string method;
@@ -25,6 +56,9 @@ struct Request {
   std::string query;
   Headers headers;
   std::string body;
+  /// A streamed body (BodyReader::Open), then `body` is empty: owned by the connection, valid
+  /// until the handler answers.
+  BodyStream* body_stream = nullptr;
   std::string remote_ip;    ///< the client (behind a trusted proxy: from X-Forwarded-For)
   std::string peer_ip;      ///< the connection's address, when it differs from remote_ip
   bool secure = false;
@@ -46,6 +80,10 @@ struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  /// When set, the body comes from it, piece by piece (`body` is empty): Content-Length when its
+  /// length is known, else chunked (HTTP/1.0: until the connection closes). A failure midway
+  /// closes the connection, so the client sees an incomplete answer, never a short one.
+  std::shared_ptr<BodyStream> body_stream;
 
   void Set(std::string_view name, std::string value);
   std::string_view Header(std::string_view lower_name) const;

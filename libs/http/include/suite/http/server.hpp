@@ -68,15 +68,18 @@ struct Listener {
 /// What a head-first handler may ask of the connection: the body, once, under a cap it chose.
 class BodyReader {
  public:
-  enum class Status {
-    kOk,        ///< the body is in the request (or there was none)
-    kTooLarge,  ///< past the cap (by Content-Length before reading, or while reading chunks)
-    kFailed,    ///< the client went away, stalled past the body timeout or sent a bad chunk
-  };
+  using Status = BodyStatus;
   virtual ~BodyReader() = default;
   /// Reads the body into the request under `limit` bytes. A client that sent
   /// `Expect: 100-continue` is told to go on here, not before: refusals never invite a body.
   virtual Task<Status> Read(std::size_t limit) = 0;
+  /// As Read, for a body that is passed on rather than used: one declared at most kBodyPiece
+  /// long is read into `body`; a longer or chunked one is not read here but handed to the
+  /// request as `body_stream`, read as it is pulled, under `limit`. Its reads are bounded by the
+  /// body timeout each, and together by a minimum rate (1 KiB/s after the first body timeout),
+  /// so a client trickling a byte every few seconds is cut off. kOk means admitted: how the
+  /// streamed body ends is its own status().
+  virtual Task<Status> Open(std::size_t limit) { return Read(limit); }
   /// The declared Content-Length (nullopt when chunked or absent).
   virtual std::optional<std::uint64_t> content_length() const = 0;
 };
