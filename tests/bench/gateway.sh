@@ -14,18 +14,23 @@
 #   e2e    POST /process end to end through the whole stack (PostgreSQL, Redis, the four
 #          services; dual auth, audit on) against seed 000's FastAPI service as its users run it
 #          (tests/bench/fastapi_reference: uvicorn, one process, file + SQLite log).
+#   stream STREAM_BYTES bodies (10 MiB) through, wrk -t1 -c4: uploads (POST /jobs/upload) and
+#          downloads (GET /jobs/big, a file the upstream serves) via the upstream direct, nginx
+#          (1 worker, request and response buffering off: passed through as they come, as ours
+#          does) and ours (every filter, 1 loop), HTTP and TLS: MiB/s and CPU-ms per GiB.
 #   idle   RSS with IDLE_CONNS idle keep-alive connections (one request each), plain and TLS:
 #          ours (every filter, 1 loop) and nginx (1 worker).
 # Prints one table per part and the targets of issue 12, met or not.
 # Usage: tests/bench/gateway.sh [build dir (build/release)]
-#   PARTS="proxy half e2e idle" RUNS=3 DURATION=8s CONNS=64 IDLE_CONNS=10000
+#   PARTS="proxy half e2e stream idle" RUNS=3 DURATION=8s CONNS=64 IDLE_CONNS=10000 STREAM_BYTES=10485760
 #   RESULTS_DIR (default .local/bench) keeps each run's TSV files; gateway_report.py prints them again.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/tests/bench"
 . "$ROOT/deploy/local/lib.sh"
 BIN=${1:-$ROOT/build/release}
-PARTS=${PARTS:-proxy half e2e idle}
+PARTS=${PARTS:-proxy half e2e stream idle}
+STREAM_BYTES=${STREAM_BYTES:-10485760}; export STREAM_BYTES
 RUNS=${RUNS:-3}; DURATION=${DURATION:-8s}; CONNS=${CONNS:-64}; IDLE_CONNS=${IDLE_CONNS:-10000}
 install_deps nginx wrk python3-jwt python3-fastapi python3-uvicorn
 [ -x "$BIN/services/gateway/gateway" ] || { log "building release"; build release; }
@@ -66,6 +71,7 @@ start_nginx() {  # start_nginx <name> <conf>: the master's pid in NGX_<name>
   mkdir -p "$DIR/$1/logs"; sed -i "s#$DIR/\(gateway\|upstream\)#$DIR/$1/\1#g; s#$DIR/tmp-#$DIR/$1/tmp-#g" "$2"
   nginx -p "$DIR/$1/" -c "$2" >"$DIR/logs/$1.out" 2>&1 & PIDS+=($!); printf -v "NGX_$1" %s $!
 }
+head -c "$STREAM_BYTES" /dev/urandom > "$DIR/big.bin"
 nginx_conf "$HERE/nginx/upstream.conf" "$DIR/upstream.conf" 1 0 0
 nginx_conf "$HERE/nginx/gateway.conf" "$DIR/n1.conf" 1 "$N1H" "$N1T"
 nginx_conf "$HERE/nginx/gateway.conf" "$DIR/n2.conf" 2 "$N2H" "$N2T"
@@ -101,8 +107,8 @@ workers() { pgrep -P "$1" | tr '\n' ' '; }   # nginx's workers (its master only 
 ticks() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat") )); done; echo "$t"; }
 rss_kb() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status") )); done; echo "$t"; }
 wrk_run() {  # wrk_run <url> <key> <conns> <duration> [delay ms]: "rps p50_us p99_us requests bad"
-  local out
-  out=$(BENCH_API_KEY=$2 BENCH_JWT=$JWT BENCH_DELAY_MS=${5:-0} wrk -t2 -c"$3" -d"$4" --timeout 5s \
+  local out  # WRK_THREADS, BENCH_METHOD and BENCH_BODY_BYTES pass through (the streaming part)
+  out=$(BENCH_API_KEY=$2 BENCH_JWT=$JWT BENCH_DELAY_MS=${5:-0} wrk -t"${WRK_THREADS:-2}" -c"$3" -d"$4" --timeout 10s \
         -s "$HERE/wrk_post.lua" "$1" 2>&1 | grep WRKRESULT) || { log "wrk failed on $1"; return 1; }
   declare -A R; local kv; for kv in ${out#WRKRESULT }; do R[${kv%%=*}]=${kv#*=}; done
   echo "${R[rps]} ${R[p50_us]} ${R[p99_us]} ${R[requests]} ${R[bad]}"
@@ -136,7 +142,7 @@ check_ok() {  # check_ok <url> <key>: the request of the benchmark is answered 2
 }
 
 has() { [[ " $PARTS " == *" $1 "* ]]; }
-if has proxy || has half; then
+if has proxy || has half || has stream; then
   start_ours a1 1 all; start_ours a2 2 all; start_ours f1 1 none; start_ours f2 2 none
   for n in A1 A2 F1 F2; do m=${n}_M; wait_http "http://127.0.0.1:${!m}/ready"; done
   wait_http "http://127.0.0.1:$UP/"; wait_http "http://127.0.0.1:$N1H/"; wait_http "http://127.0.0.1:$N2H/"
@@ -189,6 +195,36 @@ print(int(statistics.median(float(r["rps"]) for r in rows)) if rows else 0)' "$T
       read -r id url key pids <<<"$s"; [ "$key" = - ] && key=""
       # shellcheck disable=SC2086
       measure half "$r" "$id" "$url" "$key" "$HALF_CONNS" "$DURATION" "$HALF_DELAY" $pids
+    done
+  done
+fi
+if has stream; then
+  # The upstream, nginx and ours each pass STREAM_BYTES one way per request: a connection per
+  # wrk connection, every filter on ours (the enterprise key's body cap is 100 MiB).
+  STREAM_SCEN=(
+    "up http://127.0.0.1:$UP - $(workers "$NGX_up")"
+    "n1h http://127.0.0.1:$N1H $KEY $(workers "$NGX_n1")"
+    "n1t https://127.0.0.1:$N1T $KEY $(workers "$NGX_n1")"
+    "a1h http://127.0.0.1:$A1_H $KEY $A1_PID"
+    "a1t https://127.0.0.1:$A1_T $KEY $A1_PID"
+  )
+  for s in "${STREAM_SCEN[@]}"; do
+    read -r id base key _ <<<"$s"
+    got=$(curl -sk -o /dev/null -w '%{http_code} %{size_download}' -H "X-API-Key: $key" "$base/jobs/big")
+    [ "$got" = "200 $STREAM_BYTES" ] || { log "$id: GET /jobs/big answered $got"; exit 1; }
+    got=$(head -c "$STREAM_BYTES" /dev/zero | curl -sk -o /dev/null -w '%{http_code}' -H "X-API-Key: $key" \
+          -H 'Content-Type: application/octet-stream' -X POST --data-binary @- "$base/jobs/upload")
+    [ "$got" = 200 ] || { log "$id: POST /jobs/upload answered $got"; exit 1; }
+  done
+  for r in 0 $(seq 1 "$RUNS"); do
+    dur=$DURATION; [ "$r" = 0 ] && dur=3s
+    for s in "${STREAM_SCEN[@]}"; do
+      read -r id base key pids <<<"$s"; [ "$key" = - ] && key=""
+      # shellcheck disable=SC2086
+      WRK_THREADS=1 BENCH_METHOD=POST BENCH_BODY_BYTES=$STREAM_BYTES \
+        measure upload "$r" "$id" "$base/jobs/upload" "$key" 4 "$dur" 0 $pids
+      # shellcheck disable=SC2086
+      WRK_THREADS=1 BENCH_METHOD=GET measure download "$r" "$id" "$base/jobs/big" "$key" 4 "$dur" 0 $pids
     done
   done
 fi

@@ -1,6 +1,7 @@
 """Prints tests/bench/gateway.sh's tables and issue 12's targets from its TSV files.
 Usage: gateway_report.py results.tsv [idle.tsv] [idle connections]"""
 import csv
+import os
 import statistics
 import sys
 
@@ -109,6 +110,29 @@ if e2e:
     x = ratio("e2e", "ours", "fastapi")
     if x is not None:
         target("POST /process end to end: ≥ 25× FastAPI's req/s", x >= 25, f"{x:.1f}×")
+
+STREAM_LABEL = {"up": "upstream direct", "n1h": "nginx, 1 worker, HTTP", "n1t": "nginx, 1 worker, TLS",
+                "a1h": "ours, every filter, 1 loop, HTTP", "a1t": "ours, every filter, 1 loop, TLS"}
+stream_bytes = int(os.environ.get("STREAM_BYTES", "10485760"))
+for part, what in (("upload", "POST /jobs/upload"), ("download", "GET /jobs/big")):
+    d = by(part)
+    if not d:
+        continue
+    print(f"\n## Streaming: {what}, {stream_bytes / 2**20:g} MiB bodies, wrk -t1 -c4, medians of "
+          f"{len(d.get('up', []))} rounds\n")
+    print("| through | MiB/s | p50 ms | p99 ms | proxy CPU-ms per GiB | × nginx MiB/s (same protocol) | × nginx CPU |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for s_ in STREAM_LABEL:
+        if s_ not in d:
+            continue
+        rs = d[s_]
+        mibs = med(rs, "rps") * stream_bytes / 2**20
+        cpu = "" if s_ == "up" else "%.0f" % (med(rs, "cpu_proxy") / 1000 * 2**30 / stream_bytes)
+        n = "n" + s_[1:] if s_.startswith("a") else None
+        x = ratio(part, s_, n) if n else None
+        xc = ratio(part, s_, n, "cpu_proxy") if n else None
+        print(f"| {STREAM_LABEL[s_]} | {mibs:,.0f} | {med(rs, 'p50_us') / 1000:.1f} | {med(rs, 'p99_us') / 1000:.1f} | {cpu} "
+              f"| {'' if x is None else '%.2f' % x} | {'' if xc is None else '%.2f' % xc} |")
 
 if idle_rows:
     print(f"\n## {idle_n} idle keep-alive connections (one request each)\n")

@@ -2,6 +2,7 @@
 
 #include "routes.hpp"
 #include "suite/core/ids.hpp"
+#include "suite/http/body_stream.hpp"
 
 namespace gateway {
 

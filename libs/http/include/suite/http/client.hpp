@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "suite/http/body_stream.hpp"
 #include "suite/http/endpoints.hpp"
 #include "suite/http/loop.hpp"
 #include "suite/http/message.hpp"

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "suite/core/error.hpp"
-#include "suite/http/task.hpp"
 
 namespace suite::http {
 
@@ -33,21 +32,8 @@ enum class BodyStatus {
 /// in pieces of at most this size.
 inline constexpr std::size_t kBodyPiece = 64 * 1024;
 
-/// A body that passes through in pieces instead of being held whole: a large upload on its way
-/// upstream, a large answer on its way to the client. The consumer pulls, so a slow side slows
-/// the other down and one piece is held at a time. One consumer, on the producer's loop.
-class BodyStream {
- public:
-  virtual ~BodyStream() = default;
-  /// The next piece (at most kBodyPiece bytes), valid until the next call; empty once the body
-  /// is complete or has failed: status() says which.
-  virtual Task<std::string_view> Next() = 0;
-  virtual BodyStatus status() const = 0;
-  /// The declared length (Content-Length); nullopt when it is not known ahead (chunked).
-  virtual std::optional<std::uint64_t> length() const = 0;
-  /// Bytes handed out so far.
-  virtual std::uint64_t consumed() const = 0;
-};
+/// A body passed through in pieces (suite/http/body_stream.hpp).
+class BodyStream;
 
 struct Request {
   std::string method;

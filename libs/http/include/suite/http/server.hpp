@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "suite/core/config.hpp"
+#include "suite/http/body_stream.hpp"
 #include "suite/http/loop.hpp"
 #include "suite/http/message.hpp"
 #include "suite/http/task.hpp"
