@@ -14,7 +14,8 @@
 #   e2e    POST /process end to end through the whole stack (PostgreSQL, Redis, the four
 #          services; dual auth, audit on) against seed 000's FastAPI service as its users run it
 #          (tests/bench/fastapi_reference: uvicorn, one process, file + SQLite log).
-#   stream STREAM_BYTES bodies (10 MiB) through, wrk -t1 -c4: uploads (POST /jobs/upload) and
+#   stream STREAM_BYTES bodies (10 MiB) through, wrk -t1 -c4: uploads (PUT /jobs/upload, which
+#          the upstream reads whole before it answers: WebDAV into /dev/shm) and
 #          downloads (GET /jobs/big, a file the upstream serves) via the upstream direct, nginx
 #          (1 worker, request and response buffering off: passed through as they come, as ours
 #          does) and ours (every filter, 1 loop), HTTP and TLS: MiB/s and CPU-ms per GiB.
@@ -37,6 +38,7 @@ install_deps nginx wrk python3-jwt python3-fastapi python3-uvicorn
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 DIR=$(mktemp -d /tmp/suite-gwbench.XXXXXX); chmod 755 "$DIR"; mkdir -p "$DIR/logs" "$DIR/redis"
+SHM=$(mktemp -d /dev/shm/suite-gwbench.XXXXXX); mkdir -p "$SHM/jobs" "$SHM/tmp"; chmod -R 777 "$SHM"
 RESULTS=${RESULTS_DIR:-$ROOT/.local/bench}; mkdir -p "$RESULTS"
 PIDS=()
 cleanup() {
@@ -46,7 +48,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   [ -d "$DIR/stack" ] && { stop_services "$DIR/stack"; redis_stop "$DIR/stack/redis"; pg_stop "$DIR/stack/pg"; }
   redis_stop "$DIR/redis"
-  rm -rf "$DIR"
+  rm -rf "$DIR" "$SHM"
 }
 trap cleanup EXIT
 free_ports() { python3 -c '
@@ -65,7 +67,7 @@ JWT=$(jwt_hs256 "$JWT_SECRET" "{\"sub\":\"bench\",\"exp\":$(( $(date +%s) + 8640
 nginx_conf() {  # nginx_conf <template> <out> <workers> <http> <tls>
   sed -e "s#@DIR@#$DIR#g" -e "s#@WORKERS@#$3#g" -e "s#@HTTP_PORT@#$4#g" -e "s#@TLS_PORT@#$5#g" \
       -e "s#@PORT@#$UP#g" -e "s#@UPSTREAM_PORT@#$UP#g" -e "s#@CERT@#$DIR/cert.pem#g" -e "s#@KEY@#$DIR/key.pem#g" \
-      -e "s#@KEY_VALUE@#$KEY#g" "$1" > "$2"
+      -e "s#@KEY_VALUE@#$KEY#g" -e "s#@SHM@#$SHM#g" "$1" > "$2"
 }
 start_nginx() {  # start_nginx <name> <conf>: the master's pid in NGX_<name>
   mkdir -p "$DIR/$1/logs"; sed -i "s#$DIR/\(gateway\|upstream\)#$DIR/$1/\1#g; s#$DIR/tmp-#$DIR/$1/tmp-#g" "$2"
@@ -213,15 +215,15 @@ if has stream; then
     got=$(curl -sk -o /dev/null -w '%{http_code} %{size_download}' -H "X-API-Key: $key" "$base/jobs/big")
     [ "$got" = "200 $STREAM_BYTES" ] || { log "$id: GET /jobs/big answered $got"; exit 1; }
     got=$(head -c "$STREAM_BYTES" /dev/zero | curl -sk -o /dev/null -w '%{http_code}' -H "X-API-Key: $key" \
-          -H 'Content-Type: application/octet-stream' -X POST --data-binary @- "$base/jobs/upload")
-    [ "$got" = 200 ] || { log "$id: POST /jobs/upload answered $got"; exit 1; }
+          -H 'Content-Type: application/octet-stream' -X PUT --data-binary @- "$base/jobs/upload")
+    [[ "$got" == 20[14] ]] || { log "$id: PUT /jobs/upload answered $got"; exit 1; }
   done
   for r in 0 $(seq 1 "$RUNS"); do
     dur=$DURATION; [ "$r" = 0 ] && dur=3s
     for s in "${STREAM_SCEN[@]}"; do
       read -r id base key pids <<<"$s"; [ "$key" = - ] && key=""
       # shellcheck disable=SC2086
-      WRK_THREADS=1 BENCH_METHOD=POST BENCH_BODY_BYTES=$STREAM_BYTES \
+      WRK_THREADS=1 BENCH_METHOD=PUT BENCH_BODY_BYTES=$STREAM_BYTES \
         measure upload "$r" "$id" "$base/jobs/upload" "$key" 4 "$dur" 0 $pids
       # shellcheck disable=SC2086
       WRK_THREADS=1 BENCH_METHOD=GET measure download "$r" "$id" "$base/jobs/big" "$key" 4 "$dur" 0 $pids

@@ -114,7 +114,7 @@ if e2e:
 STREAM_LABEL = {"up": "upstream direct", "n1h": "nginx, 1 worker, HTTP", "n1t": "nginx, 1 worker, TLS",
                 "a1h": "ours, every filter, 1 loop, HTTP", "a1t": "ours, every filter, 1 loop, TLS"}
 stream_bytes = int(os.environ.get("STREAM_BYTES", "10485760"))
-for part, what in (("upload", "POST /jobs/upload"), ("download", "GET /jobs/big")):
+for part, what in (("upload", "PUT /jobs/upload"), ("download", "GET /jobs/big")):
     d = by(part)
     if not d:
         continue
