@@ -6,8 +6,11 @@
 #include <boost/asio.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include <array>
 #include <atomic>
 #include <charconv>
+#include <deque>
+#include <optional>
 
 #include "suite/core/url.hpp"
 #include "suite/observability/log.hpp"
@@ -61,20 +64,29 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       : strand(io.get_executor()), options(std::move(o)), name(std::move(n)),
         reconnect_timer(strand), connect_timer(strand), probe_timer(strand) {}
 
+  using Clock = std::chrono::steady_clock;
+  // A command sent and not answered yet.
+  struct Pending {
+    Callback cb;
+    Clock::time_point deadline;
+    bool done = false;  ///< failed by its deadline; its reply (or the connection's end) is dropped
+  };
   // One hiredis context plus the Asio descriptor that watches its socket.
   struct Conn {
-    explicit Conn(const net::io_context::executor_type& s) : sd(s) {}
+    explicit Conn(const net::io_context::executor_type& s) : sd(s), deadline(s) {}
     redisAsyncContext* ac = nullptr;
     net::posix::stream_descriptor sd;
     bool want_read = false, want_write = false;
     bool read_armed = false, write_armed = false;
     bool up = false;
     std::weak_ptr<Impl> owner;
-  };
-  struct Pending {
-    Callback cb;
-    std::unique_ptr<net::steady_timer> timer;
-    bool done = false;
+    // Commands in the order they were sent, which is the order Redis answers them (and hiredis
+    // fails them, when the connection ends). One timer watches them all, set for the earliest
+    // deadline and moved only when it fires or an earlier one arrives: no timer per command.
+    std::deque<Pending> pending;
+    net::steady_timer deadline;
+    std::optional<Clock::time_point> armed_for;
+    std::uint64_t arming = 0;  ///< tells a superseded wait from the current one
   };
 
   // The loop's own executor ("strand" by its role): one thread runs a loop, so the client's
@@ -133,6 +145,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     auto c = *holder;
     c->ac = nullptr;
     c->want_read = c->want_write = false;
+    c->deadline.cancel();  // its wait holds the Conn: let go of it now
     error_code ec;
     c->sd.cancel(ec);
     c->sd.release();  // hiredis owns and closes the fd
@@ -271,46 +284,84 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     });
   }
 
-  // privdata is a heap std::shared_ptr<Pending>: the deadline's handler holds another, so a
-  // reply and an expiry in the same loop turn cannot free the command under each other.
-  static void OnReply(redisAsyncContext*, void* r, void* privdata) {
-    std::unique_ptr<std::shared_ptr<Pending>> holder(static_cast<std::shared_ptr<Pending>*>(privdata));
-    auto p = *holder;
-    p->timer->cancel();
-    if (!p->done) {
-      p->done = true;
-      auto cb = std::move(p->cb);
-      cb(Convert(static_cast<redisReply*>(r)));
+  // Replies come in the order of the commands: this one is the oldest pending. The context's
+  // data (the Conn's holder) outlives every callback: hiredis runs them before its cleanup hook.
+  static void OnReply(redisAsyncContext* ac, void* r, void* privdata) {
+    auto& c = Self(ac->ev.data);
+    if (c->pending.empty() || &c->pending.front() != privdata) {
+      obs::Error("redis reply out of order; dropped", {});
+      return;
     }
+    Pending p = std::move(c->pending.front());
+    c->pending.pop_front();  // before the callback, which may send another command
+    if (!p.done) p.cb(Convert(static_cast<redisReply*>(r)));
   }
 
   void Send(const std::shared_ptr<Conn>& c, const std::vector<std::string>& args, Callback cb,
             std::optional<std::chrono::milliseconds> timeout) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
+    constexpr std::size_t kInline = 16;
+    std::array<const char*, kInline> argv_inline;
+    std::array<std::size_t, kInline> lens_inline;
+    std::vector<const char*> argv_heap;
+    std::vector<std::size_t> lens_heap;
+    const char** argv = argv_inline.data();
+    std::size_t* lens = lens_inline.data();
+    if (args.size() > kInline) {
+      argv_heap.resize(args.size());
+      lens_heap.resize(args.size());
+      argv = argv_heap.data();
+      lens = lens_heap.data();
     }
-    auto p = std::make_shared<Pending>(Pending{std::move(cb), std::make_unique<net::steady_timer>(strand), false});
-    auto* holder = new std::shared_ptr<Pending>(p);
-    if (redisAsyncCommandArgv(c->ac, OnReply, holder, static_cast<int>(args.size()), argv.data(),
-                              lens.data()) != REDIS_OK) {
-      delete holder;
-      p->done = true;
-      p->cb(Reply::Failure("redis command rejected"));
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      argv[i] = args[i].data();
+      lens[i] = args[i].size();
+    }
+    const auto deadline = Clock::now() + timeout.value_or(options.command_timeout);
+    c->pending.push_back(Pending{std::move(cb), deadline, false});
+    Pending* p = &c->pending.back();  // a deque's elements stay put as it grows and shrinks at its ends
+    if (redisAsyncCommandArgv(c->ac, OnReply, p, static_cast<int>(args.size()), argv, lens) != REDIS_OK) {
+      auto failed = std::move(p->cb);
+      c->pending.pop_back();
+      failed(Reply::Failure("redis command rejected"));
       return;
     }
-    p->timer->expires_after(timeout.value_or(options.command_timeout));
-    p->timer->async_wait([p, c](error_code ec) {
-      if (ec || p->done) return;
-      p->done = true;
-      auto failed = std::move(p->cb);
-      // A connection that stopped answering is replaced. Drop it before telling the caller, so
-      // that connected() is already false then.
-      if (c->ac != nullptr) redisAsyncFree(c->ac);
-      failed(Reply::Failure("redis command timed out"));
+    if (!c->armed_for || deadline < *c->armed_for) Arm(c, deadline);
+  }
+
+  static void Arm(const std::shared_ptr<Conn>& c, Clock::time_point when) {
+    c->armed_for = when;
+    const auto arming = ++c->arming;
+    c->deadline.expires_at(when);
+    c->deadline.async_wait([c, arming](error_code ec) {
+      if (ec || arming != c->arming) return;  // moved to an earlier deadline, or cancelled
+      c->armed_for.reset();
+      Expire(c);
     });
+  }
+
+  // The timer fired: commands past their deadline fail, and their connection, which stopped
+  // answering, is replaced (dropped before the callers hear of it, so that connected() is
+  // already false then); else the timer moves to the earliest deadline still pending.
+  static void Expire(const std::shared_ptr<Conn>& c) {
+    if (c->ac == nullptr) return;
+    const auto now = Clock::now();
+    std::optional<Clock::time_point> next;
+    std::vector<Callback> expired;
+    for (auto& p : c->pending) {
+      if (p.done) continue;
+      if (p.deadline <= now) {
+        p.done = true;
+        expired.push_back(std::move(p.cb));
+      } else if (!next || p.deadline < *next) {
+        next = p.deadline;
+      }
+    }
+    if (expired.empty()) {
+      if (next) Arm(c, *next);
+      return;
+    }
+    redisAsyncFree(c->ac);  // the other pending commands fail with it ("connection lost")
+    for (auto& cb : expired) cb(Reply::Failure("redis command timed out"));
   }
 };
 

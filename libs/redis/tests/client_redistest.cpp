@@ -91,6 +91,43 @@ TEST_CASE("commands fail fast when Redis is unreachable, and blocking commands t
   CHECK(Call(client, {"PING"}).str == "PONG");
 }
 
+TEST_CASE("one deadline watches a connection's commands: a shorter one behind a longer one still fires on time") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  Loop loop;
+  Options o = *ParseUrl(*url);
+  o.command_timeout = std::chrono::milliseconds(5000);
+  Client client(loop.runtime.io(), o, "test");
+  client.Start();
+  REQUIRE(WaitConnected(client));
+  // A blocking command under the long default, then one with a 150 ms deadline queued behind it:
+  // the earlier deadline moves the connection's one timer, so both fail within it (the second
+  // timed out, the first with the connection it stalled), not after 5 s.
+  std::promise<Reply> first, second;
+  const auto started = std::chrono::steady_clock::now();
+  client.Command({"BLPOP", "test:never:" + suite::core::NewUuid(), "3"}, [&](Reply r) { first.set_value(std::move(r)); });
+  client.Command({"PING"}, [&](Reply r) { second.set_value(std::move(r)); }, std::chrono::milliseconds(150));
+  auto f1 = first.get_future(), f2 = second.get_future();
+  REQUIRE(f2.wait_for(std::chrono::seconds(2)) == std::future_status::ready);
+  REQUIRE(f1.wait_for(std::chrono::seconds(2)) == std::future_status::ready);
+  CHECK(f2.get().str == "redis command timed out");
+  CHECK(f1.get().type == Reply::Type::kError);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(2500));  // not the BLPOP's 3 s
+  REQUIRE(WaitConnected(client));  // a new connection
+  // Answered commands leave nothing behind: a thousand under the deadline, then the timer
+  // finds none overdue and the connection stays.
+  std::atomic<int> done{0};
+  std::promise<void> all;
+  for (int i = 0; i < 1000; ++i)
+    client.Command({"PING"}, [&](Reply r) {
+      if (r.str == "PONG" && ++done == 1000) all.set_value();
+    }, std::chrono::milliseconds(200));
+  REQUIRE(all.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  CHECK(client.connected());
+  CHECK(Call(client, {"PING"}).str == "PONG");
+}
+
 TEST_CASE("subscriber: messages arrive, a lost connection is reported and the subscription restored") {
   auto url = suite::testing::ServerUrl("REDIS_URL");
   if (!url) return;
