@@ -10,12 +10,12 @@
 #include <charconv>
 #include <deque>
 
-#include "body_pieces.hpp"
 #include "head_writer.hpp"
 #include "suite/core/url.hpp"
 #include "suite/http/loop.hpp"
 #include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
+#include "upstream_body.hpp"
 
 namespace suite::http {
 
@@ -34,7 +34,6 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
                                                                     : ep.host + ":" + std::to_string(ep.port), {}});
   }
 
-  class UpstreamBody;
   struct Idle {
     std::unique_ptr<beast::tcp_stream> stream;
     std::chrono::steady_clock::time_point since;
@@ -45,10 +44,6 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     std::string authority;  ///< "host:port": the Host header and the logs
     std::deque<Idle> idle;  // most recently used at the back
   };
-  /// An answer's body handed out as it arrives (UpstreamBody), holding its connection.
-  std::shared_ptr<BodyStream> StreamBody(Target& target, std::unique_ptr<beast::tcp_stream> stream,
-                                         beast::flat_buffer buffer, bhttp::response_parser<bhttp::string_body>&& head,
-                                         std::size_t uses, std::chrono::milliseconds timeout);
   // The loop's own executor: one thread runs it, so the pool's state needs no strand.
   net::io_context::executor_type executor;
   UpstreamOptions options;
@@ -168,6 +163,13 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   // a short body in one read.
   static constexpr std::size_t kAnswerBuffer = 4096;
 
+  // A failed step of the exchange: a timeout, or `otherwise`.
+  static void Failed(ClientResult& r, const beast::error_code& ec, std::string_view what,
+                     ClientResult::Status otherwise = ClientResult::Status::kFailed) {
+    r.status = ec == beast::error::timeout ? ClientResult::Status::kTimeout : otherwise;
+    r.error = std::string(what) + ": " + ec.message();
+  }
+
   static bool Idempotent(std::string_view m) {
     return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE" || m == "TRACE";
   }
@@ -228,8 +230,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     beast::error_code ec;
     if (!stream) stream = co_await Connect(target.endpoint, ec);
     if (!stream) {
-      result.status = ec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kConnectFailed;
-      result.error = "connect " + target.authority + ": " + ec.message();
+      Failed(result, ec, "connect " + target.authority, ClientResult::Status::kConnectFailed);
       co_return targets.size() > 1;  // another endpoint may take it
     }
     const std::string head_text = Head(req, target);
@@ -239,8 +240,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     stream->expires_after(timeout);
     auto [wec, wn] = co_await net::async_write(*stream, buffers, net::as_tuple(net::use_awaitable));
     if (wec) {
-      result.status = wec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
-      result.error = "write: " + wec.message();
+      Failed(result, wec, "write");
       // Resent only when not one byte of it left: the upstream cannot have acted on it.
       co_return reused && wn == 0 && wec != beast::error::timeout;
     }
@@ -267,8 +267,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       if (rec || code < 100 || code >= 200 || code == 101 || interim == 8) break;
     }
     if (rec) {
-      result.status = rec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
-      result.error = "read: " + rec.message();
+      Failed(result, rec, "read");
       // Nothing came back on a reused connection: it was closed under us. Only a request
       // that may be repeated is sent again; a POST that was written may have been acted on.
       co_return reused && rn == 0 && idempotent && rec != beast::error::timeout;
@@ -280,7 +279,11 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     const auto length = parser->content_length();
     if (req.stream_response && !parser->is_done() && (parser->chunked() || !length || *length > kBodyPiece)) {
       // Long, chunked or until the close: handed out as it arrives; the connection goes with it.
-      result.response.body_stream = StreamBody(target, std::move(stream), std::move(buffer), std::move(*parser), uses, timeout);
+      result.response.body_stream = std::make_shared<UpstreamBody>(
+          std::move(stream), std::move(buffer), std::move(*parser), timeout, name,
+          [self = shared_from_this(), &target, uses](std::unique_ptr<beast::tcp_stream> s) {
+            self->Keep(target, std::move(s), uses);
+          });
       result.status = ClientResult::Status::kOk;
       result.error.clear();
       co_return false;
@@ -296,8 +299,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       bec = ec3;
     }
     if (bec) {
-      result.status = bec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
-      result.error = "read body: " + bec.message();
+      Failed(result, bec, "read body");
       result.response = {};
       co_return false;
     }
@@ -308,22 +310,13 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     co_return false;
   }
 
-  // A streamed request body, piece by piece as it is pulled. Each write gets `timeout`; no
-  // deadline runs while a piece is awaited from the client (the server's own body timeouts
-  // bound that). false: the exchange failed (`result` says how) and the connection is dropped.
+  // A streamed request body, piece by piece as it is pulled (CopyBody). false: the exchange
+  // failed (`result` says how) and the connection is dropped.
   static net::awaitable<bool> SendBody(beast::tcp_stream& stream, BodyStream& body, std::chrono::milliseconds timeout,
                                        ClientResult& result) {
-    const bool chunked = !body.length();
-    while (true) {
-      stream.expires_never();
-      const auto piece = co_await body.Next();
-      if (piece.empty()) break;
-      stream.expires_after(timeout);
-      if (const auto ec = co_await WritePiece(stream, piece, chunked)) {
-        result.status = ec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
-        result.error = "write body: " + ec.message();
-        co_return false;
-      }
+    if (const auto ec = co_await CopyBody(stream, body, !body.length(), timeout)) {
+      Failed(result, ec, "write body");
+      co_return false;
     }
     if (body.status() != BodyStatus::kOk) {
       result.status = ClientResult::Status::kBodyFailed;
@@ -331,86 +324,9 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       result.error = "the request's body failed after " + std::to_string(body.consumed()) + " bytes";
       co_return false;
     }
-    if (!chunked) co_return true;
-    stream.expires_after(timeout);
-    auto [ec, n] = co_await net::async_write(stream, net::buffer(kLastChunk.data(), kLastChunk.size()),
-                                             net::as_tuple(net::use_awaitable));
-    if (ec) {
-      result.status = ec == beast::error::timeout ? ClientResult::Status::kTimeout : ClientResult::Status::kFailed;
-      result.error = "write body: " + ec.message();
-      co_return false;
-    }
     co_return true;
   }
 };
-
-// An answer's body as it arrives from the upstream, one read per piece (each within the
-// request's timeout), without a cap: no more than a piece is held. Read to its end, the
-// connection goes back to the pool; dropped before, it is closed.
-class UpstreamPool::Impl::UpstreamBody final : public BodyStream {
- public:
-  UpstreamBody(std::shared_ptr<Impl> pool, Target& target, std::unique_ptr<beast::tcp_stream> stream,
-               beast::flat_buffer buffer, bhttp::response_parser<bhttp::string_body>&& head, std::size_t uses,
-               std::chrono::milliseconds timeout)
-      : pool_(std::move(pool)), target_(target), stream_(std::move(stream)), buffer_(std::move(buffer)),
-        parser_(std::move(head)), uses_(uses), timeout_(timeout),
-        piece_(std::make_unique_for_overwrite<char[]>(kBodyPiece)) {
-    if (const auto cl = parser_.content_length()) length_ = *cl;
-    keep_alive_ = parser_.get().keep_alive();
-    buffer_.reserve(kBodyPiece);  // Beast reads as much as the buffer's free capacity
-  }
-
-  std::optional<std::uint64_t> length() const override { return length_; }
-  BodyStatus status() const override { return status_; }
-  std::uint64_t consumed() const override { return consumed_; }
-  Task<std::string_view> Next() override {
-    if (stream_ == nullptr) co_return std::string_view();
-    while (!parser_.is_done()) {
-      parser_.get().body().data = piece_.get();
-      parser_.get().body().size = kBodyPiece;
-      stream_->expires_after(timeout_);
-      auto [ec, n] = co_await bhttp::async_read_some(*stream_, buffer_, parser_, net::as_tuple(net::use_awaitable));
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) {
-        obs::Warn("upstream answer failed midway",
-                  {{"upstream", pool_->name}, {"error", ec.message()}, {"received_bytes", consumed_}});
-        status_ = BodyStatus::kFailed;
-        stream_.reset();
-        co_return std::string_view();
-      }
-      const std::size_t got = kBodyPiece - parser_.get().body().size;
-      if (got > 0) {
-        consumed_ += got;
-        co_return std::string_view(piece_.get(), got);
-      }
-    }
-    if (keep_alive_) pool_->Keep(target_, std::move(stream_), uses_);
-    stream_.reset();
-    co_return std::string_view();
-  }
-
- private:
-  std::shared_ptr<Impl> pool_;
-  Target& target_;
-  std::unique_ptr<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
-  bhttp::response_parser<bhttp::buffer_body> parser_;
-  std::size_t uses_;
-  std::chrono::milliseconds timeout_;
-  std::unique_ptr<char[]> piece_;
-  std::optional<std::uint64_t> length_;
-  bool keep_alive_ = false;
-  BodyStatus status_ = BodyStatus::kOk;
-  std::uint64_t consumed_ = 0;
-};
-
-std::shared_ptr<BodyStream> UpstreamPool::Impl::StreamBody(Target& target, std::unique_ptr<beast::tcp_stream> stream,
-                                                           beast::flat_buffer buffer,
-                                                           bhttp::response_parser<bhttp::string_body>&& head,
-                                                           std::size_t uses, std::chrono::milliseconds timeout) {
-  return std::make_shared<UpstreamBody>(shared_from_this(), target, std::move(stream), std::move(buffer),
-                                        std::move(head), uses, timeout);
-}
 
 UpstreamPool::UpstreamPool(net::io_context& io, UpstreamOptions options) : UpstreamPool(Loops{&io}, std::move(options)) {}
 UpstreamPool::UpstreamPool(const Loops& loops, UpstreamOptions options)

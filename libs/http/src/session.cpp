@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <array>
 
-#include "body_pieces.hpp"
 #include "head_writer.hpp"
+#include "request_body.hpp"
 #include "server_core.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/core/json.hpp"
@@ -20,13 +20,6 @@ using core::ErrorCode;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string Lower(beast::string_view s) {
-  std::string out(s.data(), s.size());
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 // Kept out of the coroutine body: GCC 12 mis-destroys temporaries of a conditional expression
 // inside coroutines.
@@ -55,12 +48,6 @@ const char* FramingError(const bhttp::request<bhttp::string_body>& head) {
 }
 
 constexpr std::size_t kIdleBuffer = 2048;
-
-// Beast reads as much as the buffer's free capacity (an idle connection's is 2 KB): room for a
-// declared body, up to a piece, so that it takes a read or a few rather than one per 2 KB.
-void ReserveFor(beast::flat_buffer& buffer, boost::optional<std::uint64_t> length) {
-  if (length) buffer.reserve(buffer.size() + static_cast<std::size_t>(std::min<std::uint64_t>(*length, kBodyPiece)));
-}
 
 template <class Stream>
 class Connection {
@@ -140,7 +127,7 @@ class Connection {
       const bool expects_continue = beast::iequals(head[bhttp::field::expect], "100-continue");
       const unsigned version = head.version();  // `head` may be moved into a streaming parser
       if (!core.head_handler && !parser.is_done()) {
-        if (expects_continue && !co_await Continue(head.version())) break;
+        if (expects_continue && !co_await WriteContinue(stream, core, version)) break;
         ReserveFor(buffer, parser.content_length());
         lowest.expires_after(core.options.body_timeout);
         auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser,
@@ -158,7 +145,7 @@ class Connection {
       Response res;
       bool drain = false;  // a body left unread: answer, then drain it and close
       if (core.head_handler) {
-        HeadBody body(*this, stream, buffer, parser, *req, expects_continue);
+        RequestBody<Stream> body(core, stream, buffer, parser, *req, expects_continue);
         try {
           res = co_await core.head_handler(req, body);
         } catch (...) {
@@ -202,144 +189,13 @@ class Connection {
     req->path = req->target.substr(0, q);
     if (q != std::string::npos) req->query = req->target.substr(q + 1);
     req->headers.reserve(16);
-    for (const auto& f : head) req->headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
+    for (const auto& f : head) req->headers.emplace_back(core::AsciiLower(f.name_string()), std::string(f.value()));
     req->remote_ip = remote_ip;
     req->secure = secure;
     req->keep_alive = head.keep_alive();
     AssignRequestId(*req);
     return req;
   }
-
-  net::awaitable<bool> Continue(unsigned version) {
-    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
-    beast::get_lowest_layer(stream).expires_after(core.options.write_timeout);
-    auto [ec, n] = co_await bhttp::async_write(stream, cont, net::as_tuple(net::use_awaitable));
-    co_return !ec;
-  }
-
-  // The body of a request whose head is already with the handler: read whole (Read), or
-  // handed out in pieces as it is pulled (Open, then BodyStream).
-  class HeadBody final : public BodyReader, public BodyStream {
-   public:
-    HeadBody(Connection& conn, Stream& stream, beast::flat_buffer& buffer,
-             bhttp::request_parser<bhttp::string_body>& parser, Request& req, bool expects_continue)
-        : conn_(conn), stream_(stream), buffer_(buffer), parser_(parser), req_(req),
-          expects_continue_(expects_continue) {}
-    ~HeadBody() override { req_.body_stream = nullptr; }
-    HeadBody(const HeadBody&) = delete;
-    HeadBody& operator=(const HeadBody&) = delete;
-
-    /// Every byte of the body was read (or there was none).
-    bool complete() const { return streaming_ ? streaming_->is_done() : parser_.is_done(); }
-
-    std::optional<std::uint64_t> content_length() const override {
-      const auto cl = streaming_ ? streaming_->content_length() : parser_.content_length();
-      return cl ? std::optional<std::uint64_t>(*cl) : std::nullopt;
-    }
-    Task<Status> Read(std::size_t limit) override {
-      if (!status_) status_ = co_await ReadOnce(limit);
-      co_return *status_;
-    }
-    Task<Status> Open(std::size_t limit) override {
-      if (status_) co_return *status_;
-      const auto cl = parser_.content_length();
-      if (parser_.is_done() || (!parser_.chunked() && cl && *cl <= kBodyPiece)) co_return co_await Read(limit);
-      status_ = co_await Admit(limit);
-      if (*status_ != Status::kOk) co_return *status_;
-      // No body octet has been parsed (the head read stops at the blank line), so the head's
-      // parser may become one that hands the body out in pieces (Beast's relay pattern).
-      streaming_.emplace(std::move(parser_));
-      streaming_->body_limit(limit);
-      piece_ = std::make_unique_for_overwrite<char[]>(kBodyPiece);
-      // Beast reads as much as the buffer's free capacity (an idle connection's is 2 KB): a
-      // piece's worth per system call instead (the buffer shrinks back when the connection idles).
-      buffer_.reserve(kBodyPiece);
-      req_.body_stream = this;
-      co_return Status::kOk;
-    }
-
-    // BodyStream: the body as it arrives, one piece per read.
-    BodyStatus status() const override { return streamed_; }
-    std::optional<std::uint64_t> length() const override { return content_length(); }
-    std::uint64_t consumed() const override { return consumed_; }
-    Task<std::string_view> Next() override {
-      if (!streaming_ || streamed_ != Status::kOk) co_return std::string_view();
-      auto& parser = *streaming_;
-      auto& lowest = beast::get_lowest_layer(stream_);
-      const auto timeout = std::chrono::duration_cast<Clock::duration>(conn_.core.options.body_timeout);
-      while (!parser.is_done()) {
-        // Each read within the body timeout; together within the body timeout plus a second
-        // per KiB received (a minimum rate). Time spent waiting for our reader (the upstream)
-        // does not count: only time spent waiting for this client.
-        const auto budget = timeout + std::chrono::duration_cast<Clock::duration>(
-                                          std::chrono::milliseconds(consumed_ * 1000 / kMinRate));
-        if (spent_ >= budget) {
-          streamed_ = Status::kTimedOut;
-          break;
-        }
-        lowest.expires_after(std::min(timeout, budget - spent_));
-        parser.get().body().data = piece_.get();
-        parser.get().body().size = kBodyPiece;
-        const auto started = Clock::now();
-        auto [ec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser, net::as_tuple(net::use_awaitable));
-        spent_ += Clock::now() - started;
-        if (ec == bhttp::error::need_buffer) ec = {};
-        if (ec) {
-          streamed_ = Failure(ec);
-          break;
-        }
-        const std::size_t got = kBodyPiece - parser.get().body().size;
-        if (got > 0) {
-          consumed_ += got;
-          co_return std::string_view(piece_.get(), got);
-        }
-      }
-      co_return std::string_view();
-    }
-
-   private:
-    using Clock = std::chrono::steady_clock;
-    static constexpr std::uint64_t kMinRate = 1024;  ///< bytes per second, after the first body timeout
-
-    // A declared length past the cap is refused before anything is read, and no 100 Continue
-    // invites it; else the client waiting for one is told to go on.
-    Task<Status> Admit(std::size_t limit) {
-      if (const auto cl = parser_.content_length(); cl && *cl > limit) co_return Status::kTooLarge;
-      if (expects_continue_ && !co_await conn_.Continue(parser_.get().version())) co_return Status::kFailed;
-      co_return Status::kOk;
-    }
-    static Status Failure(const beast::error_code& ec) {
-      if (ec == bhttp::error::body_limit) return Status::kTooLarge;
-      if (ec == beast::error::timeout) return Status::kTimedOut;
-      return Status::kFailed;
-    }
-    Task<Status> ReadOnce(std::size_t limit) {
-      if (parser_.is_done()) co_return Status::kOk;
-      const auto admitted = co_await Admit(limit);
-      if (admitted != Status::kOk) co_return admitted;
-      // No body octet has been parsed yet (the head read stops at the blank line): the cap may
-      // still change, and it applies to chunked bodies as they arrive.
-      parser_.body_limit(limit);
-      ReserveFor(buffer_, parser_.content_length());
-      beast::get_lowest_layer(stream_).expires_after(conn_.core.options.body_timeout);
-      auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser_, net::as_tuple(net::use_awaitable));
-      if (ec) co_return Failure(ec);
-      req_.body = std::move(parser_.get().body());
-      co_return Status::kOk;
-    }
-    Connection& conn_;
-    Stream& stream_;
-    beast::flat_buffer& buffer_;
-    bhttp::request_parser<bhttp::string_body>& parser_;  ///< may only be destroyed once streaming_ took it
-    Request& req_;
-    bool expects_continue_;
-    std::optional<Status> status_;  ///< how Read or Open ended
-    std::optional<bhttp::request_parser<bhttp::buffer_body>> streaming_;
-    std::unique_ptr<char[]> piece_;
-    Status streamed_ = Status::kOk;
-    std::uint64_t consumed_ = 0;
-    Clock::duration spent_{};
-  };
 
   // Deliberately not a coroutine: GCC 12 destroys by-value coroutine parameters twice here.
   net::awaitable<Response> Dispatch(RequestPtr req, net::any_io_executor ex) {
@@ -431,30 +287,13 @@ class Connection {
     beast::get_lowest_layer(stream).expires_after(core.options.write_timeout);
     auto [ec, n] = co_await net::async_write(stream, buffers, net::as_tuple(net::use_awaitable));
     if (ec || streamed == nullptr) co_return !ec;
-    co_return co_await WriteBody(*streamed, chunked);
+    // A source that fails midway ends the connection short of its last chunk or its length.
+    if (co_await CopyBody(stream, *streamed, chunked, core.options.write_timeout)) co_return false;
+    if (streamed->status() == BodyStatus::kOk) co_return true;
+    obs::Warn("answer body failed midway; closing the connection", {{"sent_bytes", streamed->consumed()}});
+    co_return false;
   }
 
-  // A streamed answer's body, piece by piece as its source yields them (each write within the
-  // write timeout). A source that fails ends the connection without the last chunk (or short
-  // of its Content-Length): the client sees an incomplete answer, never a short one.
-  net::awaitable<bool> WriteBody(BodyStream& body, bool chunked) {
-    auto& lowest = beast::get_lowest_layer(stream);
-    while (true) {
-      const auto piece = co_await body.Next();
-      if (piece.empty()) break;
-      lowest.expires_after(core.options.write_timeout);
-      if (co_await WritePiece(stream, piece, chunked)) co_return false;
-    }
-    if (body.status() != BodyStatus::kOk) {
-      obs::Warn("answer body failed midway; closing the connection", {{"sent_bytes", body.consumed()}});
-      co_return false;
-    }
-    if (!chunked) co_return true;
-    lowest.expires_after(core.options.write_timeout);
-    auto [ec, n] = co_await net::async_write(stream, net::buffer(kLastChunk.data(), kLastChunk.size()),
-                                             net::as_tuple(net::use_awaitable));
-    co_return !ec;
-  }
   // Ours for every answer that has a request, never copied from a handler's answer.
   static bool Timing(std::string_view name) {
     return NameEquals(name, "x-request-id") || NameEquals(name, "x-response-time") || NameEquals(name, "x-process-time");
