@@ -155,6 +155,8 @@ Config Config::FromEnv(suite::core::Env& env) {
     else env.Fail("RATE_LIMIT_FAILURE_MODE", "must be local, open or closed");
   }
   if (IsSet("GATEWAY_REPLICAS")) c.rate_limit_fallback.replicas = static_cast<int>(env.Int("GATEWAY_REPLICAS", 1, 1, 1000));
+  c.rate_limit_lease.min_limit = static_cast<int>(env.Int("RATE_LIMIT_LEASE_MIN", 1000, 0, 1'000'000'000));
+  c.rate_limit_lease.hold = env.Millis("RATE_LIMIT_LEASE_MS", 1000, 1, 60'000);
   if (IsSet("DAILY_QUOTA_ENABLED")) c.rate_limit.quotas = env.Bool("DAILY_QUOTA_ENABLED", true);
   if (c.rate_limit.single) c.rate_limit.quotas = false;
   c.server = suite::http::ServerOptionsFromEnv(env);

@@ -11,6 +11,7 @@
 #include "body_limit.hpp"
 #include "client_address.hpp"
 #include "config_file.hpp"
+#include "rate_lease.hpp"
 #include "rate_limit_config.hpp"
 #include "cors.hpp"
 #include "jwks.hpp"
@@ -40,6 +41,7 @@ struct Config {
   std::string config_file;                       ///< GATEWAY_CONFIG (empty: the built-in routes)
   RateLimitConfig rate_limit;
   FallbackOptions rate_limit_fallback;           ///< RATE_LIMIT_FAILURE_MODE, GATEWAY_REPLICAS
+  LeaseOptions rate_limit_lease;                 ///< RATE_LIMIT_LEASE_MIN, RATE_LIMIT_LEASE_MS
   BodyLimits body_limits;                        ///< by tier; BODY_LIMIT_BYTES, when set, for all
   suite::http::ServerOptions server;             ///< limits, timeouts, connection caps
   suite::security::JwtOptions jwt;               ///< HS256: max_lifetime JWT_MAX_LIFETIME_SECONDS

@@ -30,6 +30,13 @@ std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
 }
 
 namespace {
+// Every loop of every replica may hold a lease on one caller.
+LeaseOptions LeaseOptionsFor(const Config& config, std::size_t loops) {
+  LeaseOptions o = config.rate_limit_lease;
+  o.holders = std::max(1, config.rate_limit_fallback.replicas) * static_cast<int>(std::max<std::size_t>(1, loops));
+  return o;
+}
+
 std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> MakePools(const Config& config,
                                                                              const suite::http::Loops& loops) {
   std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> pools;
@@ -45,7 +52,8 @@ Gateway::Gateway(std::shared_ptr<const Config> config, const suite::http::Loops&
       jwt_(config->jwt_secret),
       signer_(config->internal_secret, config->identity_ttl),
       redis_limiter_(std::move(redis), false),
-      limiter_(redis_limiter_, config->rate_limit_fallback, metrics),
+      leased_limiter_(redis_limiter_, LeaseOptionsFor(*config, loops.size()), loops.size()),
+      limiter_(leased_limiter_, config->rate_limit_fallback, metrics),
       pools_(MakePools(*config, loops)),
       auth_user_(*pools_.at("auth-user")),
       jwks_(std::make_shared<JwksCache>(*loops.front(), auth_user_, signer_, config->jwks)),
@@ -66,6 +74,7 @@ Gateway::Gateway(std::shared_ptr<const Config> config, const suite::http::Loops&
                    suite::obs::Metrics::Kind::kCounter, {{"upstream", name}},
                    [p = pool.get()] { return static_cast<double>(p->ejections()); });
   chain_.store(Build(config));
+  leased_limiter_.Start(loops);
   jwks_->Start();
   revocations_.Subscribe({suite::security::kApiKeyRevocations},
                          [this](const std::string&, const std::string& payload) { user_keys_.Revoked(payload); },
@@ -121,6 +130,7 @@ void Gateway::Reload(std::shared_ptr<const Config> config) {
 }
 
 Gateway::~Gateway() {
+  leased_limiter_.Stop();  // unspent leases expire in Redis on their own (hold + period)
   if (events_) events_->Stop();  // flushes what Redis takes
   if (events_redis_) events_redis_->Stop();
   revocations_.Stop();

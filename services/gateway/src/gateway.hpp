@@ -15,6 +15,7 @@
 #include "fallback_limiter.hpp"
 #include "jwks.hpp"
 #include "proxy.hpp"
+#include "rate_lease.hpp"
 #include "rate_limiter.hpp"
 #include "routes.hpp"
 #include "user_keys.hpp"
@@ -50,6 +51,7 @@ class Gateway {
   suite::security::Hs256 jwt_;
   suite::security::IdentitySigner signer_;
   RedisRateLimiter redis_limiter_;
+  LeasedRateLimiter leased_limiter_;  ///< large limits spent from leases, small ones a trip each
   ResilientRateLimiter limiter_;  ///< Redis behind a breaker, this replica's share without it
   std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> pools_;
   suite::http::UpstreamPool& auth_user_;

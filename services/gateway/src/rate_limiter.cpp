@@ -13,32 +13,80 @@ using suite::core::ErrorCode;
 using suite::http::Task;
 
 namespace {
-// KEYS[1] = the window's log, KEYS[2] = the day's count.
-// ARGV = limit, window_ms, unique member, daily quota (0: none), the count's TTL in seconds.
+// The window is a log of grants (a sorted set scored by time, ms) and their sum. A grant of one
+// request is a unique member; a lease of n is the member "n:<id>", scored at the end of its
+// hold: the requests it admits happen before then, so counting it until hold + window past its
+// grant keeps every window of real time at or under the limit, whichever replica spends it.
+// KEYS[1] = the log, KEYS[2] = the day's count, KEYS[3] = the log's sum.
+// ARGV = limit, window_ms, id, daily quota (0: none), the count's TTL in seconds, tokens
+// wanted, hold_ms (0: one request, now).
 // Returns {verdict (1 allowed, 0 rate limited, 2 over quota), remaining, ms until a slot frees,
-// quota remaining}. A refused request is not counted, in either.
-constexpr const char* kScript = R"lua(
+// quota remaining, tokens granted}. A refusal takes nothing, in either.
+constexpr const char* kTakeScript = R"lua(
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local quota = tonumber(ARGV[4])
+local want = tonumber(ARGV[6])
+local hold = tonumber(ARGV[7])
+local function weight(m) return tonumber(string.match(m, '^(%d+):') or '1') end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local used = 0
 if quota > 0 then used = tonumber(redis.call('GET', KEYS[2]) or '0') end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
+local count = redis.call('GET', KEYS[3])
+if count and redis.call('EXISTS', KEYS[1]) == 1 then
+  count = tonumber(count)
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - window)
+  for _, m in ipairs(gone) do count = count - weight(m) end
+  if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window) end
+else
+  -- No sum (a log written before sums were kept), or no log (none yet, or deleted to reset
+  -- the caller): count what is left.
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+  count = 0
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do count = count + weight(m) end
+end
 local reset = window
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if oldest[2] then reset = tonumber(oldest[2]) + window - now end
-if quota > 0 and used >= quota then return {2, limit - count, reset, 0} end
-if count >= limit then return {0, 0, reset, quota - used} end
-redis.call('ZADD', KEYS[1], now, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], window)
+if quota > 0 and used >= quota then return {2, limit - count, reset, 0, 0} end
+local grant = math.min(want, limit - count)
+if quota > 0 then grant = math.min(grant, quota - used) end
+if grant <= 0 then return {0, 0, reset, quota - used, 0} end
+local member = ARGV[3]
+if hold > 0 then member = grant .. ':' .. member end
+-- The log lives as long as its latest entry counts (a lease's may outlast a later request's).
+local keep = math.max(window + hold, redis.call('PTTL', KEYS[1]))
+redis.call('ZADD', KEYS[1], now + hold, member)
+count = count + grant
+redis.call('PEXPIRE', KEYS[1], keep)
+redis.call('SET', KEYS[3], count, 'PX', keep)
 if quota > 0 then
-  used = redis.call('INCR', KEYS[2])
-  if used == 1 then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
+  used = redis.call('INCRBY', KEYS[2], grant)
+  if used == grant then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
 end
-return {1, limit - count - 1, reset, quota - used}
+return {1, limit - count, reset, quota - used, grant}
+)lua";
+
+// A lease's unspent tokens back: KEYS as above, ARGV = the lease's member ("n:<id>"), unused,
+// window_ms. A lease already out of the window gives nothing back: the next take subtracts its
+// whole weight as it trims it. Returns how many went back.
+constexpr const char* kGiveBackScript = R"lua(
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(score) <= now - tonumber(ARGV[3]) then return 0 end
+local n, id = string.match(ARGV[1], '^(%d+):(.*)$')
+if not n then return 0 end
+n = tonumber(n)
+local back = math.min(tonumber(ARGV[2]), n)
+if back <= 0 then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+if n > back then redis.call('ZADD', KEYS[1], score, (n - back) .. ':' .. id) end
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('DECRBY', KEYS[3], back) end
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DECRBY', KEYS[2], back) end
+return back
 )lua";
 
 constexpr long long kDay = 86'400;
@@ -46,7 +94,7 @@ constexpr long long kDay = 86'400;
 
 RedisRateLimiter::RedisRateLimiter(std::vector<suite::redis::Client*> per_loop, bool fail_open,
                                    const suite::core::Clock& clock)
-    : redis_(std::move(per_loop)), fail_open_(fail_open), clock_(clock), script_(kScript) {}
+    : redis_(std::move(per_loop)), fail_open_(fail_open), clock_(clock), take_(kTakeScript), give_back_(kGiveBackScript) {}
 
 std::string RateBucket(const suite::security::Identity& id, std::string_view client_ip) {
   if (!id.api_key_id.empty()) return "{key:" + id.api_key_id + "}";
@@ -55,6 +103,7 @@ std::string RateBucket(const suite::security::Identity& id, std::string_view cli
 }
 
 std::string RedisRateLimiter::WindowKey(std::string_view bucket) { return "rl:" + std::string(bucket); }
+std::string RedisRateLimiter::SumKey(std::string_view bucket) { return "rl:" + std::string(bucket) + ":n"; }
 
 std::string RedisRateLimiter::QuotaKey(std::string_view bucket, const suite::core::Clock& clock) {
   const auto day = std::chrono::floor<std::chrono::days>(clock.Now()).time_since_epoch().count();
@@ -67,36 +116,70 @@ long long RedisRateLimiter::SecondsToMidnight(const suite::core::Clock& clock) {
 }
 
 Task<Decision> RedisRateLimiter::Check(LimitRequest r) {
+  Grant g = co_await Take(std::move(r), 1, std::chrono::milliseconds(0));
+  co_return g.decision;
+}
+
+Task<Grant> RedisRateLimiter::Take(LimitRequest r, int tokens, std::chrono::milliseconds hold) {
   const auto window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.period).count();
   const long long to_midnight = SecondsToMidnight(clock_);
-  std::vector<std::string> keys = {WindowKey(r.bucket), QuotaKey(r.bucket, clock_)};
+  Grant grant;
+  grant.id = suite::core::NewUuid();
+  grant.quota_key = QuotaKey(r.bucket, clock_);
+  grant.window = std::chrono::milliseconds(window_ms);
+  std::vector<std::string> keys = {WindowKey(r.bucket), grant.quota_key, SumKey(r.bucket)};
   // The day's count outlives its day by an hour: replicas whose clocks differ a little still
   // find it.
-  std::vector<std::string> args = {std::to_string(r.limit), std::to_string(window_ms), suite::core::NewUuid(),
-                                   std::to_string(r.daily_quota), std::to_string(to_midnight + 3600)};
-  return suite::http::Resume<Decision>([this, r, to_midnight, keys = std::move(keys), args = std::move(args)](auto done) mutable {
-    suite::http::ForThisLoop(redis_)->Eval(script_, std::move(keys), std::move(args), [this, r, to_midnight, done](suite::redis::Reply reply) {
-      Decision d;
-      d.limit = r.limit;
-      d.quota = r.daily_quota;
-      d.quota_reset_seconds = to_midnight;
-      if (reply.type != suite::redis::Reply::Type::kArray || reply.elements.size() != 4) {
-        d.degraded = true;
-        d.allowed = fail_open_;
-        d.remaining = fail_open_ ? r.limit : 0;
-        d.quota_remaining = fail_open_ ? r.daily_quota : 0;
-        d.reset_seconds = r.period.count();
-      } else {
-        const auto verdict = reply.elements[0].integer;
-        d.allowed = verdict == 1;
-        d.quota_exceeded = verdict == 2;
-        d.remaining = static_cast<int>(std::max<long long>(0, reply.elements[1].integer));
-        d.reset_seconds = std::max<long long>(1, (reply.elements[2].integer + 999) / 1000);
-        d.quota_remaining = std::max<long long>(0, reply.elements[3].integer);
-      }
-      done(d);
-    });
-  });
+  std::vector<std::string> args = {std::to_string(r.limit), std::to_string(window_ms), grant.id,
+                                   std::to_string(r.daily_quota), std::to_string(to_midnight + 3600),
+                                   std::to_string(std::max(1, tokens)), std::to_string(hold.count())};
+  calls_.fetch_add(1, std::memory_order_relaxed);
+  grant.decision = co_await suite::http::Resume<Decision>(
+      [this, &r, to_midnight, &keys, &args](auto done) {
+        suite::http::ForThisLoop(redis_)->Eval(take_, std::move(keys), std::move(args),
+                                               [this, limit = r.limit, quota = r.daily_quota, period = r.period,
+                                                to_midnight, done](suite::redis::Reply reply) {
+                                                 done(Read(reply, limit, quota, period, to_midnight));
+                                               });
+      });
+  co_return grant;
+}
+
+// Outside the coroutine: a Redis answer read into a decision.
+Decision RedisRateLimiter::Read(const suite::redis::Reply& reply, int limit, long long quota, std::chrono::seconds period,
+                                long long to_midnight) const {
+  Decision d;
+  d.limit = limit;
+  d.quota = quota;
+  d.quota_reset_seconds = to_midnight;
+  if (reply.type != suite::redis::Reply::Type::kArray || reply.elements.size() != 5) {
+    d.degraded = true;
+    d.allowed = fail_open_;
+    d.remaining = fail_open_ ? limit : 0;
+    d.quota_remaining = fail_open_ ? quota : 0;
+    d.reset_seconds = period.count();
+    return d;
+  }
+  const auto verdict = reply.elements[0].integer;
+  d.allowed = verdict == 1;
+  d.quota_exceeded = verdict == 2;
+  d.remaining = static_cast<int>(std::max<long long>(0, reply.elements[1].integer));
+  d.reset_seconds = std::max<long long>(1, (reply.elements[2].integer + 999) / 1000);
+  d.quota_remaining = std::max<long long>(0, reply.elements[3].integer);
+  d.granted = static_cast<int>(std::max<long long>(0, reply.elements[4].integer));
+  return d;
+}
+
+void RedisRateLimiter::GiveBack(std::string_view bucket, const Grant& grant, int unused,
+                                std::function<void(long long)> done) {
+  auto& redis = *suite::http::ForThisLoop(redis_);
+  calls_.fetch_add(1, std::memory_order_relaxed);
+  redis.Eval(give_back_, {WindowKey(bucket), grant.quota_key, SumKey(bucket)},
+             {std::to_string(grant.decision.granted) + ":" + grant.id, std::to_string(unused),
+              std::to_string(grant.window.count())},
+             [done = std::move(done)](suite::redis::Reply reply) {
+               if (done) done(reply.type == suite::redis::Reply::Type::kInteger ? reply.integer : 0);
+             });
 }
 
 RateLimitStats RateLimitStats::Make(suite::obs::Metrics& metrics) {

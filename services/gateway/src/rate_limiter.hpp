@@ -6,7 +6,10 @@
 /// trip, atomic across gateway replicas, timed by Redis's clock.
 #include <prometheus/counter.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +39,15 @@ struct Decision {
   long long quota = 0;            ///< the day's quota (0: none)
   long long quota_remaining = 0;
   long long quota_reset_seconds = 0;  ///< until midnight UTC
+  int granted = 0;                ///< tokens Redis granted (a lease may get several)
+};
+
+/// Tokens Redis granted to this replica: one request's, or a lease of several spent locally.
+struct Grant {
+  Decision decision;              ///< decision.granted tokens, when allowed
+  std::string id;                 ///< its member in the window's log is "<granted>:<id>"
+  std::string quota_key;          ///< the day's count it was charged to
+  std::chrono::milliseconds window{0};  ///< the period it was counted in
 };
 
 /// Where decisions are made: Redis in production, a fake in tests.
@@ -55,18 +67,33 @@ class RedisRateLimiter final : public RateLimitBackend {
   /// pipelined with the other requests of that loop.
   RedisRateLimiter(std::vector<suite::redis::Client*> per_loop, bool fail_open,
                    const suite::core::Clock& clock = suite::core::Clock::System());
+  /// One request: a trip to Redis.
   suite::http::Task<Decision> Check(LimitRequest request) override;
+  /// Up to `tokens` for this replica to spend within `hold` (0: one request, now), each still
+  /// counted in the window `hold` later than a request at the grant would be. Fewer when fewer
+  /// are left; a refusal grants none.
+  suite::http::Task<Grant> Take(LimitRequest request, int tokens, std::chrono::milliseconds hold);
+  /// Gives `unused` tokens of a lease back (the window and the day's count); `done(n)` runs on
+  /// the Redis connection's executor with how many went back (0 when the lease had left the
+  /// window, or on a failure). Call on the loop that took it.
+  void GiveBack(std::string_view bucket, const Grant& grant, int unused, std::function<void(long long)> done = {});
   /// The keys, spelled in one place: the window's log and the day's count share the caller's
   /// {hash tag}, so one script touching both stays in one Redis Cluster slot.
   static std::string WindowKey(std::string_view bucket);
+  static std::string SumKey(std::string_view bucket);  ///< the window's count of requests
   static std::string QuotaKey(std::string_view bucket, const suite::core::Clock& clock);
   static long long SecondsToMidnight(const suite::core::Clock& clock);
+  /// Scripts sent to Redis so far (takes and give-backs): the cost leases save.
+  std::uint64_t calls() const { return calls_.load(std::memory_order_relaxed); }
 
  private:
   std::vector<suite::redis::Client*> redis_;
   bool fail_open_;
+  Decision Read(const suite::redis::Reply& reply, int limit, long long quota, std::chrono::seconds period,
+               long long to_midnight) const;
   const suite::core::Clock& clock_;
-  suite::redis::Script script_;
+  suite::redis::Script take_, give_back_;
+  std::atomic<std::uint64_t> calls_{0};
 };
 
 /// A caller's bucket: "{key:<api key name>}", else "{user:<subject>}", else "{ip:<address>}".
