@@ -18,7 +18,7 @@ namespace gateway {
 /// The access event of one exchange (its event_id and timestamp are the publisher's to give).
 suite::audit::Event AccessEvent(const RequestContext& ctx, const suite::http::Response& res);
 
-class AccessEventFilter final : public Filter {
+class AccessEventFilter final : public ResponseFilter {
  public:
   /// `publisher` may be null: counted only.
   AccessEventFilter(suite::audit::Publisher* publisher, suite::obs::Metrics& metrics);

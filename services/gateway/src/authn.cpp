@@ -159,7 +159,7 @@ std::optional<FilterStatus> AuthnFilter::Try(RequestContext& ctx, const Presente
   }
 }
 
-Task<FilterStatus> AuthnFilter::OnRequestAsync(RequestContext& ctx) {
+Task<FilterStatus> AuthnFilter::OnRequest(RequestContext& ctx) {
   PresentedApiKey key;
   if (ctx.route->auth != AuthPolicy::kNone)
     if (auto presented = PresentedKey(ctx.req())) {

@@ -72,7 +72,7 @@ class SigningKeys {
 /// Establishes `ctx.identity` by the route's policy: 401 (with its WWW-Authenticate) otherwise.
 /// A token signed with a key we do not hold yet: the keys are fetched again, and the token is
 /// checked once more.
-class AuthnFilter final : public Filter {
+class AuthnFilter final : public AsyncFilter {
  public:
   struct Config {
     const ApiKeyStore& api_keys;
@@ -83,8 +83,7 @@ class AuthnFilter final : public Filter {
   /// `user_keys`: keys auth-user issued (nullptr: static keys only).
   AuthnFilter(Config config, SigningKeys& keys, UserKeys* user_keys = nullptr)
       : config_(config), keys_(keys), user_keys_(user_keys) {}
-  bool awaits() const override { return true; }
-  suite::http::Task<FilterStatus> OnRequestAsync(RequestContext& ctx) override;
+  suite::http::Task<FilterStatus> OnRequest(RequestContext& ctx) override;
 
  private:
   /// nullopt: an unknown signing key.

@@ -17,7 +17,7 @@ struct BodyLimits {
   std::size_t Max() const;
 };
 
-class BodyLimitFilter final : public Filter {
+class BodyLimitFilter final : public SyncFilter {
  public:
   explicit BodyLimitFilter(BodyLimits limits) : limits_(limits) {}
   FilterStatus OnRequest(RequestContext& ctx) override;

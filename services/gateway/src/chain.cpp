@@ -21,8 +21,6 @@ FilterStatus RequestContext::RefuseBody(suite::http::BodyStatus why) {
   return Refuse(ApiError(ErrorCode::kBadRequest, "Incomplete or malformed request body"), "body_incomplete");
 }
 
-Task<FilterStatus> Filter::OnRequestAsync(RequestContext& ctx) { co_return OnRequest(ctx); }
-
 Task<Response> Chain::Run(suite::http::RequestPtr req, BodyReader& body) const {
   RequestContext ctx{.request = std::move(req)};
   co_return co_await Run(ctx, body);
@@ -32,11 +30,11 @@ Task<Response> Chain::Run(RequestContext& ctx, BodyReader& body) const {
   ctx.content_length = body.content_length();
   ctx.body_limit = max_body_;
   std::size_t seen = 0;
-  while (seen < filters_.size()) {
-    Filter& f = *filters_[seen++];
+  while (seen < steps_.size()) {
+    const Step& step = steps_[seen++];
     FilterStatus status = FilterStatus::kContinue;
-    if (f.awaits()) status = co_await f.OnRequestAsync(ctx);
-    else status = f.OnRequest(ctx);
+    if (step.async != nullptr) status = co_await step.async->OnRequest(ctx);
+    else status = step.sync->OnRequest(ctx);
     if (status == FilterStatus::kStop) break;
   }
   if (!ctx.reply && ctx.deferred) ctx.RefuseDeferred();
@@ -56,7 +54,7 @@ Task<Response> Chain::Run(RequestContext& ctx, BodyReader& body) const {
       res = std::move(*ctx.reply);
     }
   }
-  while (seen > 0) filters_[--seen]->OnResponse(ctx, res);
+  while (seen > 0) filters_[--seen]->OnResponse(ctx, res);  // steps_ and filters_ share their order
   for (auto& [name, value] : ctx.response_headers) res.Set(name, std::move(value));
   co_return res;
 }

@@ -3,6 +3,7 @@
 /// answers; the body is read (under the cap the filters chose) only when all have let the
 /// request through; then the proxy forwards it. Every answer then passes back through the
 /// filters that saw the request, and gets the headers they collected.
+#include <concepts>
 #include <memory>
 #include <vector>
 
@@ -16,10 +17,17 @@ class Chain {
  public:
   /// `max_body`: the cap when no filter chose one (the server's own limit).
   Chain(const Proxy& proxy, std::size_t max_body) : proxy_(proxy), max_body_(max_body) {}
-  template <class F, class... Args>
+  /// Adds a filter at the end; whether the chain awaits it is fixed here, by its type.
+  template <std::derived_from<Filter> F, class... Args>
   F& Add(Args&&... args) {
-    filters_.push_back(std::make_unique<F>(std::forward<Args>(args)...));
-    return static_cast<F&>(*filters_.back());
+    static_assert(std::derived_from<F, SyncFilter> != std::derived_from<F, AsyncFilter>,
+                  "a filter is either a SyncFilter or an AsyncFilter");
+    auto owned = std::make_unique<F>(std::forward<Args>(args)...);
+    F& f = *owned;
+    if constexpr (std::derived_from<F, AsyncFilter>) steps_.push_back({nullptr, &f});
+    else steps_.push_back({&f, nullptr});
+    filters_.push_back(std::move(owned));
+    return f;
   }
   /// Keeps `owner` (the configuration the filters refer to) alive as long as the chain.
   void Keep(std::shared_ptr<const void> owner) { owner_ = std::move(owner); }
@@ -29,7 +37,12 @@ class Chain {
 
  private:
   std::shared_ptr<const void> owner_;
+  struct Step {
+    SyncFilter* sync;    ///< one of the two
+    AsyncFilter* async;
+  };
   std::vector<std::unique_ptr<Filter>> filters_;
+  std::vector<Step> steps_;  ///< filters_ in the same order, by kind
   const Proxy& proxy_;
   std::size_t max_body_;
 };

@@ -35,7 +35,7 @@ class TrustedProxies {
 };
 
 /// Replaces `remote_ip` with the resolved client, keeping the connection's in `peer_ip`.
-class ClientAddressFilter final : public Filter {
+class ClientAddressFilter final : public SyncFilter {
  public:
   explicit ClientAddressFilter(TrustedProxies proxies) : proxies_(std::move(proxies)) {}
   FilterStatus OnRequest(RequestContext& ctx) override;

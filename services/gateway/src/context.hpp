@@ -63,18 +63,31 @@ struct RequestContext {
 };
 
 /// One concern of the edge. Built once with an immutable config, shared by every connection:
-/// the per-request state lives in the context, never in the filter.
+/// the per-request state lives in the context, never in the filter. A filter is a SyncFilter
+/// (decides at once) or an AsyncFilter (waits: Redis, a key fetch); its type says which, so the
+/// chain can neither skip a hook nor pay a coroutine frame for a filter that never waits.
 class Filter {
  public:
   virtual ~Filter() = default;
-  /// Most filters decide at once; those that wait (Redis, a key fetch) say so, and the chain
-  /// awaits `OnRequestAsync` instead (no coroutine frame for the others).
-  virtual bool awaits() const { return false; }
-  virtual FilterStatus OnRequest(RequestContext&) { return FilterStatus::kContinue; }
-  virtual suite::http::Task<FilterStatus> OnRequestAsync(RequestContext& ctx);
   /// Every answer passes here in reverse order, refusals included (from the filters that saw
   /// the request).
   virtual void OnResponse(RequestContext&, suite::http::Response&) {}
+};
+
+class SyncFilter : public Filter {
+ public:
+  virtual FilterStatus OnRequest(RequestContext& ctx) = 0;
+};
+
+class AsyncFilter : public Filter {
+ public:
+  virtual suite::http::Task<FilterStatus> OnRequest(RequestContext& ctx) = 0;
+};
+
+/// A filter that only sees answers (the access event, ...).
+class ResponseFilter : public SyncFilter {
+ public:
+  FilterStatus OnRequest(RequestContext&) final { return FilterStatus::kContinue; }
 };
 
 }  // namespace gateway

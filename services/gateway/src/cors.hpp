@@ -35,7 +35,7 @@ class Cors {
 
 /// Answers preflights before any credential is asked for; adds the CORS headers of an allowed
 /// origin to every answer, refusals included.
-class CorsFilter final : public Filter {
+class CorsFilter final : public SyncFilter {
  public:
   explicit CorsFilter(Cors cors) : cors_(std::move(cors)) {}
   FilterStatus OnRequest(RequestContext& ctx) override;

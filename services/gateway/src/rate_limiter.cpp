@@ -218,7 +218,7 @@ void AddRateLimitHeaders(suite::http::Headers& out, const Decision& d, std::chro
     out.emplace_back("ratelimit", "\"window\";r=" + std::to_string(remaining) + ";t=" + std::to_string(d.reset_seconds));
 }
 
-Task<FilterStatus> RateLimitFilter::OnRequestAsync(RequestContext& ctx) {
+Task<FilterStatus> RateLimitFilter::OnRequest(RequestContext& ctx) {
   if (!config_.enabled || !ctx.route->rate_limited || ctx.identity.tier == kUnlimitedTier) co_return FilterStatus::kContinue;
   LimitRequest lr;
   lr.bucket = RateBucket(ctx.identity, ctx.req().remote_ip);

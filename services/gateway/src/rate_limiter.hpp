@@ -107,12 +107,11 @@ struct RateLimitStats {
 
 /// 429 past the limit or the day's quota. Every answer that follows carries seed 003's
 /// X-RateLimit-Limit/Remaining/Reset and the IETF draft's RateLimit-Policy and RateLimit.
-class RateLimitFilter final : public Filter {
+class RateLimitFilter final : public AsyncFilter {
  public:
   RateLimitFilter(const RateLimitConfig& config, RateLimitBackend& backend, suite::obs::Metrics& metrics)
       : config_(config), backend_(backend), stats_(RateLimitStats::Make(metrics)) {}
-  bool awaits() const override { return true; }
-  suite::http::Task<FilterStatus> OnRequestAsync(RequestContext& ctx) override;
+  suite::http::Task<FilterStatus> OnRequest(RequestContext& ctx) override;
 
  private:
   const RateLimitConfig config_;

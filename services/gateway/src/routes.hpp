@@ -43,12 +43,12 @@ struct Route {
 /// 403 for an authenticated caller without the route's role (roles come only from auth-user:
 /// its ES256 tokens and the keys it issued). The service checks again; this keeps the request
 /// from reaching it at all.
-class AuthorizationFilter final : public Filter {
+class AuthorizationFilter final : public SyncFilter {
  public:
   FilterStatus OnRequest(RequestContext& ctx) override;
 };
 
-class RouteFilter final : public Filter {
+class RouteFilter final : public SyncFilter {
  public:
   explicit RouteFilter(std::vector<Route> routes);
   FilterStatus OnRequest(RequestContext& ctx) override;

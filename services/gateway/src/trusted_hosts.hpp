@@ -25,7 +25,7 @@ class TrustedHosts {
 };
 
 /// 400 for a Host that is not trusted (nothing at all when any host is).
-class TrustedHostFilter final : public Filter {
+class TrustedHostFilter final : public SyncFilter {
  public:
   explicit TrustedHostFilter(TrustedHosts hosts) : hosts_(std::move(hosts)) {}
   FilterStatus OnRequest(RequestContext& ctx) override;
