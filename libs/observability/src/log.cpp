@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <mutex>
 
 #include "suite/core/ids.hpp"
@@ -34,11 +35,35 @@ void Begin(std::string& line, Level level, std::string_view message) {
   core::AppendJsonString(line, message);
 }
 
-void Write(std::string& line) {
-  line += "}\n";
+// Lines of an event loop's thread, kept for one write per loop turn (BatchLinesOnThisThread).
+struct Batch {
+  std::function<void()> schedule;  ///< empty: this thread writes each line at once
+  std::string lines;
+};
+thread_local Batch t_batch;
+thread_local std::string t_line;  ///< a line being written at once (its capacity stays)
+constexpr std::size_t kBatchBytes = 64 * 1024;
+
+void WriteOut(const std::string& bytes) {
   std::lock_guard lock(g_write);
-  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
   std::fflush(stdout);
+}
+
+// Where the next line is built: the end of this thread's batch, or a line of its own.
+std::string& Out() {
+  if (t_batch.schedule) return t_batch.lines;
+  t_line.clear();
+  return t_line;
+}
+
+// Ends the line begun on Out(). A batch's first line asks for its write; a warning or an error
+// (what may come just before a crash), or a batch past its bound, is written at once.
+void Write(std::string& out, std::size_t begun, Level level) {
+  out += "}\n";
+  if (&out != &t_batch.lines) return WriteOut(out);
+  if (level >= Level::kWarning || out.size() >= kBatchBytes) return FlushLines();
+  if (begun == 0) t_batch.schedule();
 }
 }  // namespace
 
@@ -48,10 +73,23 @@ void SetService(std::string name) {
 }
 void SetMinLevel(Level level) { g_min = level; }
 
+void BatchLinesOnThisThread(std::function<void()> schedule) {
+  FlushLines();
+  t_batch.schedule = std::move(schedule);
+}
+
+void FlushLines() {
+  if (t_batch.lines.empty()) return;
+  WriteOut(t_batch.lines);
+  t_batch.lines.clear();
+  // A burst's buffer is not kept for ever (the line of one request is about 300 bytes).
+  if (t_batch.lines.capacity() > kBatchBytes) t_batch.lines.shrink_to_fit();
+}
+
 void Log(Level level, std::string_view message, nlohmann::json fields) {
   if (level < g_min) return;
-  std::string line;
-  line.reserve(256);
+  std::string& line = Out();
+  const std::size_t begun = line.size();
   Begin(line, level, message);
   if (fields.is_object())
     for (const auto& [k, v] : fields.items()) {
@@ -61,13 +99,13 @@ void Log(Level level, std::string_view message, nlohmann::json fields) {
       line += ':';
       line += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
-  Write(line);
+  Write(line, begun, level);
 }
 
 void LogFields(Level level, std::string_view message, std::initializer_list<Field> fields) {
   if (level < g_min) return;
-  std::string line;
-  line.reserve(384);
+  std::string& line = Out();
+  const std::size_t begun = line.size();
   Begin(line, level, message);
   for (const auto& f : fields) {
     line += ",\"";
@@ -87,7 +125,7 @@ void LogFields(Level level, std::string_view message, std::initializer_list<Fiel
       core::AppendJsonString(line, f.text);
     }
   }
-  Write(line);
+  Write(line, begun, level);
 }
 
 }  // namespace suite::obs

@@ -58,6 +58,17 @@ struct Runtime::Impl {
   std::vector<std::function<bool()>> drains;
 };
 
+namespace {
+// One loop on the calling thread. Its log lines of one turn go out in one write, posted behind
+// the turn's handlers, so they are on stdout before the loop waits again.
+void RunLoop(net::io_context& loop, std::size_t index) {
+  http::SetThisLoop(index);
+  obs::BatchLinesOnThisThread([&loop] { net::post(loop, [] { obs::FlushLines(); }); });
+  loop.run();
+  obs::BatchLinesOnThisThread({});
+}
+}  // namespace
+
 Runtime::Runtime(std::size_t loops) : impl_(std::make_unique<Impl>(loops)) {}
 Runtime::~Runtime() = default;
 net::io_context& Runtime::io() { return impl_->io; }
@@ -116,12 +127,8 @@ int Runtime::Run(std::chrono::milliseconds drain_timeout) {
   });
   std::vector<std::thread> extra;
   for (std::size_t i = 1; i < impl_->loops.size(); ++i)
-    extra.emplace_back([this, i] {
-      http::SetThisLoop(i);
-      impl_->loops[i]->run();
-    });
-  http::SetThisLoop(0);
-  io.run();
+    extra.emplace_back([this, i] { RunLoop(*impl_->loops[i], i); });
+  RunLoop(io, 0);
   for (auto& t : extra) t.join();
   obs::Info("stopped");
   return 0;

@@ -2,6 +2,7 @@
 /// One JSON object per line on stdout; thread-safe; fields given by the caller.
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -11,6 +12,14 @@ namespace suite::obs {
 enum class Level { kDebug, kInfo, kWarning, kError };
 
 void SetService(std::string name);
+/// From now on, the lines this thread writes are kept and written together, in one write, by
+/// FlushLines(), which `schedule` must make run before the thread sleeps (an event loop posts
+/// it to itself); `schedule` is called once per batch, with its first line. A warning or an
+/// error is written at once (with the lines kept before it), and so is a batch past 64 KiB.
+/// A crash loses at most the info lines of the loop turn it happens in. Empty: at once again.
+void BatchLinesOnThisThread(std::function<void()> schedule);
+/// Writes the lines this thread kept.
+void FlushLines();
 void SetMinLevel(Level level);
 /// Writes {"timestamp","severity","service","message", ...fields}.
 void Log(Level level, std::string_view message, nlohmann::json fields = nlohmann::json::object());
