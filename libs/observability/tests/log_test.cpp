@@ -79,3 +79,30 @@ TEST_CASE("log lines: below the minimum level nothing is written") {
   REQUIRE(lines.size() == 1);
   CHECK(lines[0]["message"] == "loud");
 }
+
+TEST_CASE("log lines: a loop's batch goes out in one write when flushed; a warning takes it out at once") {
+  int scheduled = 0;
+  std::vector<nlohmann::json> before_flush;
+  const auto lines = Captured([&] {
+    suite::obs::BatchLinesOnThisThread([&] { ++scheduled; });
+    suite::obs::Info("one");
+    suite::obs::LogFields(suite::obs::Level::kInfo, "two", {{"n", 2}});
+    std::fflush(stdout);
+    CHECK(::lseek(STDOUT_FILENO, 0, SEEK_END) == 0);  // kept, not written
+    CHECK(scheduled == 1);                              // one flush asked for the batch
+    suite::obs::FlushLines();
+    const auto written = ::lseek(STDOUT_FILENO, 0, SEEK_END);
+    CHECK(written > 0);
+    suite::obs::Info("three");
+    CHECK(scheduled == 2);
+    suite::obs::Warn("four");  // at once, after the line kept before it
+    CHECK(::lseek(STDOUT_FILENO, 0, SEEK_END) > written);
+    suite::obs::Info("five");
+    suite::obs::BatchLinesOnThisThread({});  // flushes what is kept; then at once again
+    suite::obs::Info("six");
+  });
+  REQUIRE(lines.size() == 6);
+  const char* order[] = {"one", "two", "three", "four", "five", "six"};
+  for (std::size_t i = 0; i < 6; ++i) CHECK(lines[i]["message"] == order[i]);
+  CHECK(lines[1]["n"] == 2);
+}
