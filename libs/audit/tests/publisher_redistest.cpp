@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -115,4 +116,48 @@ TEST_CASE("events published while Redis is away wait in the spool file, across a
   Call(client, {"DEL", stream});
   client.Stop();
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a loop's events of one turn go out as one entry (field events), in order, and Stop spools what is left") {
+  auto url = testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  testing::IoLoop loop;
+  redis::Client client(loop.runtime.io(), *redis::ParseUrl(*url), "test");
+  client.Start();
+  REQUIRE(testing::WaitConnected(client));
+  const std::string stream = "test.audit." + core::NewUuid();
+  std::vector<std::function<void()>> turn_ends;  // what each loop would run at its turn's end
+  {
+    audit::Publisher pub(client, {.stream = stream, .batch = 16, .loops = 2,
+                                  .at_turn_end = [&](std::function<void()> fn) { turn_ends.push_back(std::move(fn)); }});
+    for (int i = 0; i < 5; ++i) pub.PublishOnLoop(Numbered(i), 0);
+    pub.PublishOnLoop(Numbered(100), 1);
+    CHECK(turn_ends.size() == 2);  // one flush asked per loop and turn, not per event
+    CHECK(pub.spool().pending() == 0);
+    for (auto& fn : turn_ends) fn();
+    turn_ends.clear();
+    CHECK(pub.spool().pending() == 2);
+    pub.PublishOnLoop(Numbered(5), 0);  // a turn the loop never ended: Stop takes it
+    for (int i = 0; i < 300 && pub.published() < 6; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(pub.published() == 6);
+    pub.Stop();
+    for (int i = 0; i < 300 && !pub.Drained(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto range = Call(client, {"XRANGE", stream, "-", "+"});
+  REQUIRE(range.elements.size() >= 2);
+  const auto& first = range.elements[0].elements[1].elements;
+  REQUIRE(first.size() == 2);
+  CHECK(first[0].str == "events");
+  std::vector<std::string> ids;
+  std::string_view lines = first[1].str;
+  for (std::size_t end; !lines.empty(); lines = end == std::string_view::npos ? "" : lines.substr(end + 1)) {
+    end = lines.find('\n');
+    ids.push_back(RequestIdOf(std::string(lines.substr(0, end))));
+  }
+  CHECK(ids == std::vector<std::string>{"r0", "r1", "r2", "r3", "r4"});
+  const auto& second = range.elements[1].elements[1].elements;
+  CHECK(second[0].str == "event");  // one event: the single-event field
+  CHECK(RequestIdOf(second[1].str) == "r100");
+  Call(client, {"DEL", stream});
+  client.Stop();
 }

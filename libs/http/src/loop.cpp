@@ -1,12 +1,25 @@
 #include "suite/http/loop.hpp"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
 namespace suite::http {
 
 namespace {
 thread_local std::size_t this_loop = 0;
-}
+thread_local boost::asio::io_context* this_io = nullptr;
+}  // namespace
 
 std::size_t ThisLoop() { return this_loop; }
-void SetThisLoop(std::size_t index) { this_loop = index; }
+
+void SetThisLoop(std::size_t index, boost::asio::io_context* loop) {
+  this_loop = index;
+  this_io = loop;
+}
+
+void AtTurnEnd(std::function<void()> fn) {
+  if (this_io == nullptr) return fn();
+  boost::asio::post(*this_io, std::move(fn));
+}
 
 }  // namespace suite::http

@@ -62,10 +62,11 @@ namespace {
 // One loop on the calling thread. Its log lines of one turn go out in one write, posted behind
 // the turn's handlers, so they are on stdout before the loop waits again.
 void RunLoop(net::io_context& loop, std::size_t index) {
-  http::SetThisLoop(index);
-  obs::BatchLinesOnThisThread([&loop] { net::post(loop, [] { obs::FlushLines(); }); });
+  http::SetThisLoop(index, &loop);
+  obs::BatchLinesOnThisThread([] { http::AtTurnEnd([] { obs::FlushLines(); }); });
   loop.run();
   obs::BatchLinesOnThisThread({});
+  http::SetThisLoop(index, nullptr);
 }
 }  // namespace
 

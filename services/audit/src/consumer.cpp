@@ -157,12 +157,20 @@ void Consumer::Process(const std::vector<Reply>& entries, std::function<void()> 
     if (entry.elements.size() < 2 || entry.elements[1].type != Reply::Type::kArray) continue;
     const auto& fields = entry.elements[1].elements;
     for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-      if (fields[i].str != "event") continue;
-      std::string why;
-      if (auto event = suite::audit::Event::Parse(fields[i + 1].str, why))
-        events.push_back({id, std::move(*event)});
-      else
-        obs::Error("malformed audit event skipped", {{"stream_id", id}, {"reason", why}});
+      // "event": one event's line; "events": a producer loop's batch, lines joined by newlines.
+      const bool batch = fields[i].str == "events";
+      if (!batch && fields[i].str != "event") continue;
+      std::string_view lines = fields[i + 1].str;
+      while (!lines.empty()) {
+        const auto end = batch ? lines.find('\n') : std::string_view::npos;
+        const auto line = lines.substr(0, end);
+        lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
+        std::string why;
+        if (auto event = suite::audit::Event::Parse(line, why))
+          events.push_back({id, std::move(*event)});
+        else
+          obs::Error("malformed audit event skipped", {{"stream_id", id}, {"reason", why}});
+      }
     }
   }
   if (ids.empty()) {

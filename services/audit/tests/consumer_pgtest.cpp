@@ -111,6 +111,16 @@ TEST_CASE("entries a dead consumer left unacknowledged are claimed, stored once,
   CHECK(Lines(ndjson) == 5);
   CHECK(consumer.written() == 5);
 
+  // A producer loop's batch: one entry, field "events", the lines joined by newlines. A line
+  // that is no event is skipped, the others stored (a duplicate once).
+  Call(client, {"XADD", stream, "*", "events",
+                Event(core::NewUuid(), tag + "-5") + "\n{\"not\":\"an event\"}\n" + Event(event_ids[1], tag + "-1") +
+                    "\n" + Event(core::NewUuid(), tag + "-6")});
+  for (int i = 0; i < 300 && consumer.written() < 7; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(consumer.written() == 7);
+  CHECK(rows() == 7);
+  CHECK(Lines(ndjson) == 7);
+
   consumer.Drain();
   for (int i = 0; i < 300 && !consumer.Drained(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   Call(client, {"DEL", stream});

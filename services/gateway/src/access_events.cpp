@@ -3,6 +3,7 @@
 #include "routes.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/http/body_stream.hpp"
+#include "suite/http/loop.hpp"
 
 namespace gateway {
 
@@ -63,7 +64,8 @@ void AccessEventFilter::OnResponse(RequestContext& ctx, suite::http::Response& r
   by_tier_[tier][suite::obs::StatusClassIndex(res.status)]->Increment();
   // Reasons are literals of the filters: a closed set of label values.
   if (res.status >= 400 && ctx.reason != "-") refusals_.Add({{"reason", std::string(ctx.reason)}}).Increment();
-  if (publisher_ != nullptr) publisher_->Publish(AccessEvent(ctx, res));
+  // With the rest of this loop turn's events: one spool record and one stream entry.
+  if (publisher_ != nullptr) publisher_->PublishOnLoop(AccessEvent(ctx, res), suite::http::ThisLoop());
 }
 
 }  // namespace gateway

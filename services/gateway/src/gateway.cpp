@@ -5,6 +5,7 @@
 #include "client_address.hpp"
 #include "cors.hpp"
 #include "trusted_hosts.hpp"
+#include "suite/http/loop.hpp"
 #include "suite/observability/log.hpp"
 #include "suite/security/api_key.hpp"
 
@@ -64,7 +65,10 @@ Gateway::Gateway(std::shared_ptr<const Config> config, const suite::http::Loops&
   if (config->access_events) {
     events_redis_ = std::make_unique<suite::redis::Client>(*loops.front(), config->redis, "access-events");
     events_redis_->Start();
-    events_ = std::make_unique<suite::audit::Publisher>(*events_redis_, config->access_events_spool);
+    auto options = config->access_events_spool;
+    options.loops = loops.size();  // each loop's events of a turn go out together
+    options.at_turn_end = [](std::function<void()> fn) { suite::http::AtTurnEnd(std::move(fn)); };
+    events_ = std::make_unique<suite::audit::Publisher>(*events_redis_, std::move(options));
     events_redis_->ExportMetrics(metrics);
     events_->ExportMetrics(metrics);
   }

@@ -9,10 +9,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "suite/audit/event.hpp"
 #include "suite/audit/spool.hpp"
@@ -40,6 +42,10 @@ struct PublisherOptions {
   /// After the first event of a quiet spell, how long the sender lets more gather before it
   /// sends: one wake-up and one pipelined batch per spell instead of a thread hand-off per event.
   std::chrono::microseconds linger{1000};
+  /// For PublishOnLoop: how many event loops publish, and how a loop runs something at the
+  /// end of its current turn (suite::http::AtTurnEnd; empty: at once).
+  std::size_t loops = 1;
+  std::function<void(std::function<void()>)> at_turn_end;
 };
 
 /// AUDIT_SPOOL_DIR (default "spool"), AUDIT_SPOOL_BYTES (64 MiB), AUDIT_SPOOL_SYNC_MS (100);
@@ -54,6 +60,12 @@ class Publisher {
   /// Gives an empty event_id a fresh UUID and an empty timestamp now, then appends the event's
   /// line to the spool. Thread-safe; never waits for Redis.
   void Publish(Event event);
+  /// For a producer that publishes from event loops at a high rate (the gateway's access
+  /// events): the event joins loop `loop`'s batch (call on that loop only), and the batch goes
+  /// to the spool as one record when the loop's turn ends: one spool append, one stream entry
+  /// (field `events`, the events' lines joined by newlines) and one XADD for the events of a
+  /// turn instead of one each. Stop() spools what the batches still hold.
+  void PublishOnLoop(Event event, std::size_t loop);
   /// Nothing would be lost by stopping now: every event reached Redis, or Redis is away and
   /// the events wait in a spool file.
   bool Drained() const;
@@ -68,6 +80,11 @@ class Publisher {
  private:
   void Loop();
   void Append(std::string_view line);
+  void FlushBatch(std::size_t loop);
+  struct Batch {
+    std::string lines;
+    bool scheduled = false;
+  };
   redis::Client& client_;
   PublisherOptions options_;
   std::unique_ptr<Spool> spool_;
@@ -77,6 +94,7 @@ class Publisher {
   std::atomic<bool> dirty_{false};
   std::atomic<bool> idle_{false};  ///< the sender waits for events: the next one must wake it
   std::atomic<std::size_t> dropped_{0}, published_{0};
+  std::vector<Batch> batches_;  ///< one per loop, each touched by its loop only (and by Stop)
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 /// control plane (signals, reloads, background refreshes). Per-loop resources (upstream pools,
 /// Redis connections) are picked by the loop the caller runs on.
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 namespace boost::asio {
@@ -17,7 +18,12 @@ using Loops = std::vector<boost::asio::io_context*>;
 /// The index of the loop the calling thread runs; 0 on a thread that runs none.
 std::size_t ThisLoop();
 /// Called by the runtime on each loop's thread before it runs the loop.
-void SetThisLoop(std::size_t index);
+void SetThisLoop(std::size_t index, boost::asio::io_context* loop = nullptr);
+/// Runs `fn` on the calling thread's loop once the handlers ready now have run, before the loop
+/// waits again (it posts `fn` behind them): what a turn of the loop gathered (log lines, events)
+/// goes out together. On a thread that runs no loop, `fn` runs at once. A loop stopped before
+/// `fn` ran drops it: who gathers must also flush when the loops have stopped.
+void AtTurnEnd(std::function<void()> fn);
 
 /// The element of `per_loop` that belongs to the caller's loop (the first off the loops).
 template <class T>
