@@ -2,6 +2,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 namespace suite::http {
 
@@ -20,6 +22,10 @@ void SetThisLoop(std::size_t index, boost::asio::io_context* loop) {
 void AtTurnEnd(std::function<void()> fn) {
   if (this_io == nullptr) return fn();
   boost::asio::post(*this_io, std::move(fn));
+}
+
+Task<void> BehindTurnEnd() {
+  co_await boost::asio::post(co_await boost::asio::this_coro::executor, boost::asio::use_awaitable);
 }
 
 }  // namespace suite::http

@@ -145,15 +145,19 @@ namespace {
 // The chain the request started with stays alive until it is answered; the context lives in
 // this one frame (no second coroutine just to hold it).
 suite::http::Task<suite::http::Response> RunOn(std::shared_ptr<const Chain> chain, suite::http::RequestPtr req,
-                                               suite::http::BodyReader& body) {
+                                               suite::http::BodyReader& body, bool events) {
   RequestContext ctx{.request = std::move(req)};
-  co_return co_await chain->Run(ctx, body);
+  auto res = co_await chain->Run(ctx, body);
+  // The answer leaves after its access event is in the spool (the turn's batch is flushed
+  // first): a crash can lose an answer's bytes, never the record of an answer that went out.
+  if (events) co_await suite::http::BehindTurnEnd();
+  co_return res;
 }
 }  // namespace
 
 suite::http::HeadHandler Gateway::Handler() const {
   return [this](suite::http::RequestPtr req, suite::http::BodyReader& body) {
-    return RunOn(chain_.load(), std::move(req), body);
+    return RunOn(chain_.load(), std::move(req), body, events_ != nullptr);
   };
 }
 

@@ -7,6 +7,8 @@
 #include <functional>
 #include <vector>
 
+#include "suite/http/task.hpp"
+
 namespace boost::asio {
 class io_context;
 }
@@ -24,6 +26,10 @@ void SetThisLoop(std::size_t index, boost::asio::io_context* loop = nullptr);
 /// goes out together. On a thread that runs no loop, `fn` runs at once. A loop stopped before
 /// `fn` ran drops it: who gathers must also flush when the loops have stopped.
 void AtTurnEnd(std::function<void()> fn);
+/// Resumes the awaiting coroutine behind everything queued on its loop now, AtTurnEnd work
+/// included: what it does next (write an answer) follows what the turn gathered (that answer's
+/// access event, in the spool).
+Task<void> BehindTurnEnd();
 
 /// The element of `per_loop` that belongs to the caller's loop (the first off the loops).
 template <class T>
