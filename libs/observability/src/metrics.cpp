@@ -139,11 +139,31 @@ void Metrics::ObserveRequest(std::string_view method, const std::string& route, 
                              double seconds) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  const std::string m(MethodLabel(method));
-  const std::string& r = route.empty() ? std::string("unmatched") : route;
-  requests_->Add({{"method", m}, {"route", r}, {"status_code", StatusLabel(status)}}).Increment();
-  duration_->Add({{"method", m}, {"route", r}, {"status_class", std::string(StatusClass(status))}}, kBuckets)
-      .Observe(seconds);
+  const std::string_view m = MethodLabel(method);
+  const std::string_view r = route.empty() ? std::string_view("unmatched") : std::string_view(route);
+  const int s = status >= 100 && status <= 599 ? status : 0;
+  const std::size_t hash = std::hash<std::string_view>{}(r) * 31 + std::hash<std::string_view>{}(m) * 7 + static_cast<std::size_t>(s);
+  prometheus::Counter* count = nullptr;
+  prometheus::Histogram* duration = nullptr;
+  {
+    std::lock_guard lock(series_mu_);
+    auto& bucket = series_[hash];
+    for (const auto& e : bucket)
+      if (e.status == s && e.method == m && e.route == r) {
+        count = e.count;
+        duration = e.duration;
+        break;
+      }
+    if (count == nullptr) {
+      // First time: the families find or make the series (their own lock, taken once per series).
+      const std::string ms(m), rs(r);
+      count = &requests_->Add({{"method", ms}, {"route", rs}, {"status_code", StatusLabel(status)}});
+      duration = &duration_->Add({{"method", ms}, {"route", rs}, {"status_class", std::string(StatusClass(status))}}, kBuckets);
+      bucket.push_back({ms, rs, s, count, duration});
+    }
+  }
+  count->Increment();
+  duration->Observe(seconds);
 }
 
 void Metrics::Expose(const std::string& name, const std::string& help, Kind kind, Labels labels,

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace suite::obs {
@@ -67,6 +68,16 @@ class Metrics {
   prometheus::Gauge* in_flight_;
   prometheus::Gauge* connections_;
   std::array<prometheus::Counter*, 3> refused_{};
+  // The series of each (method, route, status) seen, found again without building label maps:
+  // the label sets are closed, so this stays small.
+  struct RequestSeries {
+    std::string method, route;
+    int status;
+    prometheus::Counter* count;
+    prometheus::Histogram* duration;
+  };
+  std::mutex series_mu_;
+  std::unordered_map<std::size_t, std::vector<RequestSeries>> series_;  ///< by a hash of the three
   mutable std::mutex exposed_mu_;
   std::map<std::string, Exposed> exposed_;
 };
