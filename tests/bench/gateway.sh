@@ -4,6 +4,7 @@
 #   proxy  wrk -t2 -c64 POST /process (API key + HS256 JWT) against
 #            the ideal upstream direct (nginx `return 200` with seed 000's small JSON);
 #            nginx as the reference edge gateway (nginx/gateway.conf), 1 and 2 workers;
+#            HAProxy doing the same job and verifying the JWT (haproxy/gateway.cfg), 1 and 2 threads;
 #            our gateway with no filters (auth none, no rate limit, no access event) and with
 #            every filter (API key + JWT + Redis rate limit + headers + request id + access
 #            event), 1 and 2 event loops (EVENT_LOOPS);
@@ -21,19 +22,19 @@
 #          does) and ours (every filter, 1 loop), HTTP and TLS: MiB/s and CPU-ms per GiB.
 #   idle   RSS with IDLE_CONNS idle keep-alive connections (one request each), plain and TLS:
 #          ours (every filter, 1 loop) and nginx (1 worker).
-# Prints one table per part and the targets of issue 12, met or not.
+# Prints one table per part and the targets of issues 12 and 24, met or not.
 # Usage: tests/bench/gateway.sh [build dir (build/release)]
-#   PARTS="proxy half e2e stream idle" RUNS=3 DURATION=8s CONNS=64 IDLE_CONNS=10000 STREAM_BYTES=10485760
+#   PARTS="proxy sys alloc half e2e stream idle" RUNS=3 DURATION=8s CONNS=64 IDLE_CONNS=10000 STREAM_BYTES=10485760
 #   RESULTS_DIR (default .local/bench) keeps each run's TSV files; gateway_report.py prints them again.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/tests/bench"
 . "$ROOT/deploy/local/lib.sh"
 BIN=${1:-$ROOT/build/release}
-PARTS=${PARTS:-proxy half e2e stream idle}
+PARTS=${PARTS:-proxy sys alloc half e2e stream idle}
 STREAM_BYTES=${STREAM_BYTES:-10485760}; export STREAM_BYTES
 RUNS=${RUNS:-3}; DURATION=${DURATION:-8s}; CONNS=${CONNS:-64}; IDLE_CONNS=${IDLE_CONNS:-10000}
-install_deps nginx wrk python3-jwt python3-fastapi python3-uvicorn
+install_deps nginx haproxy strace wrk python3-jwt python3-fastapi python3-uvicorn
 [ -x "$BIN/services/gateway/gateway" ] || { log "building release"; build release; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
@@ -56,7 +57,7 @@ import socket, sys
 s = [socket.socket() for _ in range(int(sys.argv[1]))]
 for x in s: x.bind(("127.0.0.1", 0))
 print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"; }
-read -r UP N1H N1T N2H N2T REDIS_PORT FASTAPI_PORT <<<"$(free_ports 7)"
+read -r UP N1H N1T N2H N2T REDIS_PORT FASTAPI_PORT H1H H1T H2H H2T <<<"$(free_ports 11)"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=localhost" \
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$DIR/key.pem" -out "$DIR/cert.pem" 2>/dev/null
@@ -78,6 +79,16 @@ nginx_conf "$HERE/nginx/upstream.conf" "$DIR/upstream.conf" 1 0 0
 nginx_conf "$HERE/nginx/gateway.conf" "$DIR/n1.conf" 1 "$N1H" "$N1T"
 nginx_conf "$HERE/nginx/gateway.conf" "$DIR/n2.conf" 2 "$N2H" "$N2T"
 start_nginx up "$DIR/upstream.conf"; start_nginx n1 "$DIR/n1.conf"; start_nginx n2 "$DIR/n2.conf"
+# HAProxy, 1 and 2 threads: the key map, the JWT's secret, a PEM of certificate and key.
+printf '%s bench\n' "$KEY" > "$DIR/haproxy-keys.map"; cat "$DIR/cert.pem" "$DIR/key.pem" > "$DIR/haproxy.pem"
+start_haproxy() {  # start_haproxy <name> <threads> <http> <tls>: its pid in HAP_<name>
+  mkdir -p "$DIR/$1"
+  sed -e "s#@DIR@#$DIR#g" -e "s#@THREADS@#$2#g" -e "s#@HTTP_PORT@#$3#g" -e "s#@TLS_PORT@#$4#g" -e "s#@UPSTREAM_PORT@#$UP#g" \
+      -e "s#@PEM@#$DIR/haproxy.pem#g" -e "s#@JWT_SECRET@#$JWT_SECRET#g" -e "s#pidfile $DIR/haproxy.pid#pidfile $DIR/$1/haproxy.pid#" \
+      "$HERE/haproxy/gateway.cfg" > "$DIR/$1/haproxy.cfg"
+  haproxy -db -f "$DIR/$1/haproxy.cfg" >"$DIR/logs/$1.out" 2>&1 & PIDS+=($!); printf -v "HAP_$1" %s $!
+}
+start_haproxy h1 1 "$H1H" "$H1T"; start_haproxy h2 2 "$H2H" "$H2T"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$DIR/redis" \
   --daemonize no --logfile "$DIR/redis/log" & PIDS+=($!); REDIS_PID=$!
 
@@ -118,24 +129,27 @@ wrk_run() {  # wrk_run <url> <key> <conns> <duration> [delay ms]: "rps p50_us p9
 TCK=$(getconf CLK_TCK)
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 TSV="$RESULTS/gateway-bench-$STAMP.tsv"  # written as it goes: a failed part keeps the others' rows
-printf 'part\tround\tscen\trps\tp50_us\tp99_us\tbad\tcpu_proxy\tcpu_upstream\tcpu_redis\n' > "$TSV"
+printf 'part\tround\tscen\trps\tp50_us\tp99_us\tbad\tcpu_proxy\tcpu_upstream\tcpu_redis\tredis_calls\n' > "$TSV"
+redis_calls() {  # the rate limit's scripts and the access events' XADDs Redis has run so far
+  redis-cli -p "$REDIS_PORT" INFO commandstats | awk -F'[:=,]' '/^cmdstat_(evalsha|eval|xadd):/ { n += $3 } END { print n + 0 }'
+}
 measure() {  # measure <part> <round> <scen> <url> <key> <conns> <duration> <delay> <proxy pids...>
   local part=$1 round=$2 scen=$3 url=$4 key=$5 conns=$6 dur=$7 delay=$8; shift 8
   local ups; ups=$(workers "$NGX_up")
-  local p0 u0 r0 p1 u1 r1 rps p50 p99 n bad
-  p0=$(ticks "$@"); u0=$(ticks $ups); r0=$(ticks "$REDIS_PID")
+  local p0 u0 r0 p1 u1 r1 rps p50 p99 n bad c0 c1
+  c0=$(redis_calls); p0=$(ticks "$@"); u0=$(ticks $ups); r0=$(ticks "$REDIS_PID")
   read -r rps p50 p99 n bad <<<"$(wrk_run "$url" "$key" "$conns" "$dur" "$delay")"
-  p1=$(ticks "$@"); u1=$(ticks $ups); r1=$(ticks "$REDIS_PID")
+  p1=$(ticks "$@"); u1=$(ticks $ups); r1=$(ticks "$REDIS_PID"); c1=$(redis_calls)
   [ "$bad" = 0 ] || { log "$scen: $bad of $n requests failed or were not 2xx: the figures would lie"; exit 1; }
   awk -v part="$part" -v r="$round" -v s="$scen" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v n="$n" -v t="$TCK" \
-      -v dp=$((p1 - p0)) -v du=$((u1 - u0)) -v dr=$((r1 - r0)) \
-      'BEGIN { printf "%s\t%s\t%s\t%.0f\t%d\t%d\t0\t%.1f\t%.1f\t%.1f\n", part, r, s, rps, p50, p99,
-               dp / t * 1e6 / n, du / t * 1e6 / n, dr / t * 1e6 / n }' >> "$TSV"
+      -v dp=$((p1 - p0)) -v du=$((u1 - u0)) -v dr=$((r1 - r0)) -v dc=$((c1 - c0)) \
+      'BEGIN { printf "%s\t%s\t%s\t%.0f\t%d\t%d\t0\t%.1f\t%.1f\t%.1f\t%.4f\n", part, r, s, rps, p50, p99,
+               dp / t * 1e6 / n, du / t * 1e6 / n, dr / t * 1e6 / n, dc / n }' >> "$TSV"
   log "$part round $round $scen: $rps req/s, p50 ${p50} us, p99 ${p99} us"
 }
 wait_http() {  # wait_http <url>: until it answers (10 s)
   for _ in $(seq 100); do curl -sk -o /dev/null "$1" && return 0; sleep 0.1; done
-  log "no answer from $1"; exit 1
+  log "no answer from $1"; tail -n 3 "$DIR"/logs/*.out >&2; exit 1
 }
 check_ok() {  # check_ok <url> <key>: the request of the benchmark is answered 200
   local c; c=$(curl -sk -o /dev/null -w '%{http_code}' -X POST -H "X-API-Key: $2" -H "Authorization: Bearer $JWT" \
@@ -144,10 +158,11 @@ check_ok() {  # check_ok <url> <key>: the request of the benchmark is answered 2
 }
 
 has() { [[ " $PARTS " == *" $1 "* ]]; }
-if has proxy || has half || has stream; then
+if has proxy || has half || has stream || has sys; then
   start_ours a1 1 all; start_ours a2 2 all; start_ours f1 1 none; start_ours f2 2 none
   for n in A1 A2 F1 F2; do m=${n}_M; wait_http "http://127.0.0.1:${!m}/ready"; done
   wait_http "http://127.0.0.1:$UP/"; wait_http "http://127.0.0.1:$N1H/"; wait_http "http://127.0.0.1:$N2H/"
+  wait_http "http://127.0.0.1:$H1H/"; wait_http "http://127.0.0.1:$H2H/"
   # One scenario per line: id, url, key, proxy pids.
   SCEN=(
     "up http://127.0.0.1:$UP/process - $(workers "$NGX_up")"
@@ -155,6 +170,10 @@ if has proxy || has half || has stream; then
     "n1t https://127.0.0.1:$N1T/process $KEY $(workers "$NGX_n1")"
     "n2h http://127.0.0.1:$N2H/process $KEY $(workers "$NGX_n2")"
     "n2t https://127.0.0.1:$N2T/process $KEY $(workers "$NGX_n2")"
+    "h1h http://127.0.0.1:$H1H/process $KEY $HAP_h1"
+    "h1t https://127.0.0.1:$H1T/process $KEY $HAP_h1"
+    "h2h http://127.0.0.1:$H2H/process $KEY $HAP_h2"
+    "h2t https://127.0.0.1:$H2T/process $KEY $HAP_h2"
     "f1h http://127.0.0.1:$F1_H/process $KEY $F1_PID"
     "f1t https://127.0.0.1:$F1_T/process $KEY $F1_PID"
     "a1h http://127.0.0.1:$A1_H/process $KEY $A1_PID"
@@ -178,6 +197,33 @@ if has proxy; then
       measure proxy "$r" "$id" "$url" "$key" "$CONNS" "$dur" 0 $pids
     done
   done
+fi
+if has sys; then
+  # System calls per request: strace counts every thread's for a short run at the proxy part's
+  # load (as the reference harness's STRACE=1; under strace each process runs slower, evenly).
+  SYS_TSV="$RESULTS/gateway-sys-$STAMP.tsv"; printf 'scen\tcalls_per_request\ttop\n' > "$SYS_TSV"
+  for s in "a1h http://127.0.0.1:$A1_H/process $KEY $A1_PID" "n1h http://127.0.0.1:$N1H/process $KEY $(workers "$NGX_n1")" \
+           "h1h http://127.0.0.1:$H1H/process $KEY $HAP_h1"; do
+    read -r id url key pids <<<"$s"
+    args=(); for p in $pids; do args+=(-p "$p"); done
+    strace -c -f -o "$DIR/strace-$id.txt" "${args[@]}" & ST=$!; sleep 1
+    read -r _ _ _ n _ <<<"$(wrk_run "$url" "$key" "$CONNS" 3s 0)"
+    kill -INT "$ST"; wait "$ST" 2>/dev/null || true
+    # strace -c's rows: % time, seconds, usecs/call, calls, [errors], syscall; by time, most first.
+    awk -v n="$n" -v id="$id" '$1 ~ /^[0-9.]+$/ && $NF != "total" { total += $4; if ($4 / n >= 0.05) top = top sprintf("%s %.2f, ", $NF, $4 / n) }
+      END { printf "%s\t%.2f\t%s\n", id, total / n, substr(top, 1, 240) }' "$DIR/strace-$id.txt" >> "$SYS_TSV"
+    log "sys $id: $(tail -1 "$SYS_TSV" | cut -f2) system calls per request"
+  done
+fi
+if has alloc; then
+  ALLOC_TSV="$RESULTS/gateway-alloc-$STAMP.tsv"; printf 'scen\tallocations_per_request\n' > "$ALLOC_TSV"
+  if [ -x "$BIN/services/gateway/gateway_alloc_tests" ]; then
+    a=$(REDIS_URL="redis://127.0.0.1:$REDIS_PORT" "$BIN/services/gateway/gateway_alloc_tests" 2>&1 |
+        sed -n 's/.*heap allocations per request on the gateway.s loop: \([0-9.]*\).*/\1/p')
+    printf 'a1h\t%s\n' "${a:-?}" >> "$ALLOC_TSV"; log "alloc: ${a:-?} heap allocations per request"
+  else
+    log "alloc: no $BIN/services/gateway/gateway_alloc_tests (build the tests)"
+  fi
 fi
 if has half; then
   PEAK=$(python3 -c '
@@ -289,4 +335,4 @@ if has idle; then
   idle nginx tls "$N1T" "$NGX_n1" $(workers "$NGX_n1")
 fi
 
-python3 "$HERE/gateway_report.py" "$TSV" "${IDLE_TSV:-}" "$IDLE_CONNS"
+SYS_TSV=${SYS_TSV:-} ALLOC_TSV=${ALLOC_TSV:-} python3 "$HERE/gateway_report.py" "$TSV" "${IDLE_TSV:-}" "$IDLE_CONNS"

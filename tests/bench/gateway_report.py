@@ -12,13 +12,16 @@ idle_n = sys.argv[3] if len(sys.argv) > 3 else "?"
 LABEL = {
     "up": "upstream direct", "n1h": "nginx, 1 worker, HTTP", "n1t": "nginx, 1 worker, TLS",
     "n2h": "nginx, 2 workers, HTTP", "n2t": "nginx, 2 workers, TLS",
+    "h1h": "HAProxy (+JWT), 1 thread, HTTP", "h1t": "HAProxy (+JWT), 1 thread, TLS",
+    "h2h": "HAProxy (+JWT), 2 threads, HTTP", "h2t": "HAProxy (+JWT), 2 threads, TLS",
     "f1h": "ours, no filters, 1 loop, HTTP", "f1t": "ours, no filters, 1 loop, TLS",
     "a1h": "ours, every filter, 1 loop, HTTP", "a1t": "ours, every filter, 1 loop, TLS",
     "f2h": "ours, no filters, 2 loops, HTTP", "f2t": "ours, no filters, 2 loops, TLS",
     "a2h": "ours, every filter, 2 loops, HTTP", "a2t": "ours, every filter, 2 loops, TLS",
     "ours": "ours: gateway + processing + audit, PostgreSQL and Redis", "fastapi": "seed 000 on FastAPI (uvicorn, 1 process)",
 }
-NGINX_OF = {s: "n" + s[1:] for s in ("f1h", "f1t", "a1h", "a1t", "f2h", "f2t", "a2h", "a2t")}
+NGINX_OF = {s: "n" + s[1:] for s in ("f1h", "f1t", "a1h", "a1t", "f2h", "f2t", "a2h", "a2t", "h1h", "h1t", "h2h", "h2t")}
+HAPROXY_OF = {s: "h" + s[1:] for s in ("f1h", "f1t", "a1h", "a1t", "f2h", "f2t", "a2h", "a2t")}
 
 
 def by(part):
@@ -54,30 +57,60 @@ proxy = by("proxy")
 if proxy:
     print(f"\n## Proxy: POST /process, wrk -t2, medians of {len(proxy.get('up', []))} rounds\n")
     print("| target | req/s | p50 ms | p99 ms | proxy CPU-µs/req | × nginx req/s (same protocol, workers = loops) "
-          "| upstream CPU-µs/req | Redis CPU-µs/req |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| × HAProxy req/s (threads = loops) | upstream CPU-µs/req | Redis CPU-µs/req | Redis calls/req |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in LABEL:
         if s not in proxy:
             continue
         rs = proxy[s]
         x = ratio("proxy", s, NGINX_OF[s]) if s in NGINX_OF else None
+        xh = ratio("proxy", s, HAPROXY_OF[s]) if s in HAPROXY_OF else None
         cpu = "" if s == "up" else "%.1f" % med(rs, "cpu_proxy")
         xs = "" if x is None else "%.2f" % x
+        xhs = "" if xh is None else "%.2f" % xh
+        calls = "%.3f" % med(rs, "redis_calls") if rs[0].get("redis_calls") not in (None, "") else ""
         print(f"| {LABEL[s]} | {med(rs, 'rps'):,.0f} | {med(rs, 'p50_us') / 1000:.2f} | {med(rs, 'p99_us') / 1000:.2f} "
-              f"| {cpu} | {xs} "
-              f"| {med(rs, 'cpu_upstream'):.1f} | {med(rs, 'cpu_redis'):.1f} |")
+              f"| {cpu} | {xs} | {xhs} "
+              f"| {med(rs, 'cpu_upstream'):.1f} | {med(rs, 'cpu_redis'):.1f} | {calls} |")
     for s in ("a1h", "a1t", "a2h", "a2t"):
         x = ratio("proxy", s, NGINX_OF[s])
         if x is None:
             continue
         cpu, ncpu = med(proxy[s], "cpu_proxy"), med(proxy[NGINX_OF[s]], "cpu_proxy")
+        redis = med(proxy[s], "cpu_redis")
         target(f"{LABEL[s]}: ≥ 1.0× nginx's req/s", x >= 1.0, f"{x:.2f}×")
-        target(f"{LABEL[s]}: ≤ nginx's CPU-µs per request", cpu <= ncpu, f"{cpu:.1f} vs {ncpu:.1f} µs")
+        xh = ratio("proxy", s, HAPROXY_OF[s])
+        if xh is not None:
+            target(f"{LABEL[s]}: ≥ 1.0× HAProxy's req/s", xh >= 1.0, f"{xh:.2f}×")
+        target(f"{LABEL[s]}: gateway + Redis ≤ nginx's CPU-µs per request", cpu + redis <= ncpu,
+               f"{cpu:.1f} + {redis:.1f} vs {ncpu:.1f} µs")
+    for s in ("f1h", "f1t"):
+        if s in proxy and NGINX_OF[s] in proxy:
+            cpu, ncpu = med(proxy[s], "cpu_proxy"), med(proxy[NGINX_OF[s]], "cpu_proxy")
+            target(f"{LABEL[s]}: ≤ 0.8× nginx's CPU-µs per request", cpu <= 0.8 * ncpu, f"{cpu / ncpu:.2f}×")
     for a, f in (("a1h", "f1h"), ("a1t", "f1t"), ("a2h", "f2h"), ("a2t", "f2t")):
         x = ratio("proxy", a, f)
         if x is not None:
             where = LABEL[a].split(", ", 2)[2]
             target(f"every filter costs ≤ 15% of no-filter throughput ({where})", 1 - x <= 0.15, f"{(1 - x) * 100:.0f}%")
+
+sys_path, alloc_path = os.environ.get("SYS_TSV"), os.environ.get("ALLOC_TSV")
+if sys_path and os.path.exists(sys_path):
+    sys_rows = list(csv.DictReader(open(sys_path), delimiter="\t"))
+    if sys_rows:
+        print("\n## System calls per request (strace -c -f, 3 s at the proxy part's load, HTTP)\n")
+        print("| target | calls/req | the most frequent |")
+        print("|---|---:|---|")
+        by_id = {r["scen"]: float(r["calls_per_request"]) for r in sys_rows}
+        for r in sys_rows:
+            print(f"| {LABEL.get(r['scen'], r['scen'])} | {float(r['calls_per_request']):.2f} | {r['top'].rstrip(', ')} |")
+        if "a1h" in by_id and "n1h" in by_id:
+            target("system calls per request ≤ nginx's", by_id["a1h"] <= by_id["n1h"],
+                   f"{by_id['a1h']:.2f} vs {by_id['n1h']:.2f}")
+if alloc_path and os.path.exists(alloc_path):
+    for r in csv.DictReader(open(alloc_path), delimiter="\t"):
+        print(f"\nHeap allocations of our gateway's loop per proxied POST /process through every filter: "
+              f"{r['allocations_per_request']} (gateway_alloc_tests)")
 
 half = by("half")
 if half:
@@ -148,7 +181,7 @@ if idle_rows:
                    f"{a / 1024:.1f} MB, {n:,} open")
 
 if targets:
-    print("\n## Targets of issue 12\n")
+    print("\n## Targets (issues 12 and 24)\n")
     print("| target | this run | |")
     print("|---|---:|---|")
     print("\n".join(targets))
