@@ -161,13 +161,15 @@ std::string RandomBytes(std::size_t n) {
 }
 
 std::string RandomHex(std::size_t n) {
-  std::vector<unsigned char> b(n);
-  Random(b.data(), n);
-  std::string out;
-  out.reserve(2 * n);
-  for (auto c : b) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
+  // The bytes go in the second half of the result and are spelled out from the front: one
+  // allocation (none for 7 bytes or fewer).
+  std::string out(2 * n, '\0');
+  auto* bytes = reinterpret_cast<unsigned char*>(out.data()) + n;
+  Random(bytes, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char c = bytes[i];
+    out[2 * i] = kHex[c >> 4];
+    out[2 * i + 1] = kHex[c & 0xf];
   }
   return out;
 }

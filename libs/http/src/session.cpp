@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 #include "head_writer.hpp"
 #include "request_body.hpp"
@@ -48,6 +49,23 @@ const char* FramingError(const bhttp::request<bhttp::string_body>& head) {
 }
 
 constexpr std::size_t kIdleBuffer = 2048;
+
+// `value / unit` with `digits` decimals (unit = 10^digits' multiple: 1000 with 2 digits keeps
+// tens of µs), then `suffix`, in `buf`: "1.25ms", "0.001250".
+std::string_view FixedPoint(char (&buf)[32], long long value, long long unit, int digits, std::string_view suffix) {
+  if (value < 0) value = 0;
+  long long scale = 1;
+  for (int i = 0; i < digits; ++i) scale *= 10;
+  const long long whole = value / unit;
+  long long frac = (value % unit) * scale / unit;
+  auto r = std::to_chars(buf, buf + 20, whole);
+  char* p = r.ptr;
+  *p++ = '.';
+  for (int i = digits - 1; i >= 0; --i, frac /= 10) p[i] = static_cast<char>('0' + frac % 10);
+  p += digits;
+  for (char c : suffix) *p++ = c;
+  return {buf, static_cast<std::size_t>(p - buf)};
+}
 
 template <class Stream>
 class Connection {
@@ -260,11 +278,10 @@ class Connection {
       AppendField(out, "x-request-id", req->request_id);
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - req->start).count();
+      // Written from whole microseconds (no floating-point formatting per answer).
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.2fms", static_cast<double>(us) / 1000.0);
-      AppendField(out, "x-response-time", buf);  // seed 003
-      std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(us) / 1e6);
-      AppendField(out, "x-process-time", buf);   // seed 001: seconds
+      AppendField(out, "x-response-time", FixedPoint(buf, us, 1000, 2, "ms"));  // seed 003
+      AppendField(out, "x-process-time", FixedPoint(buf, us, 1'000'000, 6, ""));  // seed 001: seconds
     }
     if (version >= 11 && !keep_alive) AppendField(out, "Connection", "close");
     if (version < 11 && keep_alive) AppendField(out, "Connection", "keep-alive");

@@ -62,11 +62,28 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
 }
 
 std::string Sha256Hex(std::string_view data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  // Per request (an API key's lookup): the digest fetched once, a context per thread reused,
+  // the hex written in place (no allocation but the result's).
+  struct Work {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Work() {
+      EVP_MD_CTX_free(ctx);
+      EVP_MD_free(md);
+    }
+  };
+  thread_local Work work;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (work.md == nullptr || work.ctx == nullptr || EVP_DigestInit_ex(work.ctx, work.md, nullptr) != 1 ||
+      EVP_DigestUpdate(work.ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(work.ctx, md, &len) != 1)
+    throw std::runtime_error("SHA-256 failed");
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : md) out += {kHex[c >> 4], kHex[c & 15]};
+  std::string out(2 * len, '\0');
+  for (unsigned int i = 0; i < len; ++i) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 15];
+  }
   return out;
 }
 

@@ -29,16 +29,28 @@ bool Stripped(std::string_view name) {
 }  // namespace
 
 std::string Traceparent(const suite::http::Request& req) {
-  // The client's trace continues (a new parent id: ours); else a new trace.
+  // The client's trace continues (a new parent id: ours); else a new trace. Spelled in one
+  // string: 00-<trace id>-<parent id>-<flags>.
   const auto tp = req.Header("traceparent");
-  if (const auto trace = suite::core::TraceIdOf(tp))
-    return "00-" + *trace + "-" + suite::core::RandomHex(8) + "-" + std::string(tp.substr(53, 2));
-  return "00-" + (req.trace_id.empty() ? suite::core::RandomHex(16) : req.trace_id) + "-" + suite::core::RandomHex(8) + "-01";
+  const auto client = suite::core::TraceIdOf(tp);
+  std::string out;
+  out.reserve(55);
+  out += "00-";
+  if (client) out += *client;
+  else if (!req.trace_id.empty()) out += req.trace_id;
+  else out += suite::core::RandomHex(16);
+  out += '-';
+  out += suite::core::RandomHex(8);
+  out += '-';
+  if (client) out += tp.substr(53, 2);
+  else out += "01";
+  return out;
 }
 
 suite::http::Headers UpstreamHeaders(const suite::http::Request& req, const std::string& identity_token,
                                      const std::string& traceparent) {
   suite::http::Headers out;
+  out.reserve(req.headers.size() + 8);  // what is kept, and the eight added below
   std::string xff;
   for (const auto& [k, v] : req.headers) {
     if (k == "x-forwarded-for") xff = v;  // kept as history, the client address appended
@@ -78,6 +90,7 @@ std::string UpstreamTarget(const suite::http::Request& req) {
 
 suite::http::Headers DownstreamHeaders(const suite::http::Headers& upstream) {
   suite::http::Headers out;
+  out.reserve(upstream.size());
   for (const auto& [k, v] : upstream)
     if (!HopByHop(k) && k != "x-response-time") out.emplace_back(k, v);
   return out;
