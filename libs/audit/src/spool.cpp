@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
@@ -136,11 +137,33 @@ Spool::Header& Spool::header() const {
   return *reinterpret_cast<Header*>(map_);
 }
 
-void Spool::Write(std::uint64_t offset, const void* data, std::size_t n) {
+// A file's records are written with pwrite, not through the mapping: the pages land in the same
+// page cache (the mapping reads them back), but the process's page tables never hold them
+// writable, so no write fault dirties them one by one and no msync has to shoot down other
+// cores' TLB entries to clean them (both were about 5 % of the gateway's CPU at full load). A
+// kill -9 still loses nothing: what pwrite returned from is in the page cache.
+bool Spool::Write(std::uint64_t offset, const void* data, std::size_t n) {
   const auto pos = offset % capacity_;
   const auto first = std::min<std::uint64_t>(n, capacity_ - pos);
-  std::memcpy(map_ + kHeaderBytes + pos, data, first);
-  if (first < n) std::memcpy(map_ + kHeaderBytes, static_cast<const unsigned char*>(data) + first, n - first);
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  if (fd_ < 0) {
+    std::memcpy(map_ + kHeaderBytes + pos, bytes, first);
+    if (first < n) std::memcpy(map_ + kHeaderBytes, bytes + first, n - first);
+    return true;
+  }
+  return PWrite(kHeaderBytes + pos, bytes, first) && (first == n || PWrite(kHeaderBytes, bytes + first, n - first));
+}
+
+bool Spool::PWrite(std::uint64_t at, const unsigned char* data, std::size_t n) {
+  while (n > 0) {
+    const auto w = ::pwrite(fd_, data, n, static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;  // a full disk under a sparse file: the record is not appended
+    data += w;
+    at += static_cast<std::uint64_t>(w);
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
 }
 
 void Spool::Read(std::uint64_t offset, void* out, std::size_t n) const {
@@ -197,13 +220,28 @@ bool Spool::Append(std::string_view payload) {
   const std::uint32_t crc = Crc32c(payload.data(), payload.size(), Crc32c(&seq, 8));
   // The payload first, the length last: a record is whole, or its length is not there yet
   // (0 in a fresh ring; a stale one fails the sequence or checksum test).
-  Write(head_ + kRecordHeader, payload.data(), payload.size());
-  Write(head_ + 8, &seq, 8);
-  Write(head_ + 4, &crc, 4);
+  // crc (4) and seq (8) follow the length; with the payload they go in one write when the
+  // record does not wrap around the ring's end.
+  const auto pos = head_ % capacity_;
+  if (fd_ >= 0 && pos + need <= capacity_) {
+    unsigned char fields[12];
+    std::memcpy(fields, &crc, 4);
+    std::memcpy(fields + 4, &seq, 8);
+    iovec iov[2] = {{fields, sizeof fields}, {const_cast<char*>(payload.data()), payload.size()}};
+    const auto want = static_cast<ssize_t>(sizeof fields + payload.size());
+    ssize_t w;
+    do w = ::pwritev(fd_, iov, 2, static_cast<off_t>(kHeaderBytes + pos + 4));
+    while (w < 0 && errno == EINTR);
+    if (w != want && !Write(head_ + 4, fields, sizeof fields)) return false;
+    if (w != want && !Write(head_ + kRecordHeader, payload.data(), payload.size())) return false;
+  } else if (!Write(head_ + kRecordHeader, payload.data(), payload.size()) || !Write(head_ + 8, &seq, 8) ||
+             !Write(head_ + 4, &crc, 4)) {
+    return false;
+  }
   // Neither the compiler nor the processor may move the length before the rest: a kill -9
   // can come between any two stores.
   std::atomic_thread_fence(std::memory_order_release);
-  Write(head_, &len, 4);
+  if (!Write(head_, &len, 4)) return false;
   head_ += need;
   ++next_seq_;
   ++pending_;

@@ -56,7 +56,8 @@ class Spool {
   Spool(int fd, std::string path, unsigned char* map, std::uint64_t capacity);
   struct Header;
   Header& header() const;
-  void Write(std::uint64_t offset, const void* data, std::size_t n);
+  bool Write(std::uint64_t offset, const void* data, std::size_t n);
+  bool PWrite(std::uint64_t at, const unsigned char* data, std::size_t n);
   void Read(std::uint64_t offset, void* out, std::size_t n) const;
   void Recover();
 
