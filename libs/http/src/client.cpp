@@ -206,11 +206,12 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   // The request's head for one endpoint (its Host), written by hand (head_writer.hpp).
   static std::string Head(const ClientRequest& req, const Target& target) {
     std::string out;
-    out.reserve(1024);
+    out.reserve(512 + req.header_lines.size());
     AppendRequestLine(out, req.method, req.target);
     AppendField(out, "Host", target.authority);
     for (const auto& [k, v] : req.headers)
       if (!NameEquals(k, "host") && !IsFramingField(k)) AppendField(out, k, v);
+    out += req.header_lines;
     if (req.body_stream != nullptr) {
       if (const auto length = req.body_stream->length()) AppendField(out, "Content-Length", *length);
       else AppendField(out, "Transfer-Encoding", "chunked");

@@ -103,3 +103,9 @@ void AppendField(std::string& out, std::string_view name, std::size_t value) {
 }
 
 }  // namespace suite::http::detail
+
+namespace suite::http {
+bool AppendHeaderLine(std::string& out, std::string_view name, std::string_view value) {
+  return detail::AppendField(out, name, value);
+}
+}  // namespace suite::http

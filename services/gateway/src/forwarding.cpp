@@ -47,25 +47,32 @@ std::string Traceparent(const suite::http::Request& req) {
   return out;
 }
 
-suite::http::Headers UpstreamHeaders(const suite::http::Request& req, const std::string& identity_token,
-                                     const std::string& traceparent) {
-  suite::http::Headers out;
-  out.reserve(req.headers.size() + 8);  // what is kept, and the eight added below
-  std::string xff;
+std::string UpstreamHeaderLines(const suite::http::Request& req, std::string_view identity_token,
+                                std::string_view traceparent) {
+  std::string out;
+  out.reserve(384 + identity_token.size());
+  std::string_view xff;
   for (const auto& [k, v] : req.headers) {
     if (k == "x-forwarded-for") xff = v;  // kept as history, the client address appended
-    if (!Stripped(k)) out.emplace_back(k, v);
+    if (!Stripped(k)) suite::http::AppendHeaderLine(out, k, v);  // a value the parser took: it passes
   }
-  out.emplace_back("x-request-id", req.request_id);
-  out.emplace_back("traceparent", traceparent);
+  suite::http::AppendHeaderLine(out, "x-request-id", req.request_id);
+  suite::http::AppendHeaderLine(out, "traceparent", traceparent);
   // The hop we received it from: the connection's peer (a trusted proxy, or the client).
   const std::string& peer = req.peer_ip.empty() ? req.remote_ip : req.peer_ip;
-  out.emplace_back("x-forwarded-for", xff.empty() ? peer : xff + ", " + peer);
-  out.emplace_back("x-forwarded-proto", req.secure ? "https" : "http");
+  if (xff.empty()) {
+    suite::http::AppendHeaderLine(out, "x-forwarded-for", peer);
+  } else {
+    std::string chain;
+    chain.reserve(xff.size() + 2 + peer.size());
+    chain.append(xff).append(", ").append(peer);
+    suite::http::AppendHeaderLine(out, "x-forwarded-for", chain);
+  }
+  suite::http::AppendHeaderLine(out, "x-forwarded-proto", req.secure ? "https" : "http");
   // The name the client asked for (the upstream gets its own address as Host).
-  if (const auto host = req.Header("host"); !host.empty()) out.emplace_back("x-forwarded-host", std::string(host));
-  out.emplace_back("x-real-ip", req.remote_ip);
-  out.emplace_back("x-internal-identity", identity_token);
+  if (const auto host = req.Header("host"); !host.empty()) suite::http::AppendHeaderLine(out, "x-forwarded-host", host);
+  suite::http::AppendHeaderLine(out, "x-real-ip", req.remote_ip);
+  suite::http::AppendHeaderLine(out, "x-internal-identity", identity_token);
   return out;
 }
 
@@ -88,12 +95,9 @@ std::string UpstreamTarget(const suite::http::Request& req) {
   return kept.empty() ? req.path : req.path + "?" + kept;
 }
 
-suite::http::Headers DownstreamHeaders(const suite::http::Headers& upstream) {
-  suite::http::Headers out;
-  out.reserve(upstream.size());
-  for (const auto& [k, v] : upstream)
-    if (!HopByHop(k) && k != "x-response-time") out.emplace_back(k, v);
-  return out;
+suite::http::Headers DownstreamHeaders(suite::http::Headers upstream) {
+  std::erase_if(upstream, [](const auto& h) { return HopByHop(h.first) || h.first == "x-response-time"; });
+  return upstream;
 }
 
 }  // namespace gateway

@@ -32,8 +32,8 @@ Task<Response> Proxy::Forward(RequestContext& ctx) const {
   suite::http::ClientRequest out;
   out.method = req.method;
   out.target = UpstreamTarget(req);
-  out.headers = UpstreamHeaders(req, signer_.Sign(ctx.identity, {req.request_id, req.method, req.path}),
-                                Traceparent(req));
+  out.header_lines = UpstreamHeaderLines(req, signer_.Sign(ctx.identity, {req.request_id, req.method, req.path}),
+                                         Traceparent(req));
   out.body = std::move(req.body);
   out.body_stream = req.body_stream;  // a long upload passes through in pieces
   out.stream_response = true;         // and so does a long answer
@@ -44,10 +44,11 @@ Task<Response> Proxy::Forward(RequestContext& ctx) const {
   if (r.status != suite::http::ClientResult::Status::kOk) co_return Failed(ctx, upstream, r);
   Response res;
   res.status = r.response.status;
-  res.headers = DownstreamHeaders(r.response.headers);
-  // A HEAD answer carries the length of the body a GET would get.
-  if (req.method == "HEAD")
-    if (auto cl = r.response.Header("content-length"); !cl.empty()) res.Set("content-length", std::string(cl));
+  // A HEAD answer carries the length of the body a GET would get (read before the list moves).
+  std::string head_length;
+  if (req.method == "HEAD") head_length = r.response.Header("content-length");
+  res.headers = DownstreamHeaders(std::move(r.response.headers));
+  if (!head_length.empty()) res.Set("content-length", std::move(head_length));
   res.body = std::move(r.response.body);
   res.body_stream = std::move(r.response.body_stream);
   co_return res;

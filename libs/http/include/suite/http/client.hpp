@@ -32,6 +32,10 @@ struct ClientRequest {
   std::string method;
   std::string target;
   Headers headers;
+  /// Header lines written ahead (AppendHeaderLine: "name: value\r\n" each), sent after
+  /// `headers`: a proxy renders what it forwards once, from the request it received. The pool
+  /// writes Host and the framing fields itself; none of those may be here.
+  std::string header_lines;
   std::string body;
   /// A body sent as it is pulled from here instead of `body` (Content-Length when its length
   /// is declared, else chunked). Once a byte of it is taken the request is never sent again.

@@ -82,6 +82,10 @@ struct Response {
 /// headers it carries (Retry-After, WWW-Authenticate; every 401 says how to authenticate).
 Response ErrorReply(const core::ApiError& e, std::string_view request_id);
 
+/// Appends "name: value\r\n" when `name` is a token and `value` holds no CR, LF or NUL; else
+/// appends nothing and returns false. For header lines rendered ahead (ClientRequest::header_lines).
+bool AppendHeaderLine(std::string& out, std::string_view name, std::string_view value);
+
 /// Percent-decoding ('+' becomes space); nullopt on malformed escapes.
 std::optional<std::string> PercentDecode(std::string_view in);
 /// Percent-encoding of everything but RFC 3986's unreserved characters (a query's key or value).

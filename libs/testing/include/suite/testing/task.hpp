@@ -38,7 +38,18 @@ class FakeUpstream final : public http::Upstream {
   };
   std::vector<http::ClientRequest> seen;
 
+  /// Records the request with its header lines folded into `headers` (what the pool would send,
+  /// as one list), then answers.
   http::Task<http::ClientResult> Call(http::ClientRequest request) override {
+    for (std::size_t at = 0; at < request.header_lines.size();) {
+      const auto end = request.header_lines.find("\r\n", at);
+      const auto line = std::string_view(request.header_lines).substr(at, end - at);
+      const auto colon = line.find(": ");
+      if (end == std::string::npos || colon == std::string_view::npos) break;  // not written by AppendHeaderLine
+      request.headers.emplace_back(std::string(line.substr(0, colon)), std::string(line.substr(colon + 2)));
+      at = end + 2;
+    }
+    request.header_lines.clear();
     seen.push_back(std::move(request));
     return Ready(answer(seen.back()));
   }
