@@ -4,7 +4,9 @@
 # first paced, then as fast as they can, then again after the leases have expired, until every
 # gateway refuses: the requests admitted in all never pass the limit, Redis's window counts
 # exactly what they admitted once the unspent tokens are back, and the gateways made far fewer
-# Redis calls than they answered requests. Needs E2E_REDIS_PORT (tests/run sets it). $1 = binaries.
+# Redis calls than they answered requests. Redis decides alone here (a generous timeout, and
+# fail-closed: this replica's local share, the fallback when Redis is slow, is not the shared
+# limit). Needs E2E_REDIS_PORT (tests/run sets it). $1 = binaries.
 set -euo pipefail
 BIN=$1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,6 +31,7 @@ for i in 0 1 2; do
     INTERNAL_TOKEN_SECRET="$INTERNAL" REDIS_URL="redis://127.0.0.1:$E2E_REDIS_PORT" PROCESSING_URL="http://127.0.0.1:$UP" \
     RATE_LIMIT_REQUESTS=$LIMIT RATE_LIMIT_PERIOD_SECONDS=60 RATE_LIMIT_LEASE_MIN=1000 RATE_LIMIT_LEASE_MS=300 \
     GATEWAY_REPLICAS=3 EVENT_LOOPS=2 ACCESS_EVENTS=false AUDIT_SPOOL_DIR="$DIR/spool-$i" \
+    REDIS_TIMEOUT_MS=3000 RATE_LIMIT_FAILURE_MODE=closed \
     "$BIN/services/gateway/gateway" > "$DIR/gateway-$i.log" 2>&1 &
   PIDS3+=($!)
 done

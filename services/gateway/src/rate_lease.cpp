@@ -164,7 +164,11 @@ Task<Decision> LeasedRateLimiter::TakeNow(LimitRequest r, std::string key, int s
   auto& table = suite::http::ForThisLoop(tables_);
   const auto it = table.find(key);
   if (lease && it != table.end()) it->second.taking = false;
-  if (grant.decision.degraded) co_return grant.decision;
+  if (grant.decision.degraded) {
+    // Redis may have granted what never came back (a timed-out call still runs there).
+    if (size > 1) redis_.Cancel(r.bucket, grant);
+    co_return grant.decision;
+  }
   const Decision d = Answer(grant.decision);
   if (size > 1 || !d.allowed) Keep(table, key, r, std::move(grant), sent, true);
   else if (it != table.end()) it->second.last = grant.decision;
@@ -190,7 +194,10 @@ Task<void> LeasedRateLimiter::TakeAhead(std::string key, LimitRequest r, int siz
   Grant grant = co_await redis_.Take(r, size, HoldFor(r.period));
   auto& table = suite::http::ForThisLoop(tables_);
   if (auto it = table.find(key); it != table.end()) it->second.taking = false;
-  if (grant.decision.degraded) co_return;  // the current lease runs out; then a request asks
+  if (grant.decision.degraded) {  // the current lease runs out; then a request asks
+    redis_.Cancel(r.bucket, grant);  // what Redis may have granted without the answer arriving
+    co_return;
+  }
   Keep(table, key, r, std::move(grant), sent, false);
 }
 

@@ -89,12 +89,35 @@ if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DECRBY', KEYS[2], back) e
 return back
 )lua";
 
+// A lease whose grant never came back (the call timed out, the connection went) is taken back
+// whole, found by its id: KEYS as above, ARGV = id, window_ms. Nothing of it was spent. Returns
+// how many went back (0: it was never granted, or has left the window).
+constexpr const char* kCancelScript = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cursor = '0'
+repeat
+  local r = redis.call('ZSCAN', KEYS[1], cursor, 'MATCH', '*:' .. ARGV[1], 'COUNT', 200)
+  cursor = r[1]
+  for i = 1, #r[2], 2 do
+    local member, score = r[2][i], tonumber(r[2][i + 1])
+    local n = tonumber(string.match(member, '^(%d+):'))
+    if n == nil or score <= now - tonumber(ARGV[2]) then return 0 end
+    redis.call('ZREM', KEYS[1], member)
+    if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('DECRBY', KEYS[3], n) end
+    if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DECRBY', KEYS[2], n) end
+    return n
+  end
+until cursor == '0'
+return 0
+)lua";
+
 constexpr long long kDay = 86'400;
 }  // namespace
 
 RedisRateLimiter::RedisRateLimiter(std::vector<suite::redis::Client*> per_loop, bool fail_open,
                                    const suite::core::Clock& clock)
-    : redis_(std::move(per_loop)), fail_open_(fail_open), clock_(clock), take_(kTakeScript), give_back_(kGiveBackScript) {}
+    : redis_(std::move(per_loop)), fail_open_(fail_open), clock_(clock), take_(kTakeScript), give_back_(kGiveBackScript), cancel_(kCancelScript) {}
 
 std::string RateBucket(const suite::security::Identity& id, std::string_view client_ip) {
   if (!id.api_key_id.empty()) return "{key:" + id.api_key_id + "}";
@@ -168,6 +191,15 @@ Decision RedisRateLimiter::Read(const suite::redis::Reply& reply, int limit, lon
   d.quota_remaining = std::max<long long>(0, reply.elements[3].integer);
   d.granted = static_cast<int>(std::max<long long>(0, reply.elements[4].integer));
   return d;
+}
+
+void RedisRateLimiter::Cancel(std::string_view bucket, const Grant& grant, std::function<void(long long)> done) {
+  auto& redis = *suite::http::ForThisLoop(redis_);
+  calls_.fetch_add(1, std::memory_order_relaxed);
+  redis.Eval(cancel_, {WindowKey(bucket), grant.quota_key, SumKey(bucket)}, {grant.id, std::to_string(grant.window.count())},
+             [done = std::move(done)](suite::redis::Reply reply) {
+               if (done) done(reply.type == suite::redis::Reply::Type::kInteger ? reply.integer : 0);
+             });
 }
 
 void RedisRateLimiter::GiveBack(std::string_view bucket, const Grant& grant, int unused,

@@ -77,6 +77,9 @@ class RedisRateLimiter final : public RateLimitBackend {
   /// the Redis connection's executor with how many went back (0 when the lease had left the
   /// window, or on a failure). Call on the loop that took it.
   void GiveBack(std::string_view bucket, const Grant& grant, int unused, std::function<void(long long)> done = {});
+  /// Takes back the whole of a lease whose answer never came (Take failed: timed out, or the
+  /// connection went), should Redis have granted it: found by its id, nothing of it was spent.
+  void Cancel(std::string_view bucket, const Grant& grant, std::function<void(long long)> done = {});
   /// The keys, spelled in one place: the window's log and the day's count share the caller's
   /// {hash tag}, so one script touching both stays in one Redis Cluster slot.
   static std::string WindowKey(std::string_view bucket);
@@ -92,7 +95,7 @@ class RedisRateLimiter final : public RateLimitBackend {
   Decision Read(const suite::redis::Reply& reply, int limit, long long quota, std::chrono::seconds period,
                long long to_midnight) const;
   const suite::core::Clock& clock_;
-  suite::redis::Script take_, give_back_;
+  suite::redis::Script take_, give_back_, cancel_;
   std::atomic<std::uint64_t> calls_{0};
 };
 

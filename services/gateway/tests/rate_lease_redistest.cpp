@@ -199,3 +199,31 @@ TEST_CASE("a lease given back after it left the window gives nothing back") {
   CHECK(d.allowed);
   CHECK(d.remaining == 99);
 }
+
+TEST_CASE("a lease whose answer never came is taken back whole, once, by its id") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  Replica replica(*url, {.min_limit = 10, .hold = 1000ms, .holders = 1});
+  REQUIRE(suite::testing::WaitConnected(replica.client));
+  const std::string bucket = "{test:" + suite::core::NewUuid() + "}";
+  const auto req = Req(bucket, 100, 500);
+  Grant g = RunTask(replica.redis.Take(req, 40, 1000ms));
+  REQUIRE(g.decision.granted == 40);
+  CHECK(Sum(replica.client, bucket) == 40);
+  auto cancel = [&](const Grant& grant) {
+    std::promise<long long> back;
+    replica.redis.Cancel(bucket, grant, [&](long long n) { back.set_value(n); });
+    return back.get_future().get();
+  };
+  CHECK(cancel(g) == 40);
+  CHECK(Sum(replica.client, bucket) == 0);
+  const auto day = suite::testing::Call(replica.client, {"GET", g.quota_key});
+  CHECK(day.str == "0");  // the day's count gave it back too
+  CHECK(cancel(g) == 0);  // once
+  Grant unknown = g;
+  unknown.id = suite::core::NewUuid();
+  CHECK(cancel(unknown) == 0);  // never granted: nothing taken back
+  const auto d = RunTask(replica.redis.Check(req));
+  CHECK(d.allowed);
+  CHECK(d.remaining == 99);
+}
