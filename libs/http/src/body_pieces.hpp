@@ -23,10 +23,10 @@ inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 /// The next piece of the body `parser` is reading, into `piece` (kBodyPiece bytes): how many
 /// bytes (0 once the body is complete), or the read's error. Reads that yield only framing (a
 /// chunk's size line) go on to the next; the caller's deadline covers them all.
-template <class Stream, bool isRequest>
+template <class Stream, bool isRequest, class Allocator>
 boost::asio::awaitable<std::pair<boost::beast::error_code, std::size_t>> ReadPiece(
     Stream& stream, boost::beast::flat_buffer& buffer,
-    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& parser, char* piece) {
+    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, Allocator>& parser, char* piece) {
   namespace net = boost::asio;
   namespace bhttp = boost::beast::http;
   while (!parser.is_done()) {

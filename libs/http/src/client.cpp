@@ -162,6 +162,25 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   // Beast reads as much as the buffer's free capacity, at least 512 bytes: an answer's head and
   // a short body in one read.
   static constexpr std::size_t kAnswerBuffer = 4096;
+  // Answer buffers of this loop's exchanges, kept for the next ones (at most 64, each its
+  // reserved size: one that grew for a long head is let go).
+  std::vector<beast::flat_buffer> spare_buffers;
+  struct SpareBuffer {
+    Impl& pool;
+    beast::flat_buffer buffer;
+    explicit SpareBuffer(Impl& p) : pool(p) {
+      if (!pool.spare_buffers.empty()) {
+        buffer = std::move(pool.spare_buffers.back());
+        pool.spare_buffers.pop_back();
+      }
+      buffer.reserve(kAnswerBuffer);
+    }
+    ~SpareBuffer() {
+      if (buffer.capacity() < kAnswerBuffer || buffer.capacity() > 2 * kAnswerBuffer || pool.spare_buffers.size() >= 64) return;
+      buffer.clear();
+      pool.spare_buffers.push_back(std::move(buffer));
+    }
+  };
 
   // A failed step of the exchange: a timeout, or `otherwise`.
   static void Failed(ClientResult& r, const beast::error_code& ec, std::string_view what,
@@ -249,8 +268,10 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       if (!co_await SendBody(*stream, *req.body_stream, timeout, result)) co_return false;
       stream->expires_after(timeout);
     }
-    beast::flat_buffer buffer;
-    buffer.reserve(kAnswerBuffer);
+    // The loop's answer buffers are reused: a request gets one with its capacity, and gives it
+    // back when done (unless a streamed answer takes it along).
+    SpareBuffer spare(*this);
+    beast::flat_buffer& buffer = spare.buffer;
     std::optional<bhttp::response_parser<bhttp::string_body>> parser;
     beast::error_code rec;
     std::size_t rn = 0;
@@ -275,6 +296,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     }
     result.response.status = static_cast<int>(parser->get().result_int());
     result.response.headers.clear();
+    result.response.headers.reserve(static_cast<std::size_t>(std::distance(parser->get().begin(), parser->get().end())));
     for (const auto& f : parser->get())
       result.response.headers.emplace_back(core::AsciiLower(f.name_string()), std::string(f.value()));
     const auto length = parser->content_length();

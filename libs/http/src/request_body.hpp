@@ -31,10 +31,14 @@ net::awaitable<bool> WriteContinue(Stream& stream, ServerCore& core, unsigned ve
   co_return !ec;
 }
 
+using RequestHead = beast::http::request<beast::http::string_body, beast::http::basic_fields<HeadAllocator>>;
+using RequestParser = beast::http::request_parser<beast::http::string_body, HeadAllocator>;
+using StreamingParser = beast::http::request_parser<beast::http::buffer_body, HeadAllocator>;
+
 template <class Stream>
 class RequestBody final : public BodyReader, public BodyStream {
  public:
-  using Parser = beast::http::request_parser<beast::http::string_body>;
+  using Parser = RequestParser;
   RequestBody(ServerCore& core, Stream& stream, beast::flat_buffer& buffer, Parser& parser, Request& req,
               bool expects_continue)
       : core_(core), stream_(stream), buffer_(buffer), parser_(parser), req_(req),
@@ -134,7 +138,7 @@ class RequestBody final : public BodyReader, public BodyStream {
   Request& req_;
   bool expects_continue_;
   std::optional<Status> status_;  ///< how Read or Open ended
-  std::optional<beast::http::request_parser<beast::http::buffer_body>> streaming_;
+  std::optional<StreamingParser> streaming_;
   std::unique_ptr<char[]> piece_;
   Status streamed_ = Status::kOk;
   std::uint64_t consumed_ = 0;

@@ -34,7 +34,7 @@ void AssignRequestId(Request& req) {
 // RFC 9112 §3.2 and §6.1: what a request head must satisfy before its body is framed. A
 // Transfer-Encoding other than exactly "chunked", or next to a Content-Length, is how requests
 // are smuggled past a proxy: refused with 400 and the connection closed.
-const char* FramingError(const bhttp::request<bhttp::string_body>& head) {
+const char* FramingError(const RequestHead& head) {
   const auto hosts = head.count(bhttp::field::host);
   if (head.version() >= 11 ? hosts != 1 : hosts > 1) return "Exactly one Host header is required";
   const auto te = head.count(bhttp::field::transfer_encoding);
@@ -94,24 +94,33 @@ class Connection {
       // Draining: a connection between requests stays for the drain's grace (its client may be
       // sending the next request right now), then closes; its next answer says Connection: close.
       if (core.idle_closed && buffer.size() == 0) break;
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(core.options.header_limit));
-      parser.body_limit(core.options.body_limit);
-      if (!first && buffer.size() == 0) {
-        // Keep-alive: the idle timeout covers the wait for the next request's first byte only.
-        lowest.expires_after(core.draining ? core.options.drain_idle_grace : core.options.idle_timeout);
-        // An idle connection keeps 2 KB for its next request's first bytes, not what the last
-        // one grew the buffer to (nginx keeps 1 KB): 10,000 idle connections, ~20 MB. A head
-        // longer than that takes one more read.
-        if (buffer.capacity() > kIdleBuffer) buffer.shrink_to_fit();
+      if (buffer.size() == 0) {
+        if (first) {
+          // A new connection's first request: its whole head within the header timeout from
+          // accept (after the handshake), however slowly it trickles.
+          lowest.expires_after(core.options.header_timeout);
+        } else {
+          // Keep-alive: the idle timeout covers the wait for the next request's first byte only.
+          lowest.expires_after(core.draining ? core.options.drain_idle_grace : core.options.idle_timeout);
+          // An idle connection keeps 2 KB for its next request's first bytes, not what the last
+          // one grew the buffer to (nginx keeps 1 KB): 10,000 idle connections, ~20 MB. A head
+          // longer than that takes one more read.
+          if (buffer.capacity() > kIdleBuffer) buffer.shrink_to_fit();
+        }
         auto [iec, in] = co_await stream.async_read_some(buffer.prepare(kIdleBuffer),
                                                          net::as_tuple(net::use_awaitable));
         buffer.commit(in);
         if (iec && in == 0) break;
       }
-      // From the first byte (or from accept/handshake for a connection's first request), the
-      // whole head must arrive within the header timeout, however slowly it trickles.
-      lowest.expires_after(core.options.header_timeout);
+      // The request's head memory, taken now that a byte of it is here (a connection waiting
+      // for one holds none); the parser after it, so that it goes first.
+      HeadArena arena;
+      RequestParser parser(std::piecewise_construct, std::make_tuple(), std::make_tuple(arena.allocator()));
+      parser.header_limit(static_cast<std::uint32_t>(core.options.header_limit));
+      parser.body_limit(core.options.body_limit);
+      // A keep-alive request's whole head within the header timeout from its first byte (a
+      // first request's runs from accept, set above).
+      if (!first) lowest.expires_after(core.options.header_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser,
                                                        net::as_tuple(net::use_awaitable));
       {
@@ -198,7 +207,7 @@ class Connection {
     *alive = false;
   }
 
-  static RequestPtr MakeRequest(const bhttp::request<bhttp::string_body>& head, const std::string& remote_ip,
+  static RequestPtr MakeRequest(const RequestHead& head, const std::string& remote_ip,
                                 bool secure) {
     auto req = std::make_shared<Request>();
     req->method = std::string(head.method_string());

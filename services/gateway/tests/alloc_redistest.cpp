@@ -151,7 +151,7 @@ TEST_CASE("heap allocations per proxied POST /process through every filter, warm
   const double per_request = static_cast<double>(alloc_counter::Count()) / kRequests;
   WARN("heap allocations per request on the gateway's loop: " << per_request);
   CHECK(per_request > 0);  // the counter counts (a test that cannot fail proves nothing)
-  CHECK(per_request <= 62);
+  CHECK(per_request <= 53);
 
   loop.Stop();
   edge.reset();
