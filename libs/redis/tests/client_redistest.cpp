@@ -70,6 +70,42 @@ TEST_CASE("scripts run by EVALSHA after a NOSCRIPT fallback") {
   CHECK(exists.elements[0].integer == 1);
 }
 
+TEST_CASE("commands and scripts awaited: a coroutine on another loop resumes on its own, with the reply") {
+  auto url = suite::testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  Loop loop;
+  Client client(loop.runtime.io(), *ParseUrl(*url), "test");
+  client.Start();
+  REQUIRE(WaitConnected(client));
+  const std::string key = "test:call:" + suite::core::NewUuid();
+  const Script script("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+  boost::asio::io_context io;  // the awaiting coroutine's loop, not the client's
+  std::vector<long long> seen;
+  bool on_own_loop = true;
+  boost::asio::co_spawn(
+      io,
+      // (Arguments built outside the co_await expressions: GCC 12 rejects braced lists there.)
+      [&]() -> boost::asio::awaitable<void> {
+        std::vector<std::string> set_args = {"SET", key, "40"};
+        const auto set = co_await client.Call(std::move(set_args));
+        on_own_loop = on_own_loop && io.get_executor().running_in_this_thread();
+        seen.push_back(set.type == Reply::Type::kStatus ? 1 : 0);
+        for (int i = 0; i < 2; ++i) {  // EVAL after NOSCRIPT, then EVALSHA
+          std::vector<std::string> keys = {key}, args = {"1"};
+          const auto r = co_await client.Run(script, std::move(keys), std::move(args));
+          on_own_loop = on_own_loop && io.get_executor().running_in_this_thread();
+          seen.push_back(r.integer);
+        }
+        std::vector<std::string> del_args = {"DEL", key};
+        const auto del = co_await client.Call(std::move(del_args));
+        seen.push_back(del.integer);
+      },
+      boost::asio::detached);
+  io.run();
+  CHECK(seen == std::vector<long long>{1, 41, 42, 1});
+  CHECK(on_own_loop);
+}
+
 TEST_CASE("commands fail fast when Redis is unreachable, and blocking commands time out") {
   auto url = suite::testing::ServerUrl("REDIS_URL");
   if (!url) return;

@@ -4,7 +4,6 @@
 
 #include "routes.hpp"
 #include "suite/core/ids.hpp"
-#include "suite/http/resume.hpp"
 
 namespace gateway {
 
@@ -157,14 +156,9 @@ Task<Grant> RedisRateLimiter::Take(LimitRequest r, int tokens, std::chrono::mill
                                    std::to_string(r.daily_quota), std::to_string(to_midnight + 3600),
                                    std::to_string(std::max(1, tokens)), std::to_string(hold.count())};
   calls_.fetch_add(1, std::memory_order_relaxed);
-  grant.decision = co_await suite::http::Resume<Decision>(
-      [this, &r, to_midnight, &keys, &args](auto done) {
-        suite::http::ForThisLoop(redis_)->Eval(take_, std::move(keys), std::move(args),
-                                               [this, limit = r.limit, quota = r.daily_quota, period = r.period,
-                                                to_midnight, done](suite::redis::Reply reply) {
-                                                 done(Read(reply, limit, quota, period, to_midnight));
-                                               });
-      });
+  // The loop's own connection: the reply resumes this request without a hop.
+  const suite::redis::Reply reply = co_await suite::http::ForThisLoop(redis_)->Run(take_, std::move(keys), std::move(args));
+  grant.decision = Read(reply, r.limit, r.daily_quota, r.period, to_midnight);
   co_return grant;
 }
 

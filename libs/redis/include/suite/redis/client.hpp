@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "suite/core/config.hpp"
 
 namespace boost::asio {
@@ -82,6 +84,12 @@ class Client {
   /// `script` must outlive the call.
   void Eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
             Callback cb);
+  /// Command, awaited: resumes on the awaiting coroutine's executor with the reply (at once,
+  /// without a hop, when that is this client's loop: one connection per loop).
+  boost::asio::awaitable<Reply> Call(std::vector<std::string> args,
+                                     std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  /// Eval, awaited (as Call). `script` must outlive the call.
+  boost::asio::awaitable<Reply> Run(const Script& script, std::vector<std::string> keys, std::vector<std::string> args);
   bool connected() const;
   /// redis_connected{client}: 1 while the connection is up.
   void ExportMetrics(obs::Metrics& metrics);
