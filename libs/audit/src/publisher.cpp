@@ -105,8 +105,9 @@ void Publisher::FlushBatch(std::size_t loop) {
 void Publisher::Append(std::string_view line) {
   if (!spool_->Append(line)) {
     // Logged at the first drop and every 10,000th: a long Redis outage must not become a log flood.
-    const auto before = dropped_.fetch_add(EventsIn(line));
-    if (before / 10'000 != (before + EventsIn(line)) / 10'000 || before == 0)
+    const auto n = EventsIn(line);
+    const auto before = dropped_.fetch_add(n);
+    if (before == 0 || before / 10'000 != (before + n) / 10'000)
       obs::Error("audit spool full: events dropped", {{"dropped", dropped_.load()}, {"capacity", spool_->capacity()}});
     return;
   }
@@ -158,12 +159,11 @@ void Publisher::Loop() {
     answers->left = batch.size();
     auto all = answers->done.get_future();
     const auto maxlen = std::to_string(options_.stream_maxlen);
-    std::vector<std::size_t> events(batch.size(), 1);
+    std::vector<std::size_t> events(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
       // A loop's batch (lines joined by newlines: an event's line has none) is one entry.
       events[i] = EventsIn(batch[i]);
-      const bool several = events[i] > 1;
-      client_.Command({"XADD", options_.stream, "MAXLEN", "~", maxlen, "*", several ? "events" : "event", batch[i]},
+      client_.Command({"XADD", options_.stream, "MAXLEN", "~", maxlen, "*", events[i] > 1 ? "events" : "event", batch[i]},
                       [answers, i](redis::Reply r) {
                         answers->ok[i] = r.ok() ? 1 : 0;
                         if (answers->left.fetch_sub(1) == 1) answers->done.set_value();

@@ -223,21 +223,19 @@ bool Spool::Append(std::string_view payload) {
   // crc (4) and seq (8) follow the length; with the payload they go in one write when the
   // record does not wrap around the ring's end.
   const auto pos = head_ % capacity_;
+  bool whole = false;
   if (fd_ >= 0 && pos + need <= capacity_) {
-    unsigned char fields[12];
-    std::memcpy(fields, &crc, 4);
-    std::memcpy(fields + 4, &seq, 8);
-    iovec iov[2] = {{fields, sizeof fields}, {const_cast<char*>(payload.data()), payload.size()}};
-    const auto want = static_cast<ssize_t>(sizeof fields + payload.size());
+    iovec iov[3] = {{const_cast<std::uint32_t*>(&crc), 4}, {const_cast<std::uint64_t*>(&seq), 8},
+                    {const_cast<char*>(payload.data()), payload.size()}};
     ssize_t w;
-    do w = ::pwritev(fd_, iov, 2, static_cast<off_t>(kHeaderBytes + pos + 4));
+    do w = ::pwritev(fd_, iov, 3, static_cast<off_t>(kHeaderBytes + pos + 4));
     while (w < 0 && errno == EINTR);
-    if (w != want && !Write(head_ + 4, fields, sizeof fields)) return false;
-    if (w != want && !Write(head_ + kRecordHeader, payload.data(), payload.size())) return false;
-  } else if (!Write(head_ + kRecordHeader, payload.data(), payload.size()) || !Write(head_ + 8, &seq, 8) ||
-             !Write(head_ + 4, &crc, 4)) {
-    return false;
+    whole = w == static_cast<ssize_t>(12 + payload.size());
   }
+  // Otherwise (a record across the ring's end, memory, or a short write) piece by piece.
+  if (!whole && (!Write(head_ + kRecordHeader, payload.data(), payload.size()) || !Write(head_ + 8, &seq, 8) ||
+                 !Write(head_ + 4, &crc, 4)))
+    return false;
   // Neither the compiler nor the processor may move the length before the rest: a kill -9
   // can come between any two stores.
   std::atomic_thread_fence(std::memory_order_release);

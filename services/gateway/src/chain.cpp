@@ -55,7 +55,7 @@ Task<Response> Chain::Run(RequestContext& ctx, BodyReader& body) const {
       res = std::move(*ctx.reply);
     }
   }
-  while (seen > 0) filters_[--seen]->OnResponse(ctx, res);  // steps_ and filters_ share their order
+  while (seen > 0) steps_[--seen].filter->OnResponse(ctx, res);
   for (auto& [name, value] : ctx.response_headers) res.Set(name, std::move(value));
   co_return res;
 }

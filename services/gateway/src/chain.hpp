@@ -24,9 +24,8 @@ class Chain {
                   "a filter is either a SyncFilter or an AsyncFilter");
     auto owned = std::make_unique<F>(std::forward<Args>(args)...);
     F& f = *owned;
-    if constexpr (std::derived_from<F, AsyncFilter>) steps_.push_back({nullptr, &f});
-    else steps_.push_back({&f, nullptr});
-    filters_.push_back(std::move(owned));
+    if constexpr (std::derived_from<F, AsyncFilter>) steps_.push_back({std::move(owned), nullptr, &f});
+    else steps_.push_back({std::move(owned), &f, nullptr});
     return f;
   }
   /// Keeps `owner` (the configuration the filters refer to) alive as long as the chain.
@@ -38,11 +37,11 @@ class Chain {
  private:
   std::shared_ptr<const void> owner_;
   struct Step {
-    SyncFilter* sync;    ///< one of the two
+    std::unique_ptr<Filter> filter;
+    SyncFilter* sync;    ///< the filter as its kind: one of the two
     AsyncFilter* async;
   };
-  std::vector<std::unique_ptr<Filter>> filters_;
-  std::vector<Step> steps_;  ///< filters_ in the same order, by kind
+  std::vector<Step> steps_;  ///< in the chain's order
   const Proxy& proxy_;
   std::size_t max_body_;
 };

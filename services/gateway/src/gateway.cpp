@@ -67,7 +67,7 @@ Gateway::Gateway(std::shared_ptr<const Config> config, const suite::http::Loops&
     events_redis_->Start();
     auto options = config->access_events_spool;
     options.loops = loops.size();  // each loop's events of a turn go out together
-    options.at_turn_end = [](std::function<void()> fn) { suite::http::AtTurnEnd(std::move(fn)); };
+    options.at_turn_end = suite::http::AtTurnEnd;
     events_ = std::make_unique<suite::audit::Publisher>(*events_redis_, std::move(options));
     events_redis_->ExportMetrics(metrics);
     events_->ExportMetrics(metrics);

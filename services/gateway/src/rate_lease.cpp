@@ -32,13 +32,6 @@ int LeasedRateLimiter::LeaseSize(double rate, std::chrono::milliseconds hold, in
   return static_cast<int>(std::clamp(wanted, 1.0, static_cast<double>(cap)));
 }
 
-std::size_t LeasedRateLimiter::held() const {
-  const auto& table = tables_[std::min(suite::http::ThisLoop(), tables_.size() - 1)];
-  std::size_t n = 0;
-  for (const auto& [key, b] : table) n += b.held.size();
-  return n;
-}
-
 // A route's own limit shares the caller's window with its tier's: a lease is good for the one
 // limit it was taken under.
 std::string LeasedRateLimiter::KeyOf(const LimitRequest& r) {
@@ -50,9 +43,9 @@ std::string LeasedRateLimiter::KeyOf(const LimitRequest& r) {
   return key;
 }
 
-bool LeasedRateLimiter::Spend(Bucket& b, SteadyClock::time_point now, Decision& out) {
+bool LeasedRateLimiter::Spend(Bucket& b, SteadyClock::time_point now, Decision& out, long long& left) {
   bool spent = false;
-  long long left = 0;
+  left = 0;
   for (auto& h : b.held) {
     if (h.until <= now || h.left == 0) continue;  // an expired lease's tokens are never spent
     if (!spent) {
@@ -119,10 +112,8 @@ Task<Decision> LeasedRateLimiter::Check(LimitRequest r) {
   if (auto it = table.find(key); it != table.end()) {
     Bucket& b = it->second;
     Decision d;
-    if (Spend(b, now, d)) {
-      long long left = 0;
-      for (const auto& h : b.held)
-        if (h.until > now) left += h.left;
+    long long left = 0;
+    if (Spend(b, now, d, left)) {
       // Half spent: the next lease is taken now, in the background, so no request waits on it.
       if (b.taking || b.size <= 1 || left * 2 > b.size) return Ready(d);
       b.taking = true;

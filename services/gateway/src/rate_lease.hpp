@@ -59,8 +59,6 @@ class LeasedRateLimiter final : public RateLimitBackend {
   /// The size of a new lease: about one hold of `rate` (requests per second; 0 when unknown),
   /// at least 1, at most limit / (4 × holders).
   static int LeaseSize(double rate, std::chrono::milliseconds hold, int limit, int holders);
-  /// Leases held on the calling loop (for tests and metrics).
-  std::size_t held() const;
 
  private:
   using SteadyClock = std::chrono::steady_clock;
@@ -82,8 +80,8 @@ class LeasedRateLimiter final : public RateLimitBackend {
   using Table = std::unordered_map<std::string, Bucket>;
 
   static std::string KeyOf(const LimitRequest& r);
-  /// A token of a live lease, or nothing.
-  static bool Spend(Bucket& b, SteadyClock::time_point now, Decision& out);
+  /// A token of a live lease, or nothing; `left`: the live leases' tokens after it.
+  static bool Spend(Bucket& b, SteadyClock::time_point now, Decision& out, long long& left);
   int NextSize(const Bucket& b, const LimitRequest& r, SteadyClock::time_point now) const;
   /// `lease`: this is the caller's one lease being taken (Bucket::taking).
   suite::http::Task<Decision> TakeNow(LimitRequest r, std::string key, int size, SteadyClock::time_point sent,

@@ -188,24 +188,25 @@ Decision RedisRateLimiter::Read(const suite::redis::Reply& reply, int limit, lon
 }
 
 void RedisRateLimiter::Cancel(std::string_view bucket, const Grant& grant, std::function<void(long long)> done) {
-  auto& redis = *suite::http::ForThisLoop(redis_);
-  calls_.fetch_add(1, std::memory_order_relaxed);
-  redis.Eval(cancel_, {WindowKey(bucket), grant.quota_key, SumKey(bucket)}, {grant.id, std::to_string(grant.window.count())},
-             [done = std::move(done)](suite::redis::Reply reply) {
-               if (done) done(reply.type == suite::redis::Reply::Type::kInteger ? reply.integer : 0);
-             });
+  Return(cancel_, bucket, grant, {grant.id, std::to_string(grant.window.count())}, std::move(done));
 }
 
 void RedisRateLimiter::GiveBack(std::string_view bucket, const Grant& grant, int unused,
                                 std::function<void(long long)> done) {
-  auto& redis = *suite::http::ForThisLoop(redis_);
+  Return(give_back_, bucket, grant,
+         {std::to_string(grant.decision.granted) + ":" + grant.id, std::to_string(unused),
+          std::to_string(grant.window.count())},
+         std::move(done));
+}
+
+// A script that gives a lease's tokens back, on the grant's keys; `done` gets how many.
+void RedisRateLimiter::Return(const suite::redis::Script& script, std::string_view bucket, const Grant& grant,
+                              std::vector<std::string> args, std::function<void(long long)> done) {
   calls_.fetch_add(1, std::memory_order_relaxed);
-  redis.Eval(give_back_, {WindowKey(bucket), grant.quota_key, SumKey(bucket)},
-             {std::to_string(grant.decision.granted) + ":" + grant.id, std::to_string(unused),
-              std::to_string(grant.window.count())},
-             [done = std::move(done)](suite::redis::Reply reply) {
-               if (done) done(reply.type == suite::redis::Reply::Type::kInteger ? reply.integer : 0);
-             });
+  suite::http::ForThisLoop(redis_)->Eval(script, {WindowKey(bucket), grant.quota_key, SumKey(bucket)}, std::move(args),
+                                         [done = std::move(done)](suite::redis::Reply reply) {
+                                           if (done) done(reply.type == suite::redis::Reply::Type::kInteger ? reply.integer : 0);
+                                         });
 }
 
 RateLimitStats RateLimitStats::Make(suite::obs::Metrics& metrics) {

@@ -94,6 +94,8 @@ class RedisRateLimiter final : public RateLimitBackend {
   bool fail_open_;
   Decision Read(const suite::redis::Reply& reply, int limit, long long quota, std::chrono::seconds period,
                long long to_midnight) const;
+  void Return(const suite::redis::Script& script, std::string_view bucket, const Grant& grant,
+              std::vector<std::string> args, std::function<void(long long)> done);
   const suite::core::Clock& clock_;
   suite::redis::Script take_, give_back_, cancel_;
   std::atomic<std::uint64_t> calls_{0};

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "forwarding.hpp"
+#include "suite/testing/task.hpp"
 
 using namespace gateway;
 
@@ -10,20 +11,11 @@ std::string Get(const suite::http::Headers& h, const std::string& name) {
     if (k == name) return v;
   return "<absent>";
 }
-// Header lines ("name: value\r\n" each) back into a list; every line must be whole.
+// Header lines back into a list; every line must be whole.
 suite::http::Headers Parse(const std::string& lines) {
-  suite::http::Headers h;
-  std::size_t at = 0;
-  while (at < lines.size()) {
-    const auto end = lines.find("\r\n", at);
-    REQUIRE(end != std::string::npos);
-    const auto line = lines.substr(at, end - at);
-    const auto colon = line.find(": ");
-    REQUIRE(colon != std::string::npos);
-    h.emplace_back(line.substr(0, colon), line.substr(colon + 2));
-    at = end + 2;
-  }
-  return h;
+  auto h = suite::testing::ParseHeaderLines(lines);
+  REQUIRE(h);
+  return *h;
 }
 }  // namespace
 

@@ -6,7 +6,9 @@
 #include <boost/asio/use_future.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "suite/http/client.hpp"
@@ -26,6 +28,20 @@ T RunTask(http::Task<T> task) {
   return result.get();
 }
 
+/// Header lines as AppendHeaderLine writes them ("name: value\r\n" each) back into a list;
+/// nullopt when one is not whole.
+inline std::optional<http::Headers> ParseHeaderLines(std::string_view lines) {
+  http::Headers out;
+  while (!lines.empty()) {
+    const auto end = lines.find("\r\n");
+    const auto colon = lines.substr(0, end).find(": ");
+    if (end == std::string_view::npos || colon == std::string_view::npos) return std::nullopt;
+    out.emplace_back(std::string(lines.substr(0, colon)), std::string(lines.substr(colon + 2, end - colon - 2)));
+    lines.remove_prefix(end + 2);
+  }
+  return out;
+}
+
 class FakeUpstream final : public http::Upstream {
  public:
   explicit FakeUpstream(std::string name = "fake:80") : name_(std::move(name)) {}
@@ -41,15 +57,10 @@ class FakeUpstream final : public http::Upstream {
   /// Records the request with its header lines folded into `headers` (what the pool would send,
   /// as one list), then answers.
   http::Task<http::ClientResult> Call(http::ClientRequest request) override {
-    for (std::size_t at = 0; at < request.header_lines.size();) {
-      const auto end = request.header_lines.find("\r\n", at);
-      const auto line = std::string_view(request.header_lines).substr(at, end - at);
-      const auto colon = line.find(": ");
-      if (end == std::string::npos || colon == std::string_view::npos) break;  // not written by AppendHeaderLine
-      request.headers.emplace_back(std::string(line.substr(0, colon)), std::string(line.substr(colon + 2)));
-      at = end + 2;
+    if (auto lines = ParseHeaderLines(request.header_lines)) {
+      request.headers.insert(request.headers.end(), lines->begin(), lines->end());
+      request.header_lines.clear();
     }
-    request.header_lines.clear();
     seen.push_back(std::move(request));
     return Ready(answer(seen.back()));
   }
