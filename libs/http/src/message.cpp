@@ -1,7 +1,6 @@
 #include "suite/http/message.hpp"
 
 #include <algorithm>
-#include <atomic>
 
 #include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
@@ -134,28 +133,6 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ParseForm(std::s
     out.emplace_back(std::move(*k), std::move(*v));
   }
   return out;
-}
-
-struct Reply::State {
-  Fn fn;
-  std::string request_id;
-  std::atomic<bool> done{false};
-  ~State() {
-    if (!done.exchange(true) && fn) {
-      obs::Error("request dropped without a reply", {{"request_id", request_id}});
-      fn(Response::Error(core::ErrorCode::kInternal, "Internal server error", request_id));
-    }
-  }
-};
-
-Reply::Reply(Fn fn, std::string request_id) : state_(std::make_shared<State>()) {
-  state_->fn = std::move(fn);
-  state_->request_id = std::move(request_id);
-}
-
-void Reply::operator()(Response res) const {
-  if (state_->done.exchange(true)) return;
-  state_->fn(std::move(res));
 }
 
 }  // namespace suite::http

@@ -54,12 +54,15 @@ class RequestBody final : public BodyReader, public BodyStream {
     const auto cl = streaming_ ? streaming_->content_length() : parser_.content_length();
     return cl ? std::optional<std::uint64_t>(*cl) : std::nullopt;
   }
+  // A handler's cap never exceeds the server's (ServerOptions::body_limit).
   Task<Status> Read(std::size_t limit) override {
+    limit = std::min(limit, core_.options.body_limit);
     if (!status_) status_ = co_await ReadOnce(limit);
     co_return *status_;
   }
   Task<Status> Open(std::size_t limit) override {
     if (status_) co_return *status_;
+    limit = std::min(limit, core_.options.body_limit);
     const auto cl = parser_.content_length();
     if (parser_.is_done() || (!parser_.chunked() && cl && *cl <= kBodyPiece)) co_return co_await Read(limit);
     status_ = co_await Admit(limit);

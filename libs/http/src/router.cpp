@@ -1,9 +1,11 @@
 #include "suite/http/router.hpp"
 
+#include "suite/http/resume.hpp"
 #include "suite/observability/log.hpp"
 
 namespace suite::http {
 
+using core::ApiError;
 using core::ErrorCode;
 
 Response ErrorFromException(std::exception_ptr e, const Request& req) {
@@ -21,6 +23,14 @@ Response ErrorFromException(std::exception_ptr e, const Request& req) {
   return Response::Error(ErrorCode::kInternal, "Internal server error", req.request_id);
 }
 
+Response BodyRefusal(BodyStatus why, std::string_view request_id) {
+  if (why == BodyStatus::kTooLarge)
+    return ErrorReply(ApiError(ErrorCode::kPayloadTooLarge, "Request body too large"), request_id);
+  if (why == BodyStatus::kTimedOut)
+    return ErrorReply(ApiError(ErrorCode::kRequestTimeout, "Request body timed out"), request_id);
+  return ErrorReply(ApiError(ErrorCode::kBadRequest, "Incomplete or malformed request body"), request_id);
+}
+
 bool Router::Matches(const std::string& pattern, const std::string& path) {
   if (pattern.size() >= 2 && pattern.compare(pattern.size() - 2, 2, "/*") == 0) {
     const std::string_view prefix(pattern.data(), pattern.size() - 2);
@@ -31,59 +41,74 @@ bool Router::Matches(const std::string& pattern, const std::string& path) {
   return pattern == path;
 }
 
-void Router::Add(std::string method, std::string pattern, Handler handler) {
-  routes_.push_back({std::move(method), std::move(pattern), std::move(handler)});
-}
-
 void Router::Inline(std::string method, std::string pattern, SyncFn fn) {
-  Add(std::move(method), std::move(pattern), [fn = std::move(fn)](RequestPtr req, Reply reply) {
-    try {
-      reply(fn(*req));
-    } catch (...) {
-      reply(ErrorFromException(std::current_exception(), *req));
-    }
-  });
+  routes_.push_back({std::move(method), std::move(pattern), std::move(fn), nullptr});
 }
 
 void Router::Blocking(std::string method, std::string pattern, Offload& pool, SyncFn fn) {
-  Add(std::move(method), std::move(pattern),
-      [&pool, fn = std::move(fn)](RequestPtr req, Reply reply) {
-        pool.Submit(
-            [fn, req, reply] {
-              try {
-                reply(fn(*req));
-              } catch (...) {
-                reply(ErrorFromException(std::current_exception(), *req));
-              }
-            },
-            [req, reply] {
-              reply(ErrorReply(core::ApiError(ErrorCode::kOverloaded, "Service is busy, retry shortly")
-                                   .RetryAfter(std::chrono::seconds(1)),
-                               req->request_id));
-            });
-      });
+  routes_.push_back({std::move(method), std::move(pattern), std::move(fn), &pool});
 }
 
-void Router::Dispatch(RequestPtr req, Reply reply) const {
+const Router::Route* Router::Find(Request& req, Response& refusal) const {
   std::string allow;
   for (const auto& r : routes_) {
-    if (!Matches(r.pattern, req->path)) continue;
-    if (r.method == req->method || (req->method == "HEAD" && r.method == "GET")) {
-      req->route = r.pattern;
-      r.handler(req, reply);
-      return;
+    if (!Matches(r.pattern, req.path)) continue;
+    if (r.method == req.method || (req.method == "HEAD" && r.method == "GET")) {
+      req.route = r.pattern;
+      return &r;
     }
     if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
   }
   if (!allow.empty()) {
-    req->route = "method_not_allowed";
-    auto res = Response::Error(ErrorCode::kMethodNotAllowed, "Method Not Allowed", req->request_id);
-    res.Set("allow", allow);
-    reply(std::move(res));
-    return;
+    req.route = "method_not_allowed";
+    refusal = Response::Error(ErrorCode::kMethodNotAllowed, "Method Not Allowed", req.request_id);
+    refusal.Set("allow", allow);
+  } else {
+    req.route = "not_found";
+    refusal = Response::Error(ErrorCode::kNotFound, "Not Found", req.request_id);
   }
-  req->route = "not_found";
-  reply(Response::Error(ErrorCode::kNotFound, "Not Found", req->request_id));
+  return nullptr;
+}
+
+namespace {
+
+Response Call(const Router::SyncFn& fn, Request& req) {
+  try {
+    return fn(req);
+  } catch (...) {
+    return ErrorFromException(std::current_exception(), req);
+  }
+}
+
+}  // namespace
+
+// A blocking route's answer is awaited: the request resumes on its own loop whatever thread ran it.
+Task<Response> Router::Run(const Route& route, RequestPtr req) {
+  if (route.pool == nullptr) co_return Call(route.fn, *req);
+  Response res;
+  if (co_await RunOn(*route.pool, [&] { res = Call(route.fn, *req); })) co_return res;
+  co_return ErrorReply(ApiError(ErrorCode::kOverloaded, "Service is busy, retry shortly").RetryAfter(std::chrono::seconds(1)),
+                       req->request_id);
+}
+
+Task<Response> Router::Dispatch(RequestPtr req) const {
+  Response refusal;
+  const Route* route = Find(*req, refusal);
+  if (route == nullptr) co_return refusal;
+  co_return co_await Run(*route, std::move(req));
+}
+
+Task<Response> Router::Handle(RequestPtr req, BodyReader& body, std::size_t body_limit) const {
+  Response refusal;
+  const Route* route = Find(*req, refusal);
+  if (route == nullptr) co_return refusal;
+  const auto read = co_await body.Read(body_limit);
+  if (read != BodyStatus::kOk) co_return BodyRefusal(read, req->request_id);
+  co_return co_await Run(*route, std::move(req));
+}
+
+HeadHandler Router::Serve(std::size_t body_limit) const {
+  return [this, body_limit](RequestPtr req, BodyReader& body) { return Handle(std::move(req), body, body_limit); };
 }
 
 }  // namespace suite::http

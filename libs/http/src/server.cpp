@@ -224,12 +224,6 @@ void IgnoreSigpipe() {
 Server::Server(Loops loops, ServerOptions options, obs::Metrics& metrics, HeadHandler handler)
     : impl_(std::make_shared<detail::ServerCore>(std::move(loops), std::move(options), metrics)) {
   IgnoreSigpipe();
-  impl_->head_handler = std::move(handler);
-}
-
-Server::Server(Loops loops, ServerOptions options, obs::Metrics& metrics, Handler handler)
-    : impl_(std::make_shared<detail::ServerCore>(std::move(loops), std::move(options), metrics)) {
-  IgnoreSigpipe();
   impl_->handler = std::move(handler);
 }
 

@@ -91,8 +91,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   Loops loops;  ///< one acceptor per listener on each; a connection stays on its loop
   ServerOptions options;
   obs::Metrics& metrics;
-  Handler handler;           ///< one of the two
-  HeadHandler head_handler;
+  HeadHandler handler;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   // One per TLS listener: the files, and the context new connections get (swapped by ReloadTls).
   struct TlsSlot {

@@ -153,28 +153,15 @@ class Connection {
       }
       const bool expects_continue = beast::iequals(head[bhttp::field::expect], "100-continue");
       const unsigned version = head.version();  // `head` may be moved into a streaming parser
-      if (!core.head_handler && !parser.is_done()) {
-        if (expects_continue && !co_await WriteContinue(stream, core, version)) break;
-        ReserveFor(buffer, parser.content_length());
-        lowest.expires_after(core.options.body_timeout);
-        auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser,
-                                                    net::as_tuple(net::use_awaitable));
-        if (bec == bhttp::error::body_limit) {
-          co_await WriteError(ErrorCode::kPayloadTooLarge, "Request body too large");
-          co_await Discard();
-          break;
-        }
-        if (bec) break;
-      }
       ++core.active;
       core.metrics.in_flight().Increment();
       auto req = MakeRequest(head, remote_ip, secure);
       Response res;
       bool drain = false;  // a body left unread: answer, then drain it and close
-      if (core.head_handler) {
+      {
         RequestBody<Stream> body(core, stream, buffer, parser, *req, expects_continue);
         try {
-          res = co_await core.head_handler(req, body);
+          res = co_await core.handler(req, body);
         } catch (...) {
           res = ErrorFromException(std::current_exception(), *req);
         }
@@ -184,9 +171,6 @@ class Connection {
           req->keep_alive = false;
           drain = true;
         }
-      } else {
-        req->body = std::move(head.body());
-        res = co_await Dispatch(req, lowest.get_executor());
       }
       bool keep = req->keep_alive && !core.draining;
       // HTTP/1.0 has no chunks: a streamed answer of unknown length ends with the connection.
@@ -222,23 +206,6 @@ class Connection {
     req->keep_alive = head.keep_alive();
     AssignRequestId(*req);
     return req;
-  }
-
-  // Deliberately not a coroutine: GCC 12 destroys by-value coroutine parameters twice here.
-  net::awaitable<Response> Dispatch(RequestPtr req, net::any_io_executor ex) {
-    return net::async_initiate<decltype(net::use_awaitable), void(Response)>(
-        [&handler = core.handler, req, ex](auto completion) {
-          auto shared = std::make_shared<decltype(completion)>(std::move(completion));
-          Reply reply([shared, ex](Response r) {
-            net::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
-          }, req->request_id);
-          try {
-            handler(req, reply);
-          } catch (...) {
-            reply(ErrorFromException(std::current_exception(), *req));
-          }
-        },
-        net::use_awaitable);
   }
 
   // After a 413 the client may still be sending the body it was refused (most clients send the

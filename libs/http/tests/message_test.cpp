@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <deque>
 #include <future>
 #include <thread>
 
@@ -7,6 +11,42 @@
 #include "suite/http/router.hpp"
 
 using namespace suite::http;
+
+namespace {
+// Runs one routed request to its answer on a loop of its own.
+Response Run(const Router& router, std::string method, std::string path) {
+  boost::asio::io_context io;
+  auto req = std::make_shared<Request>();
+  req->method = std::move(method);
+  req->path = std::move(path);
+  req->request_id = "rid";
+  Response out;
+  boost::asio::co_spawn(io, router.Dispatch(req), [&](std::exception_ptr e, Response r) {
+    REQUIRE_FALSE(e);
+    out = std::move(r);
+  });
+  io.run();
+  return out;
+}
+
+// A worker pool of one thread, or of none (every task refused, as a full pool's would be).
+class OneThread : public Offload {
+ public:
+  explicit OneThread(bool refuse = false) : refuse_(refuse) {}
+  ~OneThread() override {
+    if (thread_.joinable()) thread_.join();
+  }
+  void Submit(std::function<void()> task, std::function<void()> rejected) override {
+    if (refuse_) return rejected();
+    if (thread_.joinable()) thread_.join();
+    thread_ = std::thread(std::move(task));
+  }
+
+ private:
+  bool refuse_;
+  std::thread thread_;
+};
+}  // namespace
 
 TEST_CASE("percent decoding and forms") {
   CHECK(PercentDecode("a%20b+c") == "a b c");
@@ -33,15 +73,7 @@ TEST_CASE("router: exact, prefix, 404 and 405 with Allow") {
     throw suite::core::ApiError(suite::core::ErrorCode::kConflict, "taken");
   });
   router.Inline("GET", "/audit/*", [](Request& r) { return Response::Json(200, {{"p", r.path}}); });
-  auto run = [&](std::string method, std::string path) {
-    auto req = std::make_shared<Request>();
-    req->method = std::move(method);
-    req->path = std::move(path);
-    req->request_id = "rid";
-    Response out;
-    router.Dispatch(req, Reply([&](Response r) { out = std::move(r); }));
-    return out;
-  };
+  auto run = [&](std::string method, std::string path) { return Run(router, std::move(method), std::move(path)); };
   CHECK(run("GET", "/health").status == 200);
   auto conflict = run("POST", "/health");
   CHECK(conflict.status == 409);
@@ -57,10 +89,28 @@ TEST_CASE("router: exact, prefix, 404 and 405 with Allow") {
   CHECK(missing["error"]["request_id"] == "rid");
 }
 
-TEST_CASE("a dropped reply still answers 500") {
-  Response out;
-  { Reply r([&](Response res) { out = std::move(res); }); }
-  CHECK(out.status == 500);
+TEST_CASE("router: a blocking route runs on the pool and its answer resumes on the loop") {
+  OneThread pool;
+  Router router;
+  std::thread::id ran_on;
+  router.Blocking("GET", "/slow", pool, [&](Request&) {
+    ran_on = std::this_thread::get_id();
+    return Response::Json(200, {{"ok", true}});
+  });
+  router.Blocking("GET", "/throws", pool, [](Request&) -> Response { throw std::runtime_error("boom"); });
+  const auto ok = Run(router, "GET", "/slow");
+  CHECK(ok.status == 200);
+  CHECK(ran_on != std::this_thread::get_id());
+  const auto failed = Run(router, "GET", "/throws");
+  CHECK(failed.status == 500);
+  CHECK(failed.body.find("boom") == std::string::npos);  // never the exception's text
+
+  OneThread full(true);
+  Router busy;
+  busy.Blocking("GET", "/slow", full, [](Request&) { return Response::Json(200, {}); });
+  const auto refused = Run(busy, "GET", "/slow");
+  CHECK(refused.status == 503);
+  CHECK(refused.Header("retry-after") == "1");
 }
 
 TEST_CASE("upstream URLs") {

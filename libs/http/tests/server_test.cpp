@@ -39,8 +39,7 @@ struct Harness {
       return Response::Json(200, {{"slow", true}});
     });
     opts.extra_headers = {{"x-frame-options", "DENY"}};
-    server = std::make_unique<Server>(runtime.io(), opts, metrics,
-                                      [this](RequestPtr req, Reply reply) { router.Dispatch(req, reply); });
+    server = std::make_unique<Server>(runtime.io(), opts, metrics, router.Serve(opts.body_limit));
     // The host's stop order, by hand: stop accepting, then wait for what is in flight.
     runtime.OnStop([this] { server->Drain(); }, [this] { return server->Drained(); });
     port = server->Listen({.address = "127.0.0.1", .port = 0});

@@ -126,7 +126,7 @@ struct Stack {
       return res;
     });
     upstream = std::make_unique<Server>(runtime.io(), ServerOptions{.body_limit = 64u << 20}, upstream_metrics,
-                                        [this](RequestPtr req, Reply reply) { router.Dispatch(req, reply); });
+                                        router.Serve(64u << 20));
     const auto up_port = upstream->Listen({.address = "127.0.0.1", .port = 0});
     relay_pool = std::make_unique<UpstreamPool>(runtime.io(), UpstreamOptions{.host = "127.0.0.1", .port = up_port});
     relay_options.body_limit = 64u << 20;

@@ -68,21 +68,17 @@ http::Server& Host::Serve(const std::vector<http::Listener>& listeners, http::Se
   return Listen(Own<http::Server>(loops(), std::move(options), metrics_, std::move(handler)), listeners, failed_);
 }
 
-http::Server& Host::Serve(const std::vector<http::Listener>& listeners, http::ServerOptions options,
-                          http::Handler handler) {
-  return Listen(Own<http::Server>(loops(), std::move(options), metrics_, std::move(handler)), listeners, failed_);
-}
-
 void Host::ServeApi() {
   identity_ = std::make_unique<security::IdentitySigner>(config_.internal_secret);
   AddProbes(router_, metrics_, workers_, config_.service, readiness_);
-  Serve({{.address = config_.bind, .port = config_.port}}, config_.server, WithIdentity(router_, *identity_));
+  Serve({{.address = config_.bind, .port = config_.port}}, config_.server,
+        WithIdentity(router_, *identity_, config_.server.body_limit));
 }
 
 void Host::ServeAdmin(std::uint16_t port) {
   AddProbes(admin_, metrics_, workers_, config_.service, readiness_);
-  Serve({{.address = config_.bind, .port = port}}, {},
-        [this](http::RequestPtr req, http::Reply reply) { admin_.Dispatch(std::move(req), std::move(reply)); });
+  const http::ServerOptions options;
+  Serve({{.address = config_.bind, .port = port}}, options, admin_.Serve(options.body_limit));
 }
 
 int Host::Run() {

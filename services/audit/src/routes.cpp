@@ -3,7 +3,6 @@
 #include "store.hpp"
 #include "suite/core/config.hpp"
 #include "suite/core/ids.hpp"
-#include "suite/service/identity_guard.hpp"
 
 namespace audit {
 
@@ -71,7 +70,7 @@ RequestFilter ParseFilter(const Request& req, int default_limit, int max_limit) 
 }
 
 void RequireAdmin(const Request& req) {
-  if (!suite::service::IdentityOf(req).HasRole("admin")) throw ApiError(ErrorCode::kForbidden, "Admin role required");
+  if (!req.identity.HasRole("admin")) throw ApiError(ErrorCode::kForbidden, "Admin role required");
 }
 
 SecurityFilter ParseSecurityFilter(const Request& req) {
@@ -176,7 +175,7 @@ void Register(suite::http::Router& router, suite::service::WorkerPool& workers, 
     return Response::Json(200, QuerySecurityEvents(pool, ParseSecurityFilter(req)));
   });
   router.Blocking("GET", "/security/health", workers, [&pool](Request& req) {
-    const auto id = suite::service::IdentityOf(req);
+    const auto& id = req.identity;
     if (id.method == "none" || id.method.empty()) throw ApiError(ErrorCode::kUnauthenticated, "Authentication required");
     auto out = SecurityHealth(pool);
     out["timestamp"] = suite::core::NowIso();

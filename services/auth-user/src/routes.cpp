@@ -3,7 +3,6 @@
 
 #include "suite/core/config.hpp"
 #include "suite/core/json.hpp"
-#include "suite/service/identity_guard.hpp"
 #include "suite/observability/log.hpp"
 
 namespace auth {
@@ -57,7 +56,7 @@ LoginForm Credentials(const Request& req) {
 }
 
 ClientInfo Client(const Request& req) {
-  return {suite::service::IdentityOf(req).client_ip, std::string(req.Header("user-agent")), req.request_id};
+  return {req.identity.client_ip, std::string(req.Header("user-agent")), req.request_id};
 }
 
 nlohmann::json JsonObject(const Request& req) {
@@ -83,7 +82,7 @@ std::optional<std::string> OptionalField(const nlohmann::json& j, const char* na
 
 // The signed-in user: the identity's subject, which for an access token is the username.
 std::string Caller(const Request& req) {
-  const auto id = suite::service::IdentityOf(req);
+  const auto& id = req.identity;
   if (id.subject.empty() || id.method == "none" || id.method == "api_key")
     throw ApiError(ErrorCode::kUnauthenticated, "A user's access token is required");
   return id.subject;
@@ -91,7 +90,7 @@ std::string Caller(const Request& req) {
 
 // Seed 004's admin endpoints need an administrator's token.
 std::string Admin(const Request& req) {
-  const auto id = suite::service::IdentityOf(req);
+  const auto& id = req.identity;
   if (id.method == "none" || id.subject.empty())
     throw ApiError(ErrorCode::kUnauthenticated, "A user's access token is required");
   if (!id.HasRole("admin")) throw ApiError(ErrorCode::kForbidden, "Administrator privileges required");
@@ -151,7 +150,7 @@ std::optional<UserPath> ParseUserPath(std::string_view path) {
   return out;
 }
 
-Actor ActorOf(const Request& req) { return {Caller(req), suite::service::IdentityOf(req).HasRole("admin")}; }
+Actor ActorOf(const Request& req) { return {Caller(req), req.identity.HasRole("admin")}; }
 
 std::optional<int> OptionalInt(const nlohmann::json& j, const char* name) {
   const auto it = j.find(name);
@@ -196,7 +195,7 @@ void RegisterApiKeys(suite::http::Router& router, suite::service::WorkerPool& wo
   // The gateway's lookup. Only the gateway's own identity may ask: it never forwards a client's
   // request to /internal/, and no client identity it signs has the method "service".
   router.Blocking("POST", "/internal/api-keys/verify", workers, [&keys](Request& req) {
-    const auto id = suite::service::IdentityOf(req);
+    const auto& id = req.identity;
     if (id.method != "service" || id.subject != "gateway")
       throw ApiError(ErrorCode::kForbidden, "For the gateway only");
     auto found = keys.Verify(Field(JsonObject(req), "key"));

@@ -10,7 +10,6 @@
 #include "suite/core/ids.hpp"
 #include "suite/observability/log.hpp"
 #include "suite/core/version.hpp"
-#include "suite/service/identity_guard.hpp"
 
 namespace gateway {
 
@@ -39,7 +38,7 @@ void RegisterLocalRoutes(suite::http::Router& router, suite::http::Offload& work
                                 {"cors_origins", origins}});
   });
   router.Inline("GET", "/protected", [](Request& req) {
-    const auto id = suite::service::IdentityOf(req);
+    const auto& id = req.identity;
     // The key's name, never the key: seed 001 echoed a prefix of the secret itself.
     return Response::Json(200, {{"message", "Access granted to protected resource"},
                                 {"api_key", id.api_key_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.api_key_id)},

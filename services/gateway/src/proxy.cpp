@@ -2,7 +2,6 @@
 
 #include "forwarding.hpp"
 #include "routes.hpp"
-#include "suite/http/resume.hpp"
 #include "suite/observability/log.hpp"
 
 namespace gateway {
@@ -56,10 +55,8 @@ Task<Response> Proxy::Forward(RequestContext& ctx) const {
 
 // The gateway's own endpoints (/health, /protected, ...): they read the identity from the request.
 Task<Response> Proxy::Local(RequestContext& ctx) const {
-  ctx.request->identity = ctx.identity.ToJson();
-  return suite::http::Resume<Response>([this, req = ctx.request](auto done) {
-    local_.Dispatch(req, suite::http::Reply(done, req->request_id));
-  });
+  ctx.request->identity = ctx.identity;
+  return local_.Dispatch(ctx.request);
 }
 
 Response Proxy::Failed(RequestContext& ctx, const suite::http::Upstream& upstream,

@@ -90,10 +90,11 @@ TEST_CASE("heap allocations per proxied POST /process through every filter, warm
   // The upstream: seed 000's small JSON answer, on a loop of its own (not counted).
   Loop upstream_loop;
   suite::obs::Metrics upstream_metrics("processing");
-  suite::http::Server upstream(upstream_loop.runtime.io(), {}, upstream_metrics,
-                               [](suite::http::RequestPtr, suite::http::Reply reply) {
-                                 reply(suite::http::Response::Json(200, {{"status", "ok"}, {"result", {{"rows", 3}}}}));
-                               });
+  suite::http::Router answer;
+  answer.Inline("POST", "/process", [](suite::http::Request&) {
+    return suite::http::Response::Json(200, {{"status", "ok"}, {"result", {{"rows", 3}}}});
+  });
+  suite::http::Server upstream(upstream_loop.runtime.io(), {}, upstream_metrics, answer.Serve(1 << 20));
   const auto upstream_port = upstream.Listen({.address = "127.0.0.1", .port = 0});
 
   const std::string key = "sk-alloc-" + suite::core::RandomHex(8);

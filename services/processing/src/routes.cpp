@@ -8,7 +8,6 @@
 #include "process.hpp"
 #include "suite/core/json.hpp"
 #include "suite/core/ids.hpp"
-#include "suite/service/identity_guard.hpp"
 
 namespace processing {
 
@@ -25,7 +24,7 @@ std::optional<std::string> OrNone(const std::string& s) {
 
 Response HandleProcess(Request& req, suite::audit::Publisher& publisher, const suite::core::JsonLimits& limits) {
   const Outcome out = Process(req.body, limits);
-  const auto caller = suite::service::IdentityOf(req);
+  const auto& caller = req.identity;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - req.start).count();
   publisher.Publish({.service = "processing",
@@ -69,7 +68,7 @@ Response Idempotent(Request& req, Idempotency& idem, const std::string& route, F
   const auto header = req.Header("idempotency-key");
   if (!req.HasHeader("idempotency-key")) return answer();
   Idempotency::CheckKey(header);
-  const std::string key(header), owner = OwnerOf(suite::service::IdentityOf(req));
+  const std::string key(header), owner = OwnerOf(req.identity);
   if (auto kept = idem.Begin(owner, route, key, req.body)) {
     Response replay;
     replay.status = kept->status;
@@ -105,7 +104,7 @@ void RegisterJobs(suite::http::Router& router, suite::http::Offload& workers, Jo
   auto create_once = [&store, &runner, limits](Request& req) {
     auto parsed = Parse(req.body, limits);
     if (!parsed.ok) return Response::Error(ErrorCode::kValidation, parsed.invalid.message, req.request_id, parsed.invalid.details);
-    const auto caller = suite::service::IdentityOf(req);
+    const auto& caller = req.identity;
     auto job = store.Create(OwnerOf(caller), req.request_id, parsed.body);
     runner.NoteCreated(job["action"].get_ref<const std::string&>());
     runner.Notify();
@@ -121,14 +120,14 @@ void RegisterJobs(suite::http::Router& router, suite::http::Offload& workers, Jo
   router.Blocking("POST", "/jobs", workers, create);
   router.Blocking("POST", "/jobs/", workers, create);
   router.Blocking("GET", "/jobs/*", workers, [&store](Request& req) {
-    const auto caller = suite::service::IdentityOf(req);
+    const auto& caller = req.identity;
     const auto id = JobId(req);
     auto job = store.Get(id, OwnerOf(caller), caller.HasRole("admin"));
     if (!job) throw JobNotFound(id);
     return Response::Json(200, *job);
   });
   router.Blocking("DELETE", "/jobs/*", workers, [&store, &runner](Request& req) {
-    const auto caller = suite::service::IdentityOf(req);
+    const auto& caller = req.identity;
     auto job = store.Cancel(JobId(req), OwnerOf(caller), caller.HasRole("admin"));
     runner.NoteFinished(job["action"].get_ref<const std::string&>(), "cancelled", 0);
     return Response::Json(200, job);

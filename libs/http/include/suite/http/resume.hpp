@@ -11,6 +11,7 @@
 #include <memory>
 #include <utility>
 
+#include "suite/http/offload.hpp"
 #include "suite/http/task.hpp"
 
 namespace suite::http {
@@ -30,6 +31,18 @@ Task<T> Resume(Start start) {
         });
       },
       boost::asio::use_awaitable, std::move(start));
+}
+
+/// Runs `work` on `pool` and resumes, on the awaiting coroutine's executor, with true once it
+/// ran, or false when the pool refused it. `work` may use the coroutine's locals by reference:
+/// the coroutine is suspended until it is over.
+inline Task<bool> RunOn(Offload& pool, std::function<void()> work) {
+  return Resume<bool>([&pool, work = std::move(work)](auto done) mutable {
+    pool.Submit([work = std::move(work), done] {
+      work();
+      done(true);
+    }, [done] { done(false); });
+  });
 }
 
 }  // namespace suite::http

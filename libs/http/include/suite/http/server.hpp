@@ -85,9 +85,10 @@ class BodyReader {
   virtual std::optional<std::uint64_t> content_length() const = 0;
 };
 
-/// Sees each request as soon as its head has arrived (the body not read yet), and reads the
-/// body through `BodyReader` only if it admits the request. A body it leaves unread closes the
-/// connection after the answer (the rest of the upload is drained, not reset).
+/// The server's one handler type. It sees each request as soon as its head has arrived (the body
+/// not read yet), runs on the connection's loop, and reads the body through `BodyReader` only if
+/// it admits the request. A body it leaves unread closes the connection after the answer (the
+/// rest of the upload is drained, not reset). Router::Serve makes one from routes.
 using HeadHandler = std::function<Task<Response>(RequestPtr, BodyReader&)>;
 
 /// Runs on the given event loops (suite::service::Runtime's), each run by one thread: every
@@ -95,13 +96,9 @@ using HeadHandler = std::function<Task<Response>(RequestPtr, BodyReader&)>;
 /// connection lives on the loop that accepted it. Handlers run on that loop.
 class Server {
  public:
-  /// `handler` gets each request with its body read (under `options.body_limit`).
-  Server(Loops loops, ServerOptions options, obs::Metrics& metrics, Handler handler);
   /// `handler` gets each request's head; `options.body_limit` caps what any route may allow.
   Server(Loops loops, ServerOptions options, obs::Metrics& metrics, HeadHandler handler);
   /// One loop.
-  Server(boost::asio::io_context& io, ServerOptions options, obs::Metrics& metrics, Handler handler)
-      : Server(Loops{&io}, std::move(options), metrics, std::move(handler)) {}
   Server(boost::asio::io_context& io, ServerOptions options, obs::Metrics& metrics, HeadHandler handler)
       : Server(Loops{&io}, std::move(options), metrics, std::move(handler)) {}
   ~Server();

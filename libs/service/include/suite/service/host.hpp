@@ -85,8 +85,6 @@ class Host {
   /// on every loop (one SO_REUSEPORT acceptor each).
   http::Server& Serve(const std::vector<http::Listener>& listeners, http::ServerOptions options,
                       http::HeadHandler handler);
-  http::Server& Serve(const std::vector<http::Listener>& listeners, http::ServerOptions options,
-                      http::Handler handler);
   /// An internal service's API: router() behind the identity guard, with the probes, on
   /// config().bind:port.
   void ServeApi();

@@ -6,11 +6,10 @@
 
 namespace suite::service {
 
-/// Routes a request after verifying X-Internal-Identity (except the probes); stores the
-/// identity in `req->identity`. Without a valid one: 401 in the envelope.
-http::Handler WithIdentity(const http::Router& router, const security::IdentitySigner& verifier);
-
-/// The identity a guarded handler runs as.
-security::Identity IdentityOf(const http::Request& req);
+/// Routes a request after verifying X-Internal-Identity (except the probes), before its body
+/// is read; the identity is then the request's (`req->identity`). Without a valid one: 401 in
+/// the envelope. Bodies are read whole under `body_limit`.
+http::HeadHandler WithIdentity(const http::Router& router, const security::IdentitySigner& verifier,
+                               std::size_t body_limit);
 
 }  // namespace suite::service

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "suite/http/router.hpp"
+#include "suite/http/offload.hpp"
 
 namespace suite::service {
 
