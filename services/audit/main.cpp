@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     redis.Start();
     // Drained before the loop stops; the Redis client's Stop() then fails its pending read
     // while the consumer still exists (every part stops before any is destroyed).
-    host.Own<audit::Consumer>(redis, pool, host.workers(), consumer_options).Start();
+    host.Own<audit::Consumer>(redis, pool, host.workers(), consumer_options).Start(host.io());
   } catch (const std::exception& e) {
     suite::obs::Error("start-up failed", {{"error", e.what()}});
     return 1;

@@ -1,15 +1,20 @@
 #include "consumer.hpp"
 
-#include "suite/observability/metrics.hpp"
-
-#include <unistd.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <thread>
 
+#include "suite/http/resume.hpp"
 #include "suite/observability/log.hpp"
+#include "suite/observability/metrics.hpp"
 
 namespace audit {
 
+namespace net = boost::asio;
+using suite::http::Task;
 namespace obs = suite::obs;
 using suite::redis::Reply;
 constexpr const char* kGroup = "audit-writers";
@@ -22,13 +27,6 @@ Consumer::Consumer(suite::redis::Client& redis, suite::db::Pool& pool, suite::se
       workers_(workers),
       options_(std::move(options)),
       ndjson_(pool_, options_.ndjson_path, options_.name, options_.ndjson_rotation) {}
-
-Consumer::~Consumer() = default;
-
-void Consumer::Start() {
-  FlushNdjson();  // what an earlier run stored but did not append
-  EnsureGroup();
-}
 
 void Consumer::ExportMetrics(suite::obs::Metrics& metrics) {
   using Kind = suite::obs::Metrics::Kind;
@@ -46,118 +44,25 @@ void Consumer::ExportMetrics(suite::obs::Metrics& metrics) {
                  [this] { return ndjson_.behind() > 0 ? 1.0 : 0.0; });
 }
 
-void Consumer::EnsureGroup() {
-  if (stopping_) return;
-  redis_.Command({"XGROUP", "CREATE", options_.stream, kGroup, "0", "MKSTREAM"}, [this](Reply r) {
-    if (!r.ok() && r.str.rfind("BUSYGROUP", 0) != 0) {
-      Retry();
-      return;
-    }
-    phase_ = Phase::kOwnPending;
-    Next();
-  });
+namespace {
+
+// The entries of an XREADGROUP answer (one stream), or none.
+const std::vector<Reply>* ReadEntries(const Reply& r) {
+  if (r.type != Reply::Type::kArray || r.elements.empty() || r.elements[0].elements.size() < 2) return nullptr;
+  return &r.elements[0].elements[1].elements;
 }
 
-void Consumer::Retry() {
-  if (stopping_) return;
-  // Back off on a worker: the I/O thread never sleeps.
-  workers_.Submit(
-      [this] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        EnsureGroup();
-      },
-      [this] { EnsureGroup(); });
-}
-
-void Consumer::Next() {
-  if (stopping_) return;
-  // Every reply handler below starts by checking `stopping_` and the reply: a failed read
-  // goes back to the start (EnsureGroup), which re-reads anything unacknowledged.
-  auto on_error = [this](const Reply& r) {
-    if (stopping_) return true;
-    if (r.ok()) return false;
-    obs::Warn("audit stream read failed", {{"error", r.str}});
-    Retry();
-    return true;
-  };
-  switch (phase_) {
-    case Phase::kOwnPending:
-      redis_.Command({"XREADGROUP", "GROUP", kGroup, options_.name, "COUNT", kBatch, "STREAMS",
-                      options_.stream, "0"},
-                     [this, on_error](Reply r) {
-                       if (on_error(r)) return;
-                       const bool empty = r.type != Reply::Type::kArray || r.elements.empty() ||
-                                          r.elements[0].elements.size() < 2 ||
-                                          r.elements[0].elements[1].elements.empty();
-                       if (empty) {
-                         phase_ = Phase::kClaim;
-                         claim_cursor_ = "0-0";
-                         Next();
-                         return;
-                       }
-                       Process(r.elements[0].elements[1].elements, [this] { Next(); });
-                     });
-      return;
-    case Phase::kClaim:
-      redis_.Command({"XAUTOCLAIM", options_.stream, kGroup, options_.name,
-                      std::to_string(options_.claim_idle.count()), claim_cursor_, "COUNT", kBatch},
-                     [this, on_error](Reply r) {
-                       if (on_error(r)) return;
-                       if (r.type != Reply::Type::kArray || r.elements.size() < 2) {
-                         phase_ = Phase::kLive;
-                         Next();
-                         return;
-                       }
-                       claim_cursor_ = r.elements[0].str;
-                       if (claim_cursor_ == "0-0") {
-                         phase_ = Phase::kLive;
-                         last_claim_ = std::chrono::steady_clock::now();
-                       }
-                       if (!r.elements[1].elements.empty())
-                         obs::Info("claimed entries of a stopped consumer", {{"count", r.elements[1].elements.size()}});
-                       Process(r.elements[1].elements, [this] { Next(); });
-                     });
-      return;
-    case Phase::kLive:
-      MaybeApplyRetention();
-      redis_.Command({"XREADGROUP", "GROUP", kGroup, options_.name, "COUNT", kBatch, "BLOCK", "1000",
-                      "STREAMS", options_.stream, ">"},
-                     [this, on_error](Reply r) {
-                       if (on_error(r)) return;
-                       if (std::chrono::steady_clock::now() - last_claim_ > options_.claim_every) {
-                         phase_ = Phase::kClaim;
-                         claim_cursor_ = "0-0";
-                       }
-                       if (r.type != Reply::Type::kArray || r.elements.empty() || r.elements[0].elements.size() < 2) {
-                         // A quiet second: the moment to complete the NDJSON file if it is behind.
-                         if (ndjson_.behind() > 0 && !flushing_.exchange(true))
-                           workers_.Submit(
-                               [this] {
-                                 FlushNdjson();
-                                 flushing_ = false;
-                               },
-                               [this] { flushing_ = false; });
-                         Next();
-                         return;
-                       }
-                       Process(r.elements[0].elements[1].elements, [this] { Next(); });
-                     },
-                     std::chrono::milliseconds(3000));
-      return;
-  }
-}
-
-void Consumer::Process(const std::vector<Reply>& entries, std::function<void()> then) {
-  std::vector<StreamEvent> events;
-  std::vector<std::string> ids;
+// The events of the entries, and every entry's id (deleted entries, with nil fields, are
+// acknowledged too). "event": one event's line; "events": a producer loop's batch, lines joined by
+// newlines. A line that is no event is logged and skipped.
+void Parse(const std::vector<Reply>& entries, std::vector<StreamEvent>& events, std::vector<std::string>& ids) {
   for (const auto& entry : entries) {
     if (entry.elements.empty()) continue;
     const std::string& id = entry.elements[0].str;
-    ids.push_back(id);  // deleted entries (nil fields) are acknowledged too
+    ids.push_back(id);
     if (entry.elements.size() < 2 || entry.elements[1].type != Reply::Type::kArray) continue;
     const auto& fields = entry.elements[1].elements;
     for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-      // "event": one event's line; "events": a producer loop's batch, lines joined by newlines.
       const bool batch = fields[i].str == "events";
       if (!batch && fields[i].str != "event") continue;
       std::string_view lines = fields[i + 1].str;
@@ -173,41 +78,139 @@ void Consumer::Process(const std::vector<Reply>& entries, std::function<void()> 
       }
     }
   }
-  if (ids.empty()) {
-    then();
-    return;
+}
+
+}  // namespace
+
+void Consumer::Start(net::io_context& io) {
+  io_ = &io;
+  net::co_spawn(io, Run(), [this](std::exception_ptr e) {
+    ended_ = true;
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& err) {  // nothing in the loop throws; if it did, say so loudly
+      obs::Error("audit consumer stopped", {{"error", err.what()}});
+    } catch (...) {
+      obs::Error("audit consumer stopped", {});
+    }
+  });
+}
+
+Consumer::~Consumer() {
+  Drain();
+  // The loop ends at its next step (a blocked read returns within a second, or fails when its
+  // client stops); once `io` has stopped it never runs again, and its frame goes with `io`.
+  while (io_ != nullptr && !ended_ && !io_->stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+Task<void> Consumer::Run() {
+  co_await suite::http::RunOn(workers_, [this] { FlushNdjson(); });  // what an earlier run stored but did not append
+  bool group = false;
+  std::string from = "0";  // own pending entries first, then new ones (">")
+  while (!stopping_) {
+    if (!group) {
+      group = co_await EnsureGroup();
+      if (!group) {
+        co_await Backoff();
+        continue;
+      }
+      from = "0";
+    }
+    if (from == ">" && std::chrono::steady_clock::now() - last_claim_ >= options_.claim_every) {
+      if (!co_await ClaimAbandoned()) {
+        co_await Backoff();
+        group = false;
+      }
+      continue;
+    }
+    MaybeApplyRetention();
+    std::vector<std::string> read = {"XREADGROUP", "GROUP", kGroup, options_.name, "COUNT", kBatch};
+    if (from == ">") read.insert(read.end(), {"BLOCK", "1000"});
+    read.insert(read.end(), {"STREAMS", options_.stream, from});
+    const Reply r = co_await redis_.Call(std::move(read), std::chrono::milliseconds(3000));
+    if (stopping_) break;
+    if (!r.ok()) {
+      obs::Warn("audit stream read failed", {{"error", r.str}});
+      co_await Backoff();
+      group = false;  // a Redis that restarted empty has lost the group; what is unacknowledged is read again
+      continue;
+    }
+    const auto* entries = ReadEntries(r);
+    if (entries == nullptr || entries->empty()) {
+      if (from == "0") from = ">";
+      // A quiet second: the moment to complete the NDJSON file if it is behind.
+      else if (ndjson_.behind() > 0) co_await suite::http::RunOn(workers_, [this] { FlushNdjson(); });
+      continue;
+    }
+    if (!co_await Store(*entries)) {
+      co_await Backoff();
+      group = false;
+    }
   }
+}
+
+Task<bool> Consumer::EnsureGroup() {
+  // Commands are built before they are awaited: GCC 12 miscompiles braced lists in a co_await.
+  std::vector<std::string> create = {"XGROUP", "CREATE", options_.stream, kGroup, "0", "MKSTREAM"};
+  const Reply r = co_await redis_.Call(std::move(create));
+  co_return r.ok() || r.str.rfind("BUSYGROUP", 0) == 0;
+}
+
+Task<bool> Consumer::ClaimAbandoned() {
+  std::string cursor = "0-0";
+  do {
+    std::vector<std::string> claim = {"XAUTOCLAIM", options_.stream, kGroup, options_.name,
+                                      std::to_string(options_.claim_idle.count()), cursor, "COUNT", kBatch};
+    const Reply r = co_await redis_.Call(std::move(claim));
+    if (!r.ok()) {
+      obs::Warn("audit stream claim failed", {{"error", r.str}});
+      co_return false;
+    }
+    if (r.type != Reply::Type::kArray || r.elements.size() < 2) break;
+    cursor = r.elements[0].str;
+    const auto& claimed = r.elements[1].elements;
+    if (!claimed.empty()) {
+      obs::Info("claimed entries of a stopped consumer", {{"count", claimed.size()}});
+      if (!co_await Store(claimed)) co_return false;
+    }
+  } while (cursor != "0-0" && !stopping_);
+  last_claim_ = std::chrono::steady_clock::now();
+  co_return true;
+}
+
+Task<bool> Consumer::Store(const std::vector<Reply>& entries) {
+  std::vector<StreamEvent> events;
+  std::vector<std::string> ack = {"XACK", options_.stream, kGroup};
+  Parse(entries, events, ack);
+  if (ack.size() == 3) co_return true;
   busy_ = true;
-  workers_.Submit(
-      [this, events = std::move(events), ids = std::move(ids), then = std::move(then)]() mutable {
-        try {
-          written_ += WriteEvents(pool_, events, options_.name);
-        } catch (const std::exception& e) {
-          obs::Error("audit write failed; will retry", {{"error", e.what()}, {"count", events.size()}});
-          busy_ = false;
-          Retry();
-          return;
-        }
-        // Committed: the records (and their NDJSON outbox rows) are durable, so the entries are
-        // acknowledged whatever the file does next.
-        FlushNdjson();
-        std::vector<std::string> ack = {"XACK", options_.stream, kGroup};
-        ack.insert(ack.end(), ids.begin(), ids.end());
-        redis_.Command(std::move(ack), [this, then = std::move(then)](Reply r) {
-          busy_ = false;
-          if (stopping_) return;
-          if (!r.ok()) {
-            obs::Warn("XACK failed; entries will be re-read", {{"error", r.str}});
-            Retry();
-            return;
-          }
-          then();
-        });
-      },
-      [this] {
-        busy_ = false;
-        Retry();
-      });
+  bool stored = false;
+  const bool ran = co_await suite::http::RunOn(workers_, [&] {
+    try {
+      written_ += WriteEvents(pool_, events, options_.name);
+      stored = true;
+    } catch (const std::exception& e) {
+      obs::Error("audit write failed; will retry", {{"error", e.what()}, {"count", events.size()}});
+      return;
+    }
+    // Committed: the records (and their NDJSON outbox rows) are durable, so the entries are
+    // acknowledged whatever the file does next.
+    FlushNdjson();
+  });
+  if (!ran || !stored) {
+    busy_ = false;
+    co_return false;
+  }
+  const Reply r = co_await redis_.Call(std::move(ack));
+  busy_ = false;
+  if (!r.ok()) obs::Warn("XACK failed; entries will be re-read", {{"error", r.str}});
+  co_return r.ok();
+}
+
+Task<void> Consumer::Backoff() {
+  net::steady_timer timer(co_await net::this_coro::executor, std::chrono::milliseconds(500));
+  co_await timer.async_wait(net::use_awaitable);
 }
 
 void Consumer::MaybeApplyRetention() {
@@ -236,7 +239,6 @@ void Consumer::MaybeApplyRetention() {
 }
 
 void Consumer::FlushNdjson() {
-  std::lock_guard lock(ndjson_mu_);
   try {
     ndjson_lines_ += ndjson_.Flush();
     if (ndjson_failures_ > 0) {

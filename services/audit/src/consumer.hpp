@@ -1,24 +1,28 @@
 #pragma once
-/// Reads `audit.events` through the consumer group `audit-writers`, in three phases:
-///   1. own pending entries (this consumer crashed after reading, before acknowledging),
-///   2. entries another consumer left unacknowledged for `claim_idle` (it died): XAUTOCLAIM,
-///   3. new entries (XREADGROUP >), going back to 2 every `claim_every`.
+/// Reads `audit.events` through the consumer group `audit-writers`, as one loop (Run):
+///   - first its own pending entries (this consumer stopped after reading, before acknowledging),
+///   - then entries another consumer left unacknowledged for `claim_idle` (it died): XAUTOCLAIM,
+///     again every `claim_every`,
+///   - otherwise new entries (XREADGROUP >).
 /// A batch is written to PostgreSQL on a worker thread (one transaction, idempotent on
 /// event_id, so a batch read twice is stored once, each new record with its NDJSON outbox row),
-/// and only then acknowledged (XACK). The NDJSON file follows from the outbox (ndjson.hpp):
-/// after each batch, and every second while it is behind (a full disk), until it has caught up.
+/// and only then acknowledged (XACK). A failed read, write or acknowledgement backs off and
+/// starts again from the consumer's own pending entries. The NDJSON file follows from the outbox
+/// (ndjson.hpp): after each batch, and at each quiet second while it is behind (a full disk).
 #include <atomic>
 #include <chrono>
-#include <cstdio>
-#include <functional>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "ndjson.hpp"
 #include "store.hpp"
-#include "suite/service/worker_pool.hpp"
+#include "suite/http/task.hpp"
 #include "suite/redis/client.hpp"
+#include "suite/service/worker_pool.hpp"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace audit {
 
@@ -39,8 +43,12 @@ class Consumer {
  public:
   Consumer(suite::redis::Client& redis, suite::db::Pool& pool, suite::service::WorkerPool& workers,
            ConsumerOptions options);
+  /// Waits for the loop to end while `io` still runs it (the stop began with Drain).
   ~Consumer();
-  void Start();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+  /// Starts the loop on `io` (the loop of `redis`'s client).
+  void Start(boost::asio::io_context& io);
   /// The stop began: read no more (a batch being written finishes).
   void Drain() { stopping_ = true; }
   /// No batch between read and acknowledgement.
@@ -51,14 +59,18 @@ class Consumer {
   void ExportMetrics(suite::obs::Metrics& metrics);
 
  private:
-  enum class Phase { kOwnPending, kClaim, kLive };
-  void EnsureGroup();
-  void Next();
-  void Retry();
-  /// Stores the entries (Redis [id, [field, value, ...]] pairs), acknowledges them, then `then`.
-  void Process(const std::vector<suite::redis::Reply>& entries, std::function<void()> then);
-  /// Appends the outbox to the NDJSON file; a failure is logged (throttled) and left for the
-  /// next attempt: PostgreSQL holds the records meanwhile.
+  using Reply = suite::redis::Reply;
+  template <class T>
+  using Task = suite::http::Task<T>;
+  Task<void> Run();
+  Task<bool> EnsureGroup();
+  /// XAUTOCLAIM from the start of the stream to its end, storing what it claims.
+  Task<bool> ClaimAbandoned();
+  /// Stores the entries (Redis [id, [field, value, ...]] pairs), then acknowledges them.
+  Task<bool> Store(const std::vector<Reply>& entries);
+  Task<void> Backoff();
+  /// Appends the outbox to the NDJSON file (on a worker); a failure is logged (throttled) and
+  /// left for the next attempt: PostgreSQL holds the records meanwhile.
   void FlushNdjson();
   /// Starts a retention run on a worker when one is due.
   void MaybeApplyRetention();
@@ -67,14 +79,11 @@ class Consumer {
   suite::db::Pool& pool_;
   suite::service::WorkerPool& workers_;
   ConsumerOptions options_;
-  NdjsonWriter ndjson_;
-  std::mutex ndjson_mu_;
-  std::atomic<bool> flushing_{false};
-  std::size_t ndjson_failures_ = 0;  ///< guarded by ndjson_mu_
-  Phase phase_ = Phase::kOwnPending;
-  std::string claim_cursor_ = "0-0";
+  boost::asio::io_context* io_ = nullptr;
+  NdjsonWriter ndjson_;            ///< used by one worker at a time: the loop awaits each flush
+  std::size_t ndjson_failures_ = 0;
   std::chrono::steady_clock::time_point last_claim_{};
-  std::atomic<bool> stopping_{false}, busy_{false}, retention_running_{false};
+  std::atomic<bool> stopping_{false}, busy_{false}, ended_{false}, retention_running_{false};
   std::chrono::steady_clock::time_point last_retention_{};
   std::atomic<std::size_t> retention_deleted_{0};
   std::atomic<std::size_t> written_{0}, ndjson_lines_{0}, ndjson_failed_{0};
