@@ -24,7 +24,9 @@ int main(int argc, char** argv) {
   auto& pool = host.Own<suite::db::Pool>(s.database_url, host.workers().threads(), std::chrono::milliseconds(2000));
   auto& redis = host.Own<suite::redis::Client>(host.io(), s.redis, "audit-publisher");
   // Security events go to the audit stream; publishing never blocks a request.
-  auto& publisher = host.Own<suite::audit::Publisher>(redis, s.audit);
+  auto audit_options = s.audit;
+  audit_options.sync_on = &host.workers();  // the spool's msync waits for the disk: never on the loop
+  auto& publisher = host.Own<suite::audit::Publisher>(redis, audit_options);
   host.readiness().Required("database", [&pool] { return pool.Ping(); });
   host.readiness().Optional("redis", [&redis] { return redis.connected(); });
   auto& hasher = host.Own<suite::security::PasswordHasher>(s.password);

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   // /metrics is served on METRICS_PORT, which the edge does not expose.
   gateway::RegisterLocalRoutes(host.router(), host.workers(), host.readiness(), *config);
   gateway::RegisterDocs(host.router(), config->docs_dir);
-  auto& gw = host.Own<gateway::Gateway>(config, host.loops(), host.router(), redis, host.metrics());
+  auto& gw = host.Own<gateway::Gateway>(config, host.loops(), host.router(), redis, host.metrics(), host.workers());
   auto& edge = host.Serve(config->Listeners(), config->server, gw.Handler());
   host.ServeAdmin(config->metrics_port);
   // SIGHUP: the file and the certificate again; a bad file is refused (logged), the old one stays.

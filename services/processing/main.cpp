@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   auto host_config = suite::service::HostConfig::FromEnv(env, "processing", 8082);
   const auto redis_options = suite::redis::OptionsFromEnv(env, "REDIS_URL");
   const auto database_url = env.Secret("DATABASE_URL", 1);
-  const auto audit_options = suite::audit::PublisherOptionsFromEnv(env, "processing");
+  auto audit_options = suite::audit::PublisherOptionsFromEnv(env, "processing");
   processing::JobsOptions jobs;
   jobs.workers = static_cast<std::size_t>(env.Int("JOBS_WORKERS", 2, 0, 64));
   jobs.max_attempts = static_cast<int>(env.Int("JOBS_MAX_ATTEMPTS", 3, 1, 100));
@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
 
   suite::service::Host host(std::move(host_config));
   auto& redis = host.Own<suite::redis::Client>(host.io(), redis_options, "audit-publisher");
+  audit_options.sync_on = &host.workers();  // the spool's msync waits for the disk: never on the loop
   auto& publisher = host.Own<suite::audit::Publisher>(redis, audit_options);
   auto& pool = host.Own<suite::db::Pool>(database_url, host.workers().threads() + jobs.workers + 1,
                                          std::chrono::milliseconds(2000));

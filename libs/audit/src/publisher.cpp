@@ -1,14 +1,29 @@
 #include "suite/audit/publisher.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <algorithm>
-#include <future>
+#include <thread>
 
 #include "suite/core/config.hpp"
 #include "suite/core/ids.hpp"
+#include "suite/http/resume.hpp"
 #include "suite/observability/log.hpp"
 #include "suite/observability/metrics.hpp"
 
 namespace suite::audit {
+
+namespace net = boost::asio;
+using http::Task;
+
+struct Publisher::Waker {
+  explicit Waker(net::io_context& io) : timer(io) {}
+  net::steady_timer timer;
+};
 
 PublisherOptions PublisherOptionsFromEnv(core::Env& env, const std::string& service) {
   PublisherOptions o;
@@ -24,10 +39,21 @@ Publisher::Publisher(redis::Client& client, PublisherOptions options)
       options_(std::move(options)),
       spool_(options_.spool_dir.empty() ? Spool::InMemory(options_.spool_bytes)
                                         : Spool::Open(options_.spool_dir, options_.spool_name, options_.spool_bytes)),
+      waker_(std::make_shared<Waker>(client_.io())),
       batches_(std::max<std::size_t>(1, options_.loops)) {
   if (spool_->recovered() > 0)
     obs::Info("audit spool: events of an earlier run to send", {{"count", spool_->recovered()}, {"spool", spool_->path()}});
-  thread_ = std::thread([this] { Loop(); });
+  net::co_spawn(client_.io(), Send(), [this](std::exception_ptr e) {
+    ended_ = true;
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& err) {  // nothing in the sender throws; if it did, say so loudly
+      obs::Error("audit sender stopped", {{"error", err.what()}});
+    } catch (...) {
+      obs::Error("audit sender stopped", {});
+    }
+  });
 }
 
 Publisher::~Publisher() { Stop(); }
@@ -49,13 +75,12 @@ void Publisher::ExportMetrics(obs::Metrics& metrics) {
 void Publisher::Stop() {
   // The loops have stopped: what their last turns gathered goes to the spool.
   for (std::size_t i = 0; i < batches_.size(); ++i) FlushBatch(i);
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (stopping_.exchange(true)) return;
+  Wake();
+  // While the loop runs, the sender ends at its next step (a batch in flight is answered or
+  // times out with the client's command timeout). A stopped loop never runs it again: what is
+  // unsent stays in the spool.
+  while (!ended_ && !client_.io().stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   spool_->Sync();
   if (const auto left = spool_->pending(); left > 0) {
     if (spool_->durable())
@@ -112,76 +137,91 @@ void Publisher::Append(std::string_view line) {
     return;
   }
   dirty_.store(true, std::memory_order_relaxed);
-  // Only an idle sender is woken (a busy or lingering one takes this event with its batch): no
-  // futex call per event. The lock, taken and released, keeps the sender from missing this event
-  // between its check and its wait; the exchange pairs with the sender's (acquire/release), so
-  // an event appended before the sender went idle is seen by its check.
-  if (!idle_.exchange(false)) return;
-  { std::lock_guard lock(mu_); }
-  cv_.notify_one();
+  // Only an idle sender is woken (a busy or lingering one takes this event with its batch): one
+  // post per quiet spell, not per event. The exchange pairs with the sender's, which checks the
+  // spool again after it has gone idle: an event appended before that is seen by the check, one
+  // appended after it posts a wake-up, which runs after the sender has begun to wait.
+  if (idle_.exchange(false)) Wake();
+}
+
+void Publisher::Wake() {
+  net::post(client_.io(), [w = waker_] { w->timer.cancel(); });
 }
 
 bool Publisher::Drained() const {
   return spool_->pending() == 0 || (spool_->durable() && !client_.connected());
 }
 
-void Publisher::Loop() {
+// On the waker's timer, so that Stop cuts a linger or a backoff short.
+Task<void> Publisher::Sleep(std::chrono::steady_clock::duration d) {
+  waker_->timer.expires_after(d);
+  co_await waker_->timer.async_wait(net::as_tuple(net::use_awaitable));
+}
+
+Task<std::size_t> Publisher::SendBatch(std::vector<std::string>& records) {
+  // Pipelined: every XADD goes out back to back; the last answer resumes the sender, once per
+  // batch. Each answer comes within the client's command timeout (or at its stop).
+  struct Answers {
+    std::vector<std::size_t> events;  ///< per record: its events, 0 once Redis refused it
+    std::size_t left = 0;             ///< touched on the client's strand only
+  };
+  auto answers = std::make_shared<Answers>();
+  answers->events.resize(records.size());
+  answers->left = records.size();
+  const auto maxlen = std::to_string(options_.stream_maxlen);
+  co_await http::Resume<bool>([&](auto done) {
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      // A loop's batch (lines joined by newlines: an event's line has none) is one entry.
+      answers->events[i] = EventsIn(records[i]);
+      const char* field = answers->events[i] > 1 ? "events" : "event";
+      client_.Command({"XADD", options_.stream, "MAXLEN", "~", maxlen, "*", field, std::move(records[i])},
+                      [answers, i, done](redis::Reply r) {
+                        if (!r.ok()) answers->events[i] = 0;
+                        if (--answers->left == 0) done(true);
+                      });
+    }
+  });
+  // Only the leading run of successes leaves the spool: order is kept, failures are retried.
+  // (A success after a failure may be sent twice; the consumer deduplicates by event_id.)
+  std::size_t n = 0;
+  for (; n < answers->events.size() && answers->events[n] != 0; ++n) published_ += answers->events[n];
+  co_return n;
+}
+
+Task<void> Publisher::Send() {
   auto backoff = std::chrono::milliseconds(50);
   auto next_sync = std::chrono::steady_clock::now() + options_.sync_interval;
   for (;;) {
-    {
-      std::unique_lock lock(mu_);
+    if (spool_->pending() == 0 && !stopping_) {
       idle_.exchange(true);
-      cv_.wait_until(lock, next_sync, [&] { return stopping_ || spool_->pending() > 0; });
+      // Checked again once idle (see Append): an event appended before is seen here.
+      if (spool_->pending() == 0 && !stopping_) {
+        waker_->timer.expires_at(next_sync);
+        co_await waker_->timer.async_wait(net::as_tuple(net::use_awaitable));
+      }
       idle_.store(false);
-      // Stopping: a durable spool keeps what is left for the next start; a memory one tries
-      // while Redis answers.
-      if (stopping_ && (spool_->durable() || spool_->pending() == 0 || !client_.connected())) return;
     }
+    // Stopping: a durable spool keeps what is left for the next start; a memory one sends
+    // while Redis answers.
+    if (stopping_ && (spool_->durable() || spool_->pending() == 0 || !client_.connected())) co_return;
     // Events are in the spool already (durable as the process goes): letting a few more
-    // arrive costs them a millisecond and saves a round of hand-offs per event.
-    if (options_.linger.count() > 0 && spool_->pending() < options_.batch) std::this_thread::sleep_for(options_.linger);
+    // arrive costs them a millisecond and saves a round of XADDs.
+    const auto pending = spool_->pending();
+    if (options_.linger.count() > 0 && pending > 0 && pending < options_.batch && !stopping_) co_await Sleep(options_.linger);
     if (std::chrono::steady_clock::now() >= next_sync) {
-      if (dirty_.exchange(false)) spool_->Sync();
+      if (dirty_.exchange(false)) {
+        if (options_.sync_on == nullptr || !co_await http::RunOn(*options_.sync_on, [this] { spool_->Sync(); }))
+          spool_->Sync();
+      }
       next_sync = std::chrono::steady_clock::now() + options_.sync_interval;
     }
-    const auto batch = spool_->Peek(options_.batch);
+    auto batch = spool_->Peek(options_.batch);
     if (batch.empty()) continue;
-    // Pipelined: all XADDs go out back to back; the last answer wakes this thread, once per
-    // batch (a future per command cost a futex wake and wait per event).
-    struct Answers {
-      std::vector<char> ok;
-      std::atomic<std::size_t> left;
-      std::promise<void> done;
-    };
-    auto answers = std::make_shared<Answers>();
-    answers->ok.assign(batch.size(), 0);
-    answers->left = batch.size();
-    auto all = answers->done.get_future();
-    const auto maxlen = std::to_string(options_.stream_maxlen);
-    std::vector<std::size_t> events(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      // A loop's batch (lines joined by newlines: an event's line has none) is one entry.
-      events[i] = EventsIn(batch[i]);
-      client_.Command({"XADD", options_.stream, "MAXLEN", "~", maxlen, "*", events[i] > 1 ? "events" : "event", batch[i]},
-                      [answers, i](redis::Reply r) {
-                        answers->ok[i] = r.ok() ? 1 : 0;
-                        if (answers->left.fetch_sub(1) == 1) answers->done.set_value();
-                      });
-    }
-    // Bounded wait: once the I/O loop has stopped, replies never come. Then nothing counts as
-    // sent (all is sent again; the consumer deduplicates by event_id).
-    std::size_t ok = 0;
-    if (all.wait_for(std::chrono::seconds(5)) == std::future_status::ready)
-      while (ok < batch.size() && answers->ok[ok] != 0) ++ok;
-    // Only the leading run of successes leaves the spool: order is kept, failures are retried.
-    // (A success after a failure may be sent twice; the consumer deduplicates by event_id.)
+    const auto ok = co_await SendBatch(batch);  // sends (moves) the records, counts what Redis took
     spool_->Ack(ok);
-    for (std::size_t i = 0; i < ok; ++i) published_ += events[i];
     if (ok < batch.size()) {
-      std::unique_lock lock(mu_);
-      if (stopping_) return;
-      cv_.wait_for(lock, backoff, [&] { return stopping_; });
+      if (stopping_) co_return;
+      co_await Sleep(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     } else {
       backoff = std::chrono::milliseconds(50);

@@ -368,6 +368,8 @@ Client::Client(net::io_context& io, Options options, std::string name)
 
 Client::~Client() { Stop(); }
 
+net::io_context& Client::io() const { return impl_->strand.context(); }
+
 void Client::Start() {
   net::dispatch(impl_->strand, [i = impl_] { i->Connect(); });
 }

@@ -47,7 +47,8 @@ std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> MakePools(cons
 }  // namespace
 
 Gateway::Gateway(std::shared_ptr<const Config> config, const suite::http::Loops& loops, const suite::http::Router& local,
-                 std::vector<suite::redis::Client*> redis, suite::obs::Metrics& metrics)
+                 std::vector<suite::redis::Client*> redis, suite::obs::Metrics& metrics,
+                 suite::http::Offload& workers)
     : config_(config),
       metrics_(metrics),
       jwt_(config->jwt_secret),
@@ -68,6 +69,7 @@ Gateway::Gateway(std::shared_ptr<const Config> config, const suite::http::Loops&
     auto options = config->access_events_spool;
     options.loops = loops.size();  // each loop's events of a turn go out together
     options.at_turn_end = suite::http::AtTurnEnd;
+    options.sync_on = &workers;
     events_ = std::make_unique<suite::audit::Publisher>(*events_redis_, std::move(options));
     events_redis_->ExportMetrics(metrics);
     events_->ExportMetrics(metrics);

@@ -33,9 +33,10 @@ std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
 class Gateway {
  public:
   /// `redis`: the rate limit's connections, one per loop of `loops` (loop 0 also runs the
-  /// control plane: key sets, revocations, access events).
+  /// control plane: key sets, revocations, access events). `workers`: where blocking work goes
+  /// (the access events' spool msync).
   Gateway(std::shared_ptr<const Config> config, const suite::http::Loops& loops, const suite::http::Router& local,
-          std::vector<suite::redis::Client*> redis, suite::obs::Metrics& metrics);
+          std::vector<suite::redis::Client*> redis, suite::obs::Metrics& metrics, suite::http::Offload& workers);
   ~Gateway();
   /// For suite::http::Server: runs each request head through the current chain.
   suite::http::HeadHandler Handler() const;

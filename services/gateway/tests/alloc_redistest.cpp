@@ -26,6 +26,7 @@
 #include "suite/core/ids.hpp"
 #include "suite/http/server.hpp"
 #include "suite/service/runtime.hpp"
+#include "suite/service/worker_pool.hpp"
 #include "suite/testing/env.hpp"
 #include "suite/testing/loop.hpp"
 
@@ -118,8 +119,9 @@ TEST_CASE("heap allocations per proxied POST /process through every filter, warm
   suite::obs::Metrics metrics("gateway");
   suite::redis::Client redis(loop.runtime.io(), config->redis, "ratelimit");
   suite::http::Router local;
+  suite::service::WorkerPool workers({.threads = 1});
   auto gw = std::make_unique<gateway::Gateway>(config, loop.runtime.loops(), local,
-                                               std::vector<suite::redis::Client*>{&redis}, metrics);
+                                               std::vector<suite::redis::Client*>{&redis}, metrics, workers);
   auto edge = std::make_unique<suite::http::Server>(loop.runtime.loops(), config->server, metrics, gw->Handler());
   const auto port = edge->Listen({.address = "127.0.0.1", .port = 0});
   redis.Start();
@@ -152,7 +154,10 @@ TEST_CASE("heap allocations per proxied POST /process through every filter, warm
   const double per_request = static_cast<double>(alloc_counter::Count()) / kRequests;
   WARN("heap allocations per request on the gateway's loop: " << per_request);
   CHECK(per_request > 0);  // the counter counts (a test that cannot fail proves nothing)
-  CHECK(per_request <= 53);
+  // 49 with the access events sent from a thread of their own; 55 since their sender runs on
+  // this loop (its XADDs' allocations now count here). One request at a time is the worst case
+  // for it: a batch carries a millisecond's events here, a loop turn's under load.
+  CHECK(per_request <= 58);
 
   loop.Stop();
   edge.reset();

@@ -1,23 +1,23 @@
 #pragma once
 /// Publishes audit events (suite/audit/event.hpp) to the Redis Stream `audit.events`.
 /// Publish() never blocks a request and never waits for Redis: the event is appended to the
-/// process's spool (a memory-mapped ring file, suite/audit/spool.hpp) before Publish() returns,
-/// and a background thread sends the spool to Redis with pipelined XADDs, in order, retrying
-/// with backoff while Redis is away. A process killed at any moment, or stopped while Redis is
+/// process's spool (a ring file, suite/audit/spool.hpp) before Publish() returns, and a sender
+/// coroutine on the Redis client's loop sends the spool with pipelined XADDs, in order,
+/// retrying with backoff while Redis is away. No thread of its own: the loop wakes the sender
+/// when an event arrives while it is idle. A process killed at any moment, or stopped while Redis is
 /// down, leaves its unsent events in the spool, and its next start (or any process that takes
 /// the file over) sends them. The consumer deduplicates on event_id, so a resend is harmless.
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "suite/audit/event.hpp"
 #include "suite/audit/spool.hpp"
+#include "suite/http/offload.hpp"
+#include "suite/http/task.hpp"
 #include "suite/redis/client.hpp"
 
 namespace suite::core {
@@ -39,6 +39,9 @@ struct PublisherOptions {
   std::string spool_name = "events";  ///< the file is <dir>/<name>-<n>.spool
   std::uint64_t spool_bytes = 64ull << 20;
   std::chrono::milliseconds sync_interval{100};  ///< msync of the spool (a machine crash loses at most this)
+  /// Where the msync runs (it waits for the disk): a worker pool, so that the loop never waits;
+  /// null: on the loop.
+  http::Offload* sync_on = nullptr;
   /// After the first event of a quiet spell, how long the sender lets more gather before it
   /// sends: one wake-up and one pipelined batch per spell instead of a thread hand-off per event.
   std::chrono::microseconds linger{1000};
@@ -54,7 +57,8 @@ PublisherOptions PublisherOptionsFromEnv(core::Env& env, const std::string& serv
 
 class Publisher {
  public:
-  /// Opens the spool (throws std::runtime_error when it cannot) and starts sending.
+  /// Opens the spool (throws std::runtime_error when it cannot) and starts sending from
+  /// `client`'s loop.
   Publisher(redis::Client& client, PublisherOptions options = {});
   ~Publisher();
   /// Gives an empty event_id a fresh UUID and an empty timestamp now, then appends the event's
@@ -75,27 +79,34 @@ class Publisher {
   /// audit_events_published_total, audit_events_dropped_total, audit_events_queued,
   /// audit_spool_used_bytes, audit_spool_capacity_bytes.
   void ExportMetrics(obs::Metrics& metrics);
+  /// Spools what the loops' batches hold, and, while the client's loop runs, lets the sender
+  /// finish: a durable spool keeps what Redis has not taken for the next start; an in-memory one
+  /// sends while Redis answers. Idempotent.
   void Stop();
 
  private:
-  void Loop();
+  http::Task<void> Send();
+  /// Sends the records (moved out) with pipelined XADDs; how many of them, from the first,
+  /// Redis took.
+  http::Task<std::size_t> SendBatch(std::vector<std::string>& records);
+  http::Task<void> Sleep(std::chrono::steady_clock::duration d);
+  void Wake();
   void Append(std::string_view line);
   void FlushBatch(std::size_t loop);
   struct Batch {
     std::string lines;
     bool scheduled = false;
   };
+  struct Waker;  ///< the idle sender's timer, shared with the wake-ups posted to the loop
   redis::Client& client_;
   PublisherOptions options_;
   std::unique_ptr<Spool> spool_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  std::shared_ptr<Waker> waker_;
+  std::atomic<bool> stopping_{false}, ended_{false};
   std::atomic<bool> dirty_{false};
   std::atomic<bool> idle_{false};  ///< the sender waits for events: the next one must wake it
   std::atomic<std::size_t> dropped_{0}, published_{0};
   std::vector<Batch> batches_;  ///< one per loop, each touched by its loop only (and by Stop)
-  std::thread thread_;
 };
 
 }  // namespace suite::audit

@@ -91,6 +91,8 @@ class Client {
   /// Eval, awaited (as Call). `script` must outlive the call.
   boost::asio::awaitable<Reply> Run(const Script& script, std::vector<std::string> keys, std::vector<std::string> args);
   bool connected() const;
+  /// The loop the client runs on.
+  boost::asio::io_context& io() const;
   /// redis_connected{client}: 1 while the connection is up.
   void ExportMetrics(obs::Metrics& metrics);
 
