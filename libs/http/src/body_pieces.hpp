@@ -20,22 +20,32 @@ namespace suite::http::detail {
 /// The last chunk, without trailers.
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
+/// Where a parser puts the next piece of the body, and the room it has left there: Beast's
+/// buffer_body parsers (the upstream pool's), and the server's own (request_parser.hpp).
+template <bool isRequest, class Allocator>
+void AimAt(boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, Allocator>& parser, char* piece) {
+  parser.get().body().data = piece;
+  parser.get().body().size = kBodyPiece;
+}
+template <bool isRequest, class Allocator>
+std::size_t RoomLeft(const boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, Allocator>& parser) {
+  return parser.get().body().size;
+}
+
 /// The next piece of the body `parser` is reading, into `piece` (kBodyPiece bytes): how many
 /// bytes (0 once the body is complete), or the read's error. Reads that yield only framing (a
 /// chunk's size line) go on to the next; the caller's deadline covers them all.
-template <class Stream, bool isRequest, class Allocator>
+template <class Stream, class Parser>
 boost::asio::awaitable<std::pair<boost::beast::error_code, std::size_t>> ReadPiece(
-    Stream& stream, boost::beast::flat_buffer& buffer,
-    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, Allocator>& parser, char* piece) {
+    Stream& stream, boost::beast::flat_buffer& buffer, Parser& parser, char* piece) {
   namespace net = boost::asio;
   namespace bhttp = boost::beast::http;
   while (!parser.is_done()) {
-    parser.get().body().data = piece;
-    parser.get().body().size = kBodyPiece;
+    AimAt(parser, piece);
     auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, net::as_tuple(net::use_awaitable));
     if (ec == bhttp::error::need_buffer) ec = {};  // the piece is full
     if (ec) co_return std::pair{ec, std::size_t{0}};
-    if (const std::size_t got = kBodyPiece - parser.get().body().size; got > 0) co_return std::pair{ec, got};
+    if (const std::size_t got = kBodyPiece - RoomLeft(parser); got > 0) co_return std::pair{ec, got};
   }
   co_return std::pair{boost::beast::error_code{}, std::size_t{0}};
 }

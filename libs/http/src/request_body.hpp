@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "body_pieces.hpp"
+#include "request_parser.hpp"
 #include "server_core.hpp"
 
 namespace suite::http::detail {
@@ -31,10 +32,6 @@ net::awaitable<bool> WriteContinue(Stream& stream, ServerCore& core, unsigned ve
   co_return !ec;
 }
 
-using RequestHead = beast::http::request<beast::http::string_body, beast::http::basic_fields<HeadAllocator>>;
-using RequestParser = beast::http::request_parser<beast::http::string_body, HeadAllocator>;
-using StreamingParser = beast::http::request_parser<beast::http::buffer_body, HeadAllocator>;
-
 template <class Stream>
 class RequestBody final : public BodyReader, public BodyStream {
  public:
@@ -48,10 +45,10 @@ class RequestBody final : public BodyReader, public BodyStream {
   RequestBody& operator=(const RequestBody&) = delete;
 
   /// Every byte of the body was read (or there was none).
-  bool complete() const { return streaming_ ? streaming_->is_done() : parser_.is_done(); }
+  bool complete() const { return parser_.is_done(); }
 
   std::optional<std::uint64_t> content_length() const override {
-    const auto cl = streaming_ ? streaming_->content_length() : parser_.content_length();
+    const auto cl = parser_.content_length();
     return cl ? std::optional<std::uint64_t>(*cl) : std::nullopt;
   }
   // A handler's cap never exceeds the server's (ServerOptions::body_limit).
@@ -67,10 +64,10 @@ class RequestBody final : public BodyReader, public BodyStream {
     if (parser_.is_done() || (!parser_.chunked() && cl && *cl <= kBodyPiece)) co_return co_await Read(limit);
     status_ = co_await Admit(limit);
     if (*status_ != Status::kOk) co_return *status_;
-    // No body octet has been parsed (the head read stops at the blank line), so the head's
-    // parser may become one that hands the body out in pieces (Beast's relay pattern).
-    streaming_.emplace(std::move(parser_));
-    streaming_->body_limit(limit);
+    // No body octet has been parsed (the head read stops at the blank line): the cap may still
+    // change, and the body goes out in pieces from here.
+    parser_.body_limit(limit);
+    streaming_ = true;
     piece_ = std::make_unique_for_overwrite<char[]>(kBodyPiece);
     ReserveFor(buffer_, kBodyPiece);  // shrunk back when the connection idles
     req_.body_stream = this;
@@ -82,7 +79,7 @@ class RequestBody final : public BodyReader, public BodyStream {
   std::optional<std::uint64_t> length() const override { return content_length(); }
   std::uint64_t consumed() const override { return consumed_; }
   Task<std::string_view> Next() override {
-    if (!streaming_ || streamed_ != Status::kOk || streaming_->is_done()) co_return std::string_view();
+    if (!streaming_ || streamed_ != Status::kOk || parser_.is_done()) co_return std::string_view();
     // Each read within the body timeout; together within the body timeout plus a second per
     // KiB received (a minimum rate). Time spent waiting for our reader (the upstream) does not
     // count: only time spent waiting for this client.
@@ -95,7 +92,7 @@ class RequestBody final : public BodyReader, public BodyStream {
     }
     beast::get_lowest_layer(stream_).expires_after(std::min(timeout, budget - spent_));
     const auto started = Clock::now();
-    const auto [ec, got] = co_await ReadPiece(stream_, buffer_, *streaming_, piece_.get());
+    const auto [ec, got] = co_await ReadPiece(stream_, buffer_, parser_, piece_.get());
     spent_ += Clock::now() - started;
     if (ec) streamed_ = Failure(ec);
     consumed_ += got;
@@ -110,7 +107,7 @@ class RequestBody final : public BodyReader, public BodyStream {
   // invites it; else the client waiting for one is told to go on.
   Task<Status> Admit(std::size_t limit) {
     if (const auto cl = parser_.content_length(); cl && *cl > limit) co_return Status::kTooLarge;
-    if (expects_continue_ && !co_await WriteContinue(stream_, core_, parser_.get().version()))
+    if (expects_continue_ && !co_await WriteContinue(stream_, core_, parser_.version()))
       co_return Status::kFailed;
     co_return Status::kOk;
   }
@@ -129,19 +126,18 @@ class RequestBody final : public BodyReader, public BodyStream {
     ReserveFor(buffer_, parser_.content_length());
     beast::get_lowest_layer(stream_).expires_after(core_.options.body_timeout);
     auto [ec, n] = co_await beast::http::async_read(stream_, buffer_, parser_, net::as_tuple(net::use_awaitable));
-    if (ec) co_return Failure(ec);
-    req_.body = std::move(parser_.get().body());
+    if (ec) co_return Failure(ec);  // the parser appended the body to the request
     co_return Status::kOk;
   }
 
   ServerCore& core_;
   Stream& stream_;
   beast::flat_buffer& buffer_;
-  Parser& parser_;  ///< may only be destroyed once streaming_ took it
+  Parser& parser_;
   Request& req_;
   bool expects_continue_;
   std::optional<Status> status_;  ///< how Read or Open ended
-  std::optional<StreamingParser> streaming_;
+  bool streaming_ = false;        ///< Open handed the body out in pieces
   std::unique_ptr<char[]> piece_;
   Status streamed_ = Status::kOk;
   std::uint64_t consumed_ = 0;

@@ -9,7 +9,6 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <memory_resource>
 #include <mutex>
 #include <vector>
 
@@ -23,45 +22,6 @@ namespace suite::http::detail {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
-
-/// Where a request's head is parsed: Beast's field container takes its memory from a block of
-/// the loop's own (4 KiB, recycled from request to request on that loop's thread) instead of one
-/// allocation per field; a head past the block spills into the heap. Held from a request's first
-/// byte to its answer, never while a connection waits idle (10,000 idle connections hold none).
-class HeadArena {
- public:
-  HeadArena() : block_(Take()), resource_(block_->bytes, sizeof block_->bytes, std::pmr::new_delete_resource()) {}
-  ~HeadArena() {
-    resource_.release();
-    Give(std::move(block_));
-  }
-  HeadArena(const HeadArena&) = delete;
-  HeadArena& operator=(const HeadArena&) = delete;
-  std::pmr::polymorphic_allocator<char> allocator() { return &resource_; }
-
- private:
-  struct Block {
-    alignas(std::max_align_t) std::byte bytes[4096];
-  };
-  static std::vector<std::unique_ptr<Block>>& Spare() {
-    thread_local std::vector<std::unique_ptr<Block>> spare;
-    return spare;
-  }
-  static std::unique_ptr<Block> Take() {
-    auto& spare = Spare();
-    if (spare.empty()) return std::make_unique<Block>();
-    auto b = std::move(spare.back());
-    spare.pop_back();
-    return b;
-  }
-  static void Give(std::unique_ptr<Block> b) {
-    auto& spare = Spare();
-    if (spare.size() < 256) spare.push_back(std::move(b));  // a burst's extra blocks go back to the heap
-  }
-  std::unique_ptr<Block> block_;
-  std::pmr::monotonic_buffer_resource resource_;
-};
-using HeadAllocator = std::pmr::polymorphic_allocator<char>;
 
 // Closes a session's socket from the stop sequence when it waits idle for a request.
 struct SessionHandle {

@@ -31,23 +31,6 @@ void AssignRequestId(Request& req) {
   req.trace_id = trace ? std::move(*trace) : core::RandomHex(16);
 }
 
-// RFC 9112 §3.2 and §6.1: what a request head must satisfy before its body is framed. A
-// Transfer-Encoding other than exactly "chunked", or next to a Content-Length, is how requests
-// are smuggled past a proxy: refused with 400 and the connection closed.
-const char* FramingError(const RequestHead& head) {
-  const auto hosts = head.count(bhttp::field::host);
-  if (head.version() >= 11 ? hosts != 1 : hosts > 1) return "Exactly one Host header is required";
-  const auto te = head.count(bhttp::field::transfer_encoding);
-  if (te == 0) return nullptr;
-  if (head.version() < 11) return "Transfer-Encoding is not allowed in HTTP/1.0";
-  if (head.count(bhttp::field::content_length) > 0)
-    return "Transfer-Encoding and Content-Length together are not allowed";
-  const auto raw = head[bhttp::field::transfer_encoding];
-  const auto v = core::TrimSpace(std::string_view(raw.data(), raw.size()));
-  if (te != 1 || !beast::iequals(v, "chunked")) return "Unsupported Transfer-Encoding (only chunked)";
-  return nullptr;
-}
-
 constexpr std::size_t kIdleBuffer = 2048;
 
 // `value / unit` with `digits` decimals (unit = 10^digits' multiple: 1000 with 2 digits keeps
@@ -112,10 +95,11 @@ class Connection {
         buffer.commit(in);
         if (iec && in == 0) break;
       }
-      // The request's head memory, taken now that a byte of it is here (a connection waiting
-      // for one holds none); the parser after it, so that it goes first.
-      HeadArena arena;
-      RequestParser parser(std::piecewise_construct, std::make_tuple(), std::make_tuple(arena.allocator()));
+      // The request, made now that a byte of it is here (a connection waiting for one holds
+      // none); the parser writes its head (and body) straight into it.
+      auto req = std::make_shared<Request>();
+      req->headers.reserve(16);
+      RequestParser parser(*req);
       parser.header_limit(static_cast<std::uint32_t>(core.options.header_limit));
       parser.body_limit(core.options.body_limit);
       // A keep-alive request's whole head within the header timeout from its first byte (a
@@ -142,20 +126,19 @@ class Connection {
             co_await WriteError(ErrorCode::kBadRequest, "Malformed HTTP request");
         break;
       }
-      auto& head = parser.get();
-      if (const char* framing = FramingError(head)) {
+      if (const char* framing = parser.FramingError()) {
         co_await WriteError(ErrorCode::kBadRequest, framing);
         break;
       }
-      if (head.target().size() > core.options.target_limit) {
+      if (req->target.size() > core.options.target_limit) {
         co_await WriteError(ErrorCode::kUriTooLong, "Request URI too long");
         break;
       }
-      const bool expects_continue = beast::iequals(head[bhttp::field::expect], "100-continue");
-      const unsigned version = head.version();  // `head` may be moved into a streaming parser
+      const bool expects_continue = parser.expects_continue();
+      const unsigned version = parser.version();
       ++core.active;
       core.metrics.in_flight().Increment();
-      auto req = MakeRequest(head, remote_ip, secure);
+      CompleteRequest(*req, parser.keep_alive());
       Response res;
       bool drain = false;  // a body left unread: answer, then drain it and close
       {
@@ -191,21 +174,15 @@ class Connection {
     *alive = false;
   }
 
-  static RequestPtr MakeRequest(const RequestHead& head, const std::string& remote_ip,
-                                bool secure) {
-    auto req = std::make_shared<Request>();
-    req->method = std::string(head.method_string());
-    req->target = std::string(head.target());
-    const auto q = req->target.find('?');
-    req->path = req->target.substr(0, q);
-    if (q != std::string::npos) req->query = req->target.substr(q + 1);
-    req->headers.reserve(16);
-    for (const auto& f : head) req->headers.emplace_back(core::AsciiLower(f.name_string()), std::string(f.value()));
-    req->remote_ip = remote_ip;
-    req->secure = secure;
-    req->keep_alive = head.keep_alive();
-    AssignRequestId(*req);
-    return req;
+  // What the server adds to a parsed head: path and query, the connection's facts, the ids.
+  void CompleteRequest(Request& req, bool keep_alive) const {
+    const auto q = req.target.find('?');
+    req.path.assign(req.target, 0, q);
+    if (q != std::string::npos) req.query.assign(req.target, q + 1);
+    req.remote_ip = remote_ip;
+    req.secure = secure;
+    req.keep_alive = keep_alive;
+    AssignRequestId(req);
   }
 
   // After a 413 the client may still be sending the body it was refused (most clients send the
