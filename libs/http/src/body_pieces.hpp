@@ -21,7 +21,7 @@ namespace suite::http::detail {
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
 /// Where a parser puts the next piece of the body, and the room it has left there: Beast's
-/// buffer_body parsers (the upstream pool's), and the server's own (request_parser.hpp).
+/// buffer_body parsers, and our own (message_parser.hpp).
 template <bool isRequest, class Allocator>
 void AimAt(boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, Allocator>& parser, char* piece) {
   parser.get().body().data = piece;

@@ -272,12 +272,14 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     // back when done (unless a streamed answer takes it along).
     SpareBuffer spare(*this);
     beast::flat_buffer& buffer = spare.buffer;
-    std::optional<bhttp::response_parser<bhttp::string_body>> parser;
+    std::optional<ResponseParser> parser;  // writes the answer into result.response
     beast::error_code rec;
     std::size_t rn = 0;
     // Interim answers (100 Continue, 103 Early Hints) are read past: the final one is the answer.
     for (int interim = 0;; ++interim) {
-      parser.emplace();
+      result.response = {};  // an interim answer's fields are not the answer's
+      result.response.headers.reserve(16);
+      parser.emplace(result.response);
       // Streamed, an answer has no cap (a piece is held at a time); held whole, it has.
       if (req.stream_response) parser->body_limit(boost::none);
       else parser->body_limit(options.max_response_body);
@@ -285,20 +287,16 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       auto [ec2, n2] = co_await bhttp::async_read_header(*stream, buffer, *parser, net::as_tuple(net::use_awaitable));
       rec = ec2;
       rn += n2;
-      const auto code = rec ? 0 : parser->get().result_int();
+      const auto code = rec ? 0 : result.response.status;
       if (rec || code < 100 || code >= 200 || code == 101 || interim == 8) break;
     }
     if (rec) {
+      result.response = {};
       Failed(result, rec, "read");
       // Nothing came back on a reused connection: it was closed under us. Only a request
       // that may be repeated is sent again; a POST that was written may have been acted on.
       co_return reused && rn == 0 && idempotent && rec != beast::error::timeout;
     }
-    result.response.status = static_cast<int>(parser->get().result_int());
-    result.response.headers.clear();
-    result.response.headers.reserve(static_cast<std::size_t>(std::distance(parser->get().begin(), parser->get().end())));
-    for (const auto& f : parser->get())
-      result.response.headers.emplace_back(core::AsciiLower(f.name_string()), std::string(f.value()));
     const auto length = parser->content_length();
     if (req.stream_response && !parser->is_done() && (parser->chunked() || !length || *length > kBodyPiece)) {
       // Long, chunked or until the close: handed out as it arrives; the connection goes with it.
@@ -328,8 +326,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     }
     result.status = ClientResult::Status::kOk;
     result.error.clear();
-    result.response.body = std::move(parser->get().body());
-    if (parser->get().keep_alive()) Keep(target, std::move(stream), uses);
+    if (parser->keep_alive()) Keep(target, std::move(stream), uses);  // the parser appended the body
     co_return false;
   }
 

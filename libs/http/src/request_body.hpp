@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "body_pieces.hpp"
-#include "request_parser.hpp"
+#include "message_parser.hpp"
 #include "server_core.hpp"
 
 namespace suite::http::detail {

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "body_pieces.hpp"
+#include "message_parser.hpp"
 #include "suite/observability/log.hpp"
 
 namespace suite::http::detail {
@@ -18,13 +19,13 @@ class UpstreamBody final : public BodyStream {
  public:
   using Keep = std::function<void(std::unique_ptr<boost::beast::tcp_stream>)>;
   UpstreamBody(std::unique_ptr<boost::beast::tcp_stream> stream, boost::beast::flat_buffer buffer,
-               boost::beast::http::response_parser<boost::beast::http::string_body>&& head,
+               ResponseParser&& head,
                std::chrono::milliseconds timeout, std::string upstream, Keep keep)
       : stream_(std::move(stream)), buffer_(std::move(buffer)), parser_(std::move(head)), timeout_(timeout),
         upstream_(std::move(upstream)), keep_(std::move(keep)),
         piece_(std::make_unique_for_overwrite<char[]>(kBodyPiece)) {
     if (const auto cl = parser_.content_length()) length_ = *cl;
-    if (!parser_.get().keep_alive()) keep_ = nullptr;
+    if (!parser_.keep_alive()) keep_ = nullptr;
     buffer_.reserve(kBodyPiece);  // Beast reads as much as the buffer's free capacity
   }
 
@@ -51,7 +52,7 @@ class UpstreamBody final : public BodyStream {
  private:
   std::unique_ptr<boost::beast::tcp_stream> stream_;
   boost::beast::flat_buffer buffer_;
-  boost::beast::http::response_parser<boost::beast::http::buffer_body> parser_;
+  ResponseParser parser_;  ///< the answer's own, moved here after its head: the body in pieces
   std::chrono::milliseconds timeout_;
   std::string upstream_;  ///< for the log
   Keep keep_;             ///< null when the answer closes its connection

@@ -34,6 +34,13 @@ struct Harness {
       res.body = r.body;
       return res;
     });
+    // The names of the fields the handler sees, in order, one a line; then the body.
+    router.Inline("POST", "/fields", [](Request& r) {
+      Response res;
+      for (const auto& [k, v] : r.headers) res.body += k + "\n";
+      res.body += "body:" + r.body;
+      return res;
+    });
     router.Blocking("GET", "/slow", pool, [](Request&) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       return Response::Json(200, {{"slow", true}});
@@ -302,6 +309,13 @@ TEST_CASE("framing the server refuses: TE other than chunked, TE with CL, Host m
   auto chunked = raw("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
   CHECK(chunked.rfind("HTTP/1.1 200", 0) == 0);
   CHECK(chunked.find("\r\n\r\nhi") != std::string::npos);
+  // A chunked body's trailer fields never join the head the handler checked: in the wire's
+  // order (a repeated name where it came), names lowercased, and nothing after the body.
+  auto trailed = raw("POST /fields HTTP/1.1\r\nHost: a\r\nX-One: 1\r\nTransfer-Encoding: chunked\r\nX-One: 2\r\n"
+                     "Connection: close\r\n\r\n2\r\nhi\r\n0\r\nX-Api-Key: smuggled\r\nHost: evil\r\n\r\n");
+  CHECK(trailed.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(trailed.find("\r\n\r\nhost\nx-one\ntransfer-encoding\nx-one\nconnection\nbody:hi") != std::string::npos);
+  CHECK(trailed.find("x-api-key") == std::string::npos);
 }
 
 TEST_CASE("a trickled head is cut at the header timeout, idle keep-alive waits longer") {

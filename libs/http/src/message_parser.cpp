@@ -1,4 +1,4 @@
-#include "request_parser.hpp"
+#include "message_parser.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -12,7 +12,8 @@ namespace suite::http::detail {
 
 using boost::beast::iequals;
 
-const char* RequestParser::FramingError() const {
+template <bool isRequest>
+const char* MessageParser<isRequest>::FramingError() const {
   if (version_ >= 11 ? hosts_ != 1 : hosts_ > 1) return "Exactly one Host header is required";
   if (transfer_encodings_ == 0) return nullptr;
   if (version_ < 11) return "Transfer-Encoding is not allowed in HTTP/1.0";
@@ -21,13 +22,27 @@ const char* RequestParser::FramingError() const {
   return nullptr;
 }
 
-void RequestParser::on_request_impl(verb, string_view method_str, string_view target, int version, error_code&) {
-  req_.method.assign(method_str.data(), method_str.size());
-  req_.target.assign(target.data(), target.size());
+template <bool isRequest>
+void MessageParser<isRequest>::on_request_impl(verb, string_view method_str, string_view target, int version,
+                                               error_code&) {
+  if constexpr (isRequest) {
+    m_->method.assign(method_str.data(), method_str.size());
+    m_->target.assign(target.data(), target.size());
+  }
   version_ = static_cast<unsigned>(version);
 }
 
-void RequestParser::on_field_impl(field name, string_view name_string, string_view value, error_code&) {
+template <bool isRequest>
+void MessageParser<isRequest>::on_response_impl(int code, string_view, int version, error_code&) {
+  if constexpr (!isRequest) m_->status = code;
+  version_ = static_cast<unsigned>(version);
+}
+
+template <bool isRequest>
+void MessageParser<isRequest>::on_field_impl(field name, string_view name_string, string_view value, error_code&) {
+  // A chunked body's trailer fields come after the head, once the filters have read it: never
+  // added to it (nothing could slip past a check that way), and never passed on.
+  if (this->is_header_done() || m_ == nullptr) return;
   switch (name) {
     case field::host:
       ++hosts_;
@@ -44,21 +59,23 @@ void RequestParser::on_field_impl(field name, string_view name_string, string_vi
     default:
       break;
   }
-  auto& [k, v] = req_.headers.emplace_back();
+  auto& [k, v] = m_->headers.emplace_back();
   k.resize(name_string.size());
   std::transform(name_string.begin(), name_string.end(), k.begin(),
                  [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; });
   v.assign(value.data(), value.size());
 }
 
-void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& content_length, error_code&) {
+template <bool isRequest>
+void MessageParser<isRequest>::on_body_init_impl(const boost::optional<std::uint64_t>& content_length, error_code&) {
   // Within the body limit (the parser refused a longer declared length before this).
-  if (!pieces_ && content_length) req_.body.reserve(static_cast<std::size_t>(*content_length));
+  if (!pieces_ && m_ != nullptr && content_length) m_->body.reserve(static_cast<std::size_t>(*content_length));
 }
 
-std::size_t RequestParser::on_body_impl(string_view body, error_code& ec) {
+template <bool isRequest>
+std::size_t MessageParser<isRequest>::on_body_impl(string_view body, error_code& ec) {
   if (!pieces_) {
-    req_.body.append(body.data(), body.size());
+    m_->body.append(body.data(), body.size());
     return body.size();
   }
   const std::size_t n = std::min(body.size(), piece_left_);
@@ -68,5 +85,8 @@ std::size_t RequestParser::on_body_impl(string_view body, error_code& ec) {
   if (n < body.size()) ec = boost::beast::http::error::need_buffer;
   return n;
 }
+
+template class MessageParser<true>;
+template class MessageParser<false>;
 
 }  // namespace suite::http::detail
