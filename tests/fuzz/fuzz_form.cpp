@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto line = text.substr(at, end - at);
       const auto mid = line.find(':');
       // Names arrive lowercased from the server, as here.
-      h.headers.emplace_back(suite::core::AsciiLower(line.substr(0, mid)), mid == std::string::npos ? "" : line.substr(mid + 1));
+      h.headers.emplace_back(h.Keep(line.substr(0, mid), true), h.Keep(mid == std::string::npos ? "" : line.substr(mid + 1)));
       at = end + 1;
     }
     const std::string lines = gateway::UpstreamHeaderLines(h, "token", "00-trace");

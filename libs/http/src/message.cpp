@@ -1,6 +1,7 @@
 #include "suite/http/message.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
@@ -15,6 +16,42 @@ int Hex(char c) {
   return -1;
 }
 }  // namespace
+
+// Blocks of text a request keeps: the first inline (one allocation with the storage), then
+// blocks of at least 4 KiB. A request's head is bounded by the header limit, so is this.
+struct Request::Store {
+  static constexpr std::size_t kFirst = 1024;
+  char first[kFirst];
+  std::vector<std::unique_ptr<char[]>> more;
+  char* at = first;
+  std::size_t left = kFirst;
+};
+
+std::string_view Request::Keep(std::string_view text, bool lower) {
+  if (text.empty()) return {};
+  if (!store_) store_ = std::make_shared<Store>();
+  Store& s = *store_;
+  if (text.size() > s.left) {
+    const std::size_t size = std::max<std::size_t>(4096, text.size());
+    s.more.push_back(std::make_unique_for_overwrite<char[]>(size));
+    s.at = s.more.back().get();
+    s.left = size;
+  }
+  char* const out = s.at;
+  if (lower)
+    std::transform(text.begin(), text.end(), out, [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  else
+    std::memcpy(out, text.data(), text.size());
+  s.at += text.size();
+  s.left -= text.size();
+  return {out, text.size()};
+}
+
+void Request::SetHeaders(const Headers& fields) {
+  headers.clear();
+  headers.reserve(fields.size());
+  for (const auto& [k, v] : fields) headers.emplace_back(Keep(k), Keep(v));
+}
 
 std::string_view Request::Header(std::string_view lower_name) const {
   for (const auto& [k, v] : headers)

@@ -37,7 +37,7 @@ struct Harness {
     // The names of the fields the handler sees, in order, one a line; then the body.
     router.Inline("POST", "/fields", [](Request& r) {
       Response res;
-      for (const auto& [k, v] : r.headers) res.body += k + "\n";
+      for (const auto& [k, v] : r.headers) res.body.append(k).append("\n");
       res.body += "body:" + r.body;
       return res;
     });

@@ -22,7 +22,7 @@ std::int64_t Now() {
 suite::http::Request Req(std::string query, suite::http::Headers headers) {
   suite::http::Request r;
   r.query = std::move(query);
-  r.headers = std::move(headers);
+  r.SetHeaders(headers);
   r.remote_ip = "10.1.2.3";
   return r;
 }
@@ -253,7 +253,7 @@ TEST_CASE("authentication takes a cached token's claims; a tampered or expired t
   CHECK(again.method == "api_key+jwt");
   CHECK(again.roles.empty());  // an HS256 token grants no role, cached or not
   auto tampered = req;
-  tampered.headers[1].second = "Bearer " + token.substr(0, token.size() - 2) + (token.back() == 'A' ? "BB" : "AA");
+  tampered.headers[1].second = tampered.Keep("Bearer " + token.substr(0, token.size() - 2) + (token.back() == 'A' ? "BB" : "AA"));
   CHECK_THROWS_AS(Authenticate(tampered, AuthPolicy::kApiKeyAndJwt, Keys(), verifiers), InvalidToken);
   const std::string expired = jwt.Sign({{"sub", "late"}, {"exp", Now() - 10}});
   auto late = Req("", {{"x-api-key", "sk-prod-key-123"}, {"authorization", "Bearer " + expired}});

@@ -41,7 +41,7 @@ suite::http::RequestPtr Req(std::string method, std::string target, suite::http:
   const auto q = r->target.find('?');
   r->path = r->target.substr(0, q);
   if (q != std::string::npos) r->query = r->target.substr(q + 1);
-  r->headers = std::move(headers);
+  r->SetHeaders(headers);
   r->remote_ip = "10.1.2.3";
   r->request_id = "rid-1";
   return r;

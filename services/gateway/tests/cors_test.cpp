@@ -8,8 +8,9 @@ namespace {
 suite::http::Request Preflight(std::string origin, std::string headers = "authorization, content-type") {
   suite::http::Request r;
   r.method = "OPTIONS";
-  r.headers = {{"origin", std::move(origin)}, {"access-control-request-method", "POST"}};
-  if (!headers.empty()) r.headers.emplace_back("access-control-request-headers", std::move(headers));
+  suite::http::Headers fields = {{"origin", std::move(origin)}, {"access-control-request-method", "POST"}};
+  if (!headers.empty()) fields.emplace_back("access-control-request-headers", std::move(headers));
+  r.SetHeaders(fields);
   return r;
 }
 }  // namespace

@@ -20,6 +20,8 @@ namespace suite::http {
 
 /// Header names are stored lowercase.
 using Headers = std::vector<std::pair<std::string, std::string>>;
+/// A request's fields as views (lowercase name, value) into text the request keeps.
+using HeaderViews = std::vector<std::pair<std::string_view, std::string_view>>;
 
 /// How reading a body ended.
 enum class BodyStatus {
@@ -41,7 +43,10 @@ struct Request {
   std::string target;  ///< as received: path?query
   std::string path;
   std::string query;
-  Headers headers;
+  /// Views into the request's own storage (Keep), or into text that outlives the request
+  /// (literals): the parser copies a field's name and value there once, with no allocation of
+  /// their own. Code that has the fields as strings uses SetHeaders.
+  HeaderViews headers;
   std::string body;
   /// A streamed body (BodyReader::Open), then `body` is empty: owned by the connection, valid
   /// until the handler answers.
@@ -56,11 +61,21 @@ struct Request {
   security::Identity identity;  ///< the verified caller, once the gateway's chain or a service's guard set it
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
+  /// Copies `text` (ASCII-lowercased when `lower`) into storage the request owns (shared with
+  /// its copies): the view lives as long as the request. Taken in blocks (the first of 1 KiB
+  /// with the storage itself).
+  std::string_view Keep(std::string_view text, bool lower = false);
+  /// Sets the fields to copies of `fields` (names as given: lowercase them first).
+  void SetHeaders(const Headers& fields);
   /// Value of a header (lowercase name) or empty view.
   std::string_view Header(std::string_view lower_name) const;
   bool HasHeader(std::string_view lower_name) const;
   /// Percent-decoded query parameter.
   std::optional<std::string> Query(std::string_view name) const;
+
+ private:
+  struct Store;
+  std::shared_ptr<Store> store_;
 };
 
 struct Response {
