@@ -13,8 +13,28 @@
 using namespace suite::http;
 
 namespace {
-// Runs one routed request to its answer on a loop of its own.
-Response Run(const Router& router, std::string method, std::string path) {
+// A worker pool of one thread, or of none (every task refused, as a full pool's would be).
+class OneThread : public Offload {
+ public:
+  explicit OneThread(bool refuse = false) : refuse_(refuse) {}
+  ~OneThread() override { Join(); }
+  void Submit(std::function<void()> task, std::function<void()> rejected) override {
+    if (refuse_) return rejected();
+    Join();
+    thread_ = std::thread(std::move(task));
+  }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  bool refuse_;
+  std::thread thread_;
+};
+
+// Runs one routed request to its answer on a loop of its own; the pool's thread is done before
+// the loop goes (as a service stops its workers before its loops).
+Response Run(const Router& router, std::string method, std::string path, OneThread* pool = nullptr) {
   boost::asio::io_context io;
   auto req = std::make_shared<Request>();
   req->method = std::move(method);
@@ -26,26 +46,9 @@ Response Run(const Router& router, std::string method, std::string path) {
     out = std::move(r);
   });
   io.run();
+  if (pool != nullptr) pool->Join();
   return out;
 }
-
-// A worker pool of one thread, or of none (every task refused, as a full pool's would be).
-class OneThread : public Offload {
- public:
-  explicit OneThread(bool refuse = false) : refuse_(refuse) {}
-  ~OneThread() override {
-    if (thread_.joinable()) thread_.join();
-  }
-  void Submit(std::function<void()> task, std::function<void()> rejected) override {
-    if (refuse_) return rejected();
-    if (thread_.joinable()) thread_.join();
-    thread_ = std::thread(std::move(task));
-  }
-
- private:
-  bool refuse_;
-  std::thread thread_;
-};
 }  // namespace
 
 TEST_CASE("percent decoding and forms") {
@@ -98,10 +101,10 @@ TEST_CASE("router: a blocking route runs on the pool and its answer resumes on t
     return Response::Json(200, {{"ok", true}});
   });
   router.Blocking("GET", "/throws", pool, [](Request&) -> Response { throw std::runtime_error("boom"); });
-  const auto ok = Run(router, "GET", "/slow");
+  const auto ok = Run(router, "GET", "/slow", &pool);
   CHECK(ok.status == 200);
   CHECK(ran_on != std::this_thread::get_id());
-  const auto failed = Run(router, "GET", "/throws");
+  const auto failed = Run(router, "GET", "/throws", &pool);
   CHECK(failed.status == 500);
   CHECK(failed.body.find("boom") == std::string::npos);  // never the exception's text
 
