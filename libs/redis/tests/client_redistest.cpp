@@ -73,13 +73,15 @@ TEST_CASE("scripts run by EVALSHA after a NOSCRIPT fallback") {
 TEST_CASE("commands and scripts awaited: a coroutine on another loop resumes on its own, with the reply") {
   auto url = suite::testing::ServerUrl("REDIS_URL");
   if (!url) return;
+  // The awaiting coroutine's loop, not the client's; made first so that it goes last, once the
+  // client's loop (which posts to it) has stopped.
+  boost::asio::io_context io;
   Loop loop;
   Client client(loop.runtime.io(), *ParseUrl(*url), "test");
   client.Start();
   REQUIRE(WaitConnected(client));
   const std::string key = "test:call:" + suite::core::NewUuid();
   const Script script("return redis.call('INCRBY', KEYS[1], ARGV[1])");
-  boost::asio::io_context io;  // the awaiting coroutine's loop, not the client's
   std::vector<long long> seen;
   bool on_own_loop = true;
   boost::asio::co_spawn(
