@@ -88,7 +88,7 @@ bool AppendField(std::string& out, std::string_view name, std::string_view value
   p += name.size();
   *p++ = ':';
   *p++ = ' ';
-  std::memcpy(p, value.data(), value.size());
+  if (!value.empty()) std::memcpy(p, value.data(), value.size());  // an empty view may have no data
   p += value.size();
   *p++ = '\r';
   *p = '\n';

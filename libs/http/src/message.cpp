@@ -28,7 +28,7 @@ struct Request::Store {
 };
 
 std::string_view Request::Keep(std::string_view text, bool lower) {
-  if (text.empty()) return {};
+  if (text.empty()) return std::string_view("", 0);  // never a null data pointer (memcpy takes none)
   if (!store_) store_ = std::make_shared<Store>();
   Store& s = *store_;
   if (text.size() > s.left) {

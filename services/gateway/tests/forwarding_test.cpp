@@ -51,6 +51,16 @@ TEST_CASE("client-sent internal headers and credentials never reach a service") 
   CHECK(identities == 1);
 }
 
+TEST_CASE("a field with an empty value, as the parser keeps it, passes as an empty field") {
+  suite::http::Request req;
+  req.request_id = "rid-2";
+  req.remote_ip = "203.0.113.9";
+  req.SetHeaders({{"x-empty", ""}, {"x-after", "v"}});  // kept by the request, as the parser does
+  auto h = Parse(UpstreamHeaderLines(req, "signed", "00-abc"));
+  CHECK(Get(h, "x-empty") == "");
+  CHECK(Get(h, "x-after") == "v");
+}
+
 TEST_CASE("traceparent is continued when valid, created otherwise") {
   suite::http::Request req;
   req.headers = {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}};
