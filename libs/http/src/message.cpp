@@ -18,11 +18,15 @@ int Hex(char c) {
 }  // namespace
 
 // Blocks of text a request keeps: the first inline (one allocation with the storage), then
-// blocks of at least 4 KiB. A request's head is bounded by the header limit, so is this.
+// blocks of at least 4 KiB. A request's head is bounded by the header limit, so is this. The
+// first block keeps the whole allocation under 1 KiB: glibc serves that from its small bins,
+// where 1 KiB or more is a "large" request that consolidates the fast bins each time (measured:
+// malloc_consolidate at 1 % of the gateway's time with a 1 KiB block).
 struct Request::Store {
-  static constexpr std::size_t kFirst = 1024;
+  static constexpr std::size_t kFirst = 880;
   char first[kFirst];
   std::vector<std::unique_ptr<char[]>> more;
+  // (with the shared_ptr's control block: 880 + 40 + 16 bytes, a 944-byte chunk)
   char* at = first;
   std::size_t left = kFirst;
 };

@@ -62,8 +62,8 @@ struct Request {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
   /// Copies `text` (ASCII-lowercased when `lower`) into storage the request owns (shared with
-  /// its copies): the view lives as long as the request. Taken in blocks (the first of 1 KiB
-  /// with the storage itself).
+  /// its copies): the view lives as long as the request. Taken in blocks (the first, of 880
+  /// bytes, with the storage itself).
   std::string_view Keep(std::string_view text, bool lower = false);
   /// Sets the fields to copies of `fields` (names as given: lowercase them first).
   void SetHeaders(const Headers& fields);
