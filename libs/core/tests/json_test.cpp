@@ -105,6 +105,23 @@ TEST_CASE("an error about ill-formed bytes neither throws nor echoes them") {
   CHECK_NOTHROW(suite::core::ErrorBody(suite::core::ErrorCode::kBadRequest, "bad \xb7", "r"));
 }
 
+TEST_CASE("AppendJsonString: every ASCII byte at every place of the eight-byte scan reads back") {
+  for (int c = 0; c < 128; ++c)
+    for (std::size_t len : {1u, 7u, 8u, 9u, 16u, 17u, 23u})
+      for (std::size_t at = 0; at < len; ++at) {
+        std::string text(len, 'a');
+        text[at] = static_cast<char>(c);
+        std::string out;
+        suite::core::AppendJsonString(out, text);
+        std::string expected = text;
+        if (c == 0) expected[at] = '?';  // U+0000 never goes into a log line
+        INFO("byte " << c << " at " << at << " of " << len);
+        REQUIRE(nlohmann::json::parse(out) == expected);
+        const bool same_length = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') || c == 0;
+        CHECK((out.size() == len + 2) == same_length);  // escaped exactly when it must be ('?' for U+0000)
+      }
+}
+
 TEST_CASE("AppendJsonString: escapes, and text that is not UTF-8 becomes clean text") {
   std::string out;
   suite::core::AppendJsonString(out, std::string("a\"b\\c\n\x01\x7f", 8));
