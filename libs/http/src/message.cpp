@@ -77,13 +77,27 @@ std::optional<std::string> Request::Query(std::string_view name) const {
 }
 
 void Response::Set(std::string_view name, std::string value) {
-  std::string lname = core::AsciiLower(name);
+  // Names are kept lowercase: compared to `name` folded byte by byte, copied only when added.
+  const auto same = [name](const std::string& k) {
+    return k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+             return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b + 32) : b);
+           });
+  };
   for (auto& [k, v] : headers)
-    if (k == lname) {
+    if (same(k)) {
       v = std::move(value);
       return;
     }
-  headers.emplace_back(std::move(lname), std::move(value));
+  headers.emplace_back(core::AsciiLower(name), std::move(value));
+}
+
+void Response::Put(std::string lower_name, std::string value) {
+  for (auto& [k, v] : headers)
+    if (k == lower_name) {
+      v = std::move(value);
+      return;
+    }
+  headers.emplace_back(std::move(lower_name), std::move(value));
 }
 
 std::string_view Response::Header(std::string_view lower_name) const {

@@ -56,7 +56,7 @@ Task<Response> Chain::Run(RequestContext& ctx, BodyReader& body) const {
     }
   }
   while (seen > 0) steps_[--seen].filter->OnResponse(ctx, res);
-  for (auto& [name, value] : ctx.response_headers) res.Set(name, std::move(value));
+  for (auto& [name, value] : ctx.response_headers) res.Put(std::move(name), std::move(value));  // names lowercase
   co_return res;
 }
 

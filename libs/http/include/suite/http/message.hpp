@@ -88,6 +88,8 @@ struct Response {
   std::shared_ptr<BodyStream> body_stream;
 
   void Set(std::string_view name, std::string value);
+  /// As Set, for a name already lowercase, taken as it is (no copy of it).
+  void Put(std::string lower_name, std::string value);
   std::string_view Header(std::string_view lower_name) const;
   static Response Json(int status, const nlohmann::json& body);
   static Response Error(core::ErrorCode code, std::string_view message,
