@@ -89,6 +89,7 @@ void LeasedRateLimiter::Keep(Table& table, const std::string& key, const LimitRe
   b.last = grant.decision;
   if (!grant.decision.allowed) {
     // Kept until a slot may free, at most a hold: a caller over its limit costs no trip per request.
+    b.refusal = grant.decision;
     b.refused_until = sent + std::min<SteadyClock::duration>(std::chrono::seconds(grant.decision.reset_seconds),
                                                               HoldFor(r.period));
     return;
@@ -122,7 +123,7 @@ Task<Decision> LeasedRateLimiter::Check(LimitRequest r) {
       b.spent = 0;
       return SpentTakingAhead(d, std::move(key), std::move(r), b.size);
     }
-    if (now < b.refused_until) return Ready(b.last);
+    if (now < b.refused_until) return Ready(b.refusal);
     // One lease at a time per caller and loop: while one is being taken, a request takes its
     // own token only, so leases taken together never stack up past the cap.
     if (b.taking) {

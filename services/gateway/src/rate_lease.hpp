@@ -71,6 +71,9 @@ class LeasedRateLimiter final : public RateLimitBackend {
     std::string bucket;              ///< the Redis bucket (the table's key adds the limit)
     std::vector<Held> held;          ///< oldest first
     Decision last;                   ///< the latest grant's or refusal's decision
+    /// The refusal answered until `refused_until`: a decision of its own, never `last`, which a
+    /// single token granted meanwhile (taken beside a refused lease) may have made an admission.
+    Decision refusal;
     SteadyClock::time_point refused_until{};
     SteadyClock::time_point since{};  ///< when `spent` started counting (the rate)
     long long spent = 0;
