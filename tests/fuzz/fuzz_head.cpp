@@ -36,6 +36,7 @@ boost::beast::error_code Feed(Parser& p, std::string_view in, std::size_t split,
   boost::beast::error_code ec;
   const std::string_view parts[2] = {in.substr(0, split), in.substr(split)};
   for (const auto part : parts) {
+    if (part.empty()) continue;  // a parser that asked for more is called again only with more (its contract)
     buffer.append(part);
     while (!p.is_done() && !(head_only && p.is_header_done()) && !buffer.empty()) {
       ec = {};
