@@ -45,14 +45,7 @@ Publisher::Publisher(redis::Client& client, PublisherOptions options)
     obs::Info("audit spool: events of an earlier run to send", {{"count", spool_->recovered()}, {"spool", spool_->path()}});
   net::co_spawn(client_.io(), Send(), [this](std::exception_ptr e) {
     ended_ = true;
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& err) {  // nothing in the sender throws; if it did, say so loudly
-      obs::Error("audit sender stopped", {{"error", err.what()}});
-    } catch (...) {
-      obs::Error("audit sender stopped", {});
-    }
+    http::LogException{"audit sender"}(e);  // nothing in it throws; if it did, said loudly
   });
 }
 

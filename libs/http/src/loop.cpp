@@ -1,11 +1,25 @@
 #include "suite/http/loop.hpp"
 
+#include "suite/http/task.hpp"
+#include "suite/observability/log.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace suite::http {
+
+void LogException::operator()(std::exception_ptr e) const {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& err) {
+    obs::Error("unhandled exception", {{"in", what}, {"error", err.what()}});
+  } catch (...) {
+    obs::Error("unhandled non-standard exception", {{"in", what}});
+  }
+}
 
 namespace {
 thread_local std::size_t this_loop = 0;

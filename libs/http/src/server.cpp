@@ -278,7 +278,7 @@ std::uint16_t Server::Listen(const Listener& l) {
     auto& ref = *acceptor;
     impl_->acceptors.push_back(std::move(acceptor));
     impl_->acceptor_tls.push_back(tls);
-    net::co_spawn(ref.get_executor(), impl_->Accept(ref, tls), detail::LogException{"accept"});
+    net::co_spawn(ref.get_executor(), impl_->Accept(ref, tls), LogException{"accept"});
   }
   const auto port = ep.port();
   if (tls)

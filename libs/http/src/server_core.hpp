@@ -29,20 +29,7 @@ struct SessionHandle {
   bool idle = true;
 };
 
-// Completion of a detached coroutine: an exception that escapes it is logged, never lost.
-struct LogException {
-  const char* what;
-  void operator()(std::exception_ptr e) const {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& err) {
-      obs::Error("unhandled exception", {{"in", what}, {"error", err.what()}});
-    } catch (...) {
-      obs::Error("unhandled non-standard exception", {{"in", what}});
-    }
-  }
-};
+using suite::http::LogException;
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerCore(Loops l, ServerOptions o, obs::Metrics& m)

@@ -86,14 +86,7 @@ void Consumer::Start(net::io_context& io) {
   io_ = &io;
   net::co_spawn(io, Run(), [this](std::exception_ptr e) {
     ended_ = true;
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& err) {  // nothing in the loop throws; if it did, say so loudly
-      obs::Error("audit consumer stopped", {{"error", err.what()}});
-    } catch (...) {
-      obs::Error("audit consumer stopped", {});
-    }
+    suite::http::LogException{"audit consumer"}(e);  // nothing in the loop throws; if it did, said loudly
   });
 }
 

@@ -5,9 +5,18 @@
 /// resume.hpp, which does) turns a callback API into something a coroutine awaits.
 #include <boost/asio/awaitable.hpp>
 
+#include <exception>
+
 namespace suite::http {
 
 template <class T>
 using Task = boost::asio::awaitable<T>;
+
+/// The completion of a detached coroutine (co_spawn): an exception that escapes it is logged,
+/// with `what` it was, never lost.
+struct LogException {
+  const char* what;
+  void operator()(std::exception_ptr e) const;
+};
 
 }  // namespace suite::http
