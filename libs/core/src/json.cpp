@@ -163,21 +163,15 @@ void AppendJsonString(std::string& out, std::string_view s) {
   std::size_t k = 0;
   while (k + 8 <= s.size() && PlainAscii8(s.data() + k)) k += 8;
   while (k < s.size() && PlainAscii(static_cast<unsigned char>(s[k]))) ++k;
-  if (k == s.size()) {
-    out.reserve(out.size() + s.size() + 2);
-    out += '"';
-    out.append(s);
-    out += '"';
-    return;
-  }
-  const bool utf8 = IsValidUtf8(s);
+  const bool utf8 = k == s.size() || IsValidUtf8(s);
   out.reserve(out.size() + s.size() + 2);
   out += '"';
+  out.append(s.data(), k);  // the plain prefix found above, not scanned again
   // Runs of bytes that need nothing are appended whole (most text is one such run).
   const auto plain = [utf8](unsigned char c) {
     return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f && (c < 0x80 || utf8);
   };
-  std::size_t i = 0;
+  std::size_t i = k;
   while (i < s.size()) {
     std::size_t j = i;
     while (j < s.size() && plain(static_cast<unsigned char>(s[j]))) ++j;
@@ -205,8 +199,7 @@ bool IsCleanText(std::string_view s) { return s.find('\0') == std::string_view::
 
 std::string AsciiLower(std::string_view s) {
   std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  for (auto& c : out) c = AsciiLower(c);
   return out;
 }
 

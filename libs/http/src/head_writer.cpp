@@ -1,5 +1,7 @@
 #include "head_writer.hpp"
 
+#include "suite/core/json.hpp"
+
 #include <array>
 #include <charconv>
 #include <cstdint>
@@ -24,7 +26,6 @@ bool HasByte(std::uint64_t v, unsigned char b) {
   const std::uint64_t x = v ^ (0x0101010101010101ull * b);
   return ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) != 0;
 }
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 void AppendNumber(std::string& out, std::size_t n) {
   char buf[24];
   const auto r = std::to_chars(buf, buf + sizeof buf, n);
@@ -55,7 +56,7 @@ bool IsSafeFieldValue(std::string_view s) {
 bool NameEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (Lower(a[i]) != Lower(b[i])) return false;
+    if (core::AsciiLower(a[i]) != core::AsciiLower(b[i])) return false;
   return true;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "head_writer.hpp"
 #include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
 
@@ -43,7 +44,7 @@ std::string_view Request::Keep(std::string_view text, bool lower) {
   }
   char* const out = s.at;
   if (lower)
-    std::transform(text.begin(), text.end(), out, [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+    std::transform(text.begin(), text.end(), out, [](char c) { return core::AsciiLower(c); });
   else
     std::memcpy(out, text.data(), text.size());
   s.at += text.size();
@@ -77,14 +78,9 @@ std::optional<std::string> Request::Query(std::string_view name) const {
 }
 
 void Response::Set(std::string_view name, std::string value) {
-  // Names are kept lowercase: compared to `name` folded byte by byte, copied only when added.
-  const auto same = [name](const std::string& k) {
-    return k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-             return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b + 32) : b);
-           });
-  };
+  // Names are kept lowercase: compared to `name` without a copy, copied only when added.
   for (auto& [k, v] : headers)
-    if (same(k)) {
+    if (detail::NameEquals(k, name)) {
       v = std::move(value);
       return;
     }

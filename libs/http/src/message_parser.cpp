@@ -13,8 +13,6 @@ namespace suite::http::detail {
 using boost::beast::iequals;
 
 namespace {
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
-
 // A request keeps its fields' text in its own storage, one copy each, no allocation of their own.
 void AddField(Request& req, std::string_view name, std::string_view value) {
   req.headers.emplace_back(req.Keep(name, true), req.Keep(value));
@@ -22,7 +20,7 @@ void AddField(Request& req, std::string_view name, std::string_view value) {
 void AddField(Response& res, std::string_view name, std::string_view value) {
   auto& [k, v] = res.headers.emplace_back();
   k.resize(name.size());
-  std::transform(name.begin(), name.end(), k.begin(), Lower);
+  std::transform(name.begin(), name.end(), k.begin(), [](char c) { return core::AsciiLower(c); });
   v.assign(value.data(), value.size());
 }
 }  // namespace
@@ -58,6 +56,13 @@ void MessageParser<isRequest>::on_field_impl(field name, string_view name_string
   // A chunked body's trailer fields come after the head, once the filters have read it: never
   // added to it (nothing could slip past a check that way), and never passed on.
   if (this->is_header_done() || m_ == nullptr) return;
+  if constexpr (isRequest) CountFraming(name, value);
+  AddField(*m_, name_string, value);
+}
+
+// What FramingError judges: a request's Host, Transfer-Encoding, Content-Length and Expect.
+template <bool isRequest>
+void MessageParser<isRequest>::CountFraming(field name, string_view value) {
   switch (name) {
     case field::host:
       ++hosts_;
@@ -74,7 +79,6 @@ void MessageParser<isRequest>::on_field_impl(field name, string_view name_string
     default:
       break;
   }
-  AddField(*m_, name_string, value);
 }
 
 template <bool isRequest>
