@@ -35,7 +35,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   }
 
   struct Idle {
-    std::unique_ptr<beast::tcp_stream> stream;
+    std::unique_ptr<PlainStream> stream;
     std::chrono::steady_clock::time_point since;
     std::size_t uses;  ///< requests it carried
   };
@@ -52,7 +52,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   EndpointSet endpoints;
   std::shared_ptr<std::atomic<std::uint64_t>> ejections;
 
-  std::unique_ptr<beast::tcp_stream> TakeIdle(Target& t, std::size_t& uses) {
+  std::unique_ptr<PlainStream> TakeIdle(Target& t, std::size_t& uses) {
     const auto now = std::chrono::steady_clock::now();
     while (!t.idle.empty()) {
       Idle entry = std::move(t.idle.back());
@@ -82,7 +82,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
-  net::awaitable<std::unique_ptr<beast::tcp_stream>> Connect(const Endpoint& ep, beast::error_code& ec) {
+  net::awaitable<std::unique_ptr<PlainStream>> Connect(const Endpoint& ep, beast::error_code& ec) {
     tcp::resolver resolver(executor);
     auto [rec, results] = co_await resolver.async_resolve(
         ep.host, std::to_string(ep.port), net::as_tuple(net::use_awaitable));
@@ -90,7 +90,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       ec = rec;
       co_return nullptr;
     }
-    auto stream = std::make_unique<beast::tcp_stream>(executor);
+    auto stream = std::make_unique<PlainStream>(net::any_io_executor(executor));
     stream->expires_after(options.connect_timeout);
     auto [cec, endpoint] = co_await stream->async_connect(results, net::as_tuple(net::use_awaitable));
     ec = cec;
@@ -152,7 +152,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
 
   // A connection whose exchange ended cleanly goes back to its endpoint's idle list, unless it
   // carried its share of requests or the list is full.
-  void Keep(Target& target, std::unique_ptr<beast::tcp_stream> stream, std::size_t uses) {
+  void Keep(Target& target, std::unique_ptr<PlainStream> stream, std::size_t uses) {
     if (++uses < options.max_requests_per_connection && target.idle.size() < options.max_idle) {
       stream->expires_never();
       target.idle.push_back({std::move(stream), std::chrono::steady_clock::now(), uses});
@@ -223,9 +223,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   }
 
   // The request's head for one endpoint (its Host), written by hand (head_writer.hpp).
-  static std::string Head(const ClientRequest& req, const Target& target) {
-    std::string out;
-    out.reserve(512 + req.header_lines.size());
+  static void Head(std::string& out, const ClientRequest& req, const Target& target) {
     AppendRequestLine(out, req.method, req.target);
     AppendField(out, "Host", target.authority);
     for (const auto& [k, v] : req.headers)
@@ -238,7 +236,6 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       AppendField(out, "Content-Length", req.body.size());
     }
     out += "\r\n";
-    return out;
   }
 
   // One try on one endpoint; true when the request may be sent again (nothing was acted on).
@@ -253,10 +250,11 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       Failed(result, ec, "connect " + target.authority, ClientResult::Status::kConnectFailed);
       co_return targets.size() > 1;  // another endpoint may take it
     }
-    const std::string head_text = Head(req, target);
+    HeadBuffer head_text;
+    Head(*head_text, req, target);
     const auto timeout = req.timeout.value_or(options.request_timeout);
     const std::array<net::const_buffer, 2> buffers{
-        net::buffer(head_text), req.body_stream != nullptr ? net::const_buffer() : net::buffer(req.body)};
+        net::buffer(*head_text), req.body_stream != nullptr ? net::const_buffer() : net::buffer(req.body)};
     stream->expires_after(timeout);
     auto [wec, wn] = co_await net::async_write(*stream, buffers, net::as_tuple(net::use_awaitable));
     if (wec) {
@@ -302,7 +300,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       // Long, chunked or until the close: handed out as it arrives; the connection goes with it.
       result.response.body_stream = std::make_shared<UpstreamBody>(
           std::move(stream), std::move(buffer), std::move(*parser), timeout, name,
-          [self = shared_from_this(), &target, uses](std::unique_ptr<beast::tcp_stream> s) {
+          [self = shared_from_this(), &target, uses](std::unique_ptr<PlainStream> s) {
             self->Keep(target, std::move(s), uses);
           });
       result.status = ClientResult::Status::kOk;
@@ -332,7 +330,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
 
   // A streamed request body, piece by piece as it is pulled (CopyBody). false: the exchange
   // failed (`result` says how) and the connection is dropped.
-  static net::awaitable<bool> SendBody(beast::tcp_stream& stream, BodyStream& body, std::chrono::milliseconds timeout,
+  static net::awaitable<bool> SendBody(PlainStream& stream, BodyStream& body, std::chrono::milliseconds timeout,
                                        ClientResult& result) {
     if (const auto ec = co_await CopyBody(stream, body, !body.length(), timeout)) {
       Failed(result, ec, "write body");

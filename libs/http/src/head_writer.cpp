@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace suite::http::detail {
 
@@ -101,6 +102,28 @@ void AppendField(std::string& out, std::string_view name, std::size_t value) {
   out += ": ";
   AppendNumber(out, value);
   out += "\r\n";
+}
+
+namespace {
+constexpr std::size_t kHeadReserve = 2048;
+constexpr std::size_t kHeadKeepMax = 8192;  // one that grew past this (a huge head) is let go
+constexpr std::size_t kSpareHeads = 64;
+thread_local std::vector<std::string> spare_heads;
+}  // namespace
+
+HeadBuffer::HeadBuffer() {
+  if (!spare_heads.empty()) {
+    text_ = std::move(spare_heads.back());
+    spare_heads.pop_back();
+  } else {
+    text_.reserve(kHeadReserve);
+  }
+}
+
+HeadBuffer::~HeadBuffer() {
+  if (text_.capacity() < kHeadReserve || text_.capacity() > kHeadKeepMax || spare_heads.size() >= kSpareHeads) return;
+  text_.clear();
+  spare_heads.push_back(std::move(text_));
 }
 
 }  // namespace suite::http::detail

@@ -186,7 +186,7 @@ void ServerCore::Admit(tcp::socket socket, const std::shared_ptr<TlsSlot>& tls) 
 
 net::awaitable<void> ServerCore::Plain(tcp::socket socket, net::ip::address client) {
   Slot slot(shared_from_this(), client);
-  beast::tcp_stream stream(std::move(socket));
+  PlainStream stream(std::move(socket));
   co_await Session(*this, stream, client);
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);

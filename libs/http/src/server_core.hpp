@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "suite/http/loop.hpp"
+#include "plain_stream.hpp"
 #include "tls_stream.hpp"
 #include "suite/http/server.hpp"
 #include "suite/observability/log.hpp"
@@ -26,7 +27,8 @@ using tcp = net::ip::tcp;
 // Closes a session's socket from the stop sequence when it waits idle for a request.
 struct SessionHandle {
   std::function<void()> close;
-  bool idle = true;
+  /// Set by the session (no lock: it changes twice per request), read by the stop sequence.
+  std::atomic<bool> idle{true};
 };
 
 using suite::http::LogException;
@@ -91,7 +93,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
 
 // The HTTP/1.1 exchanges of one connection, until it closes (session.cpp). `client` is the
 // address taken at accept (no second getpeername); the caller's Slot keeps `core` alive.
-net::awaitable<void> Session(ServerCore& core, beast::tcp_stream& stream, const net::ip::address& client);
+net::awaitable<void> Session(ServerCore& core, PlainStream& stream, const net::ip::address& client);
 net::awaitable<void> Session(ServerCore& core, TlsStream& stream, const net::ip::address& client);
 
 }  // namespace suite::http::detail

@@ -64,12 +64,12 @@ class Connection {
       std::lock_guard lock(core.mu);
       auto ex = lowest.get_executor();
       // Runs on the session's strand; `alive` is cleared there too before the stream goes away.
-      core.sessions.push_front({[&lowest, ex, alive] {
-                             net::post(ex, [&lowest, alive] {
-                               if (*alive) lowest.cancel();
-                             });
-                           },
-                           true});
+      core.sessions.emplace_front();
+      core.sessions.front().close = [&lowest, ex, alive] {
+        net::post(ex, [&lowest, alive] {
+          if (*alive) lowest.cancel();
+        });
+      };
       handle = core.sessions.begin();
     }
     beast::flat_buffer buffer;
@@ -107,10 +107,7 @@ class Connection {
       if (!first) lowest.expires_after(core.options.header_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser,
                                                        net::as_tuple(net::use_awaitable));
-      {
-        std::lock_guard lock(core.mu);
-        handle->idle = false;
-      }
+      handle->idle.store(false, std::memory_order_relaxed);
       if (ec == bhttp::error::body_limit) {
         co_await WriteError(ErrorCode::kPayloadTooLarge, "Request body too large");
         co_await Discard();
@@ -164,8 +161,7 @@ class Connection {
       core.metrics.in_flight().Decrement();
       if (ok && drain) co_await Discard();
       if (!ok || !keep) break;
-      std::lock_guard lock(core.mu);
-      handle->idle = true;
+      handle->idle.store(true, std::memory_order_relaxed);
     }
     {
       std::lock_guard lock(core.mu);
@@ -217,8 +213,8 @@ class Connection {
     const bool head = req != nullptr && req->method == "HEAD";
     const int code = res.status;
     const bool bodiless = (code >= 100 && code < 200) || code == 204 || code == 304;
-    std::string out;
-    out.reserve(512);
+    HeadBuffer head_text;
+    std::string& out = *head_text;
     AppendStatusLine(out, version, code, bhttp::obsolete_reason(static_cast<bhttp::status>(code)));
     // The common headers (security headers...), unless the answer sets its own of that name.
     for (const auto& [k, v] : core.options.extra_headers)
@@ -291,8 +287,8 @@ class Connection {
 
 }  // namespace
 
-net::awaitable<void> Session(ServerCore& core, beast::tcp_stream& stream, const net::ip::address& client) {
-  Connection<beast::tcp_stream> connection(core, stream, client, false);
+net::awaitable<void> Session(ServerCore& core, PlainStream& stream, const net::ip::address& client) {
+  Connection<PlainStream> connection(core, stream, client, false);
   co_await connection.Run();
 }
 

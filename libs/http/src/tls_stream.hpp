@@ -7,7 +7,8 @@
 //
 // It is its own lowest layer (beast::get_lowest_layer returns it): expires_after/expires_never/
 // cancel behave as beast::tcp_stream's do (an operation pending when the deadline passes fails
-// with beast::error::timeout). Used on one loop's thread only.
+// with beast::error::timeout), the deadline armed lazily (deadline.hpp). Used on one loop's
+// thread only.
 #include <boost/asio.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/error.hpp>
@@ -20,16 +21,23 @@
 #include <memory>
 #include <string>
 
+#include "deadline.hpp"
+
 namespace suite::http::detail {
 
 class TlsStream {
   struct Core {
-    Core(boost::asio::ip::tcp::socket s, SSL* ssl) : socket(std::move(s)), ssl(ssl), timer(socket.get_executor()) {}
+    Core(boost::asio::ip::tcp::socket s, SSL* ssl) : socket(std::move(s)), ssl(ssl), deadline(socket.get_executor()) {}
     ~Core() { SSL_free(ssl); }
     boost::asio::ip::tcp::socket socket;
     SSL* ssl;
-    boost::asio::steady_timer timer;
-    bool timed_out = false;
+    Deadline deadline;
+    // Cancelled, not closed: OpenSSL holds the descriptor (SSL_set_fd), and a number closed
+    // under it could be reused by another connection before it lets go.
+    void Expired() {
+      boost::system::error_code ignored;
+      socket.cancel(ignored);
+    }
   };
 
  public:
@@ -53,19 +61,9 @@ class TlsStream {
   executor_type get_executor() { return core_->socket.get_executor(); }
   boost::asio::ip::tcp::socket& socket() { return core_->socket; }
 
-  /// A deadline for what is pending or started next, as beast::tcp_stream's.
-  void expires_after(std::chrono::steady_clock::duration d) {
-    core_->timed_out = false;
-    core_->timer.expires_after(d);
-    core_->timer.async_wait([weak = std::weak_ptr<Core>(core_)](boost::system::error_code ec) {
-      if (ec) return;  // re-armed, disarmed or destroyed
-      if (auto c = weak.lock()) {
-        c->timed_out = true;
-        c->socket.cancel();
-      }
-    });
-  }
-  void expires_never() { core_->timer.cancel(); }
+  /// A deadline for what is pending or started next, as beast::tcp_stream's (deadline.hpp).
+  void expires_after(Deadline::Clock::duration d) { SetDeadline(core_, d); }
+  void expires_never() { ClearDeadline(core_->deadline); }
   void cancel() { core_->socket.cancel(); }
 
   template <class Token>
@@ -155,10 +153,10 @@ class TlsStream {
       const bool first = !started;
       started = true;
       if (wait_ec) {  // the wait was cancelled: by the deadline, or by cancel()
-        result = core->timed_out ? boost::beast::error::timeout : boost::beast::error_code(wait_ec);
+        result = core->deadline.timed_out ? boost::beast::error::timeout : boost::beast::error_code(wait_ec);
         return Finish(self, first);
       }
-      if (core->timed_out) {
+      if (core->deadline.timed_out) {
         result = boost::beast::error::timeout;
         return Finish(self, first);
       }

@@ -11,14 +11,15 @@
 
 #include "body_pieces.hpp"
 #include "message_parser.hpp"
+#include "plain_stream.hpp"
 #include "suite/observability/log.hpp"
 
 namespace suite::http::detail {
 
 class UpstreamBody final : public BodyStream {
  public:
-  using Keep = std::function<void(std::unique_ptr<boost::beast::tcp_stream>)>;
-  UpstreamBody(std::unique_ptr<boost::beast::tcp_stream> stream, boost::beast::flat_buffer buffer,
+  using Keep = std::function<void(std::unique_ptr<PlainStream>)>;
+  UpstreamBody(std::unique_ptr<PlainStream> stream, boost::beast::flat_buffer buffer,
                ResponseParser&& head,
                std::chrono::milliseconds timeout, std::string upstream, Keep keep)
       : stream_(std::move(stream)), buffer_(std::move(buffer)), parser_(std::move(head)), timeout_(timeout),
@@ -50,7 +51,7 @@ class UpstreamBody final : public BodyStream {
   }
 
  private:
-  std::unique_ptr<boost::beast::tcp_stream> stream_;
+  std::unique_ptr<PlainStream> stream_;
   boost::beast::flat_buffer buffer_;
   ResponseParser parser_;  ///< the answer's own, moved here after its head: the body in pieces
   std::chrono::milliseconds timeout_;

@@ -4,6 +4,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <fstream>
 #include <iterator>
 #include <prometheus/text_serializer.h>
@@ -100,8 +102,27 @@ void AppendProcess(std::vector<prometheus::MetricFamily>& out) {
 
 }  // namespace
 
+namespace {
+std::uint64_t NextMetricsId() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1);
+}
+// Per thread, direct-mapped: a slot names its Metrics by id (never by address, which a later
+// instance may reuse), and its series pointers live as long as that instance's registry.
+struct CachedSeries {
+  std::uint64_t owner = 0;
+  std::size_t hash = 0;
+  int status = 0;
+  std::string method, route;
+  prometheus::Counter* count = nullptr;
+  prometheus::Histogram* duration = nullptr;
+};
+constexpr std::size_t kSeriesCache = 64;
+thread_local std::array<CachedSeries, kSeriesCache> series_cache;
+}  // namespace
+
 Metrics::Metrics(const std::string& /*service: the scrape's job names it*/)
-    : registry_(std::make_shared<prometheus::Registry>()) {
+    : registry_(std::make_shared<prometheus::Registry>()), id_(NextMetricsId()) {
   requests_ = &prometheus::BuildCounter()
                    .Name("http_requests_total")
                    .Help("HTTP requests served, by method, route and status")
@@ -143,6 +164,13 @@ void Metrics::ObserveRequest(std::string_view method, const std::string& route, 
   const std::string_view r = route.empty() ? std::string_view("unmatched") : std::string_view(route);
   const int s = status >= 100 && status <= 599 ? status : 0;
   const std::size_t hash = std::hash<std::string_view>{}(r) * 31 + std::hash<std::string_view>{}(m) * 7 + static_cast<std::size_t>(s);
+  // This thread's copy first (no lock); a miss takes the shared map's lock and fills it.
+  CachedSeries& cached = series_cache[(hash ^ id_) % kSeriesCache];
+  if (cached.owner == id_ && cached.hash == hash && cached.status == s && cached.method == m && cached.route == r) {
+    cached.count->Increment();
+    cached.duration->Observe(seconds);
+    return;
+  }
   prometheus::Counter* count = nullptr;
   prometheus::Histogram* duration = nullptr;
   {
@@ -162,6 +190,7 @@ void Metrics::ObserveRequest(std::string_view method, const std::string& route, 
       bucket.push_back({ms, rs, s, count, duration});
     }
   }
+  cached = {id_, hash, s, std::string(m), std::string(r), count, duration};
   count->Increment();
   duration->Observe(seconds);
 }

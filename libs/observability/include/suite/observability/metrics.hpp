@@ -9,6 +9,7 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -78,6 +79,9 @@ class Metrics {
   };
   std::mutex series_mu_;
   std::unordered_map<std::size_t, std::vector<RequestSeries>> series_;  ///< by a hash of the three
+  /// Names this instance in each thread's cache of series (metrics.cpp): the lock above is
+  /// taken once per series and thread, not per request.
+  const std::uint64_t id_;
   mutable std::mutex exposed_mu_;
   std::map<std::string, Exposed> exposed_;
 };
