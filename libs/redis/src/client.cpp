@@ -1,31 +1,35 @@
+// The Redis client: one connection per client, driven by one coroutine on the client's loop
+// (connect, authenticate, read replies; after a loss, back off and again). Commands are written
+// as RESP by us and batched: those issued in one turn of the loop leave in one write. Replies
+// are parsed by hiredis's reader (its protocol code, no I/O of its own) and handed to their
+// commands in order. Nothing here blocks the loop: the host name resolves asynchronously.
 #include "suite/redis/client.hpp"
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include <boost/asio.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <deque>
+#include <future>
 #include <optional>
+
+#include <openssl/sha.h>
 
 #include "suite/observability/log.hpp"
 #include "suite/observability/metrics.hpp"
-#include <openssl/sha.h>
-
-#include <future>
 
 namespace suite::redis {
 
 namespace net = boost::asio;
 using boost::system::error_code;
+using tcp = net::ip::tcp;
 
 namespace {
 Reply Convert(const redisReply* r) {
   Reply out;
-  if (r == nullptr) return Reply::Failure("connection lost");
   switch (r->type) {
     case REDIS_REPLY_STRING:
       out.type = Reply::Type::kString;
@@ -48,6 +52,7 @@ Reply Convert(const redisReply* r) {
       break;
     case REDIS_REPLY_ARRAY:
       out.type = Reply::Type::kArray;
+      out.elements.reserve(r->elements);
       for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
       break;
     default:
@@ -55,49 +60,44 @@ Reply Convert(const redisReply* r) {
   }
   return out;
 }
+
+void AppendCount(std::string& out, char kind, std::size_t n) {
+  char buf[24];
+  buf[0] = kind;
+  const auto end = std::to_chars(buf + 1, buf + sizeof buf - 2, n).ptr;
+  end[0] = '\r';
+  end[1] = '\n';
+  out.append(buf, static_cast<std::size_t>(end + 2 - buf));
+}
+
+// A command in RESP: an array of bulk strings (binary-safe, no quoting).
+template <class Args>
+void Encode(std::string& out, const Args& args) {
+  AppendCount(out, '*', args.size());
+  for (const auto& a : args) {
+    AppendCount(out, '$', a.size());
+    out.append(a.data(), a.size());
+    out += "\r\n";
+  }
+}
+
+struct ReaderFree {
+  void operator()(redisReader* r) const { redisReaderFree(r); }
+};
 }  // namespace
 
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   Impl(net::io_context& io, Options o, std::string n)
-      : strand(io.get_executor()), options(std::move(o)), name(std::move(n)),
-        reconnect_timer(strand), connect_timer(strand), probe_timer(strand) {}
+      : strand(io.get_executor()), options(std::move(o)), name(std::move(n)), socket(strand), resolver(strand),
+        connect_timer(strand), backoff_timer(strand), deadline(strand), probe_timer(strand) {}
 
   using Clock = std::chrono::steady_clock;
-  // A command sent and not answered yet.
+  // A command sent (or about to be) and not answered yet.
   struct Pending {
     Callback cb;
     Clock::time_point deadline;
     bool done = false;  ///< failed by its deadline; its reply (or the connection's end) is dropped
   };
-  // One hiredis context plus the Asio descriptor that watches its socket.
-  struct Conn {
-    explicit Conn(const net::io_context::executor_type& s) : sd(s), deadline(s) {}
-    redisAsyncContext* ac = nullptr;
-    net::posix::stream_descriptor sd;
-    bool want_read = false, want_write = false;
-    bool read_armed = false, write_armed = false;
-    bool up = false;
-    std::weak_ptr<Impl> owner;
-    // Commands in the order they were sent, which is the order Redis answers them (and hiredis
-    // fails them, when the connection ends). One timer watches them all, set for the earliest
-    // deadline and moved only when it fires or an earlier one arrives: no timer per command.
-    std::deque<Pending> pending;
-    net::steady_timer deadline;
-    std::optional<Clock::time_point> armed_for;
-    std::uint64_t arming = 0;  ///< tells a superseded wait from the current one
-  };
-
-  // The loop's own executor ("strand" by its role): one thread runs a loop, so the client's
-  // state, touched only in handlers on it, needs no strand. Callers on other threads (the audit
-  // publisher's sender) post to it.
-  net::io_context::executor_type strand;
-  Options options;
-  std::string name;
-  net::steady_timer reconnect_timer, connect_timer;
-  net::steady_timer probe_timer;  ///< subscriber mode: the liveness probe
-  std::shared_ptr<Conn> conn;
-  std::atomic<bool> is_connected{false};
-  bool stopped = false;
   struct Subscription {
     std::vector<std::string> channels;
     MessageFn on_message;
@@ -106,246 +106,236 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     bool probe_pending = false;
   };
   // Subscribing again to a channel already subscribed is answered with a confirmation and
-  // changes nothing: the one round trip a subscriber connection can make (hiredis 0.14 drops a
-  // PING's answer in subscriber mode). Nobody publishes on it.
-  static constexpr const char* kProbeChannel = "suite:subscriber-probe";
-  std::unique_ptr<Subscription> sub;  // set before Start(); used on the strand only
+  // changes nothing: the round trip that proves a subscriber connection still delivers. Nobody
+  // publishes on it.
+  static constexpr std::string_view kProbeChannel = "suite:subscriber-probe";
+
+  // The loop's own executor ("strand" by its role): one thread runs a loop, so the client's
+  // state, touched only on it, needs no lock. Callers on other threads post to it.
+  net::io_context::executor_type strand;
+  Options options;
+  std::string name;
+  tcp::socket socket;
+  tcp::resolver resolver;
+  net::steady_timer connect_timer, backoff_timer;
+  std::uint64_t connect_attempt = 0;
+  bool connect_timed_out = false;
+  bool up = false;  ///< connected: commands are taken
+  std::atomic<bool> is_connected{false};
+  bool stopped = false;
+  std::uint64_t generation = 0;  ///< one per connection: a late completion of an old one is ignored
   std::chrono::milliseconds backoff{50};
 
-  // -- hiredis event hooks (all on the strand) --
-  static void ArmRead(const std::shared_ptr<Conn>& c) {
-    if (c->read_armed || !c->want_read || c->ac == nullptr) return;
-    c->read_armed = true;
-    c->sd.async_wait(net::posix::descriptor_base::wait_read, [c](error_code ec) {
-      c->read_armed = false;
-      if (ec || c->ac == nullptr || !c->want_read) return;
-      redisAsyncHandleRead(c->ac);  // may free the context (cleanup hook clears c->ac)
-      ArmRead(c);
-    });
-  }
-  static void ArmWrite(const std::shared_ptr<Conn>& c) {
-    if (c->write_armed || !c->want_write || c->ac == nullptr) return;
-    c->write_armed = true;
-    c->sd.async_wait(net::posix::descriptor_base::wait_write, [c](error_code ec) {
-      c->write_armed = false;
-      if (ec || c->ac == nullptr || !c->want_write) return;
-      redisAsyncHandleWrite(c->ac);
-      ArmWrite(c);
-    });
-  }
-  static std::shared_ptr<Conn>& Self(void* p) { return *static_cast<std::shared_ptr<Conn>*>(p); }
-  static void AddRead(void* p) { auto c = Self(p); c->want_read = true; ArmRead(c); }
-  static void DelRead(void* p) { Self(p)->want_read = false; }
-  static void AddWrite(void* p) { auto c = Self(p); c->want_write = true; ArmWrite(c); }
-  static void DelWrite(void* p) { Self(p)->want_write = false; }
-  static void Cleanup(void* p) {
-    auto* holder = static_cast<std::shared_ptr<Conn>*>(p);
-    auto c = *holder;
-    c->ac = nullptr;
-    c->want_read = c->want_write = false;
-    c->deadline.cancel();  // its wait holds the Conn: let go of it now
-    error_code ec;
-    c->sd.cancel(ec);
-    c->sd.release();  // hiredis owns and closes the fd
-    // hiredis calls the disconnect callback after this hook, and it still reads ev.data.
-    // Owned by the handler: freed when it runs, or when a stopped io_context discards it.
-    net::post(c->sd.get_executor(), [h = std::unique_ptr<std::shared_ptr<Conn>>(holder)] {});
+  // Commands in the order they were written, which is the order Redis answers them.
+  std::deque<Pending> pending;
+  std::string out;      ///< encoded, waiting for the next write
+  std::string sending;  ///< being written
+  bool writing = false;
+  // One timer watches every pending command, set for the earliest deadline and moved only when
+  // it fires or an earlier one arrives: no timer per command.
+  net::steady_timer deadline;
+  std::optional<Clock::time_point> armed_for;
+  std::uint64_t arming = 0;
+
+  std::unique_ptr<Subscription> sub;  ///< set before Start(); used on the strand only
+  net::steady_timer probe_timer;
+
+  // -- the connection's coroutine --
+
+  // Static, with the state by pointer it keeps alive: the frame outlives any caller.
+  static net::awaitable<void> Run(std::shared_ptr<Impl> self) {
+    try {
+      while (!self->stopped) {
+        if (co_await self->Connect()) {
+          co_await self->Read();
+          self->Lose();
+        }
+        if (self->stopped) break;
+        self->backoff_timer.expires_after(self->backoff);
+        self->backoff = std::min(self->backoff * 2, self->options.max_backoff);
+        co_await self->backoff_timer.async_wait(net::as_tuple(net::use_awaitable));
+      }
+    } catch (const std::exception& e) {
+      obs::Error("redis connection loop ended", {{"client", self->name}, {"error", e.what()}});
+    }
   }
 
-  static void OnConnect(const redisAsyncContext* ac, int status) {
-    auto c = Self(ac->ev.data);
-    auto self = c->owner.lock();
-    if (!self) return;
-    self->connect_timer.cancel();
-    if (status != REDIS_OK) {
-      obs::Warn("redis connect failed", {{"client", self->name}, {"error", ac->errstr}});
-      self->is_connected = false;
-      self->ScheduleReconnect();
+  net::awaitable<bool> Connect() {
+    auto [rec, results] = co_await resolver.async_resolve(options.host, std::to_string(options.port),
+                                                          net::as_tuple(net::use_awaitable));
+    if (stopped) co_return false;
+    if (rec) {
+      obs::Warn("redis connect failed", {{"client", name}, {"error", rec.message()}});
+      co_return false;
+    }
+    // The whole connect within its timeout: past it the socket closes, which ends the attempt.
+    const auto attempt = ++connect_attempt;
+    connect_timed_out = false;
+    connect_timer.expires_after(options.connect_timeout);
+    connect_timer.async_wait([w = weak_from_this(), attempt](error_code ec) {
+      auto self = w.lock();
+      if (ec || !self || self->connect_attempt != attempt) return;
+      self->connect_timed_out = true;
+      error_code ignored;
+      self->socket.close(ignored);
+    });
+    auto [cec, endpoint] = co_await net::async_connect(socket, results, net::as_tuple(net::use_awaitable));
+    ++connect_attempt;  // a wait that fired meanwhile must not close what connected
+    connect_timer.cancel();
+    if (stopped) co_return false;
+    if (cec) {
+      obs::Warn(connect_timed_out ? "redis connect timeout" : "redis connect failed",
+                {{"client", name}, {"error", cec.message()}});
+      error_code ignored;
+      socket.close(ignored);
+      co_return false;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    ++generation;
+    up = true;
+    is_connected = true;
+    backoff = std::chrono::milliseconds(50);
+    // First on the connection, before anything a caller sends.
+    if (!options.username.empty())
+      Send(std::vector<std::string>{"AUTH", options.username, options.password}, Refused("AUTH"), std::nullopt);
+    else if (!options.password.empty())
+      Send(std::vector<std::string>{"AUTH", options.password}, Refused("AUTH"), std::nullopt);
+    if (options.db != 0) Send(std::vector<std::string>{"SELECT", std::to_string(options.db)}, Refused("SELECT"), std::nullopt);
+    obs::Info("redis connected", {{"client", name}});
+    if (sub) SendSubscribe();
+    co_return true;
+  }
+
+  // A setup command's answer: an error (a wrong password, a missing database) is logged; the
+  // commands after it fail with Redis's own error (NOAUTH...).
+  Callback Refused(const char* what) {
+    return [w = weak_from_this(), what](Reply r) {
+      if (auto self = w.lock(); self && r.type == Reply::Type::kError && r.str != "connection lost")
+        obs::Error("redis refused the connection's setup", {{"client", self->name}, {"command", what}, {"error", r.str}});
+    };
+  }
+
+  // Replies as they come, each to its command, until the connection ends.
+  net::awaitable<void> Read() {
+    const auto connection = generation;
+    std::unique_ptr<redisReader, ReaderFree> reader(redisReaderCreate());
+    std::array<char, 16 * 1024> buf;
+    while (generation == connection) {
+      auto [ec, n] = co_await socket.async_read_some(net::buffer(buf), net::as_tuple(net::use_awaitable));
+      if (ec || generation != connection) co_return;
+      if (redisReaderFeed(reader.get(), buf.data(), n) != REDIS_OK) co_return;
+      for (;;) {
+        void* raw = nullptr;
+        if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) {
+          obs::Error("redis protocol error; reconnecting", {{"client", name}});
+          co_return;
+        }
+        if (raw == nullptr) break;
+        Reply reply = Convert(static_cast<redisReply*>(raw));
+        freeReplyObject(raw);
+        Deliver(std::move(reply));
+        if (generation != connection) co_return;  // a callback stopped the client
+      }
+    }
+  }
+
+  void Deliver(Reply reply) {
+    if (sub && IsPush(reply)) return OnPush(reply);
+    if (pending.empty()) {
+      obs::Error("redis reply without a command; reconnecting", {{"client", name}});
+      return Lose();
+    }
+    Pending p = std::move(pending.front());
+    pending.pop_front();  // before the callback, which may send another command
+    if (!p.done) p.cb(std::move(reply));
+  }
+
+  // The end of a connection, whatever the cause: its commands fail ("connection lost"), a
+  // subscriber hears it is no longer told everything, and Run connects again.
+  void Lose() {
+    if (!up && !socket.is_open()) return;
+    const bool was_up = up;
+    ++generation;
+    up = false;
+    is_connected = false;
+    error_code ignored;
+    socket.close(ignored);
+    out.clear();
+    deadline.cancel();
+    armed_for.reset();
+    auto failed = std::move(pending);
+    pending.clear();
+    if (sub && was_up) {
+      probe_timer.cancel();
+      sub->confirmed = 0;
+      sub->on_state(false);
+    }
+    if (was_up && !stopped) obs::Warn("redis disconnected", {{"client", name}});
+    for (auto& p : failed)
+      if (!p.done) p.cb(Reply::Failure("connection lost"));
+  }
+
+  // -- writing --
+
+  template <class Args>
+  void Send(const Args& args, Callback cb, std::optional<std::chrono::milliseconds> timeout) {
+    if (!up) return cb(Reply::Failure("redis not connected"));
+    const auto due = Clock::now() + timeout.value_or(options.command_timeout);
+    pending.push_back(Pending{std::move(cb), due, false});
+    Encode(out, args);
+    Flush();
+    if (!armed_for || due < *armed_for) Arm(due);
+  }
+
+  // Writes what is queued at the end of this turn of the loop: the commands of every request
+  // handled in the turn leave together.
+  void Flush() {
+    if (writing || out.empty() || !up) return;
+    writing = true;
+    net::post(strand, [self = shared_from_this()] { self->Write(); });
+  }
+  void Write() {
+    if (!up || out.empty()) {
+      writing = false;
       return;
     }
-    c->up = true;
-    self->is_connected = true;
-    self->backoff = std::chrono::milliseconds(50);
-    obs::Info("redis connected", {{"client", self->name}});
-    if (self->sub) self->SendSubscribe(c);
-  }
-
-  // Subscriber mode: hiredis keeps calling this with the same privdata (the Conn, alive until
-  // after hiredis has called back for the last time) for every confirmation and message.
-  void SendSubscribe(const std::shared_ptr<Conn>& c) {
-    sub->confirmed = 0;
-    std::vector<const char*> argv = {"SUBSCRIBE"};
-    std::vector<std::size_t> lens = {9};
-    for (const auto& ch : sub->channels) {
-      argv.push_back(ch.data());
-      lens.push_back(ch.size());
-    }
-    redisAsyncCommandArgv(c->ac, OnSubscribed, c.get(), static_cast<int>(argv.size()), argv.data(), lens.data());
-  }
-  static void OnSubscribed(redisAsyncContext*, void* r, void* privdata) {
-    auto* c = static_cast<Conn*>(privdata);
-    auto self = c->owner.lock();
-    if (!self || !self->sub || r == nullptr) return;
-    const auto reply = Convert(static_cast<redisReply*>(r));
-    if (reply.type != Reply::Type::kArray || reply.elements.size() != 3) return;
-    const auto& kind = reply.elements[0].str;
-    if (kind == "subscribe" && reply.elements[1].str == kProbeChannel) {
-      self->sub->probe_pending = false;
-    } else if (kind == "message") {
-      self->sub->on_message(reply.elements[1].str, reply.elements[2].str);
-    } else if (kind == "subscribe" && ++self->sub->confirmed == self->sub->channels.size()) {
-      obs::Info("redis subscribed", {{"client", self->name}, {"channels", self->sub->channels}});
-      self->sub->on_state(true);
-      self->sub->probe_pending = false;
-      self->Probe(self->conn);
-    }
-  }
-  // Every interval: the last probe must have been answered, then another one goes out.
-  void Probe(const std::shared_ptr<Conn>& c) {
-    probe_timer.expires_after(options.subscriber_probe);
-    probe_timer.async_wait([w = weak_from_this(), c](error_code ec) {
-      auto self = w.lock();
-      if (ec || !self || self->conn != c || c->ac == nullptr || !self->sub) return;
-      if (self->sub->probe_pending) {
-        obs::Warn("redis subscriber silent; reconnecting", {{"client", self->name}});
-        redisAsyncFree(c->ac);  // fails the connection: OnDisconnect reports it and reconnects
+    sending.swap(out);
+    out.clear();
+    net::async_write(socket, net::buffer(sending), [self = shared_from_this(), connection = generation](error_code ec, std::size_t) {
+      self->writing = false;
+      self->sending.clear();
+      if (ec && connection == self->generation) {
+        error_code ignored;
+        self->socket.close(ignored);  // the read ends, and Run takes it from there
         return;
       }
-      self->sub->probe_pending = true;
-      redisAsyncCommand(c->ac, OnSubscribed, c.get(), "SUBSCRIBE %s", kProbeChannel);
-      self->Probe(c);
+      self->Flush();
     });
   }
-  static void OnDisconnect(const redisAsyncContext* ac, int) {
-    auto c = Self(ac->ev.data);
-    auto self = c->owner.lock();
-    c->up = false;
-    if (!self) return;
-    if (self->conn == c) {
-      self->is_connected = false;
-      self->conn.reset();
-      if (self->sub) {
-        self->probe_timer.cancel();
-        self->sub->confirmed = 0;
-        self->sub->on_state(false);
-      }
-      if (!self->stopped) {
-        obs::Warn("redis disconnected", {{"client", self->name}});
-        self->ScheduleReconnect();
-      }
-    }
-  }
 
-  void Connect() {
-    if (stopped) return;
-    redisAsyncContext* ac = redisAsyncConnect(options.host.c_str(), options.port);
-    if (ac == nullptr || ac->err) {
-      obs::Warn("redis connect failed", {{"client", name}, {"error", ac ? ac->errstr : "alloc"}});
-      if (ac) redisAsyncFree(ac);
-      ScheduleReconnect();
-      return;
-    }
-    auto c = std::make_shared<Conn>(strand);
-    c->ac = ac;
-    c->owner = weak_from_this();
-    c->sd.assign(ac->c.fd);
-    ac->ev.data = new std::shared_ptr<Conn>(c);
-    ac->ev.addRead = AddRead;
-    ac->ev.delRead = DelRead;
-    ac->ev.addWrite = AddWrite;
-    ac->ev.delWrite = DelWrite;
-    ac->ev.cleanup = Cleanup;
-    redisAsyncSetConnectCallback(ac, OnConnect);
-    redisAsyncSetDisconnectCallback(ac, OnDisconnect);
-    conn = c;
-    // Commands queue on the context before the connection completes; send AUTH/SELECT first.
-    if (!options.username.empty())
-      Send(c, {"AUTH", options.username, options.password}, [](Reply) {}, std::nullopt);
-    else if (!options.password.empty())
-      Send(c, {"AUTH", options.password}, [](Reply) {}, std::nullopt);
-    if (options.db != 0) Send(c, {"SELECT", std::to_string(options.db)}, [](Reply) {}, std::nullopt);
-    connect_timer.expires_after(options.connect_timeout);
-    connect_timer.async_wait([w = weak_from_this(), c](error_code ec) {
+  // -- deadlines --
+
+  void Arm(Clock::time_point when) {
+    armed_for = when;
+    const auto id = ++arming;
+    deadline.expires_at(when);
+    deadline.async_wait([w = weak_from_this(), id](error_code ec) {
       auto self = w.lock();
-      if (ec || !self || c->up || c->ac == nullptr) return;
-      obs::Warn("redis connect timeout", {{"client", self->name}});
-      redisAsyncFree(c->ac);  // fails pending commands, triggers OnDisconnect
-    });
-  }
-
-  void ScheduleReconnect() {
-    if (stopped) return;
-    reconnect_timer.expires_after(backoff);
-    backoff = std::min(backoff * 2, options.max_backoff);
-    reconnect_timer.async_wait([w = weak_from_this()](error_code ec) {
-      if (auto self = w.lock(); self && !ec) self->Connect();
-    });
-  }
-
-  // Replies come in the order of the commands: this one is the oldest pending. The context's
-  // data (the Conn's holder) outlives every callback: hiredis runs them before its cleanup hook.
-  static void OnReply(redisAsyncContext* ac, void* r, void* privdata) {
-    auto& c = Self(ac->ev.data);
-    if (c->pending.empty() || &c->pending.front() != privdata) {
-      obs::Error("redis reply out of order; dropped", {});
-      return;
-    }
-    Pending p = std::move(c->pending.front());
-    c->pending.pop_front();  // before the callback, which may send another command
-    if (!p.done) p.cb(Convert(static_cast<redisReply*>(r)));
-  }
-
-  void Send(const std::shared_ptr<Conn>& c, const std::vector<std::string>& args, Callback cb,
-            std::optional<std::chrono::milliseconds> timeout) {
-    constexpr std::size_t kInline = 16;
-    std::array<const char*, kInline> argv_inline;
-    std::array<std::size_t, kInline> lens_inline;
-    std::vector<const char*> argv_heap;
-    std::vector<std::size_t> lens_heap;
-    const char** argv = argv_inline.data();
-    std::size_t* lens = lens_inline.data();
-    if (args.size() > kInline) {
-      argv_heap.resize(args.size());
-      lens_heap.resize(args.size());
-      argv = argv_heap.data();
-      lens = lens_heap.data();
-    }
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      argv[i] = args[i].data();
-      lens[i] = args[i].size();
-    }
-    const auto deadline = Clock::now() + timeout.value_or(options.command_timeout);
-    c->pending.push_back(Pending{std::move(cb), deadline, false});
-    Pending* p = &c->pending.back();  // a deque's elements stay put as it grows and shrinks at its ends
-    if (redisAsyncCommandArgv(c->ac, OnReply, p, static_cast<int>(args.size()), argv, lens) != REDIS_OK) {
-      auto failed = std::move(p->cb);
-      c->pending.pop_back();
-      failed(Reply::Failure("redis command rejected"));
-      return;
-    }
-    if (!c->armed_for || deadline < *c->armed_for) Arm(c, deadline);
-  }
-
-  static void Arm(const std::shared_ptr<Conn>& c, Clock::time_point when) {
-    c->armed_for = when;
-    const auto arming = ++c->arming;
-    c->deadline.expires_at(when);
-    c->deadline.async_wait([c, arming](error_code ec) {
-      if (ec || arming != c->arming) return;  // moved to an earlier deadline, or cancelled
-      c->armed_for.reset();
-      Expire(c);
+      if (ec || !self || id != self->arming) return;  // moved to an earlier deadline, or cancelled
+      self->armed_for.reset();
+      self->Expire();
     });
   }
 
   // The timer fired: commands past their deadline fail, and their connection, which stopped
   // answering, is replaced (dropped before the callers hear of it, so that connected() is
   // already false then); else the timer moves to the earliest deadline still pending.
-  static void Expire(const std::shared_ptr<Conn>& c) {
-    if (c->ac == nullptr) return;
+  void Expire() {
     const auto now = Clock::now();
     std::optional<Clock::time_point> next;
     std::vector<Callback> expired;
-    for (auto& p : c->pending) {
+    for (auto& p : pending) {
       if (p.done) continue;
       if (p.deadline <= now) {
         p.done = true;
@@ -355,11 +345,67 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       }
     }
     if (expired.empty()) {
-      if (next) Arm(c, *next);
+      if (next) Arm(*next);
       return;
     }
-    redisAsyncFree(c->ac);  // the other pending commands fail with it ("connection lost")
+    Lose();  // the other pending commands fail with it ("connection lost")
     for (auto& cb : expired) cb(Reply::Failure("redis command timed out"));
+  }
+
+  // -- subscriber mode --
+
+  static bool IsPush(const Reply& r) {
+    if (r.type != Reply::Type::kArray || r.elements.size() != 3) return false;
+    const auto& kind = r.elements[0].str;
+    return kind == "message" || kind == "subscribe" || kind == "unsubscribe";
+  }
+  void SendSubscribe() {
+    sub->confirmed = 0;
+    std::vector<std::string_view> args{"SUBSCRIBE"};
+    for (const auto& ch : sub->channels) args.push_back(ch);
+    Encode(out, args);
+    Flush();
+  }
+  void OnPush(const Reply& reply) {
+    const auto& kind = reply.elements[0].str;
+    if (kind == "subscribe" && reply.elements[1].str == kProbeChannel) {
+      sub->probe_pending = false;
+    } else if (kind == "message") {
+      sub->on_message(reply.elements[1].str, reply.elements[2].str);
+    } else if (kind == "subscribe" && ++sub->confirmed == sub->channels.size()) {
+      obs::Info("redis subscribed", {{"client", name}, {"channels", sub->channels}});
+      sub->on_state(true);
+      sub->probe_pending = false;
+      Probe();
+    }
+  }
+  // Every interval: the last probe must have been answered, then another one goes out.
+  void Probe() {
+    probe_timer.expires_after(options.subscriber_probe);
+    probe_timer.async_wait([w = weak_from_this(), connection = generation](error_code ec) {
+      auto self = w.lock();
+      if (ec || !self || self->generation != connection || !self->up || !self->sub) return;
+      if (self->sub->probe_pending) {
+        obs::Warn("redis subscriber silent; reconnecting", {{"client", self->name}});
+        return self->Lose();
+      }
+      self->sub->probe_pending = true;
+      const std::array<std::string_view, 2> probe{"SUBSCRIBE", kProbeChannel};
+      Encode(self->out, probe);
+      self->Flush();
+      self->Probe();
+    });
+  }
+
+  void Shutdown() {
+    stopped = true;
+    error_code ignored;
+    resolver.cancel();
+    connect_timer.cancel();
+    backoff_timer.cancel();
+    probe_timer.cancel();
+    Lose();
+    socket.close(ignored);
   }
 };
 
@@ -371,28 +417,21 @@ Client::~Client() { Stop(); }
 net::io_context& Client::io() const { return impl_->strand.context(); }
 
 void Client::Start() {
-  net::dispatch(impl_->strand, [i = impl_] { i->Connect(); });
+  net::dispatch(impl_->strand, [i = impl_] {
+    if (!i->stopped) net::co_spawn(i->strand, Impl::Run(i), net::detached);
+  });
 }
 
 void Client::Stop() {
-  auto shutdown = [i = impl_] {
-    i->stopped = true;
-    i->reconnect_timer.cancel();
-    i->connect_timer.cancel();
-    i->probe_timer.cancel();
-    if (i->conn && i->conn->ac) redisAsyncFree(i->conn->ac);
-    i->conn.reset();
-    i->is_connected = false;
-  };
   // Once the io_context has stopped, nothing else runs the strand: clean up here and now.
   if (impl_->strand.context().stopped()) {
-    shutdown();
+    impl_->Shutdown();
     return;
   }
   std::promise<void> done;
   auto fut = done.get_future();
-  net::dispatch(impl_->strand, [shutdown, &done] {
-    shutdown();
+  net::dispatch(impl_->strand, [i = impl_, &done] {
+    i->Shutdown();
     done.set_value();
   });
   fut.wait_for(std::chrono::milliseconds(500));
@@ -412,28 +451,18 @@ void Client::Subscribe(std::vector<std::string> channels, MessageFn on_message, 
 
 namespace {
 using Args = std::shared_ptr<const std::vector<std::string>>;
-void Dispatch(const std::shared_ptr<Client::Impl>& impl, Args args, Client::Callback cb,
-              std::optional<std::chrono::milliseconds> timeout);
-}  // namespace
-
-void Client::Command(std::vector<std::string> args, Callback cb,
-                     std::optional<std::chrono::milliseconds> timeout) {
-  Dispatch(impl_, std::make_shared<const std::vector<std::string>>(std::move(args)), std::move(cb), timeout);
-}
-
-namespace {
 // On the loop's thread (a rate-limit check) this runs at once; from another thread it is posted.
 void Dispatch(const std::shared_ptr<Client::Impl>& impl, Args args, Client::Callback cb,
               std::optional<std::chrono::milliseconds> timeout) {
   net::dispatch(impl->strand, [i = impl, args = std::move(args), cb = std::move(cb), timeout]() mutable {
-    if (!i->conn || i->conn->ac == nullptr || !i->conn->up) {
-      cb(Reply::Failure("redis not connected"));
-      return;
-    }
-    i->Send(i->conn, *args, std::move(cb), timeout);
+    i->Send(*args, std::move(cb), timeout);
   });
 }
 }  // namespace
+
+void Client::Command(std::vector<std::string> args, Callback cb, std::optional<std::chrono::milliseconds> timeout) {
+  Dispatch(impl_, std::make_shared<const std::vector<std::string>>(std::move(args)), std::move(cb), timeout);
+}
 
 Script::Script(std::string source) : source_(std::move(source)) {
   unsigned char md[SHA_DIGEST_LENGTH];
@@ -442,8 +471,7 @@ Script::Script(std::string source) : source_(std::move(source)) {
   for (unsigned char b : md) sha_ += {kHex[b >> 4], kHex[b & 15]};
 }
 
-void Client::Eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
-                  Callback cb) {
+void Client::Eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args, Callback cb) {
   std::vector<std::string> argv = {"EVALSHA", script.sha(), std::to_string(keys.size())};
   argv.reserve(3 + keys.size() + args.size());
   for (auto& k : keys) argv.push_back(std::move(k));

@@ -166,6 +166,64 @@ TEST_CASE("one deadline watches a connection's commands: a shorter one behind a 
   CHECK(Call(client, {"PING"}).str == "PONG");
 }
 
+TEST_CASE("commands of one loop turn leave in one write; a reply that breaks the protocol drops the connection") {
+  // A server of our own: it reads what the client wrote first, answers with bytes that are no
+  // RESP, and then takes a second connection (the client's reconnect).
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  std::promise<std::string> first_read;
+  std::atomic<int> accepted{0};
+  std::thread server([&] {
+    boost::asio::ip::tcp::socket a(io);
+    acceptor.accept(a);
+    ++accepted;
+    std::string got;
+    char buf[64 * 1024];
+    // All 50 commands, in as few reads as the kernel delivers one write in (one, on loopback).
+    boost::system::error_code ec;
+    const auto n = a.read_some(boost::asio::buffer(buf), ec);
+    first_read.set_value(std::string(buf, n));
+    boost::asio::write(a, boost::asio::buffer(std::string("!not resp\r\n")), ec);
+    boost::asio::ip::tcp::socket b(io);
+    acceptor.accept(b);
+    ++accepted;
+    b.read_some(boost::asio::buffer(buf), ec);  // until the client goes
+  });
+  Options o;
+  o.host = "127.0.0.1";
+  o.port = acceptor.local_endpoint().port();
+  Loop loop;
+  Client client(loop.runtime.io(), o, "fake");
+  client.Start();
+  REQUIRE(WaitConnected(client));
+  std::mutex mu;
+  std::vector<Reply> replies;
+  std::promise<void> all;
+  // Fifty commands issued in one handler on the client's loop: one turn.
+  boost::asio::post(loop.runtime.io(), [&] {
+    for (int i = 0; i < 50; ++i)
+      client.Command({"PING"}, [&](Reply r) {
+        std::lock_guard lock(mu);
+        replies.push_back(std::move(r));
+        if (replies.size() == 50) all.set_value();
+      });
+  });
+  auto got = first_read.get_future();
+  REQUIRE(got.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  std::string one;
+  for (int i = 0; i < 50; ++i) one += "*1\r\n$4\r\nPING\r\n";
+  CHECK(got.get() == one);
+  REQUIRE(all.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  {
+    std::lock_guard lock(mu);
+    for (const auto& r : replies) CHECK(r.str == "connection lost");
+  }
+  for (int i = 0; i < 500 && accepted < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(accepted == 2);  // it connected again
+  client.Stop();
+  server.join();
+}
+
 TEST_CASE("subscriber: messages arrive, a lost connection is reported and the subscription restored") {
   auto url = suite::testing::ServerUrl("REDIS_URL");
   if (!url) return;

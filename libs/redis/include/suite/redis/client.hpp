@@ -1,8 +1,10 @@
 #pragma once
-/// An asynchronous Redis client: hiredis's protocol code driven by Asio (no thread per
-/// connection, nothing blocks the I/O thread). One connection, pipelined; reconnects with
-/// backoff; every command has a deadline. Commands issued while disconnected fail at once, so
-/// callers choose their own failure mode (fail open, buffer and retry, ...).
+/// An asynchronous Redis client on one loop: one connection, driven by one coroutine (connect,
+/// authenticate, read replies; reconnect with backoff). Commands are pipelined, and those issued
+/// in one turn of the loop leave in one write; replies are parsed by hiredis's reader alone.
+/// Every command has a deadline. Commands issued while disconnected fail at once, so callers
+/// choose their own failure mode (fail open, buffer and retry, ...). Nothing blocks the loop,
+/// not even resolving the host name.
 #include <chrono>
 #include <cstdint>
 #include <functional>
