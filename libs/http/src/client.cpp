@@ -15,6 +15,7 @@
 #include "suite/http/loop.hpp"
 #include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
+#include "stream_duplex.hpp"
 #include "upstream_body.hpp"
 
 namespace suite::http {
@@ -24,6 +25,26 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = net::ip::tcp;
 using namespace detail;  // head_writer.hpp
+
+namespace {
+// An upstream's connection after its 101: relayed to the client's.
+class UpstreamTunnel final : public Upgraded {
+ public:
+  UpstreamTunnel(std::unique_ptr<PlainStream> stream, beast::flat_buffer leftover, RelayLimits limits)
+      : stream_(std::move(stream)), leftover_(std::move(leftover)), limits_(limits) {}
+  Task<void> Run(Duplex& client) override {
+    StreamDuplex<PlainStream> upstream(*stream_, leftover_);
+    const auto end = co_await Relay(client, upstream, limits_);
+    if (end != RelayEnd::kClosed)
+      obs::Info("relay ended", {{"reason", end == RelayEnd::kIdle ? "idle" : "lifetime"}});
+  }
+
+ private:
+  std::unique_ptr<PlainStream> stream_;
+  beast::flat_buffer leftover_;
+  RelayLimits limits_;
+};
+}  // namespace
 
 struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   Impl(net::io_context& io, const UpstreamOptions& o, std::string n, std::shared_ptr<std::atomic<std::uint64_t>> e)
@@ -229,6 +250,10 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     for (const auto& [k, v] : req.headers)
       if (!NameEquals(k, "host") && !IsFramingField(k)) AppendField(out, k, v);
     out += req.header_lines;
+    if (!req.upgrade.empty()) {
+      AppendField(out, "Connection", "upgrade");
+      AppendField(out, "Upgrade", req.upgrade);
+    }
     if (req.body_stream != nullptr) {
       if (const auto length = req.body_stream->length()) AppendField(out, "Content-Length", *length);
       else AppendField(out, "Transfer-Encoding", "chunked");
@@ -294,6 +319,20 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
       // Nothing came back on a reused connection: it was closed under us. Only a request
       // that may be repeated is sent again; a POST that was written may have been acted on.
       co_return reused && rn == 0 && idempotent && rec != beast::error::timeout;
+    }
+    if (result.response.status == 101) {
+      result.response.body_stream.reset();
+      if (req.upgrade.empty() || !NameEquals(result.response.Header("upgrade"), req.upgrade)) {
+        result.response = {};
+        result.status = ClientResult::Status::kFailed;
+        result.error = "read: a 101 answer to a request that did not ask for it";
+        co_return false;
+      }
+      // The connection is the tunnel's now, with whatever came behind the head.
+      result.response.upgraded = std::make_shared<UpstreamTunnel>(std::move(stream), std::move(buffer), req.relay);
+      result.status = ClientResult::Status::kOk;
+      result.error.clear();
+      co_return false;
     }
     const auto length = parser->content_length();
     if (req.stream_response && !parser->is_done() && (parser->chunked() || !length || *length > kBodyPiece)) {

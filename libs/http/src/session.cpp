@@ -10,9 +10,11 @@
 #include "head_writer.hpp"
 #include "request_body.hpp"
 #include "server_core.hpp"
+#include "stream_duplex.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/core/json.hpp"
 #include "suite/http/router.hpp"
+#include "suite/http/upgrade.hpp"
 
 namespace suite::http::detail {
 
@@ -135,7 +137,7 @@ class Connection {
       const unsigned version = parser.version();
       ++core.active;
       core.metrics.in_flight().Increment();
-      CompleteRequest(*req, parser.keep_alive());
+      CompleteRequest(*req, parser.keep_alive(), parser.upgrade() && version >= 11);
       Response res;
       bool drain = false;  // a body left unread: answer, then drain it and close
       {
@@ -151,6 +153,24 @@ class Connection {
           req->keep_alive = false;
           drain = true;
         }
+      }
+      if (res.status == 101) {
+        // Switching protocols: only to a request that asked, with its body read (there is
+        // none, in practice), and with something to hand the connection to.
+        if (res.upgraded && req->upgrade && !drain && !core.draining) {
+          const bool ok = co_await Write(res, true, version, req.get());
+          Observe(*req, res);
+          --core.active;
+          core.metrics.in_flight().Decrement();
+          // What is relayed is not a request: a drain's grace closes it, as an idle connection.
+          handle->idle.store(true, std::memory_order_relaxed);
+          if (ok) {
+            StreamDuplex<Stream> client(stream, buffer);
+            co_await res.upgraded->Run(client);
+          }
+          break;
+        }
+        res = Response::Error(ErrorCode::kUpstreamUnavailable, "Invalid upgrade answer", req->request_id);
       }
       bool keep = req->keep_alive && !core.draining;
       // HTTP/1.0 has no chunks: a streamed answer of unknown length ends with the connection.
@@ -171,13 +191,14 @@ class Connection {
   }
 
   // What the server adds to a parsed head: path and query, the connection's facts, the ids.
-  void CompleteRequest(Request& req, bool keep_alive) const {
+  void CompleteRequest(Request& req, bool keep_alive, bool upgrade) const {
     const auto q = req.target.find('?');
     req.path.assign(req.target, 0, q);
     if (q != std::string::npos) req.query.assign(req.target, q + 1);
     req.remote_ip = remote_ip;
     req.secure = secure;
     req.keep_alive = keep_alive;
+    req.upgrade = upgrade;
     AssignRequestId(req);
   }
 
@@ -232,7 +253,8 @@ class Connection {
       AppendField(out, "x-response-time", FixedPoint(buf, us, 1000, 2, "ms"));  // seed 003
       AppendField(out, "x-process-time", FixedPoint(buf, us, 1'000'000, 6, ""));  // seed 001: seconds
     }
-    if (version >= 11 && !keep_alive) AppendField(out, "Connection", "close");
+    if (code == 101 && res.upgraded) AppendField(out, "Connection", "upgrade");
+    else if (version >= 11 && !keep_alive) AppendField(out, "Connection", "close");
     if (version < 11 && keep_alive) AppendField(out, "Connection", "keep-alive");
     BodyStream* const streamed = head || bodiless ? nullptr : res.body_stream.get();
     const auto length = streamed != nullptr ? streamed->length() : std::nullopt;

@@ -21,6 +21,7 @@
 #include "suite/http/loop.hpp"
 #include "suite/http/message.hpp"
 #include "suite/http/task.hpp"
+#include "suite/http/upgrade.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -46,6 +47,11 @@ struct ClientRequest {
   /// This request's deadline (writing it and reading the answer; with a streamed body, each
   /// write, then the answer's head and each of its pieces); else the pool's request_timeout.
   std::optional<std::chrono::milliseconds> timeout;
+  /// A protocol to switch to ("websocket"): sent with `Connection: Upgrade`; a 101 answer comes
+  /// back with `response.upgraded`, which holds the upstream's connection and relays it to the
+  /// client's within `relay` (suite/http/upgrade.hpp). Any other answer is an answer as usual.
+  std::string upgrade;
+  RelayLimits relay;
 };
 
 struct ClientResult {
