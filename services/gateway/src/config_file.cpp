@@ -128,7 +128,7 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
   for (auto r : root.Items("routes")) {
     if (!r.IsObject()) continue;
     r.OnlyKeys({"prefix", "methods", "upstream", "auth", "rate_limited", "rate_limit", "body_limit_bytes", "role",
-                "timeout_ms"});
+                "timeout_ms", "websocket", "websocket_idle_ms", "websocket_lifetime_ms"});
     RouteSpec spec;
     r.Required("prefix", spec.prefix);
     r.Required("upstream", spec.upstream);
@@ -144,6 +144,16 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
     std::optional<std::int64_t> route_timeout;
     r.OptionalInt("timeout_ms", route_timeout, 100, 600'000);
     if (route_timeout) spec.timeout = std::chrono::milliseconds(*route_timeout);
+    r.Optional("websocket", spec.websocket);
+    std::optional<std::int64_t> ws_idle, ws_lifetime;
+    r.OptionalInt("websocket_idle_ms", ws_idle, 1'000, 3'600'000);
+    r.OptionalInt("websocket_lifetime_ms", ws_lifetime, 1'000, 86'400'000);
+    if (ws_idle) spec.relay.idle = std::chrono::milliseconds(*ws_idle);
+    if (ws_lifetime) spec.relay.lifetime = std::chrono::milliseconds(*ws_lifetime);
+    if ((ws_idle || ws_lifetime) && !spec.websocket) r.Fail("websocket", "must be true for websocket_idle_ms or websocket_lifetime_ms");
+    if (spec.websocket && spec.upstream == "gateway") r.Fail("websocket", "needs an upstream (the gateway's own routes speak HTTP only)");
+    if (spec.websocket && std::find(spec.methods.begin(), spec.methods.end(), "GET") == spec.methods.end())
+      r.Fail("websocket", "needs GET among the methods (an upgrade is a GET)");
     if (r.Has("role") && (!IsName(spec.role)))
       r.Fail("role", "must be lowercase letters, digits, '-' or '_'");
     if (!spec.role.empty() && spec.auth == AuthPolicy::kNone) r.Fail("role", "needs an auth policy other than none");

@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <map>
+
+#include "suite/http/upgrade.hpp"
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +29,8 @@ struct RouteSpec {
   std::optional<std::size_t> body_limit;
   std::string role;                    ///< required role (403 without it)
   std::optional<std::chrono::milliseconds> timeout;  ///< below the upstream's (and UPSTREAM_TIMEOUT_MS)
+  bool websocket = false;              ///< a GET asking `Upgrade: websocket` is relayed after its 101
+  suite::http::RelayLimits relay;      ///< a relayed connection's idle limit and lifetime
 };
 
 struct UpstreamSpec {

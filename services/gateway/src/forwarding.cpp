@@ -4,6 +4,7 @@
 #include <array>
 
 #include "suite/core/ids.hpp"
+#include "suite/core/json.hpp"
 
 namespace gateway {
 
@@ -93,6 +94,14 @@ std::string UpstreamTarget(const suite::http::Request& req) {
     kept += part;
   }
   return kept.empty() ? req.path : req.path + "?" + kept;
+}
+
+bool IsWebSocket(std::string_view upgrade) {
+  constexpr std::string_view kToken = "websocket";
+  if (upgrade.size() != kToken.size()) return false;
+  for (std::size_t i = 0; i < kToken.size(); ++i)
+    if (suite::core::AsciiLower(upgrade[i]) != kToken[i]) return false;
+  return true;
 }
 
 suite::http::Headers DownstreamHeaders(suite::http::Headers upstream) {

@@ -18,5 +18,7 @@ std::string Traceparent(const suite::http::Request& req);
 std::string UpstreamTarget(const suite::http::Request& req);
 /// Response headers from the upstream without hop-by-hop ones (filtered in place: nothing copied).
 suite::http::Headers DownstreamHeaders(suite::http::Headers upstream);
+/// An `Upgrade` field asking for WebSocket (RFC 6455: the token "websocket", any case).
+bool IsWebSocket(std::string_view upgrade);
 
 }  // namespace gateway

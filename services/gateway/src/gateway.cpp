@@ -25,6 +25,8 @@ std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
     r.body_limit = spec.body_limit;
     r.role = spec.role;
     r.timeout = spec.timeout;
+    r.websocket = spec.websocket;
+    r.relay = spec.relay;
     routes.push_back(std::move(r));
   }
   return routes;

@@ -38,6 +38,13 @@ Task<Response> Proxy::Forward(RequestContext& ctx) const {
   out.stream_response = true;         // and so does a long answer
   // A route's own deadline; never past the identity token's life (the upstream timeout).
   if (ctx.route->timeout) out.timeout = std::min(*ctx.route->timeout, max_timeout_);
+  // WebSocket, where the route allows it: the upgrade goes on, and a 101 comes back with the
+  // upstream's connection to relay. Elsewhere Upgrade is stripped like any hop-by-hop field.
+  const bool websocket = ctx.route->websocket && req.upgrade && req.method == "GET" && IsWebSocket(req.Header("upgrade"));
+  if (websocket) {
+    out.upgrade = "websocket";
+    out.relay = ctx.route->relay;
+  }
   auto& upstream = *ctx.route->upstream;
   auto r = co_await upstream.Call(std::move(out));
   if (r.status != suite::http::ClientResult::Status::kOk) co_return Failed(ctx, upstream, r);
@@ -50,6 +57,10 @@ Task<Response> Proxy::Forward(RequestContext& ctx) const {
   if (!head_length.empty()) res.Set("content-length", std::move(head_length));
   res.body = std::move(r.response.body);
   res.body_stream = std::move(r.response.body_stream);
+  if (res.status == 101 && r.response.upgraded) {
+    res.Set("upgrade", "websocket");
+    res.upgraded = std::move(r.response.upgraded);
+  }
   co_return res;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "context.hpp"
+#include "suite/http/upgrade.hpp"
 
 namespace suite::http {
 class Upstream;
@@ -35,6 +36,8 @@ struct Route {
   std::string role;                           ///< a role the caller must hold (403 otherwise); empty: none
   std::optional<std::chrono::milliseconds> timeout;  ///< the upstream's answer deadline for this route
   bool not_found = false;                     ///< the route of every unknown path: answers 404
+  bool websocket = false;                     ///< a GET with `Upgrade: websocket` is relayed after its 101
+  suite::http::RelayLimits relay;             ///< that relay's idle limit and lifetime
 
   bool Matches(std::string_view path) const;
   bool Allows(std::string_view method) const;
