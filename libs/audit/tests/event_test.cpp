@@ -75,7 +75,7 @@ TEST_CASE("event: each type is written in the schema's field order and read back
   CHECK(std::get<SecurityRecord>(s->record).severity == Severity::kWarning);
 }
 
-TEST_CASE("event: empty optional text is null; a security event without a user has user_id null") {
+TEST_CASE("event: empty optional text is null, a security event without a user has user_id null") {
   auto e = Security();
   auto& s = std::get<SecurityRecord>(e.record);
   s.user_id.reset();

@@ -97,7 +97,7 @@ TEST_CASE("spool: a process killed with -9 right after appending loses nothing")
   CHECK(all.back() == Record(4999));
 }
 
-TEST_CASE("spool: a torn record ends the recovery there; what came before is kept") {
+TEST_CASE("spool: a torn record ends the recovery there, what came before is kept") {
   TempDir dir;
   std::string path;
   {
@@ -119,7 +119,7 @@ TEST_CASE("spool: a torn record ends the recovery there; what came before is kep
   CHECK(spool->Peek(10).back() == Record(99));
 }
 
-TEST_CASE("spool: processes sharing a directory get a file each; a dead one's file is taken over") {
+TEST_CASE("spool: processes sharing a directory get a file each, a dead one's file is taken over") {
   TempDir dir;
   auto a = Spool::Open(dir.path, "svc", 4096);
   auto b = Spool::Open(dir.path, "svc", 4096);
@@ -132,7 +132,7 @@ TEST_CASE("spool: processes sharing a directory get a file each; a dead one's fi
   CHECK_THROWS_AS(Spool::Open("/proc/no-such-dir", "svc", 4096), std::runtime_error);
 }
 
-TEST_CASE("spool: an existing file keeps its size; a damaged header walks the ring from its start") {
+TEST_CASE("spool: an existing file keeps its size, a damaged header walks the ring from its start") {
   TempDir dir;
   {
     auto spool = Spool::Open(dir.path, "svc", 8192);

@@ -43,7 +43,7 @@ TEST_CASE("endpoints: failures in a row eject, a success in between does not") {
   }
 }
 
-TEST_CASE("endpoints: after the ejection one probe decides; a failed probe doubles the wait") {
+TEST_CASE("endpoints: after the ejection one probe decides, a failed probe doubles the wait") {
   EndpointSet set(1, {.eject_after = 2, .eject_for = 5s, .max_eject = 12s});
   set.Finished(0, false, t0);
   CHECK(set.Finished(0, false, t0) == EndpointSet::Change::kEjected);

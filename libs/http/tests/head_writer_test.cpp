@@ -8,7 +8,7 @@
 
 using namespace suite::http::detail;
 
-TEST_CASE("head writer: CR, LF or NUL at any place of a value refuses it; anything else is kept") {
+TEST_CASE("head writer: CR, LF or NUL at any place of a value refuses it, anything else is kept") {
   for (std::size_t len = 1; len <= 40; ++len)
     for (std::size_t at = 0; at < len; ++at)
       for (char bad : {'\r', '\n', '\0'}) {

@@ -130,7 +130,7 @@ bool ClosedByPeer(boost::asio::ip::tcp::socket& s) {
 }
 }  // namespace
 
-TEST_CASE("stop: an idle keep-alive connection is answered during the grace, with Connection: close; then idle ones close") {
+TEST_CASE("stop: an idle keep-alive connection is answered during the grace, with Connection: close, then idle ones close") {
   using namespace std::chrono;
   Harness h({.drain_idle_grace = milliseconds(800)});
   boost::asio::io_context io;

@@ -234,7 +234,7 @@ nlohmann::json Sum(std::size_t n) { return {{"bytes", n}, {"fnv", Fnv(Pattern(n)
 
 }  // namespace
 
-TEST_CASE("streaming: a long upload passes through in pieces, declared or chunked; a short one whole") {
+TEST_CASE("streaming: a long upload passes through in pieces, declared or chunked, a short one whole") {
   Stack s;
   for (const bool declare : {true, false}) {
     Generated body(5u << 20, 48 * 1024, declare);

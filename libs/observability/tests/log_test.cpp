@@ -80,7 +80,7 @@ TEST_CASE("log lines: below the minimum level nothing is written") {
   CHECK(lines[0]["message"] == "loud");
 }
 
-TEST_CASE("log lines: a loop's batch goes out in one write when flushed; a warning takes it out at once") {
+TEST_CASE("log lines: a loop's batch goes out in one write when flushed, a warning takes it out at once") {
   int scheduled = 0;
   std::vector<nlohmann::json> before_flush;
   const auto lines = Captured([&] {

@@ -166,7 +166,7 @@ TEST_CASE("one deadline watches a connection's commands: a shorter one behind a 
   CHECK(Call(client, {"PING"}).str == "PONG");
 }
 
-TEST_CASE("commands of one loop turn leave in one write; a reply that breaks the protocol drops the connection") {
+TEST_CASE("commands of one loop turn leave in one write, and a reply that breaks the protocol drops the connection") {
   // A server of our own: it reads what the client wrote first, answers with bytes that are no
   // RESP, and then takes a second connection (the client's reconnect).
   boost::asio::io_context io;

@@ -100,7 +100,7 @@ nlohmann::json Broken(const nlohmann::json& v, const char* chain) { return v["ch
 
 }  // namespace
 
-TEST_CASE("chain: each record links to its predecessor; a replay is dropped and leaves the chain whole") {
+TEST_CASE("chain: each record links to its predecessor, a replay is dropped and leaves the chain whole") {
   ChainDb db;
   if (!db.admin_dsn) return;
   auto process = db.Batch("process", 5), security = db.Batch("security", 2), access = db.Batch("request", 3);
@@ -335,7 +335,7 @@ TEST_CASE("the service role may add and read records, and change none") {
   CHECK(VerifyChains(*db.pool)["valid"] == true);
 }
 
-TEST_CASE("process records: filters, time range and cursor pages, newest first; stats and export agree") {
+TEST_CASE("process records: filters, time range and cursor pages, newest first, stats and export agree") {
   ChainDb db;
   if (!db.admin_dsn) return;
   // 25 records one second apart from 2025-10-26T12:00:00Z; every fifth a failure, users a/b,

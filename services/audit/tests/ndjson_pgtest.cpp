@@ -158,7 +158,7 @@ void RemoveRotated(const Fixture& f) {
 }
 }  // namespace
 
-TEST_CASE("ndjson: a file that reached its size is rotated between appends; every line is in one file, once") {
+TEST_CASE("ndjson: a file that reached its size is rotated between appends, every line is in one file, once") {
   Fixture f;
   if (!f.dsn) return;
   {
@@ -180,7 +180,7 @@ TEST_CASE("ndjson: a file that reached its size is rotated between appends; ever
   RemoveRotated(f);
 }
 
-TEST_CASE("ndjson: the first line of a new UTC day starts a new file; a torn tail is not carried over") {
+TEST_CASE("ndjson: the first line of a new UTC day starts a new file, a torn tail is not carried over") {
   Fixture f;
   if (!f.dsn) return;
   {

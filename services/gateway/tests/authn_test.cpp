@@ -239,7 +239,7 @@ TEST_CASE("token cache: a verified token is taken again without its signature un
   CHECK(small.Find(std::string(600, 'y'), t0));
 }
 
-TEST_CASE("authentication takes a cached token's claims; a tampered or expired token is still refused") {
+TEST_CASE("authentication takes a cached token's claims, a tampered or expired token is still refused") {
   suite::security::Hs256 jwt(kSecret);
   TokenCache cache;
   const std::string token = jwt.Sign({{"sub", "cached-user"}, {"exp", Now() + 3600}});

@@ -257,7 +257,7 @@ TEST_CASE("chain: a request without credentials is refused on its head, its body
   CHECK(rig.upstream.seen.empty());
 }
 
-TEST_CASE("chain: failed credentials count against the client's address, then 401; past the limit, 429") {
+TEST_CASE("chain: failed credentials count against the client's address, then 401, past the limit, 429") {
   RateLimitConfig rl;
   rl.anonymous = 3;
   Rig strict(rl);
@@ -492,7 +492,7 @@ TEST_CASE("circuit breaker: opens after consecutive failures, probes once, close
   CHECK(b.Allow(t0 + std::chrono::milliseconds(2004)));
 }
 
-TEST_CASE("resilient limiter: Redis down, each replica enforces its share; open and closed modes") {
+TEST_CASE("resilient limiter: Redis down, each replica enforces its share, open and closed modes") {
   FakeBackend redis;
   redis.down = true;
   suite::obs::Metrics metrics("t");
@@ -652,7 +652,7 @@ TEST_CASE("auth-user's verify answer is read strictly") {
   CHECK(AuthUserKeyVerifier::Read(r).verdict == KeyVerdict::kUnavailable);
 }
 
-TEST_CASE("chain: an issued key acts for its owner, with its tier; auth-user down is a 503") {
+TEST_CASE("chain: an issued key acts for its owner, with its tier, auth-user down is a 503") {
   Rig rig;
   FakeVerifier verifier;
   UserKeys keys(verifier);
@@ -727,7 +727,7 @@ TEST_CASE("access event line: valid JSON whatever the client sent") {
   CHECK(a.http_status == 404);
 }
 
-TEST_CASE("authorization filter: a route's role, or 403; a pending 401 is left alone") {
+TEST_CASE("authorization filter: a route's role, or 403, a pending 401 is left alone") {
   AuthorizationFilter f;
   const Route admin{.prefix = "/audit/", .role = "admin"}, open{.prefix = "/jobs/"};
   RequestContext ctx{.request = Req("GET", "/audit/requests")};

@@ -72,7 +72,7 @@ TEST_CASE("config file: every error listed with its JSON path, unknown keys refu
   CHECK(errors == expected);
 }
 
-TEST_CASE("config file: what it leaves out keeps the suite's own; a custom route and upstream") {
+TEST_CASE("config file: what it leaves out keeps the suite's own, a custom route and upstream") {
   CHECK(ErrorsOf(R"({"tiers": {"free": {"requests": 20}}})").empty());
   CHECK(ErrorsOf(R"({"upstreams": [{"name": "auth-user"}]})") ==
         std::vector<std::string>{"/upstreams: the suite's routes (no \"routes\" given) need an upstream named processing",

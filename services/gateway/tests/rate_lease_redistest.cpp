@@ -122,7 +122,7 @@ TEST_CASE("three replicas leasing one bucket admit at most the limit, give back 
   CHECK(Sum(replicas[0]->client, bucket) == kLimit);
 }
 
-TEST_CASE("a leased bucket takes a Redis trip per many requests; a small limit keeps one per request") {
+TEST_CASE("a leased bucket takes a Redis trip per many requests, a small limit keeps one per request") {
   auto url = suite::testing::ServerUrl("REDIS_URL");
   if (!url) return;
   Replica replica(*url, {.min_limit = 1000, .hold = 1000ms, .holders = 1});

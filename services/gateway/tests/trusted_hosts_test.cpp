@@ -22,7 +22,7 @@ TEST_CASE("trusted hosts: exact names, *.domain, ports, case") {
   CHECK_FALSE(t.Allows("[::1"));
 }
 
-TEST_CASE("trusted hosts: * allows any; bad entries are configuration errors") {
+TEST_CASE("trusted hosts: * allows any, bad entries are configuration errors") {
   std::string err;
   CHECK(TrustedHosts().Allows("anything.example"));
   CHECK(TrustedHosts::Parse("*", err).Allows("evil.example"));

@@ -85,7 +85,7 @@ TEST_CASE("jobs: queued, claimed once, completed with the run's result, shown to
   CHECK_FALSE(store.Get("../../etc/passwd", "user:alice", false));
 }
 
-TEST_CASE("jobs: only a queued job is cancelled; unknown ids are seed 003's JOB_NOT_FOUND") {
+TEST_CASE("jobs: only a queued job is cancelled, unknown ids are seed 003's JOB_NOT_FOUND") {
   Fixture f;
   if (!f.dsn) return;
   JobStore store(*f.pool, f.Options("w1"));
@@ -207,7 +207,7 @@ TEST_CASE("jobs: replicas claiming together take each job exactly once (SKIP LOC
   CHECK(depth.queued == 0);
 }
 
-TEST_CASE("jobs: a caller's unfinished jobs are capped (429), others are not affected; depth counts the queue") {
+TEST_CASE("jobs: a caller's unfinished jobs are capped (429), others are not affected, depth counts the queue") {
   Fixture f;
   if (!f.dsn) return;
   auto opts = f.Options("w1");
