@@ -139,18 +139,19 @@ TEST_CASE("upgrade: a relay with nothing either way for its idle limit is closed
   REQUIRE(ReadHead(s, rest).rfind("HTTP/1.1 101", 0) == 0);
   // Traffic keeps it open past the limit...
   const auto opened = std::chrono::steady_clock::now();
+  auto last_sent = opened;
   for (int i = 0; i < 4; ++i) {
     std::this_thread::sleep_for(150ms);
+    last_sent = std::chrono::steady_clock::now();  // the relay's last byte is later than this
     net::write(s, net::buffer(std::string("ping")));
     std::string got;
     REQUIRE(ReadExactly(s, got, 4));
   }
   CHECK(std::chrono::steady_clock::now() - opened >= 600ms);
   // ...silence ends it: the close comes no sooner than the limit after the last byte.
-  const auto quiet = std::chrono::steady_clock::now();
   std::string none;
   CHECK_FALSE(ReadExactly(s, none, 1));
-  CHECK(std::chrono::steady_clock::now() - quiet >= 250ms);
+  CHECK(std::chrono::steady_clock::now() - last_sent >= 300ms);
 }
 
 TEST_CASE("upgrade: a 101 to a request that did not ask for it is refused") {
@@ -162,4 +163,43 @@ TEST_CASE("upgrade: a 101 to a request that did not ask for it is refused") {
   net::write(s, net::buffer(std::string("GET /rude HTTP/1.1\r\nHost: x\r\n\r\n")));
   std::string rest;
   CHECK(ReadHead(s, rest).rfind("HTTP/1.1 502", 0) == 0);
+}
+
+TEST_CASE("upgrade: a relay busy past its lifetime is closed") {
+  Stack stack({.idle = 5000ms, .lifetime = 500ms});
+  net::io_context io;
+  net::ip::tcp::socket s(io);
+  s.connect({net::ip::make_address("127.0.0.1"), stack.relay_port});
+  const auto asked = std::chrono::steady_clock::now();  // the relay starts later than this
+  net::write(s, net::buffer(std::string("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")));
+  std::string rest;
+  REQUIRE(ReadHead(s, rest).rfind("HTTP/1.1 101", 0) == 0);
+  // Never idle: a message every 50 ms until the relay ends it.
+  bool closed = false;
+  for (int i = 0; i < 200 && !closed; ++i) {
+    boost::system::error_code ec;
+    net::write(s, net::buffer(std::string("ping")), ec);
+    std::string got;
+    closed = ec || !ReadExactly(s, got, 4);
+    if (!closed) std::this_thread::sleep_for(50ms);
+  }
+  CHECK(closed);
+  CHECK(std::chrono::steady_clock::now() - asked >= 500ms);
+}
+
+TEST_CASE("upgrade: a drain closes an open relay at its grace") {
+  Stack stack({.idle = 60'000ms, .lifetime = 600'000ms});
+  net::io_context io;
+  net::ip::tcp::socket s(io);
+  s.connect({net::ip::make_address("127.0.0.1"), stack.relay_port});
+  net::write(s, net::buffer(std::string("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nping")));
+  std::string rest, got;
+  REQUIRE(ReadHead(s, rest).rfind("HTTP/1.1 101", 0) == 0);
+  REQUIRE(ReadExactly(s, got, 4));
+  stack.relay->Drain();  // grace: 1 s by default
+  const auto drained = std::chrono::steady_clock::now();
+  std::string none;
+  CHECK_FALSE(ReadExactly(s, none, 1));
+  CHECK(std::chrono::steady_clock::now() - drained < 30s);  // the grace, not the relay's limits
+  CHECK(stack.relay->Drained());
 }
