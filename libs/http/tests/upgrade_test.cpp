@@ -85,7 +85,8 @@ bool ReadExactly(net::ip::tcp::socket& s, std::string& out, std::size_t want) {
   return true;
 }
 
-std::string ReadHead(net::ip::tcp::socket& s, std::string& rest) {
+// The answer's head, read a byte at a time (what follows it stays unread).
+std::string ReadHead(net::ip::tcp::socket& s) {
   std::string got;
   char c;
   boost::system::error_code ec;
@@ -93,8 +94,16 @@ std::string ReadHead(net::ip::tcp::socket& s, std::string& rest) {
     if (s.read_some(net::buffer(&c, 1), ec) != 1 || ec) break;
     got += c;
   }
-  rest.clear();
   return got;
+}
+
+constexpr std::string_view kUpgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n";
+
+// Connects `s` to the relay, sends `request` and `after` in one write: the answer's head.
+std::string Ask(net::ip::tcp::socket& s, const Stack& stack, std::string_view request, std::string_view after = "") {
+  s.connect({net::ip::make_address("127.0.0.1"), stack.relay_port});
+  net::write(s, net::buffer(std::string(request) + std::string(after)));
+  return ReadHead(s);
 }
 
 }  // namespace
@@ -103,10 +112,7 @@ TEST_CASE("upgrade: bytes relayed both ways after a 101, including those sent be
   Stack stack({.idle = 5000ms, .lifetime = 60'000ms});
   net::io_context io;
   net::ip::tcp::socket s(io);
-  s.connect({net::ip::make_address("127.0.0.1"), stack.relay_port});
-  net::write(s, net::buffer(std::string("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhello")));
-  std::string rest;
-  const auto head = ReadHead(s, rest);
+  const auto head = Ask(s, stack, kUpgrade, "hello");
   REQUIRE(head.rfind("HTTP/1.1 101", 0) == 0);
   CHECK(head.find("Connection: upgrade\r\n") != std::string::npos);
   CHECK(head.find("upgrade: echo\r\n") != std::string::npos);
@@ -133,10 +139,7 @@ TEST_CASE("upgrade: a relay with nothing either way for its idle limit is closed
   Stack stack({.idle = 300ms, .lifetime = 60'000ms});
   net::io_context io;
   net::ip::tcp::socket s(io);
-  s.connect({net::ip::make_address("127.0.0.1"), stack.relay_port});
-  net::write(s, net::buffer(std::string("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")));
-  std::string rest;
-  REQUIRE(ReadHead(s, rest).rfind("HTTP/1.1 101", 0) == 0);
+  REQUIRE(Ask(s, stack, kUpgrade).rfind("HTTP/1.1 101", 0) == 0);
   // Traffic keeps it open past the limit...
   const auto opened = std::chrono::steady_clock::now();
   auto last_sent = opened;
@@ -158,22 +161,16 @@ TEST_CASE("upgrade: a 101 to a request that did not ask for it is refused") {
   Stack stack({});
   net::io_context io;
   net::ip::tcp::socket s(io);
-  s.connect({net::ip::make_address("127.0.0.1"), stack.relay_port});
-  // The relay forwards without Upgrade; the upstream answers 101 anyway: the pool refuses it.
-  net::write(s, net::buffer(std::string("GET /rude HTTP/1.1\r\nHost: x\r\n\r\n")));
-  std::string rest;
-  CHECK(ReadHead(s, rest).rfind("HTTP/1.1 502", 0) == 0);
+  // The upstream answers 101 to a request without Upgrade: refused, not relayed.
+  CHECK(Ask(s, stack, "GET /rude HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 502", 0) == 0);
 }
 
 TEST_CASE("upgrade: a relay busy past its lifetime is closed") {
   Stack stack({.idle = 5000ms, .lifetime = 500ms});
   net::io_context io;
   net::ip::tcp::socket s(io);
-  s.connect({net::ip::make_address("127.0.0.1"), stack.relay_port});
   const auto asked = std::chrono::steady_clock::now();  // the relay starts later than this
-  net::write(s, net::buffer(std::string("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")));
-  std::string rest;
-  REQUIRE(ReadHead(s, rest).rfind("HTTP/1.1 101", 0) == 0);
+  REQUIRE(Ask(s, stack, kUpgrade).rfind("HTTP/1.1 101", 0) == 0);
   // Never idle: a message every 50 ms until the relay ends it.
   bool closed = false;
   for (int i = 0; i < 200 && !closed; ++i) {
@@ -191,10 +188,8 @@ TEST_CASE("upgrade: a drain closes an open relay at its grace") {
   Stack stack({.idle = 60'000ms, .lifetime = 600'000ms});
   net::io_context io;
   net::ip::tcp::socket s(io);
-  s.connect({net::ip::make_address("127.0.0.1"), stack.relay_port});
-  net::write(s, net::buffer(std::string("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nping")));
-  std::string rest, got;
-  REQUIRE(ReadHead(s, rest).rfind("HTTP/1.1 101", 0) == 0);
+  REQUIRE(Ask(s, stack, kUpgrade, "ping").rfind("HTTP/1.1 101", 0) == 0);
+  std::string got;
   REQUIRE(ReadExactly(s, got, 4));
   stack.relay->Drain();  // grace: 1 s by default
   const auto drained = std::chrono::steady_clock::now();
