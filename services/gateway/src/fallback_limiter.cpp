@@ -83,13 +83,9 @@ std::optional<CircuitBreaker::State> CircuitBreaker::Record(bool ok, Clock::time
     consecutive_ = 0;
   }
   probing_ = false;
-  if (state_ == before) return std::nullopt;
-  return state_;
-}
-
-CircuitBreaker::State CircuitBreaker::state() const {
-  std::lock_guard lock(mu_);
-  return state_;
+  const State after = state_;
+  if (after == before) return std::nullopt;
+  return after;
 }
 
 ResilientRateLimiter::ResilientRateLimiter(RateLimitBackend& primary, FallbackOptions options, suite::obs::Metrics& metrics)
