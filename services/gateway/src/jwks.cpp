@@ -1,5 +1,9 @@
 #include "jwks.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+
 #include "suite/core/ids.hpp"
 #include "suite/core/json.hpp"
 #include "suite/http/resume.hpp"
@@ -7,27 +11,41 @@
 
 namespace gateway {
 
+namespace net = boost::asio;
+using Clock = std::chrono::steady_clock;
+
 namespace {
 constexpr const char* kPath = "/.well-known/jwks.json";
 constexpr std::size_t kMaxWaiters = 10'000;
-}
 
-JwksCache::JwksCache(boost::asio::io_context& io, suite::http::UpstreamPool& upstream,
+// Spawned from a plain function: GCC 12 mishandles co_spawn's arguments inside a coroutine.
+void Spawn(net::io_context& io, suite::http::Task<void> run) {
+  net::co_spawn(io, std::move(run), suite::http::LogException{"jwks refresh"});
+}
+}  // namespace
+
+JwksCache::JwksCache(net::io_context& io, suite::http::UpstreamPool& upstream,
                      const suite::security::IdentitySigner& signer, JwksOptions options)
-    : upstream_(upstream), signer_(signer), options_(options), timer_(io),
+    : upstream_(upstream), signer_(signer), options_(options), io_(io), timer_(io),
       keys_(std::make_shared<const suite::security::JwkSet>()) {}
 
-void JwksCache::Start() { RefreshNow(nullptr); }
+void JwksCache::Start() { Spawn(io_, Run(shared_from_this())); }
 
 void JwksCache::Stop() {
   std::vector<std::function<void()>> waiters;
   {
     std::lock_guard lock(mu_);
     stopped_ = true;
-    timer_.cancel();
-    if (!in_flight_) waiters.swap(waiters_);  // deferred ones; a fetch in flight answers its own
+    waiters.swap(waiters_);
   }
   for (auto& w : waiters) w();
+  Wake();
+}
+
+void JwksCache::Wake() {
+  net::post(io_, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->timer_.cancel();
+  });
 }
 
 std::shared_ptr<const suite::security::JwkSet> JwksCache::Keys() const {
@@ -36,111 +54,82 @@ std::shared_ptr<const suite::security::JwkSet> JwksCache::Keys() const {
 }
 
 suite::http::Task<bool> JwksCache::Refetch() {
-  return suite::http::Resume<bool>([self = shared_from_this()](auto done) { self->RefreshNow([done] { done(true); }); });
-}
-
-void JwksCache::RefreshNow(std::function<void()> done) {
-  {
-    std::lock_guard lock(mu_);
-    const auto now = std::chrono::steady_clock::now();
-    const auto since = now - last_fetch_;
-    if (stopped_ || (done && waiters_.size() >= kMaxWaiters)) {
-      // Answer now (with the keys we have).
-    } else if (in_flight_) {
-      if (done) waiters_.push_back(std::move(done));
-      return;
-    } else if (last_fetch_ != std::chrono::steady_clock::time_point{} && since < options_.min_refetch) {
-      // Fetched a moment ago: the next fetch waits out min_refetch (a flood of unknown kids
-      // cannot hammer auth-user), and these requests wait for it.
-      if (done) waiters_.push_back(std::move(done));
-      if (!deferred_) {
-        deferred_ = true;
-        timer_.expires_after(options_.min_refetch - since);
-        timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-          if (ec) return;
-          if (auto self = weak.lock()) self->Due();
-        });
+  return suite::http::Resume<bool>([self = shared_from_this()](auto done) {
+    {
+      std::lock_guard lock(self->mu_);
+      // Stopped, or a flood already waiting: answered now, with the keys we have.
+      if (!self->stopped_ && self->waiters_.size() < kMaxWaiters) {
+        self->waiters_.push_back([done] { done(true); });
+        self->asked_ = true;
+        self->Wake();
+        return;
       }
-      return;
-    } else {
-      if (done) waiters_.push_back(std::move(done));
-      in_flight_ = true;
-      done = nullptr;
     }
-  }
-  if (done) {
-    done();
-    return;
-  }
-  Fetch();
+    done(true);
+  });
 }
 
-void JwksCache::Due() {
-  {
-    std::lock_guard lock(mu_);
-    deferred_ = false;
-    if (in_flight_ || stopped_) return;
-    in_flight_ = true;
+suite::http::Task<void> JwksCache::Run(std::shared_ptr<JwksCache> self) {
+  auto next = Clock::now();  // the first fetch at once
+  for (;;) {
+    // Until a fetch is due, or was asked for and min_refetch has passed since the last success
+    // (a flood of unknown kids cannot hammer auth-user).
+    for (;;) {
+      auto until = next;
+      {
+        std::lock_guard lock(self->mu_);
+        if (self->stopped_) co_return;
+        if (self->asked_) until = std::min(until, self->last_success_ + self->options_.min_refetch);
+      }
+      if (Clock::now() >= until) break;
+      self->timer_.expires_at(until);
+      co_await self->timer_.async_wait(net::as_tuple(net::use_awaitable));  // cancelled: asked, or stopping
+    }
+    // Requests that ask while this fetch is under way wait for its end, as those before it do.
+    const bool ok = co_await self->Fetch();
+    std::vector<std::function<void()>> waiters;
+    {
+      std::lock_guard lock(self->mu_);
+      // Only a success holds off the next fetch: while auth-user is away, one attempt at a time
+      // (requests join the one under way) is all the load an unknown kid can cause.
+      if (ok) self->last_success_ = Clock::now();
+      self->asked_ = false;
+      waiters.swap(self->waiters_);
+    }
+    next = Clock::now() + (ok ? self->options_.refresh : self->options_.retry);
+    for (auto& w : waiters) w();  // each resumes on its own loop
   }
-  Fetch();
 }
 
-void JwksCache::Fetch() {
+suite::http::Task<bool> JwksCache::Fetch() {
   suite::http::ClientRequest req;
   req.method = "GET";
   req.target = kPath;
   const std::string rid = suite::core::NewUuid();
-  suite::security::Identity self;
-  self.subject = "gateway";
-  self.method = "service";
-  req.headers = {{"x-request-id", rid}, {"x-internal-identity", signer_.Sign(self, {rid, "GET", kPath})}};
-  upstream_.Send(std::move(req), [self_ref = shared_from_this()](suite::http::ClientResult r) {
-    bool ok = false;
-    if (r.status == suite::http::ClientResult::Status::kOk && r.response.status == 200) {
-      auto parsed = suite::core::ParseJson(r.response.body, {.max_bytes = 256 * 1024, .max_depth = 8,
-                                                             .max_elements = 10'000, .max_string = 4096});
-      try {
-        if (!parsed.ok()) throw std::invalid_argument(parsed.error);
-        auto set = std::make_shared<const suite::security::JwkSet>(suite::security::JwkSet::FromJwks(parsed.value));
-        {
-          std::lock_guard lock(self_ref->mu_);
-          self_ref->keys_ = std::move(set);
-        }
-        ok = true;
-      } catch (const std::exception& e) {
-        suite::obs::Warn("JWKS unusable; keeping the keys we have", {{"error", e.what()}});
-      }
-    } else {
-      suite::obs::Warn("JWKS fetch failed; keeping the keys we have",
-                       {{"status", r.response.status}, {"error", r.error}});
-    }
-    self_ref->Finished(ok);
-  });
-}
-
-void JwksCache::Finished(bool ok) {
-  std::vector<std::function<void()>> waiters;
-  {
-    std::lock_guard lock(mu_);
-    in_flight_ = false;
-    // Only a success holds off the next fetch: while auth-user is away, one attempt at a time
-    // (requests join the one in flight) is all the load an unknown kid can cause.
-    if (ok) last_fetch_ = std::chrono::steady_clock::now();
-    waiters.swap(waiters_);
+  suite::security::Identity gateway;
+  gateway.subject = "gateway";
+  gateway.method = "service";
+  req.headers = {{"x-request-id", rid}, {"x-internal-identity", signer_.Sign(gateway, {rid, "GET", kPath})}};
+  const auto r = co_await upstream_.Call(std::move(req));
+  if (r.status != suite::http::ClientResult::Status::kOk || r.response.status != 200) {
+    suite::obs::Warn("JWKS fetch failed; keeping the keys we have", {{"status", r.response.status}, {"error", r.error}});
+    co_return false;
   }
-  Schedule(ok ? options_.refresh : options_.retry);
-  for (auto& w : waiters) w();  // each waits for an answer, stopping or not
+  co_return Install(r.response.body);
 }
 
-void JwksCache::Schedule(std::chrono::seconds after) {
-  std::lock_guard lock(mu_);
-  if (stopped_) return;
-  deferred_ = false;
-  timer_.expires_after(after);
-  timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-    if (ec) return;
-    if (auto self = weak.lock()) self->Due();
-  });
+bool JwksCache::Install(std::string_view body) {
+  auto parsed = suite::core::ParseJson(body, {.max_bytes = 256 * 1024, .max_depth = 8, .max_elements = 10'000, .max_string = 4096});
+  try {
+    if (!parsed.ok()) throw std::invalid_argument(parsed.error);
+    auto set = std::make_shared<const suite::security::JwkSet>(suite::security::JwkSet::FromJwks(parsed.value));
+    std::lock_guard lock(mu_);
+    keys_ = std::move(set);
+    return true;
+  } catch (const std::exception& e) {
+    suite::obs::Warn("JWKS unusable; keeping the keys we have", {{"error", e.what()}});
+    return false;
+  }
 }
 
 }  // namespace gateway

@@ -3,7 +3,8 @@
 /// GET /.well-known/jwks.json at start, again every `refresh`, and on demand when a token names
 /// a key we do not have (at most once every `min_refetch` after a success; one at a time, the
 /// requests that asked wait for it). A failed fetch keeps the keys we have (auth-user down must
-/// not log everyone out) and is retried after `retry`.
+/// not log everyone out) and is retried after `retry`. One coroutine on the first loop does
+/// every fetch, in a `for (;;)`.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -30,31 +31,33 @@ class JwksCache final : public SigningKeys, public std::enable_shared_from_this<
  public:
   JwksCache(boost::asio::io_context& io, suite::http::UpstreamPool& upstream,
             const suite::security::IdentitySigner& signer, JwksOptions options = {});
-  /// First fetch now, then on schedule.
+  /// Starts the fetching coroutine on `io`: the first fetch now, then on schedule.
   void Start();
+  /// Ends it; requests waiting for a fetch are answered with the keys we have. Thread-safe.
   void Stop();
   /// The current keys (an empty set before the first successful fetch). Thread-safe.
   std::shared_ptr<const suite::security::JwkSet> Keys() const override;
-  /// RefreshNow, awaited.
+  /// Asks for a fetch (held until min_refetch has passed since the last success) and waits for
+  /// its end, resuming on the caller's own loop. Callable from any loop.
   suite::http::Task<bool> Refetch() override;
-  /// Fetches again (once min_refetch has passed since the last success); `done` runs when that
-  /// fetch ends. Thread-safe.
-  void RefreshNow(std::function<void()> done);
 
  private:
-  void Fetch();
-  void Due();  ///< the timer: a scheduled or deferred fetch
-  void Finished(bool ok);
-  void Schedule(std::chrono::seconds after);
+  /// The one loop of fetches: waits until one is due or asked for, fetches, answers the waiters.
+  /// Static, with the cache by the pointer that keeps it alive for as long as the loop runs.
+  static suite::http::Task<void> Run(std::shared_ptr<JwksCache> self);
+  suite::http::Task<bool> Fetch();
+  bool Install(std::string_view jwks);  ///< the fetched document's keys become ours, when usable
+  void Wake();  ///< cuts the loop's wait short (from any thread)
   suite::http::UpstreamPool& upstream_;
   const suite::security::IdentitySigner& signer_;
   JwksOptions options_;
-  boost::asio::steady_timer timer_;
+  boost::asio::io_context& io_;
+  boost::asio::steady_timer timer_;  ///< the loop's wait; used on io_ only
   mutable std::mutex mu_;
   std::shared_ptr<const suite::security::JwkSet> keys_;
-  bool in_flight_ = false, deferred_ = false, stopped_ = false;
-  std::chrono::steady_clock::time_point last_fetch_{};
-  std::vector<std::function<void()>> waiters_;
+  bool asked_ = false, stopped_ = false;
+  std::chrono::steady_clock::time_point last_success_{};
+  std::vector<std::function<void()>> waiters_;  ///< answered when the fetch under way (or next) ends
 };
 
 }  // namespace gateway
