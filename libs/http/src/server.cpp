@@ -8,6 +8,7 @@
 #include <csignal>
 #include <ctime>
 
+#include "head_writer.hpp"
 #include "server_core.hpp"
 #include "tls_context.hpp"
 
@@ -90,6 +91,17 @@ void ServerCore::Drain() {
   grace->async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec != net::error::operation_aborted) self->CloseIdle();
   });
+}
+
+std::vector<std::string> ServerCore::RenderLines(const Headers& headers) {
+  std::vector<std::string> lines;
+  lines.reserve(headers.size());
+  for (const auto& [k, v] : headers) {
+    std::string line;
+    AppendField(line, k, v);  // empty when the name or value cannot be written (as before: skipped)
+    lines.push_back(std::move(line));
+  }
+  return lines;
 }
 
 void ServerCore::CloseIdle() {

@@ -35,12 +35,16 @@ using suite::http::LogException;
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerCore(Loops l, ServerOptions o, obs::Metrics& m)
-      : loops(std::move(l)), options(std::move(o)), metrics(m) {}
+      : loops(std::move(l)), options(std::move(o)), metrics(m), extra_lines(RenderLines(options.extra_headers)) {}
 
   Loops loops;  ///< one acceptor per listener on each; a connection stays on its loop
   ServerOptions options;
   obs::Metrics& metrics;
   HeadHandler handler;
+  /// options.extra_headers as head lines ("Name: value\r\n"), checked and written once: every
+  /// answer copies them (those it does not set itself) instead of checking them again.
+  const std::vector<std::string> extra_lines;
+  static std::vector<std::string> RenderLines(const Headers& headers);
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   // One per TLS listener: the files, and the context new connections get (swapped by ReloadTls).
   struct TlsSlot {

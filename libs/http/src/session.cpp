@@ -238,9 +238,11 @@ class Connection {
     std::string& out = *head_text;
     AppendStatusLine(out, version, code, bhttp::obsolete_reason(static_cast<bhttp::status>(code)));
     // The common headers (security headers...), unless the answer sets its own of that name.
-    for (const auto& [k, v] : core.options.extra_headers)
-      if (std::none_of(res.headers.begin(), res.headers.end(), [&](const auto& h) { return NameEquals(h.first, k); }))
-        AppendField(out, k, v);
+    for (std::size_t i = 0; i < core.extra_lines.size(); ++i) {
+      const auto& name = core.options.extra_headers[i].first;
+      if (std::none_of(res.headers.begin(), res.headers.end(), [&](const auto& h) { return NameEquals(h.first, name); }))
+        out += core.extra_lines[i];
+    }
     // The answer's own, every one (two Set-Cookie stay two); framing is ours alone.
     for (const auto& [k, v] : res.headers)
       if (!IsFramingField(k) && !(req != nullptr && Timing(k))) AppendField(out, k, v);
