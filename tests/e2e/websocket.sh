@@ -118,8 +118,8 @@ check "an upgrade on a route without websocket is not relayed" "$( [ "$(q route_
 # The idle limit is 1 s: the close comes after it (counted from before the last message, which
 # the gateway relayed later), and not long after.
 check "a silent connection closed at the idle limit" "$(python3 -c "print(1.0 <= $(q idle_closed_after_s) <= 6)")" True
-check "the upgrade is counted as a request (101 in the metrics)" \
-  "$(curl -s "http://127.0.0.1:$GW_METRICS/metrics" | grep -c 'http_requests_total{.*route="/ws/".*status_code="101"')" 1
+check "the upgrade is counted as a request (101, protocol ws, in the metrics)" \
+  "$(curl -s "http://127.0.0.1:$GW_METRICS/metrics" | grep -c 'http_requests_total{.*protocol="ws",route="/ws/",status_code="101"')" 1
 gateway_stop
 check "gateway exit code" "$GW_RC" 0
 [ "$fails" -eq 0 ]

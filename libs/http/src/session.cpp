@@ -291,7 +291,8 @@ class Connection {
 
   void Observe(const Request& req, const Response& res) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - req.start).count();
-    core.metrics.ObserveRequest(req.method, req.route, res.status, secs);
+    const bool upgraded = res.status == 101 && res.upgraded != nullptr;
+    core.metrics.ObserveRequest(req.method, req.route, res.status, secs, upgraded ? obs::Protocol::kWs : obs::Protocol::kH1);
     // Written per request: built without a JSON document.
     obs::LogFields(obs::Level::kInfo, "request",
                    {{"client", req.remote_ip},

@@ -113,6 +113,7 @@ struct CachedSeries {
   std::uint64_t owner = 0;
   std::size_t hash = 0;
   int status = 0;
+  Protocol protocol = Protocol::kH1;
   std::string method, route;
   prometheus::Counter* count = nullptr;
   prometheus::Histogram* duration = nullptr;
@@ -125,7 +126,7 @@ Metrics::Metrics(const std::string& /*service: the scrape's job names it*/)
     : registry_(std::make_shared<prometheus::Registry>()), id_(NextMetricsId()) {
   requests_ = &prometheus::BuildCounter()
                    .Name("http_requests_total")
-                   .Help("HTTP requests served, by method, route and status")
+                   .Help("HTTP requests served, by method, protocol, route and status")
                    .Register(*registry_);
   duration_ = &prometheus::BuildHistogram()
                    .Name("http_request_duration_seconds")
@@ -156,17 +157,29 @@ Metrics::Metrics(const std::string& /*service: the scrape's job names it*/)
       .Set(1);
 }
 
+std::string_view ProtocolLabel(Protocol p) {
+  switch (p) {
+    case Protocol::kH1: return "h1";
+    case Protocol::kH2: return "h2";
+    case Protocol::kGrpc: return "grpc";
+    case Protocol::kWs: return "ws";
+  }
+  return "h1";
+}
+
 void Metrics::ObserveRequest(std::string_view method, const std::string& route, int status,
-                             double seconds) {
+                             double seconds, Protocol protocol) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   const std::string_view m = MethodLabel(method);
   const std::string_view r = route.empty() ? std::string_view("unmatched") : std::string_view(route);
   const int s = status >= 100 && status <= 599 ? status : 0;
-  const std::size_t hash = std::hash<std::string_view>{}(r) * 31 + std::hash<std::string_view>{}(m) * 7 + static_cast<std::size_t>(s);
+  const std::size_t hash = std::hash<std::string_view>{}(r) * 31 + std::hash<std::string_view>{}(m) * 7 +
+                           static_cast<std::size_t>(s) * 5 + static_cast<std::size_t>(protocol);
   // This thread's copy first (no lock); a miss takes the shared map's lock and fills it.
   CachedSeries& cached = series_cache[(hash ^ id_) % kSeriesCache];
-  if (cached.owner == id_ && cached.hash == hash && cached.status == s && cached.method == m && cached.route == r) {
+  if (cached.owner == id_ && cached.hash == hash && cached.status == s && cached.protocol == protocol &&
+      cached.method == m && cached.route == r) {
     cached.count->Increment();
     cached.duration->Observe(seconds);
     return;
@@ -177,7 +190,7 @@ void Metrics::ObserveRequest(std::string_view method, const std::string& route, 
     std::lock_guard lock(series_mu_);
     auto& bucket = series_[hash];
     for (const auto& e : bucket)
-      if (e.status == s && e.method == m && e.route == r) {
+      if (e.status == s && e.protocol == protocol && e.method == m && e.route == r) {
         count = e.count;
         duration = e.duration;
         break;
@@ -185,12 +198,13 @@ void Metrics::ObserveRequest(std::string_view method, const std::string& route, 
     if (count == nullptr) {
       // First time: the families find or make the series (their own lock, taken once per series).
       const std::string ms(m), rs(r);
-      count = &requests_->Add({{"method", ms}, {"route", rs}, {"status_code", StatusLabel(status)}});
+      count = &requests_->Add({{"method", ms}, {"protocol", std::string(ProtocolLabel(protocol))}, {"route", rs},
+                               {"status_code", StatusLabel(status)}});
       duration = &duration_->Add({{"method", ms}, {"route", rs}, {"status_class", std::string(StatusClass(status))}}, kBuckets);
-      bucket.push_back({ms, rs, s, count, duration});
+      bucket.push_back({ms, rs, s, protocol, count, duration});
     }
   }
-  cached = {id_, hash, s, std::string(m), std::string(r), count, duration};
+  cached = {id_, hash, s, protocol, std::string(m), std::string(r), count, duration};
   count->Increment();
   duration->Observe(seconds);
 }

@@ -13,7 +13,11 @@ TEST_CASE("request metrics render in Prometheus text format") {
   m.ObserveRequest("GET", "/health", 200, 0.003);
   const std::string text = m.Render();
   CHECK(text.find("# TYPE http_requests_total counter") != std::string::npos);
-  CHECK(text.find("http_requests_total{method=\"GET\",route=\"/health\",status_code=\"200\"} 2") !=
+  CHECK(text.find("http_requests_total{method=\"GET\",protocol=\"h1\",route=\"/health\",status_code=\"200\"} 2") !=
+        std::string::npos);
+  // A WebSocket upgrade is its own series: the protocol label, from a closed set.
+  m.ObserveRequest("GET", "/ws/", 101, 0.001, suite::obs::Protocol::kWs);
+  CHECK(m.Render().find("http_requests_total{method=\"GET\",protocol=\"ws\",route=\"/ws/\",status_code=\"101\"} 1") !=
         std::string::npos);
   CHECK(text.find("http_request_duration_seconds_count{method=\"GET\",route=\"/health\",status_class=\"2xx\"} 2") !=
         std::string::npos);

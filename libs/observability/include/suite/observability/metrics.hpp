@@ -24,6 +24,11 @@ namespace suite::obs {
 /// Why a connection was refused before any byte of it was read.
 enum class Refusal { kMaxConnections, kPerClient, kFdExhausted };
 
+/// How a request came (the `protocol` label, a closed set): HTTP/1.x, HTTP/2, gRPC, or a
+/// WebSocket upgrade (counted once, by its 101).
+enum class Protocol { kH1, kH2, kGrpc, kWs };
+std::string_view ProtocolLabel(Protocol p);
+
 /// The method label: one of the standard methods, else "other".
 std::string_view MethodLabel(std::string_view method);
 /// The status label: "100".."599", else "other".
@@ -41,7 +46,8 @@ class Metrics {
   prometheus::Registry& registry() { return *registry_; }
   /// `route` is a route pattern declared in code (or "unmatched"), never the raw path; the
   /// method and the status are folded into closed sets here.
-  void ObserveRequest(std::string_view method, const std::string& route, int status, double seconds);
+  void ObserveRequest(std::string_view method, const std::string& route, int status, double seconds,
+                      Protocol protocol = Protocol::kH1);
   prometheus::Gauge& in_flight() { return *in_flight_; }
   prometheus::Gauge& connections() { return *connections_; }
   void ConnectionRefused(Refusal why) { refused_[static_cast<std::size_t>(why)]->Increment(); }
@@ -74,6 +80,7 @@ class Metrics {
   struct RequestSeries {
     std::string method, route;
     int status;
+    Protocol protocol;
     prometheus::Counter* count;
     prometheus::Histogram* duration;
   };
