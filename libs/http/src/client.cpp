@@ -15,8 +15,8 @@
 #include "suite/http/loop.hpp"
 #include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
-#include "stream_duplex.hpp"
 #include "upstream_body.hpp"
+#include "upstream_tunnel.hpp"
 
 namespace suite::http {
 
@@ -25,26 +25,6 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = net::ip::tcp;
 using namespace detail;  // head_writer.hpp
-
-namespace {
-// An upstream's connection after its 101: relayed to the client's.
-class UpstreamTunnel final : public Upgraded {
- public:
-  UpstreamTunnel(std::unique_ptr<PlainStream> stream, beast::flat_buffer leftover, RelayLimits limits)
-      : stream_(std::move(stream)), leftover_(std::move(leftover)), limits_(limits) {}
-  Task<void> Run(Duplex& client) override {
-    StreamDuplex<PlainStream> upstream(*stream_, leftover_);
-    const auto end = co_await Relay(client, upstream, limits_);
-    if (end != RelayEnd::kClosed)
-      obs::Info("relay ended", {{"reason", end == RelayEnd::kIdle ? "idle" : "lifetime"}});
-  }
-
- private:
-  std::unique_ptr<PlainStream> stream_;
-  beast::flat_buffer leftover_;
-  RelayLimits limits_;
-};
-}  // namespace
 
 struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   Impl(net::io_context& io, const UpstreamOptions& o, std::string n, std::shared_ptr<std::atomic<std::uint64_t>> e)

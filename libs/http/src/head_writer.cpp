@@ -54,12 +54,7 @@ bool IsSafeFieldValue(std::string_view s) {
   return true;
 }
 
-bool NameEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (core::AsciiLower(a[i]) != core::AsciiLower(b[i])) return false;
-  return true;
-}
+bool NameEquals(std::string_view a, std::string_view b) { return core::AsciiEqualsIgnoreCase(a, b); }
 
 bool IsFramingField(std::string_view name) {
   return NameEquals(name, "content-length") || NameEquals(name, "transfer-encoding") ||

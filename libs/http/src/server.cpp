@@ -93,14 +93,10 @@ void ServerCore::Drain() {
   });
 }
 
-std::vector<std::string> ServerCore::RenderLines(const Headers& headers) {
-  std::vector<std::string> lines;
-  lines.reserve(headers.size());
-  for (const auto& [k, v] : headers) {
-    std::string line;
-    AppendField(line, k, v);  // empty when the name or value cannot be written (as before: skipped)
-    lines.push_back(std::move(line));
-  }
+Headers ServerCore::RenderLines(const Headers& headers) {
+  Headers lines;
+  for (const auto& [k, v] : headers)
+    if (std::string line; AppendField(line, k, v)) lines.emplace_back(k, std::move(line));
   return lines;
 }
 

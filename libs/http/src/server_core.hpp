@@ -43,8 +43,9 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   HeadHandler handler;
   /// options.extra_headers as head lines ("Name: value\r\n"), checked and written once: every
   /// answer copies them (those it does not set itself) instead of checking them again.
-  const std::vector<std::string> extra_lines;
-  static std::vector<std::string> RenderLines(const Headers& headers);
+  /// Each as (name, line); a header that cannot be written has none (and is skipped, as before).
+  const Headers extra_lines;
+  static Headers RenderLines(const Headers& headers);
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   // One per TLS listener: the files, and the context new connections get (swapped by ReloadTls).
   struct TlsSlot {

@@ -154,31 +154,27 @@ class Connection {
           drain = true;
         }
       }
-      if (res.status == 101) {
-        // Switching protocols: only to a request that asked, with its body read (there is
-        // none, in practice), and with something to hand the connection to.
-        if (res.upgraded && req->upgrade && !drain && !core.draining) {
-          const bool ok = co_await Write(res, true, version, req.get());
-          Observe(*req, res);
-          --core.active;
-          core.metrics.in_flight().Decrement();
-          // What is relayed is not a request: a drain's grace closes it, as an idle connection.
-          handle->idle.store(true, std::memory_order_relaxed);
-          if (ok) {
-            StreamDuplex<Stream> client(stream, buffer);
-            co_await res.upgraded->Run(client);
-          }
-          break;
-        }
+      // Switching protocols: only to a request that asked, with its body read (there is none,
+      // in practice), and with something to hand the connection to.
+      const bool relay = res.status == 101 && res.upgraded && req->upgrade && !drain && !core.draining;
+      if (res.status == 101 && !relay)
         res = Response::Error(ErrorCode::kUpstreamUnavailable, "Invalid upgrade answer", req->request_id);
-      }
-      bool keep = req->keep_alive && !core.draining;
+      bool keep = relay || (req->keep_alive && !core.draining);
       // HTTP/1.0 has no chunks: a streamed answer of unknown length ends with the connection.
       if (res.body_stream && !res.body_stream->length() && version < 11) keep = false;
       const bool ok = co_await Write(res, keep, version, req.get());
       Observe(*req, res);
       --core.active;
       core.metrics.in_flight().Decrement();
+      if (relay) {
+        // What is relayed is not a request: a drain's grace closes it, as an idle connection.
+        handle->idle.store(true, std::memory_order_relaxed);
+        if (ok) {
+          StreamDuplex<Stream> client(stream, buffer);
+          co_await res.upgraded->Run(client);
+        }
+        break;
+      }
       if (ok && drain) co_await Discard();
       if (!ok || !keep) break;
       handle->idle.store(true, std::memory_order_relaxed);
@@ -238,11 +234,9 @@ class Connection {
     std::string& out = *head_text;
     AppendStatusLine(out, version, code, bhttp::obsolete_reason(static_cast<bhttp::status>(code)));
     // The common headers (security headers...), unless the answer sets its own of that name.
-    for (std::size_t i = 0; i < core.extra_lines.size(); ++i) {
-      const auto& name = core.options.extra_headers[i].first;
+    for (const auto& [name, line] : core.extra_lines)
       if (std::none_of(res.headers.begin(), res.headers.end(), [&](const auto& h) { return NameEquals(h.first, name); }))
-        out += core.extra_lines[i];
-    }
+        out += line;
     // The answer's own, every one (two Set-Cookie stay two); framing is ours alone.
     for (const auto& [k, v] : res.headers)
       if (!IsFramingField(k) && !(req != nullptr && Timing(k))) AppendField(out, k, v);

@@ -5,13 +5,12 @@
 // commands in order. Nothing here blocks the loop: the host name resolves asynchronously.
 #include "suite/redis/client.hpp"
 
-#include <hiredis/hiredis.h>
+#include "resp.hpp"
 
 #include <boost/asio.hpp>
 
 #include <array>
 #include <atomic>
-#include <charconv>
 #include <deque>
 #include <future>
 #include <optional>
@@ -26,65 +25,7 @@ namespace suite::redis {
 namespace net = boost::asio;
 using boost::system::error_code;
 using tcp = net::ip::tcp;
-
-namespace {
-Reply Convert(const redisReply* r) {
-  Reply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r->integer;
-      break;
-    case REDIS_REPLY_NIL:
-      out.type = Reply::Type::kNil;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(r->elements);
-      for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
-      break;
-    default:
-      out = Reply::Failure("unsupported reply type");
-  }
-  return out;
-}
-
-void AppendCount(std::string& out, char kind, std::size_t n) {
-  char buf[24];
-  buf[0] = kind;
-  const auto end = std::to_chars(buf + 1, buf + sizeof buf - 2, n).ptr;
-  end[0] = '\r';
-  end[1] = '\n';
-  out.append(buf, static_cast<std::size_t>(end + 2 - buf));
-}
-
-// A command in RESP: an array of bulk strings (binary-safe, no quoting).
-template <class Args>
-void Encode(std::string& out, const Args& args) {
-  AppendCount(out, '*', args.size());
-  for (const auto& a : args) {
-    AppendCount(out, '$', a.size());
-    out.append(a.data(), a.size());
-    out += "\r\n";
-  }
-}
-
-struct ReaderFree {
-  void operator()(redisReader* r) const { redisReaderFree(r); }
-};
-}  // namespace
+using detail::Encode;
 
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   Impl(net::io_context& io, Options o, std::string n)
@@ -219,23 +160,22 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   // Replies as they come, each to its command, until the connection ends.
   net::awaitable<void> Read() {
     const auto connection = generation;
-    std::unique_ptr<redisReader, ReaderFree> reader(redisReaderCreate());
+    detail::ReplyReader reader;
     std::array<char, 16 * 1024> buf;
+    bool broken = false;
     while (generation == connection) {
       auto [ec, n] = co_await socket.async_read_some(net::buffer(buf), net::as_tuple(net::use_awaitable));
       if (ec || generation != connection) co_return;
-      if (redisReaderFeed(reader.get(), buf.data(), n) != REDIS_OK) co_return;
-      for (;;) {
-        void* raw = nullptr;
-        if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) {
-          obs::Error("redis protocol error; reconnecting", {{"client", name}});
-          co_return;
-        }
-        if (raw == nullptr) break;
-        Reply reply = Convert(static_cast<redisReply*>(raw));
-        freeReplyObject(raw);
-        Deliver(std::move(reply));
+      broken = !reader.Feed(std::string_view(buf.data(), n));
+      while (!broken) {
+        auto reply = reader.Next(broken);
+        if (!reply) break;
+        Deliver(std::move(*reply));
         if (generation != connection) co_return;  // a callback stopped the client
+      }
+      if (broken) {
+        obs::Error("redis protocol error; reconnecting", {{"client", name}});
+        co_return;
       }
     }
   }
@@ -399,13 +339,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   void Shutdown() {
     stopped = true;
-    error_code ignored;
     resolver.cancel();
     connect_timer.cancel();
     backoff_timer.cancel();
     probe_timer.cancel();
-    Lose();
-    socket.close(ignored);
+    Lose();  // closes the socket, connected or still connecting
   }
 };
 

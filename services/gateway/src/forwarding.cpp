@@ -96,13 +96,7 @@ std::string UpstreamTarget(const suite::http::Request& req) {
   return kept.empty() ? req.path : req.path + "?" + kept;
 }
 
-bool IsWebSocket(std::string_view upgrade) {
-  constexpr std::string_view kToken = "websocket";
-  if (upgrade.size() != kToken.size()) return false;
-  for (std::size_t i = 0; i < kToken.size(); ++i)
-    if (suite::core::AsciiLower(upgrade[i]) != kToken[i]) return false;
-  return true;
-}
+bool IsWebSocket(std::string_view upgrade) { return suite::core::AsciiEqualsIgnoreCase(upgrade, "websocket"); }
 
 suite::http::Headers DownstreamHeaders(suite::http::Headers upstream) {
   std::erase_if(upstream, [](const auto& h) { return HopByHop(h.first) || h.first == "x-response-time"; });

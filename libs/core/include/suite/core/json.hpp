@@ -46,6 +46,8 @@ bool IsCleanText(std::string_view s);
 /// A-Z to a-z, every other byte kept (header names, host names, e-mail comparisons).
 std::string AsciiLower(std::string_view s);
 inline char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+/// Equal but for ASCII case (header names, protocol tokens), without a lowered copy of either.
+bool AsciiEqualsIgnoreCase(std::string_view a, std::string_view b);
 
 /// Without leading and trailing spaces and tabs (HTTP's optional whitespace, list items).
 inline std::string_view TrimSpace(std::string_view s) {
