@@ -66,6 +66,17 @@ class PlainStream {
         },
         token, core_, buffers);
   }
+  /// What the socket holds now, without waiting (the HTTP/2 session reads into its loop's one
+  /// buffer and hands it on before anything else runs): 0 with would_block when nothing.
+  std::size_t ReadNow(void* into, std::size_t size, boost::system::error_code& ec) {
+    if (core_->deadline.timed_out) {
+      ec = boost::beast::error::timeout;
+      return 0;
+    }
+    if (!core_->socket.non_blocking()) core_->socket.non_blocking(true, ec);
+    if (ec) return 0;
+    return core_->socket.read_some(boost::asio::buffer(into, size), ec);
+  }
   /// Tries the endpoints in turn, within the deadline.
   template <class Endpoints, class Token>
   auto async_connect(const Endpoints& endpoints, Token&& token) {

@@ -65,6 +65,12 @@ void ServerCore::Release(const net::ip::address& client) {
 
 void ServerCore::Drain() {
   if (draining.exchange(true)) return;
+  {
+    // HTTP/2 connections say GOAWAY now, busy or not: their clients open no new stream.
+    std::lock_guard lock(mu);
+    for (auto& s : sessions)
+      if (s.drain) s.drain();
+  }
   // The kernel completes handshakes before accept(): connections already in a listener's queue
   // have had their requests sent, and closing the listener would reset them. They are taken
   // first (each is then answered with Connection: close), and the listener closes after.
@@ -130,7 +136,7 @@ std::shared_ptr<net::ssl::context> ServerCore::MakeTls(const TlsFiles& files) {
   if (ec) throw std::runtime_error("cannot load TLS certificate " + files.cert_file);
   ctx->use_private_key_file(files.key_file, net::ssl::context::pem, ec);
   if (ec) throw std::runtime_error("cannot load TLS key " + files.key_file);
-  ConfigureTlsContext(ctx->native_handle());
+  ConfigureTlsContext(ctx->native_handle(), options.http2.enabled);
   return ctx;
 }
 

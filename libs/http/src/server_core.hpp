@@ -27,6 +27,8 @@ using tcp = net::ip::tcp;
 // Closes a session's socket from the stop sequence when it waits idle for a request.
 struct SessionHandle {
   std::function<void()> close;
+  /// Set by an HTTP/2 session: the drain began (it sends GOAWAY while its streams finish).
+  std::function<void()> drain;
   /// Set by the session (no lock: it changes twice per request), read by the stop sequence.
   std::atomic<bool> idle{true};
 };
@@ -100,5 +102,12 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
 // address taken at accept (no second getpeername); the caller's Slot keeps `core` alive.
 net::awaitable<void> Session(ServerCore& core, PlainStream& stream, const net::ip::address& client);
 net::awaitable<void> Session(ServerCore& core, TlsStream& stream, const net::ip::address& client);
+
+// The HTTP/2 exchanges of a connection (h2_session.cpp), once its preface came (h2c, whose
+// first bytes the HTTP/1.1 session read: `preread`) or ALPN chose h2; until it closes.
+net::awaitable<void> H2Session(ServerCore& core, PlainStream& stream, SessionHandle& handle,
+                               const std::string& remote_ip, std::string preread);
+net::awaitable<void> H2Session(ServerCore& core, TlsStream& stream, SessionHandle& handle,
+                               const std::string& remote_ip, std::string preread);
 
 }  // namespace suite::http::detail

@@ -5,14 +5,13 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 
+#include "exchange.hpp"
 #include "head_writer.hpp"
 #include "request_body.hpp"
 #include "server_core.hpp"
 #include "stream_duplex.hpp"
 #include "suite/core/ids.hpp"
-#include "suite/core/json.hpp"
 #include "suite/http/router.hpp"
 #include "suite/http/upgrade.hpp"
 
@@ -24,33 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Kept out of the coroutine body: GCC 12 mis-destroys temporaries of a conditional expression
-// inside coroutines.
-void AssignRequestId(Request& req) {
-  auto client_id = core::ClientRequestId(req.Header("x-request-id"), req.Header("x-cloud-trace-context"));
-  req.request_id = client_id ? std::move(*client_id) : core::NewUuid();
-  auto trace = core::TraceIdOf(req.Header("traceparent"));
-  req.trace_id = trace ? std::move(*trace) : core::RandomHex(16);
-}
-
 constexpr std::size_t kIdleBuffer = 2048;
-
-// `value / unit` with `digits` decimals (unit = 10^digits' multiple: 1000 with 2 digits keeps
-// tens of µs), then `suffix`, in `buf`: "1.25ms", "0.001250".
-std::string_view FixedPoint(char (&buf)[32], long long value, long long unit, int digits, std::string_view suffix) {
-  if (value < 0) value = 0;
-  long long scale = 1;
-  for (int i = 0; i < digits; ++i) scale *= 10;
-  const long long whole = value / unit;
-  long long frac = (value % unit) * scale / unit;
-  auto r = std::to_chars(buf, buf + 20, whole);
-  char* p = r.ptr;
-  *p++ = '.';
-  for (int i = digits - 1; i >= 0; --i, frac /= 10) p[i] = static_cast<char>('0' + frac % 10);
-  p += digits;
-  for (char c : suffix) *p++ = c;
-  return {buf, static_cast<std::size_t>(p - buf)};
-}
 
 template <class Stream>
 class Connection {
@@ -75,7 +48,10 @@ class Connection {
       handle = core.sessions.begin();
     }
     beast::flat_buffer buffer;
-    for (bool first = true;; first = false) {
+    bool h2 = false;
+    if constexpr (std::is_same_v<Stream, TlsStream>) h2 = core.options.http2.enabled && stream.Alpn() == "h2";
+    if (h2) co_await H2Session(core, stream, *handle, remote_ip, std::string());
+    for (bool first = true; !h2; first = false) {
       // Draining: a connection between requests stays for the drain's grace (its client may be
       // sending the next request right now), then closes; its next answer says Connection: close.
       if (core.idle_closed && buffer.size() == 0) break;
@@ -96,6 +72,16 @@ class Connection {
                                                          net::as_tuple(net::use_awaitable));
         buffer.commit(in);
         if (iec && in == 0) break;
+        // h2c with prior knowledge: the connection's first bytes are HTTP/2's preface.
+        if (first && !secure && core.options.http2.cleartext) {
+          h2 = co_await Preface(buffer);
+          if (h2) {
+            const auto data = buffer.data();
+            std::string preread(static_cast<const char*>(data.data()), data.size());
+            co_await H2Session(core, stream, *handle, remote_ip, std::move(preread));
+            break;
+          }
+        }
       }
       // The request, made now that a byte of it is here (a connection waiting for one holds
       // none); the parser writes its head (and body) straight into it.
@@ -137,7 +123,7 @@ class Connection {
       const unsigned version = parser.version();
       ++core.active;
       core.metrics.in_flight().Increment();
-      CompleteRequest(*req, parser.keep_alive(), parser.upgrade() && version >= 11);
+      CompleteRequest(*req, remote_ip, secure, parser.keep_alive(), parser.upgrade() && version >= 11);
       Response res;
       bool drain = false;  // a body left unread: answer, then drain it and close
       {
@@ -186,16 +172,20 @@ class Connection {
     *alive = false;
   }
 
-  // What the server adds to a parsed head: path and query, the connection's facts, the ids.
-  void CompleteRequest(Request& req, bool keep_alive, bool upgrade) const {
-    const auto q = req.target.find('?');
-    req.path.assign(req.target, 0, q);
-    if (q != std::string::npos) req.query.assign(req.target, q + 1);
-    req.remote_ip = remote_ip;
-    req.secure = secure;
-    req.keep_alive = keep_alive;
-    req.upgrade = upgrade;
-    AssignRequestId(req);
+  // Whether the buffer starts with HTTP/2's connection preface, reading on (within the header
+  // timeout) while what arrived is a prefix of it.
+  net::awaitable<bool> Preface(beast::flat_buffer& buffer) {
+    static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    for (;;) {
+      const auto data = buffer.data();
+      const std::string_view got(static_cast<const char*>(data.data()), data.size());
+      const auto n = std::min(got.size(), kPreface.size());
+      if (got.substr(0, n) != kPreface.substr(0, n)) co_return false;
+      if (n == kPreface.size()) co_return true;
+      auto [ec, in] = co_await stream.async_read_some(buffer.prepare(kIdleBuffer), net::as_tuple(net::use_awaitable));
+      buffer.commit(in);
+      if (ec) co_return false;
+    }
   }
 
   // After a 413 the client may still be sending the body it was refused (most clients send the
@@ -239,15 +229,13 @@ class Connection {
         out += line;
     // The answer's own, every one (two Set-Cookie stay two); framing is ours alone.
     for (const auto& [k, v] : res.headers)
-      if (!IsFramingField(k) && !(req != nullptr && Timing(k))) AppendField(out, k, v);
+      if (!IsFramingField(k) && !(req != nullptr && IsTimingField(k))) AppendField(out, k, v);
     if (req != nullptr) {
       AppendField(out, "x-request-id", req->request_id);
-      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - req->start).count();
-      // Written from whole microseconds (no floating-point formatting per answer).
-      char buf[32];
-      AppendField(out, "x-response-time", FixedPoint(buf, us, 1000, 2, "ms"));  // seed 003
-      AppendField(out, "x-process-time", FixedPoint(buf, us, 1'000'000, 6, ""));  // seed 001: seconds
+      TimingValues timing;
+      Timing(*req, timing);
+      AppendField(out, "x-response-time", timing.response_time);
+      AppendField(out, "x-process-time", timing.process_time);
     }
     if (code == 101 && res.upgraded) AppendField(out, "Connection", "upgrade");
     else if (version >= 11 && !keep_alive) AppendField(out, "Connection", "close");
@@ -278,24 +266,9 @@ class Connection {
     co_return false;
   }
 
-  // Ours for every answer that has a request, never copied from a handler's answer.
-  static bool Timing(std::string_view name) {
-    return NameEquals(name, "x-request-id") || NameEquals(name, "x-response-time") || NameEquals(name, "x-process-time");
-  }
-
   void Observe(const Request& req, const Response& res) {
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - req.start).count();
     const bool upgraded = res.status == 101 && res.upgraded != nullptr;
-    core.metrics.ObserveRequest(req.method, req.route, res.status, secs, upgraded ? obs::Protocol::kWs : obs::Protocol::kH1);
-    // Written per request: built without a JSON document.
-    obs::LogFields(obs::Level::kInfo, "request",
-                   {{"client", req.remote_ip},
-                    {"duration_ms", std::round(secs * 1e5) / 100.0},
-                    {"method", req.method},
-                    {"path", req.path},
-                    {"request_id", req.request_id},
-                    {"status_code", res.status},
-                    {"trace_id", req.trace_id}});
+    ObserveExchange(core.metrics, req, res, upgraded ? obs::Protocol::kWs : obs::Protocol::kH1);
   }
 
   ServerCore& core;

@@ -91,10 +91,16 @@ int TicketCallback(SSL*, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX*
   }
 }
 
-int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen, void*) {
-  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+// Ours in order of preference (h2 first, when offered): the first of them the client offers.
+const unsigned char kH2AndHttp11[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+               void* h2) {
+  const unsigned char* ours = h2 != nullptr ? kH2AndHttp11 : kHttp11;
+  const unsigned int size = h2 != nullptr ? sizeof kH2AndHttp11 : sizeof kHttp11;
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof kHttp11, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+  if (SSL_select_next_proto(&selected, outlen, ours, size, in, inlen) != OPENSSL_NPN_NEGOTIATED)
     return SSL_TLSEXT_ERR_NOACK;
   *out = selected;
   return SSL_TLSEXT_ERR_OK;
@@ -102,8 +108,9 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const uns
 
 }  // namespace
 
-void ConfigureTlsContext(SSL_CTX* ctx) {
-  SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, nullptr);
+void ConfigureTlsContext(SSL_CTX* ctx, bool h2) {
+  // The callback's argument only says whether h2 is offered (non-null) or not.
+  SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, h2 ? const_cast<unsigned char*>(kH2AndHttp11) : nullptr);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, TicketCallback);
   SSL_CTX_set_timeout(ctx, static_cast<long>(kTicketLifetime.count()));
   // Resumption by ticket only: no server-side session cache to grow with clients.

@@ -11,9 +11,9 @@ namespace suite::http::detail {
 /// decrypts old ones for as long again, then is gone (a stolen key opens two hours of sessions).
 inline constexpr std::chrono::seconds kTicketLifetime{3600};
 
-/// ALPN (http/1.1 only: a client offering only h2 gets no ALPN answer and speaks HTTP/1.1 or
-/// leaves), tickets sealed by the process's rotating keys (shared by every context, so a
+/// ALPN (h2, preferred, when `h2`, and http/1.1; a client offering neither gets no ALPN answer
+/// and speaks HTTP/1.1 or leaves), tickets sealed by the process's rotating keys (shared by every context, so a
 /// certificate reload keeps sessions resumable), the ticket lifetime.
-void ConfigureTlsContext(SSL_CTX* ctx);
+void ConfigureTlsContext(SSL_CTX* ctx, bool h2);
 
 }  // namespace suite::http::detail

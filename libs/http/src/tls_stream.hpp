@@ -64,7 +64,10 @@ class TlsStream {
   /// A deadline for what is pending or started next, as beast::tcp_stream's (deadline.hpp).
   void expires_after(Deadline::Clock::duration d) { SetDeadline(core_, d); }
   void expires_never() { ClearDeadline(core_->deadline); }
-  void cancel() { core_->socket.cancel(); }
+  void cancel() {
+    boost::system::error_code ignored;
+    core_->socket.cancel(ignored);
+  }
 
   template <class Token>
   auto async_handshake(Token&& token) {
@@ -81,6 +84,44 @@ class TlsStream {
   auto async_write_some(const Buffers& buffers, Token&& token) {
     return boost::asio::async_compose<Token, void(boost::beast::error_code, std::size_t)>(
         Op<Write>{core_, Write::Gather(buffers)}, token, core_->socket);
+  }
+  /// What has arrived now, decrypted, without waiting (the HTTP/2 session reads into its loop's
+  /// one buffer and hands it on before anything else runs): 0 with would_block when nothing.
+  std::size_t ReadNow(void* into, std::size_t size, boost::system::error_code& ec) {
+    ec = {};
+    if (core_->deadline.timed_out) {
+      ec = boost::beast::error::timeout;
+      return 0;
+    }
+    ERR_clear_error();
+    std::size_t n = 0;
+    const int r = SSL_read_ex(core_->ssl, into, size, &n);
+    if (r == 1) return n;
+    switch (SSL_get_error(core_->ssl, r)) {
+      case SSL_ERROR_WANT_READ:
+      case SSL_ERROR_WANT_WRITE:
+        ec = boost::asio::error::would_block;
+        break;
+      case SSL_ERROR_ZERO_RETURN:
+        ec = boost::asio::error::eof;
+        break;
+      case SSL_ERROR_SYSCALL:
+        ec = errno != 0 ? boost::beast::error_code(errno, boost::system::system_category())
+                        : boost::beast::error_code(boost::asio::ssl::error::stream_truncated);
+        break;
+      default:
+        ec = boost::beast::error_code(static_cast<int>(ERR_get_error()), boost::asio::error::get_ssl_category());
+        break;
+    }
+    ERR_clear_error();
+    return 0;
+  }
+  /// The protocol ALPN chose ("h2", "http/1.1"), or empty.
+  std::string_view Alpn() const {
+    const unsigned char* p = nullptr;
+    unsigned int len = 0;
+    SSL_get0_alpn_selected(core_->ssl, &p, &len);
+    return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p), len);
   }
   /// Sends close_notify if the socket takes it now; never waits for the peer's.
   void Shutdown() {

@@ -149,6 +149,12 @@ Metrics::Metrics(const std::string& /*service: the scrape's job names it*/)
   refused_[static_cast<std::size_t>(Refusal::kMaxConnections)] = &refused.Add({{"reason", "max_connections"}});
   refused_[static_cast<std::size_t>(Refusal::kPerClient)] = &refused.Add({{"reason", "per_client"}});
   refused_[static_cast<std::size_t>(Refusal::kFdExhausted)] = &refused.Add({{"reason", "fd_exhausted"}});
+  auto& h2 = prometheus::BuildCounter()
+                 .Name("http2_refusals_total")
+                 .Help("HTTP/2 streams refused and connections ended by a limit, by reason")
+                 .Register(*registry_);
+  for (std::size_t i = 0; i < h2_refused_.size(); ++i)
+    h2_refused_[i] = &h2.Add({{"reason", std::string(H2RefusalLabel(static_cast<H2Refusal>(i)))}});
   prometheus::BuildGauge()
       .Name("suite_build_info")
       .Help("The build this process runs: 1, with its version and source revision")
@@ -165,6 +171,24 @@ std::string_view ProtocolLabel(Protocol p) {
     case Protocol::kWs: return "ws";
   }
   return "h1";
+}
+
+std::string_view H2RefusalLabel(H2Refusal r) {
+  switch (r) {
+    case H2Refusal::kRapidReset: return "rapid_reset";
+    case H2Refusal::kSettingsFlood: return "settings_flood";
+    case H2Refusal::kPingFlood: return "ping_flood";
+    case H2Refusal::kControlFlood: return "control_flood";
+    case H2Refusal::kEmptyFrames: return "empty_frames";
+    case H2Refusal::kContinuationFlood: return "continuation_flood";
+    case H2Refusal::kHeaderListTooLarge: return "header_list_too_large";
+    case H2Refusal::kTooManyStreams: return "too_many_streams";
+    case H2Refusal::kStreamIdle: return "stream_idle";
+    case H2Refusal::kSlowRead: return "slow_read";
+    case H2Refusal::kProtocolError: return "protocol_error";
+    case H2Refusal::kCount: break;
+  }
+  return "protocol_error";
 }
 
 void Metrics::ObserveRequest(std::string_view method, const std::string& route, int status,

@@ -1,5 +1,5 @@
 #pragma once
-/// The HTTP/1.1 server (Beast, C++20 coroutines): keep-alive, header/body/idle timeouts,
+/// The HTTP/1.1 and HTTP/2 server (Beast and libnghttp2, C++20 coroutines): keep-alive, header/body/idle timeouts,
 /// header and body limits, 100-continue, TLS 1.2+, request ids, one JSON log line and metrics per
 /// request, a graceful drain. This header stays free of Beast and Asio templates.
 #include <chrono>
@@ -32,6 +32,30 @@ struct TlsFiles {
   std::string key_file;   ///< PEM private key
 };
 
+/// HTTP/2 (RFC 9113) on the same listeners: ALPN `h2` on TLS ones, prior knowledge (h2c) on
+/// plain ones. Every limit bounds something an attacker can try (CVE-2023-44487's rapid reset,
+/// 2024's CONTINUATION floods, HPACK bombs, SETTINGS and PING floods, windows held at zero).
+struct Http2Options {
+  bool enabled = true;    ///< offer `h2` in ALPN (preferred to http/1.1)
+  bool cleartext = true;  ///< take h2c with prior knowledge on plain listeners
+  /// Advertised, and counting streams whose handlers still run after a reset: a client cannot
+  /// keep more requests busy on a connection by resetting them.
+  std::uint32_t max_concurrent_streams = 128;
+  /// What a client may send ahead on a stream before its handler reads it (the flow-control
+  /// window follows what the handler takes), and on the whole connection.
+  std::uint32_t stream_window = 64 * 1024;
+  std::uint32_t connection_window = 1024 * 1024;
+  /// Streams the client resets: a token bucket (`reset_burst`, refilled `resets_per_second`).
+  std::uint32_t reset_burst = 200;
+  std::uint32_t resets_per_second = 33;
+  /// SETTINGS, PING, PRIORITY, WINDOW_UPDATE and unknown frames: the same kind of bucket, also
+  /// refilled by each request and each DATA frame sent (window updates follow what we send).
+  std::uint32_t control_burst = 200;
+  std::uint32_t control_per_second = 20;
+  std::uint32_t max_empty_frames = 16;  ///< frames carrying nothing, in a row
+  std::uint32_t max_continuations = 8;  ///< CONTINUATION frames after a HEADERS frame
+};
+
 struct ServerOptions {
   std::size_t body_limit = 1024 * 1024;
   std::size_t header_limit = 16 * 1024;
@@ -53,10 +77,15 @@ struct ServerOptions {
   std::chrono::milliseconds accept_pause{500};
   /// Response headers added to every response (security headers, ...).
   Headers extra_headers;
+  /// The header list limit is `header_limit`; the timeouts are the ones above (header, body,
+  /// idle, write), applied per stream where they concern one.
+  Http2Options http2;
 };
 
 /// BODY_LIMIT_BYTES, HEADER_TIMEOUT_MS, BODY_TIMEOUT_MS, IDLE_TIMEOUT_MS, WRITE_TIMEOUT_MS,
-/// MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, each defaulting to the values above (the
+/// MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, HTTP2, H2C, H2_MAX_CONCURRENT_STREAMS,
+/// H2_STREAM_WINDOW, H2_CONNECTION_WINDOW, H2_RESET_BURST, H2_RESETS_PER_SECOND,
+/// H2_CONTROL_BURST, H2_CONTROL_PER_SECOND, each defaulting to the values above (the
 /// per-client cap to `default_per_client`: the edge wants one, a service behind it does not).
 ServerOptions ServerOptionsFromEnv(core::Env& env, std::size_t default_per_client = 256);
 

@@ -29,6 +29,24 @@ enum class Refusal { kMaxConnections, kPerClient, kFdExhausted };
 enum class Protocol { kH1, kH2, kGrpc, kWs };
 std::string_view ProtocolLabel(Protocol p);
 
+/// Why the HTTP/2 server refused a stream or ended a connection (the `reason` label of
+/// http2_refusals_total, a closed set): what an attacker tries, each bounded by a limit.
+enum class H2Refusal {
+  kRapidReset,         ///< streams reset by the client faster than the reset budget
+  kSettingsFlood,      ///< SETTINGS frames past the control-frame budget
+  kPingFlood,          ///< PING frames past it
+  kControlFlood,       ///< PRIORITY, WINDOW_UPDATE and unknown frames past it
+  kEmptyFrames,        ///< frames with nothing in them, in a row
+  kContinuationFlood,  ///< a header block in more CONTINUATION frames than allowed
+  kHeaderListTooLarge, ///< a header list past the limit (an HPACK bomb): 431
+  kTooManyStreams,     ///< a stream past max_concurrent_streams (counting handlers still running)
+  kStreamIdle,         ///< a header block left open past the header timeout
+  kSlowRead,           ///< an answer held by a window at zero (or a socket not read) past the write timeout
+  kProtocolError,      ///< the connection broke the protocol (nghttp2 ended it)
+  kCount
+};
+std::string_view H2RefusalLabel(H2Refusal r);
+
 /// The method label: one of the standard methods, else "other".
 std::string_view MethodLabel(std::string_view method);
 /// The status label: "100".."599", else "other".
@@ -51,6 +69,7 @@ class Metrics {
   prometheus::Gauge& in_flight() { return *in_flight_; }
   prometheus::Gauge& connections() { return *connections_; }
   void ConnectionRefused(Refusal why) { refused_[static_cast<std::size_t>(why)]->Increment(); }
+  void H2Refused(H2Refusal why) { h2_refused_[static_cast<std::size_t>(why)]->Increment(); }
 
   enum class Kind { kCounter, kGauge };
   using Labels = std::map<std::string, std::string>;
@@ -75,6 +94,7 @@ class Metrics {
   prometheus::Gauge* in_flight_;
   prometheus::Gauge* connections_;
   std::array<prometheus::Counter*, 3> refused_{};
+  std::array<prometheus::Counter*, static_cast<std::size_t>(H2Refusal::kCount)> h2_refused_{};
   // The series of each (method, route, status) seen, found again without building label maps:
   // the label sets are closed, so this stays small.
   struct RequestSeries {
