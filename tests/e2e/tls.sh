@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The gateway's TLS edge, with two event loops (EVENT_LOOPS=2): sslscan (Debian's) finds no
-# legacy protocol, weak cipher, renegotiation or compression; TLS 1.1 is refused; ALPN answers
-# http/1.1 and nothing to an h2-only client; sessions resume by ticket over TLS 1.2 and 1.3;
+# legacy protocol, weak cipher, renegotiation or compression; TLS 1.1 is refused; ALPN prefers
+# h2, takes http/1.1 from a client without it, and answers nothing to one offering neither; sessions resume by ticket over TLS 1.2 and 1.3;
 # keep-alive requests through both loops reach the upstream (each loop with its own Redis
 # connection); clients that reset mid-answer (EPIPE, ECONNRESET: OpenSSL writes the socket
 # itself) leave the gateway alive; an idle connection is closed at IDLE_TIMEOUT_MS, a silent
@@ -38,8 +38,9 @@ check "sslscan: no compression" "$(grep -Eic 'Compression (enabled|supported)' "
 # -- openssl s_client: protocol floor, ALPN, resumption --------------------------------------
 sc() { openssl s_client -connect "127.0.0.1:$GW_TLS" -servername localhost "$@" </dev/null 2>&1 || true; }
 check "TLS 1.1 refused" "$(sc -tls1_1 | grep -c '^Cipher is (NONE)\|^New, (NONE)' )" 1
-check "ALPN: http/1.1 chosen over h2" "$(sc -alpn h2,http/1.1 | grep -o 'ALPN protocol: http/1.1')" "ALPN protocol: http/1.1"
-check "ALPN: an h2-only client gets no ALPN" "$(sc -alpn h2 | grep -c 'No ALPN negotiated')" 1
+check "ALPN: h2 chosen over http/1.1" "$(sc -alpn http/1.1,h2 | grep -o 'ALPN protocol: h2')" "ALPN protocol: h2"
+check "ALPN: http/1.1 for a client without h2" "$(sc -alpn http/1.1,spdy/3 | grep -o 'ALPN protocol: http/1.1')" "ALPN protocol: http/1.1"
+check "ALPN: a client offering neither gets no ALPN" "$(sc -alpn spdy/3 | grep -c 'No ALPN negotiated')" 1
 check "TLS 1.2: the session resumes by ticket" "$(sc -tls1_2 -reconnect | grep -c '^Reused, TLSv1.2')" 5
 (sleep 1) | openssl s_client -connect "127.0.0.1:$GW_TLS" -tls1_3 -sess_out "$DIR/s13" >/dev/null 2>&1 || true
 check "TLS 1.3: the session resumes by ticket" \
