@@ -1,5 +1,6 @@
 #include "exchange.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -43,6 +44,10 @@ void CompleteRequest(Request& req, const std::string& remote_ip, bool secure, bo
   req.request_id = client_id ? std::move(*client_id) : core::NewUuid();
   auto trace = core::TraceIdOf(req.Header("traceparent"));
   req.trace_id = trace ? std::move(*trace) : core::RandomHex(16);
+}
+
+bool HasField(const Headers& fields, std::string_view name) {
+  return std::any_of(fields.begin(), fields.end(), [name](const auto& f) { return NameEquals(f.first, name); });
 }
 
 bool IsTimingField(std::string_view name) {

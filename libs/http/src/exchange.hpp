@@ -15,6 +15,10 @@ namespace suite::http::detail {
 /// facts, the request and trace ids (the client's when well formed, else new).
 void CompleteRequest(Request& req, const std::string& remote_ip, bool secure, bool keep_alive, bool upgrade);
 
+/// Whether `fields` holds one named `name` (ASCII case-insensitively): an answer's own field
+/// overrides the server's common one of that name.
+bool HasField(const Headers& fields, std::string_view name);
+
 /// x-request-id, x-response-time, x-process-time: the server's on every answer to a request,
 /// never copied from a handler's answer.
 bool IsTimingField(std::string_view name);

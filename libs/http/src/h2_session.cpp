@@ -692,8 +692,7 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     std::to_chars(status, status + 3, std::clamp(code, 100, 999));
     fields.Push(":status", std::string_view(status, 3));
     for (const auto& [name, value] : self->core_.options.extra_headers)
-      if (std::none_of(res.headers.begin(), res.headers.end(), [&](const auto& h) { return NameEquals(h.first, name); }))
-        fields.Add(name, value);
+      if (!HasField(res.headers, name)) fields.Add(name, value);
     for (const auto& [k, v] : res.headers)
       if (!ConnectionSpecific(k) && !IsTimingField(k)) fields.Add(k, v);
     fields.Push("x-request-id", req.request_id);

@@ -225,8 +225,7 @@ class Connection {
     AppendStatusLine(out, version, code, bhttp::obsolete_reason(static_cast<bhttp::status>(code)));
     // The common headers (security headers...), unless the answer sets its own of that name.
     for (const auto& [name, line] : core.extra_lines)
-      if (std::none_of(res.headers.begin(), res.headers.end(), [&](const auto& h) { return NameEquals(h.first, name); }))
-        out += line;
+      if (!HasField(res.headers, name)) out += line;
     // The answer's own, every one (two Set-Cookie stay two); framing is ours alone.
     for (const auto& [k, v] : res.headers)
       if (!IsFramingField(k) && !(req != nullptr && IsTimingField(k))) AppendField(out, k, v);
