@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${E2E_REDIS_PORT:?}"
 command -v nghttp >/dev/null && command -v h2load >/dev/null || install_deps nghttp2-client
 . "$ROOT/tests/e2e/gateway_alone.sh"
-alone_setup http2 "${HTTP2_TEST_PORT_BASE:-27000}"
+alone_setup http2 "${HTTP2_TEST_PORT_BASE:-22000}"
 gateway_start
 MIB=1048576
 T="https://localhost:$GW_TLS"

@@ -44,6 +44,10 @@ using obs::H2Refusal;
 constexpr std::size_t kReadBuffer = 16 * 1024;
 constexpr std::size_t kWriteGather = 64 * 1024;  ///< what one write takes from nghttp2, at most
 constexpr int kReadsPerTurn = 16;                ///< then the loop's other connections get a turn
+// What of an upload is still taken (and dropped) after its answer, as HTTP/1.1's lingering
+// close does (session.cpp's Discard): then the stream is reset.
+constexpr std::chrono::seconds kLinger{5};
+constexpr std::uint64_t kLingerBytes = 128u << 20;
 
 // The loop's one read buffer: filled and handed to nghttp2 with no suspension in between.
 char* ReadBuffer() {
@@ -139,6 +143,14 @@ struct Stream {
   Clock::time_point stalled{};   ///< since when data waits on a window at zero (or epoch)
   bool closed = false;
   std::uint32_t close_code = 0;
+  // An upload still coming once the answer is complete: dropped until then, then reset.
+  Clock::time_point linger_until{};
+  std::uint64_t dropped = 0;
+  bool reset = false;
+  void Reset(nghttp2_session* session, std::uint32_t code) {
+    reset = true;
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, code);
+  }
   net::steady_timer wake;        ///< the stream's coroutine waits on it; cancel() wakes it
   std::size_t& live;
 };
@@ -568,6 +580,8 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, id));
     if (s == nullptr || s->body_taken) {  // nobody reads it: its window comes back at once
       nghttp2_session_consume(session, id, len);
+      if (s != nullptr && (s->dropped += len) > kLingerBytes && s->linger_until != Clock::time_point{} && !s->reset)
+        s->Reset(session, NGHTTP2_NO_ERROR);
       return 0;
     }
     s->in.append(reinterpret_cast<const char*>(data), len);
@@ -596,10 +610,14 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
         (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS)) {
       auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
-      // The answer is complete and the request's body still coming: RFC 9113 8.1 asks the
-      // client to stop with RST_STREAM(NO_ERROR).
-      if (s != nullptr && !s->in_done)
-        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+      // The answer is complete and the request's body still coming. RFC 9113 8.1 lets us stop
+      // it with RST_STREAM(NO_ERROR) at once, but clients still uploading (curl 7.88) then drop
+      // the answer they were sent. So, as HTTP/1.1's lingering close: the rest is taken and
+      // dropped (its window given back) for at most kLinger and kLingerBytes, then the reset.
+      if (s != nullptr && !s->in_done) {
+        s->linger_until = Clock::now() + kLinger;
+        s->wake.cancel();
+      }
     }
     return 0;
   }
@@ -743,8 +761,13 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       if (s->out_eof) break;
     }
     // Until the last frame is out (or the stream is reset): the piece stays valid meanwhile.
+    // An upload still coming after the answer is dropped for a while (OnFrameSend), then reset.
     while (!s->closed && !self->finishing_) {
-      s->wake.expires_at(Clock::time_point::max());
+      if (s->linger_until != Clock::time_point{} && Clock::now() >= s->linger_until && !s->reset) {
+        s->Reset(self->session_, NGHTTP2_NO_ERROR);
+        self->Kick();
+      }
+      s->wake.expires_at(s->linger_until != Clock::time_point{} && !s->reset ? s->linger_until : Clock::time_point::max());
       co_await s->wake.async_wait(net::as_tuple(net::use_awaitable));
     }
   }
