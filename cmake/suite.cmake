@@ -43,3 +43,12 @@ function(suite_embed_sql target ns)
   file(GENERATE OUTPUT ${out} CONTENT "${body}")
   target_sources(${target} PRIVATE ${out})
 endfunction()
+
+# suite_service(<target> main.cpp ...): a service's executable, with the services' allocator
+# (jemalloc, unless a sanitizer build).
+function(suite_service target)
+  add_executable(${target} ${ARGN})
+  if(SUITE_JEMALLOC)
+    target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
+  endif()
+endfunction()

@@ -5,7 +5,7 @@ set -euo pipefail
 SUITE_ROOT=${SUITE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 SUITE_PACKAGES=(g++ cmake ninja-build ccache pkg-config make libboost1.81-dev libssl-dev libpqxx-dev libpq-dev
-  libhiredis-dev libnghttp2-dev libzxcvbn-dev libcurl4-openssl-dev liboath-dev prometheus-cpp-dev nlohmann-json3-dev catch2 libsodium-dev postgresql redis-server
+  libhiredis-dev libnghttp2-dev libjemalloc-dev libzxcvbn-dev libcurl4-openssl-dev liboath-dev prometheus-cpp-dev nlohmann-json3-dev catch2 libsodium-dev postgresql redis-server
   curl openssl jq ca-certificates python3-aiosmtpd)
 
 log() { printf '\033[1m[%s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -21,7 +21,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
-#include <deque>
+#include <list>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -86,34 +86,46 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// The fields of an answer, as nghttp2 takes them (it copies them at submission).
+// The fields of an answer, as nghttp2 takes them (it copies them at submission): built and
+// submitted with no suspension in between, in the loop thread's one list.
 class FieldList {
  public:
+  FieldList() : nv_(Spare()) { nv_.clear(); }
+  FieldList(const FieldList&) = delete;
+  FieldList& operator=(const FieldList&) = delete;
+
   void Add(std::string_view name, std::string_view value) {
     // RFC 9113 8.2: names are lowercase; a field that could not be written on HTTP/1.1 either
     // is dropped here too.
     if (!IsToken(name) || !IsSafeFieldValue(value)) return;
     if (std::any_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
-      owned_.push_back(Lower(name));
-      name = owned_.back();
+      lowered_.push_back(Lower(name));
+      name = lowered_.back();
     }
     Push(name, value);
   }
-  void Push(std::string_view name, std::string_view value) {
+  /// `index` false: a value unique to this answer (an id, a time), kept out of both sides'
+  /// HPACK tables, where it would only push out what repeats.
+  void Push(std::string_view name, std::string_view value, bool index = true) {
     nv_.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                   NGHTTP2_NV_FLAG_NONE});
+                   static_cast<std::uint8_t>(index ? NGHTTP2_NV_FLAG_NONE : NGHTTP2_NV_FLAG_NO_INDEX)});
   }
-  std::string_view Own(std::string s) {
-    owned_.push_back(std::move(s));
-    return owned_.back();
+  std::string_view Number(std::uint64_t n) {
+    const auto r = std::to_chars(number_, number_ + sizeof number_, n);
+    return {number_, static_cast<std::size_t>(r.ptr - number_)};
   }
   const nghttp2_nv* data() const { return nv_.data(); }
   std::size_t size() const { return nv_.size(); }
 
  private:
-  std::vector<nghttp2_nv> nv_;
-  std::deque<std::string> owned_;  ///< stable addresses
+  static std::vector<nghttp2_nv>& Spare() {
+    thread_local std::vector<nghttp2_nv> nv;
+    return nv;
+  }
+  std::vector<nghttp2_nv>& nv_;
+  std::list<std::string> lowered_;  ///< stable addresses; nothing allocated when empty
+  char number_[24];
 };
 
 struct Stream {
@@ -709,20 +721,20 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     char status[4];
     std::to_chars(status, status + 3, std::clamp(code, 100, 999));
     fields.Push(":status", std::string_view(status, 3));
-    for (const auto& [name, value] : self->core_.options.extra_headers)
-      if (!HasField(res.headers, name)) fields.Add(name, value);
+    for (const auto& [name, value] : self->core_.extra_fields)
+      if (!HasField(res.headers, name)) fields.Push(name, value);
     for (const auto& [k, v] : res.headers)
       if (!ConnectionSpecific(k) && !IsTimingField(k)) fields.Add(k, v);
-    fields.Push("x-request-id", req.request_id);
+    fields.Push("x-request-id", req.request_id, false);
     TimingValues timing;
     Timing(req, timing);
-    fields.Push("x-response-time", timing.response_time);
-    fields.Push("x-process-time", timing.process_time);
+    fields.Push("x-response-time", timing.response_time, false);
+    fields.Push("x-process-time", timing.process_time, false);
     if (streamed != nullptr) {
-      if (const auto length = streamed->length()) fields.Push("content-length", fields.Own(std::to_string(*length)));
+      if (const auto length = streamed->length()) fields.Push("content-length", fields.Number(*length));
     } else if (!bodiless) {
       const auto forwarded = head ? res.Header("content-length") : std::string_view();
-      fields.Push("content-length", fields.Own(forwarded.empty() ? std::to_string(res.body.size()) : std::string(forwarded)));
+      fields.Push("content-length", forwarded.empty() ? fields.Number(res.body.size()) : forwarded);
     }
     const bool has_body = streamed != nullptr || (!head && !bodiless && !res.body.empty());
     if (streamed == nullptr) {
@@ -836,7 +848,8 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       for (;;) {
         if (!s_->in.empty()) {
           Take(s_->in.size());
-          req.body += s_->in;
+          if (req.body.empty()) req.body.swap(s_->in);  // no copy for a body that came in one piece
+          else req.body += s_->in;
           s_->in.clear();
           if (req.body.size() > limit) co_return *(status_ = Status::kTooLarge);
         }

@@ -106,6 +106,18 @@ Headers ServerCore::RenderLines(const Headers& headers) {
   return lines;
 }
 
+Headers ServerCore::RenderFields(const Headers& headers) {
+  Headers fields;
+  for (const auto& [k, v] : headers)
+    if (IsToken(k) && IsSafeFieldValue(v)) {
+      std::string name = k;
+      for (char& c : name)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      fields.emplace_back(std::move(name), v);
+    }
+  return fields;
+}
+
 void ServerCore::CloseIdle() {
   std::lock_guard lock(mu);
   for (auto& s : sessions)

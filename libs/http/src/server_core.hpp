@@ -37,7 +37,8 @@ using suite::http::LogException;
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerCore(Loops l, ServerOptions o, obs::Metrics& m)
-      : loops(std::move(l)), options(std::move(o)), metrics(m), extra_lines(RenderLines(options.extra_headers)) {}
+      : loops(std::move(l)), options(std::move(o)), metrics(m), extra_lines(RenderLines(options.extra_headers)),
+        extra_fields(RenderFields(options.extra_headers)) {}
 
   Loops loops;  ///< one acceptor per listener on each; a connection stays on its loop
   ServerOptions options;
@@ -48,6 +49,9 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   /// Each as (name, line); a header that cannot be written has none (and is skipped, as before).
   const Headers extra_lines;
   static Headers RenderLines(const Headers& headers);
+  /// The same for HTTP/2: (lowercase name, value), those that can be written.
+  const Headers extra_fields;
+  static Headers RenderFields(const Headers& headers);
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   // One per TLS listener: the files, and the context new connections get (swapped by ReloadTls).
   struct TlsSlot {
