@@ -20,21 +20,24 @@
 #          downloads (GET /jobs/big, a file the upstream serves) via the upstream direct, nginx
 #          (1 worker, request and response buffering off: passed through as they come, as ours
 #          does) and ours (every filter, 1 loop), HTTP and TLS: MiB/s and CPU-ms per GiB.
-#   idle   RSS with IDLE_CONNS idle keep-alive connections (one request each), plain and TLS:
-#          ours (every filter, 1 loop) and nginx (1 worker).
+#   h2     the proxy part's request over HTTP/2 (TLS, ALPN h2), h2load -c CONNS -m STREAMS (10)
+#          -t2: nginx (`http2` on its TLS listener), HAProxy (`alpn h2`) and ours (every filter),
+#          1 and 2 workers / threads / loops; req/s and CPU-µs per request, medians of RUNS.
+#   idle   RSS with IDLE_CONNS idle keep-alive connections (one request each), plain, TLS and
+#          HTTP/2 over TLS: ours (every filter, 1 loop) and nginx (1 worker).
 # Prints one table per part and the targets of issues 12 and 24, met or not.
 # Usage: tests/bench/gateway.sh [build dir (build/release)]
-#   PARTS="proxy sys alloc half e2e stream idle" RUNS=3 DURATION=8s CONNS=64 IDLE_CONNS=10000 STREAM_BYTES=10485760
+#   PARTS="proxy sys alloc h2 half e2e stream idle" RUNS=3 STREAMS=10 DURATION=8s CONNS=64 IDLE_CONNS=10000 STREAM_BYTES=10485760
 #   RESULTS_DIR (default .local/bench) keeps each run's TSV files; gateway_report.py prints them again.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/tests/bench"
 . "$ROOT/deploy/local/lib.sh"
 BIN=${1:-$ROOT/build/release}
-PARTS=${PARTS:-proxy sys alloc half e2e stream idle}
+PARTS=${PARTS:-proxy sys alloc h2 half e2e stream idle}
 STREAM_BYTES=${STREAM_BYTES:-10485760}; export STREAM_BYTES
 RUNS=${RUNS:-3}; DURATION=${DURATION:-8s}; CONNS=${CONNS:-64}; IDLE_CONNS=${IDLE_CONNS:-10000}
-install_deps nginx haproxy strace wrk python3-jwt python3-fastapi python3-uvicorn
+install_deps nginx haproxy strace wrk nghttp2-client python3-jwt python3-fastapi python3-uvicorn
 [ -x "$BIN/services/gateway/gateway" ] || { log "building release"; build release; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
@@ -160,7 +163,7 @@ check_ok() {  # check_ok <url> <key>: the request of the benchmark is answered 2
 }
 
 has() { [[ " $PARTS " == *" $1 "* ]]; }
-if has proxy || has half || has stream || has sys; then
+if has proxy || has half || has stream || has sys || has h2; then
   start_ours a1 1 all; start_ours a2 2 all; start_ours f1 1 none; start_ours f2 2 none
   for n in A1 A2 F1 F2; do m=${n}_M; wait_http "http://127.0.0.1:${!m}/ready"; done
   wait_http "http://127.0.0.1:$UP/"; wait_http "http://127.0.0.1:$N1H/"; wait_http "http://127.0.0.1:$N2H/"
@@ -308,13 +311,42 @@ if has e2e; then
   done
   JWT=$JWT_SAVED
 fi
+if has h2; then
+  # HTTP/2 over TLS: the same request, 10 streams a connection, through the same gateways.
+  printf '%s' '{"dataset_id":"d","action":"summarize","payload":{"rows":[1]}}' > "$DIR/h2body.json"
+  h2_measure() {  # h2_measure <round> <scen> <url> <pids...>
+    local round=$1 scen=$2 url=$3; shift 3
+    local p0 p1 u0 u1 r0 r1 out rps n ok ups; ups=$(workers "$NGX_up")
+    [ "$(curl -sk --http2 -o /dev/null -w '%{http_version}' "$url")" = 2 ] || { log "$scen: no h2 in ALPN"; exit 1; }
+    p0=$(ticks "$@"); u0=$(ticks $ups); r0=$(ticks "$REDIS_PID")
+    out=$(h2load -c "$CONNS" -m "${STREAMS:-10}" -t 2 -D "${DURATION%s}" --warm-up-time=1 -d "$DIR/h2body.json" \
+      -H "x-api-key: $KEY" -H "authorization: Bearer $JWT" -H 'content-type: application/json' "$url" 2>&1)
+    p1=$(ticks "$@"); u1=$(ticks $ups); r1=$(ticks "$REDIS_PID")
+    rps=$(sed -n 's/^finished in [0-9.]*s, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
+    n=$(sed -n 's/^requests: \([0-9]*\) total.*/\1/p' <<<"$out"); ok=$(sed -n 's/^status codes: \([0-9]*\) 2xx.*/\1/p' <<<"$out")
+    [ -n "$rps" ] && [ "${n:-0}" -gt 0 ] || { log "h2load $scen: $(tail -3 <<<"$out")"; exit 1; }
+    [ "$n" = "$ok" ] || { log "$scen over h2: $((n - ok)) of $n not 2xx: the figures would lie"; exit 1; }
+    awk -v r="$round" -v s="$scen" -v rps="$rps" -v n="$n" -v t="$TCK" -v dp=$((p1 - p0)) -v du=$((u1 - u0)) -v dr=$((r1 - r0)) \
+      'BEGIN { printf "h2\t%s\t%s\t%.0f\t0\t0\t0\t%.1f\t%.1f\t%.1f\t\n", r, s, rps, dp / t * 1e6 / n, du / t * 1e6 / n, dr / t * 1e6 / n }' >> "$TSV"
+    log "h2 round $round $scen: $rps req/s"
+  }
+  for r in 0 $(seq 1 "$RUNS"); do
+    h2_measure "$r" n1t "https://127.0.0.1:$N1T/process" $(workers "$NGX_n1")
+    h2_measure "$r" h1t "https://127.0.0.1:$H1T/process" "$HAP_h1"
+    h2_measure "$r" a1t "https://127.0.0.1:$A1_T/process" "$A1_PID"
+    h2_measure "$r" n2t "https://127.0.0.1:$N2T/process" $(workers "$NGX_n2")
+    h2_measure "$r" h2t "https://127.0.0.1:$H2T/process" "$HAP_h2"
+    h2_measure "$r" a2t "https://127.0.0.1:$A2_T/process" "$A2_PID"
+  done
+fi
+
 if has idle; then
   IDLE_TSV="$RESULTS/gateway-idle-$STAMP.tsv"; printf 'target\tproto\topen\trss_before_kb\trss_kb\n' > "$IDLE_TSV"
   idle() {  # idle <target> <proto> <port> <pids...>
     local target=$1 proto=$2 port=$3; shift 3
     local before after open=0 cpid
     before=$(rss_kb "$@")
-    python3 "$HERE/idle_conns.py" 127.0.0.1 "$port" "$IDLE_CONNS" "$([ "$proto" = tls ] && echo tls || echo plain)" \
+    python3 "$HERE/idle_conns.py" 127.0.0.1 "$port" "$IDLE_CONNS" "$proto" \
       > "$DIR/idle.out" 2>&1 & cpid=$!
     for _ in $(seq 1200); do grep -q '^open' "$DIR/idle.out" && break; sleep 0.1; done
     open=$(awk '/^open/ {print $2}' "$DIR/idle.out"); sleep 2
@@ -326,15 +358,17 @@ if has idle; then
   }
   # A fresh gateway for each protocol (every filter, 1 loop): what one measurement freed is not
   # counted in the next.
-  for proto in plain tls; do
+  for proto in plain tls h2; do
     start_ours "mem$proto" 1 all MAX_CONNECTIONS=$((IDLE_CONNS + 1000)) MAX_CONNECTIONS_PER_CLIENT=$((IDLE_CONNS + 1000)) \
       IDLE_TIMEOUT_MS=600000
     m=MEM${proto^^}_M; wait_http "http://127.0.0.1:${!m}/ready"
   done
   idle ours plain "$MEMPLAIN_H" "$MEMPLAIN_PID"
   idle ours tls "$MEMTLS_T" "$MEMTLS_PID"
+  idle ours h2 "$MEMH2_T" "$MEMH2_PID"
   idle nginx plain "$N1H" "$NGX_n1" $(workers "$NGX_n1")
   idle nginx tls "$N1T" "$NGX_n1" $(workers "$NGX_n1")
+  idle nginx h2 "$N1T" "$NGX_n1" $(workers "$NGX_n1")
 fi
 
 SYS_TSV=${SYS_TSV:-} ALLOC_TSV=${ALLOC_TSV:-} python3 "$HERE/gateway_report.py" "$TSV" "${IDLE_TSV:-}" "$IDLE_CONNS"

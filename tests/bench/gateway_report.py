@@ -94,6 +94,33 @@ if proxy:
             where = LABEL[a].split(", ", 2)[2]
             target(f"every filter costs ≤ 15% of no-filter throughput ({where})", 1 - x <= 0.15, f"{(1 - x) * 100:.0f}%")
 
+h2 = by("h2")
+if h2:
+    print(f"\n## HTTP/2 over TLS: POST /process, h2load -c{os.environ.get('CONNS', '64')} -m{os.environ.get('STREAMS', '10')} -t2, "
+          f"medians of {len(h2.get('n1t', []))} rounds\n")
+    print("| target | req/s | proxy CPU-µs/req | × nginx req/s (workers = loops) | × HAProxy req/s (threads = loops) "
+          "| upstream CPU-µs/req | Redis CPU-µs/req |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for s_ in ("n1t", "h1t", "a1t", "n2t", "h2t", "a2t"):
+        if s_ not in h2:
+            continue
+        rs = h2[s_]
+        x = ratio("h2", s_, "n" + s_[1:]) if s_[0] != "n" else None
+        xh = ratio("h2", s_, "h" + s_[1:]) if s_[0] == "a" else None
+        print(f"| {LABEL[s_]} | {med(rs, 'rps'):,.0f} | {med(rs, 'cpu_proxy'):.1f} | {'' if x is None else '%.2f' % x} "
+              f"| {'' if xh is None else '%.2f' % xh} | {med(rs, 'cpu_upstream'):.1f} | {med(rs, 'cpu_redis'):.1f} |")
+    for a in ("a1t", "a2t"):
+        if a not in h2:
+            continue
+        cpu = med(h2[a], "cpu_proxy") + med(h2[a], "cpu_redis")
+        for peer, name in (("n" + a[1:], "nginx"), ("h" + a[1:], "HAProxy")):
+            x = ratio("h2", a, peer)
+            if x is None:
+                continue
+            pcpu = med(h2[peer], "cpu_proxy")
+            target(f"HTTP/2, {LABEL[a].split(', ', 1)[1]}: ≥ 1.0× {name}'s req/s at no more CPU per request",
+                   x >= 1.0 and cpu <= pcpu, f"{x:.2f}×, {cpu:.1f} vs {pcpu:.1f} µs")
+
 sys_path, alloc_path = os.environ.get("SYS_TSV"), os.environ.get("ALLOC_TSV")
 if sys_path and os.path.exists(sys_path):
     sys_rows = list(csv.DictReader(open(sys_path), delimiter="\t"))
@@ -175,13 +202,20 @@ if idle_rows:
         n, b, a = int(r["open"]), int(r["rss_before_kb"]), int(r["rss_kb"])
         per = f"{(a - b) / n:.1f}" if n else ""
         print(f"| {r['target']} | {r['proto']} | {n:,} | {b / 1024:.1f} | {a / 1024:.1f} | {per} |")
-        if r["target"] == "ours":
+        if r["target"] == "ours" and r["proto"] == "h2":
+            peer = [x for x in idle_rows if x["target"] == "nginx" and x["proto"] == "h2"]
+            if peer and n and int(peer[0]["open"]):
+                mine = (a - b) / n
+                theirs = (int(peer[0]["rss_kb"]) - int(peer[0]["rss_before_kb"])) / int(peer[0]["open"])
+                target(f"{idle_n} idle HTTP/2 connections: KB per connection ≤ nginx's + 25%", mine <= 1.25 * theirs,
+                       f"{mine:.1f} vs {theirs:.1f} KB")
+        elif r["target"] == "ours":
             cap = 100 if r["proto"] == "plain" else 250
             target(f"{idle_n} idle connections, {r['proto']}: RSS < {cap} MB", a / 1024 < cap and str(n) == idle_n,
                    f"{a / 1024:.1f} MB, {n:,} open")
 
 if targets:
-    print("\n## Targets (issues 12 and 24)\n")
+    print("\n## Targets (issues 12, 24 and 25)\n")
     print("| target | this run | |")
     print("|---|---:|---|")
     print("\n".join(targets))
