@@ -732,9 +732,12 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     fields.Push("x-process-time", timing.process_time, false);
     if (streamed != nullptr) {
       if (const auto length = streamed->length()) fields.Push("content-length", fields.Number(*length));
-    } else if (!bodiless) {
-      const auto forwarded = head ? res.Header("content-length") : std::string_view();
+    } else if (head) {  // a HEAD answer describes the GET body
+      const auto forwarded = res.Header("content-length");
       fields.Push("content-length", forwarded.empty() ? fields.Number(res.body.size()) : forwarded);
+    } else if (!bodiless && !res.body.empty()) {
+      // None for an empty body: the HEADERS frame ends the stream (gRPC's Trailers-Only form).
+      fields.Push("content-length", fields.Number(res.body.size()));
     }
     const bool has_body = streamed != nullptr || (!head && !bodiless && !res.body.empty());
     if (streamed == nullptr) {

@@ -9,6 +9,7 @@
 #include "client_address.hpp"
 #include "cors.hpp"
 #include "fallback_limiter.hpp"
+#include "grpc.hpp"
 #include "rate_limiter.hpp"
 #include "routes.hpp"
 #include "trusted_hosts.hpp"
@@ -798,4 +799,40 @@ TEST_CASE("an unlimited key (API_KEYS only): no rate limit or quota asked of Red
   std::string err;
   CHECK_FALSE(ApiKeyStore::Parse(R"([{"key":"sk-some-key-000","tier":"infinite"}])", err));
   CHECK(err == "tier must be free, pro, enterprise or unlimited");
+}
+
+TEST_CASE("chain: a gRPC call refused by the gateway is answered in gRPC's terms (Trailers-Only)") {
+  Rig rig;
+  // No credentials: 401 becomes grpc-status 16, the challenge kept.
+  auto req = Req("POST", "/jobs/echo.Echo/Say", {{"content-type", "application/grpc"}, {"te", "trailers"}});
+  auto res = rig.Run(req);
+  CHECK(res.status == 200);
+  CHECK(res.Header("content-type") == "application/grpc");
+  CHECK(res.Header("grpc-status") == "16");
+  CHECK(res.Header("grpc-message") == "Authentication required (API key or 'Authorization: Bearer <token>')");
+  CHECK(res.Header("www-authenticate") == "Bearer realm=\"api\"");
+  CHECK(res.body.empty());
+  CHECK(rig.upstream.seen.empty());
+  // Past the route's rate limit (5): 429 becomes 8 RESOURCE_EXHAUSTED, with Retry-After.
+  std::string last;
+  for (int i = 0; i < 6; ++i)
+    last = std::string(rig.Run(Req("POST", "/jobs/echo.Echo/Say", {{"content-type", "application/grpc+proto"},
+                                                                    {"x-api-key", "sk-ent-key-123"}}))
+                           .Header("grpc-status"));
+  CHECK(last == "8");
+  // Not gRPC: the HTTP answer as before.
+  Rig fresh;
+  CHECK(fresh.Run(Req("POST", "/jobs/x", {{"content-type", "application/grpcx"}})).status == 401);
+}
+
+TEST_CASE("gRPC status of an HTTP status, and grpc-message's percent-encoding") {
+  CHECK(gateway::GrpcStatusFor(200) == 0);
+  CHECK(gateway::GrpcStatusFor(401) == 16);
+  CHECK(gateway::GrpcStatusFor(403) == 7);
+  CHECK(gateway::GrpcStatusFor(429) == 8);
+  CHECK(gateway::GrpcStatusFor(502) == 14);
+  CHECK(gateway::GrpcStatusFor(503) == 14);
+  CHECK(gateway::GrpcStatusFor(504) == 14);
+  CHECK(gateway::GrpcStatusFor(418) == 2);
+  CHECK(gateway::GrpcPercentEncode("50% off\r\n\xc3\xa9") == "50%25 off%0D%0A%C3%A9");
 }
