@@ -235,6 +235,8 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     nghttp2_option_set_max_settings(opt, 64);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+    // Closed streams are kept only for RFC 7540's priority tree, which we turned off.
+    nghttp2_option_set_no_closed_streams(opt, 1);
     const int rv = nghttp2_session_server_new2(&session_, cb, this, opt);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
@@ -331,7 +333,6 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       if (self->finishing_ || self->reading_done_) break;
       if (nghttp2_session_want_read(self->session_) == 0 && nghttp2_session_want_write(self->session_) == 0) break;
       if (self->closing_ && self->live_ == 0) break;
-      if (self->out_.capacity() > 4096 && self->live_ == 0) self->out_.shrink_to_fit();
       if (self->flush_) continue;
       self->writer_waiting_ = true;
       self->writer_wake_.expires_at(Clock::time_point::max());
@@ -442,6 +443,8 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       }
     }
     if (live_ == 0) {
+      // Idle: the write buffer goes (an idle connection holds nothing of ours but its state).
+      if (writer_waiting_ && out_.capacity() > 0) std::string().swap(out_);
       if (closing_) {  // GOAWAY said, nothing left: the writer ends the connection
         Kick();
         return now + std::chrono::seconds(1);
