@@ -151,6 +151,7 @@ struct Stream {
   std::size_t out_off = 0;
   bool out_eof = false;
   bool deferred = false;         ///< nghttp2 waits for a resume
+  const Headers* trailers = nullptr;  ///< sent after the body, when it has any
   bool answered = false;         ///< its answer was submitted
   Clock::time_point stalled{};   ///< since when data waits on a window at zero (or epoch)
   bool closed = false;
@@ -742,7 +743,9 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       // None for an empty body: the HEADERS frame ends the stream (gRPC's Trailers-Only form).
       fields.Push("content-length", fields.Number(res.body.size()));
     }
-    const bool has_body = streamed != nullptr || (!head && !bodiless && !res.body.empty());
+    if (!head && !bodiless && !res.trailers.empty()) s->trailers = &res.trailers;
+    // Trailers need a data provider too: they follow the body, even an empty one.
+    const bool has_body = streamed != nullptr || (!head && !bodiless && (!res.body.empty() || s->trailers != nullptr));
     if (streamed == nullptr) {
       s->out = res.body;
       s->out_eof = true;
@@ -770,6 +773,10 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       s->out_off = 0;
       if (piece.empty()) {
         s->out_eof = true;
+        if (streamed->status() == BodyStatus::kOk && s->trailers == nullptr) {
+          const Headers* t = streamed->trailers();
+          if (t != nullptr && !t->empty()) s->trailers = t;
+        }
         if (streamed->status() != BodyStatus::kOk) {
           obs::Warn("answer body failed midway; resetting the stream", {{"sent_bytes", streamed->consumed()}});
           nghttp2_submit_rst_stream(self->session_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
@@ -798,7 +805,7 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     Kick();
   }
 
-  static ssize_t ReadAnswer(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
+  static ssize_t ReadAnswer(nghttp2_session* session, std::int32_t id, std::uint8_t* buf, std::size_t length,
                             std::uint32_t* flags, nghttp2_data_source* source, void*) {
     auto* s = static_cast<Stream*>(source->ptr);
     const std::size_t left = s->out.size() - s->out_off;
@@ -811,10 +818,23 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     std::memcpy(buf, s->out.data() + s->out_off, n);
     s->out_off += n;
     if (s->out_off == s->out.size()) {
-      if (s->out_eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
-      else s->wake.cancel();
+      if (s->out_eof) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (s->trailers != nullptr && SubmitTrailers(session, id, *s->trailers)) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      } else {
+        s->wake.cancel();
+      }
     }
     return static_cast<ssize_t>(n);
+  }
+
+  // The trailer fields, in a HEADERS frame that ends the stream (submitted from the data
+  // provider, as nghttp2 asks); false when none could be written.
+  static bool SubmitTrailers(nghttp2_session* session, std::int32_t id, const Headers& trailers) {
+    FieldList fields;
+    for (const auto& [k, v] : trailers)
+      if (!ConnectionSpecific(k) && !(k.size() > 0 && k[0] == ':')) fields.Add(k, v);
+    return fields.size() > 0 && nghttp2_submit_trailer(session, id, fields.data(), fields.size()) == 0;
   }
 
   // A stream's request body, read as its handler asks (BodyReader) and, when passed on, handed

@@ -46,6 +46,12 @@ struct Harness {
       res.body.assign(300 * 1024, 'b');
       return res;
     });
+    router.Inline("GET", "/trailers", [](Request&) {
+      Response res;
+      res.body = "abc";
+      res.trailers = {{"Grpc-Status", "0"}, {"grpc-message", "ok"}, {"connection", "dropped"}};
+      return res;
+    });
     router.Blocking("GET", "/slow", pool, [](Request&) {
       std::this_thread::sleep_for(std::chrono::milliseconds(400));
       return Response::Json(200, {{"slow", true}});
@@ -167,6 +173,7 @@ class RawClient {
     std::map<std::string, std::string> headers;
     std::string body;
     bool complete = false;
+    bool trailers = false;  ///< a HEADERS frame came after DATA
     std::uint32_t reset = 0xffffffff;  ///< RST_STREAM's code, if one came
   };
   std::map<std::uint32_t, Answer> answers;
@@ -189,6 +196,7 @@ class RawClient {
   void Take(const Frame& f) {
     if (f.type == 0x1) {
       auto& a = answers[f.stream];
+      if (!a.body.empty()) a.trailers = true;
       std::string block = f.payload;
       std::size_t at = 0;
       if (f.flags & 0x8) {  // PADDED
@@ -266,6 +274,20 @@ TEST_CASE("h2c: requests on streams get the HTTP/1.1 answers, ids and common hea
     if (!counted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   CHECK(counted);
+}
+
+TEST_CASE("h2c: an answer's trailers follow its body in a HEADERS frame that ends the stream") {
+  Harness h;
+  RawClient c(h.port);
+  c.Start();
+  c.Get(1, "/trailers");
+  REQUIRE(c.Complete(1));
+  auto& a = c.answers[1];
+  CHECK(a.body == "abc");
+  CHECK(a.trailers);
+  CHECK(a.headers["grpc-status"] == "0");  // lowercased
+  CHECK(a.headers["grpc-message"] == "ok");
+  CHECK(a.headers.count("connection") == 0);
 }
 
 TEST_CASE("h2c: a body past the stream window goes through as the handler reads it, both ways") {

@@ -25,6 +25,9 @@ class BodyStream {
   virtual std::optional<std::uint64_t> length() const = 0;
   /// Bytes handed out so far.
   virtual std::uint64_t consumed() const = 0;
+  /// The fields that came after the body (HTTP/2 trailers), once Next returned empty with kOk;
+  /// null when none.
+  virtual const Headers* trailers() const { return nullptr; }
 };
 
 }  // namespace suite::http

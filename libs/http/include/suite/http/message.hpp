@@ -91,6 +91,9 @@ struct Response {
   /// length is known, else chunked (HTTP/1.0: until the connection closes). A failure midway
   /// closes the connection, so the client sees an incomplete answer, never a short one.
   std::shared_ptr<BodyStream> body_stream;
+  /// Fields sent after the body (HTTP/2: a HEADERS frame that ends the stream; gRPC's
+  /// grpc-status). An HTTP/1.1 answer drops them. A streamed body's come from the stream.
+  Headers trailers;
   /// With status 101, to an upgrade request: after the head (with `Connection: upgrade`), the
   /// connection is handed to it and ends when it returns.
   std::shared_ptr<Upgraded> upgraded;
