@@ -79,13 +79,6 @@ bool ConnectionSpecific(std::string_view name) {
          NameEquals(name, "transfer-encoding") || NameEquals(name, "upgrade") || NameEquals(name, "content-length");
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 // The fields of an answer, as nghttp2 takes them (it copies them at submission): built and
 // submitted with no suspension in between, in the loop thread's one list.
 class FieldList {
@@ -99,7 +92,7 @@ class FieldList {
     // is dropped here too.
     if (!IsToken(name) || !IsSafeFieldValue(value)) return;
     if (std::any_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
-      lowered_.push_back(Lower(name));
+      lowered_.push_back(core::AsciiLower(name));
       name = lowered_.back();
     }
     Push(name, value);
@@ -155,7 +148,6 @@ struct Stream {
   bool answered = false;         ///< its answer was submitted
   Clock::time_point stalled{};   ///< since when data waits on a window at zero (or epoch)
   bool closed = false;
-  std::uint32_t close_code = 0;
   // An upload still coming once the answer is complete: dropped until then, then reset.
   Clock::time_point linger_until{};
   std::uint64_t dropped = 0;
@@ -261,12 +253,10 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     std::lock_guard lock(core_.mu);
     handle_.drain = [weak, ex = ex_] {
       net::post(ex, [weak] {
-        if (auto self = weak.lock()) self->GoAway(NGHTTP2_NO_ERROR);
+        if (auto self = weak.lock()) self->GoAway();
       });
     };
-    if (core_.draining) net::post(ex_, [weak] {
-        if (auto self = weak.lock()) self->GoAway(NGHTTP2_NO_ERROR);
-      });
+    if (core_.draining) handle_.drain();
   }
 
   // ---- reading ------------------------------------------------------------------------------
@@ -382,18 +372,12 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     if (writer_done_) Finish();
   }
 
-  // GOAWAY: graceful (NO_ERROR: the streams open finish, no new one starts) or not.
-  void GoAway(std::uint32_t code) {
-    if (finishing_ || session_ == nullptr) return;
-    if (code == NGHTTP2_NO_ERROR) {
-      if (closing_) return;
-      closing_ = true;
-      nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
-                            NGHTTP2_NO_ERROR, nullptr, 0);
-    } else {
-      closing_ = true;
-      nghttp2_session_terminate_session(session_, code);
-    }
+  // A graceful GOAWAY: the streams open finish, no new one starts.
+  void GoAway() {
+    if (finishing_ || session_ == nullptr || closing_) return;
+    closing_ = true;
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
     Kick();
   }
 
@@ -427,7 +411,6 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
   Clock::time_point Check() {
     const auto now = Clock::now();
     const auto& o = core_.options;
-    handle_.idle.store(live_ == 0, std::memory_order_relaxed);
     // The client's preface and first SETTINGS within the header timeout from accept.
     if (!preface_seen_) {
       if (now >= started_ + o.header_timeout) {
@@ -452,7 +435,7 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       }
       const auto idle_at = last_active_ + (core_.draining ? o.drain_idle_grace : o.idle_timeout);
       if (now >= idle_at) {
-        GoAway(NGHTTP2_NO_ERROR);
+        GoAway();
         return now + std::chrono::seconds(1);
       }
       return block_open_ ? std::min(idle_at, block_started_ + o.header_timeout) : idle_at;
@@ -605,14 +588,13 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     return 0;
   }
 
-  static int OnStreamClose(nghttp2_session* session, std::int32_t id, std::uint32_t code, void* user) {
+  static int OnStreamClose(nghttp2_session* session, std::int32_t id, std::uint32_t, void* user) {
     auto& c = Of(user);
     auto it = c.streams_.find(id);
     if (it == c.streams_.end()) return 0;
     auto s = std::move(it->second);
     c.streams_.erase(it);
     s->closed = true;
-    s->close_code = code;
     // What arrived and was never taken still counts against the connection's window.
     if (!s->in.empty()) nghttp2_session_consume_connection(session, s->in.size());
     s->in.clear();
@@ -958,13 +940,10 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       c_.Kick();
     }
     // Until something arrives (true) or `timeout` passes (false).
-    Task<bool> Wait(std::chrono::milliseconds timeout) {
+    Task<bool> Wait(Clock::duration timeout) {
       s_->wake.expires_after(timeout);
       auto [ec] = co_await s_->wake.async_wait(net::as_tuple(net::use_awaitable));
       co_return ec == net::error::operation_aborted;
-    }
-    Task<bool> Wait(Clock::duration timeout) {
-      return Wait(std::chrono::duration_cast<std::chrono::milliseconds>(timeout) + std::chrono::milliseconds(1));
     }
 
     Connection& c_;

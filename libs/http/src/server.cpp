@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "head_writer.hpp"
+#include "suite/core/json.hpp"
 #include "server_core.hpp"
 #include "tls_context.hpp"
 
@@ -109,12 +110,7 @@ Headers ServerCore::RenderLines(const Headers& headers) {
 Headers ServerCore::RenderFields(const Headers& headers) {
   Headers fields;
   for (const auto& [k, v] : headers)
-    if (IsToken(k) && IsSafeFieldValue(v)) {
-      std::string name = k;
-      for (char& c : name)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      fields.emplace_back(std::move(name), v);
-    }
+    if (IsToken(k) && IsSafeFieldValue(v)) fields.emplace_back(core::AsciiLower(k), v);
   return fields;
 }
 
