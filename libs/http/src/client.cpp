@@ -16,6 +16,7 @@
 #include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
 #include "upstream_body.hpp"
+#include "upstream_common.hpp"
 #include "upstream_tunnel.hpp"
 
 namespace suite::http {
@@ -30,9 +31,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   Impl(net::io_context& io, const UpstreamOptions& o, std::string n, std::shared_ptr<std::atomic<std::uint64_t>> e)
       : executor(io.get_executor()), options(o), name(std::move(n)), endpoints(1 + o.more.size(), o.health),
         ejections(std::move(e)) {
-    for (const auto& ep : o.Endpoints())
-      targets.push_back({ep, ep.host.find(':') != std::string::npos ? "[" + ep.host + "]:" + std::to_string(ep.port)
-                                                                    : ep.host + ":" + std::to_string(ep.port), {}});
+    for (const auto& ep : o.Endpoints()) targets.push_back({ep, Authority(ep), {}});
   }
 
   struct Idle {
@@ -125,30 +124,8 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
     co_return result;
   }
 
-  // What passive health counts against an endpoint: no connection, no (whole) answer, or a 502
-  // or 504 (it could not reach what it needs). Not a 503: our services shed load with it (a full
-  // worker pool, with Retry-After), and a flood of expensive requests must not get a healthy
-  // service cut off for everyone.
-  static bool Healthy(const ClientResult& r) {
-    if (r.status == ClientResult::Status::kBodyFailed) return true;  // the client's failure, not the endpoint's
-    if (r.status != ClientResult::Status::kOk) return false;
-    const int s = r.response.status;
-    return s != 502 && s != 504;
-  }
   void Report(const EndpointSet::Choice& c, const ClientResult& r) {
-    switch (endpoints.Finished(c.index, Healthy(r), std::chrono::steady_clock::now())) {
-      case EndpointSet::Change::kEjected:
-        ++*ejections;
-        obs::Warn("upstream endpoint ejected", {{"upstream", name}, {"endpoint", targets[c.index].authority},
-                                                {"for_ms", endpoints.ejected_for(c.index).count()},
-                                                {"error", r.error}, {"status", r.response.status}});
-        break;
-      case EndpointSet::Change::kRestored:
-        obs::Info("upstream endpoint restored", {{"upstream", name}, {"endpoint", targets[c.index].authority}});
-        break;
-      case EndpointSet::Change::kNone:
-        break;
-    }
+    ReportOutcome(endpoints, c.index, r, name, targets[c.index].authority, *ejections);
   }
 
   // A connection whose exchange ended cleanly goes back to its endpoint's idle list, unless it
@@ -195,10 +172,7 @@ struct UpstreamPool::Impl : std::enable_shared_from_this<UpstreamPool::Impl> {
   }
 
   net::awaitable<void> Exchange(ClientRequest req, ClientResult& result) {
-    // What a head written by hand must not carry: a method or target that would break the
-    // request line, a TRACE with content (RFC 9110 9.3.8).
-    if (!IsToken(req.method) || req.target.empty() || !IsSafeFieldValue(req.target) || req.target.find(' ') != std::string::npos ||
-        (req.method == "TRACE" && !req.body.empty())) {
+    if (!Frameable(req)) {
       result.status = ClientResult::Status::kFailed;
       result.error = "request: cannot be framed (method, target or a TRACE with content)";
       co_return;

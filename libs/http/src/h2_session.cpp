@@ -20,13 +20,13 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <cstring>
 #include <list>
 #include <memory>
 #include <unordered_map>
 #include <vector>
 
 #include "exchange.hpp"
+#include "h2_fields.hpp"
 #include "head_writer.hpp"
 #include "server_core.hpp"
 #include "suite/core/ids.hpp"
@@ -74,55 +74,11 @@ class Budget {
   Clock::time_point at_;
 };
 
-bool ConnectionSpecific(std::string_view name) {
-  return NameEquals(name, "connection") || NameEquals(name, "keep-alive") || NameEquals(name, "proxy-connection") ||
-         NameEquals(name, "transfer-encoding") || NameEquals(name, "upgrade") || NameEquals(name, "content-length");
-}
-
-// The fields of an answer, as nghttp2 takes them (it copies them at submission): built and
-// submitted with no suspension in between, in the loop thread's one list.
-class FieldList {
- public:
-  FieldList() : nv_(Spare()) { nv_.clear(); }
-  FieldList(const FieldList&) = delete;
-  FieldList& operator=(const FieldList&) = delete;
-
-  void Add(std::string_view name, std::string_view value) {
-    // RFC 9113 8.2: names are lowercase; a field that could not be written on HTTP/1.1 either
-    // is dropped here too.
-    if (!IsToken(name) || !IsSafeFieldValue(value)) return;
-    if (std::any_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
-      lowered_.push_back(core::AsciiLower(name));
-      name = lowered_.back();
-    }
-    Push(name, value);
-  }
-  /// `index` false: a value unique to this answer (an id, a time), kept out of both sides'
-  /// HPACK tables, where it would only push out what repeats.
-  void Push(std::string_view name, std::string_view value, bool index = true) {
-    nv_.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                   static_cast<std::uint8_t>(index ? NGHTTP2_NV_FLAG_NONE : NGHTTP2_NV_FLAG_NO_INDEX)});
-  }
-  std::string_view Number(std::uint64_t n) {
-    const auto r = std::to_chars(number_, number_ + sizeof number_, n);
-    return {number_, static_cast<std::size_t>(r.ptr - number_)};
-  }
-  const nghttp2_nv* data() const { return nv_.data(); }
-  std::size_t size() const { return nv_.size(); }
-
- private:
-  static std::vector<nghttp2_nv>& Spare() {
-    thread_local std::vector<nghttp2_nv> nv;
-    return nv;
-  }
-  std::vector<nghttp2_nv>& nv_;
-  std::list<std::string> lowered_;  ///< stable addresses; nothing allocated when empty
-  char number_[24];
-};
-
 struct Stream {
-  Stream(const net::any_io_executor& ex, std::int32_t id, std::size_t& live) : id(id), wake(ex), live(live) { ++live; }
+  Stream(const net::any_io_executor& ex, std::int32_t id, std::size_t& live)
+      : id(id), wake(ex), body_wake(ex), live(live) {
+    ++live;
+  }
   ~Stream() { --live; }
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -138,13 +94,10 @@ struct Stream {
   std::string in;
   bool in_done = false;          ///< END_STREAM came
   bool body_taken = true;        ///< the handler reads no more: what arrives is dropped
+  Headers trailers_in;           ///< the request's trailers, if it sent any
   bool expects_continue = false;
   // The answer's body: the piece being sent (valid until the next pull from its source).
-  std::string_view out;
-  std::size_t out_off = 0;
-  bool out_eof = false;
-  bool deferred = false;         ///< nghttp2 waits for a resume
-  const Headers* trailers = nullptr;  ///< sent after the body, when it has any
+  OutgoingBody out;
   bool answered = false;         ///< its answer was submitted
   Clock::time_point stalled{};   ///< since when data waits on a window at zero (or epoch)
   bool closed = false;
@@ -157,6 +110,13 @@ struct Stream {
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, code);
   }
   net::steady_timer wake;        ///< the stream's coroutine waits on it; cancel() wakes it
+  /// The body's reader waits on its own: it may read on while the answer is sent (a stream both
+  /// ways), and two waiters setting one timer would cancel each other's wait.
+  net::steady_timer body_wake;
+  void Wake() {
+    wake.cancel();
+    body_wake.cancel();
+  }
   std::size_t& live;
 };
 
@@ -336,15 +296,11 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
 
   // What nghttp2 has to send, up to a write's worth; false on a fatal error.
   bool Gather() {
-    out_.clear();
-    while (out_.size() < kWriteGather && !finishing_) {
-      const std::uint8_t* data = nullptr;
-      const auto n = nghttp2_session_mem_send(session_, &data);
-      if (n < 0) return false;
-      if (n == 0) break;
-      out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+    if (finishing_) {
+      out_.clear();
+      return true;
     }
-    return true;
+    return GatherOutput(session_, out_, kWriteGather);
   }
 
   // ---- the end ------------------------------------------------------------------------------
@@ -355,8 +311,8 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     if (!finishing_) {
       finishing_ = true;
       stream_.cancel();
-      for (auto& [id, s] : streams_) s->wake.cancel();
-      for (auto& s : running_) s->wake.cancel();
+      for (auto& [id, s] : streams_) s->Wake();
+      for (auto& s : running_) s->Wake();
       writer_wake_.cancel();
       watch_wake_.cancel();
     }
@@ -442,7 +398,7 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     }
     // An answer held by a window at zero (the client reads nothing) past the write timeout.
     for (auto& [id, s] : streams_) {
-      const bool blocked = s->answered && s->out_off < s->out.size() &&
+      const bool blocked = s->answered && s->out.pending() &&
                            (nghttp2_session_get_stream_remote_window_size(session_, id) <= 0 ||
                             nghttp2_session_get_remote_window_size(session_) <= 0);
       if (!blocked) {
@@ -527,13 +483,19 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
                       void* user) {
     auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
     if (s == nullptr || frame->hd.type != NGHTTP2_HEADERS) return 0;
-    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // a request's trailers: dropped
     const std::string_view name(reinterpret_cast<const char*>(name_p), namelen);
     const std::string_view value(reinterpret_cast<const char*>(value_p), valuelen);
     auto& c = Of(user);
     // RFC 9113 6.5.2's accounting: name, value and 32 octets per field. Past the limit the rest
     // is decoded (HPACK's state must follow) but not kept: an HPACK bomb costs its decoding only.
     s->header_bytes += namelen + valuelen + 32;
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+      // The request's trailers (after its body; nghttp2 refused pseudo-fields in them), under
+      // the same limit as its head: past it they are dropped, the request goes on.
+      if (s->header_bytes <= c.core_.options.header_limit && !ConnectionSpecific(name))
+        s->trailers_in.emplace_back(name, value);
+      return 0;
+    }
     if (s->too_large || s->header_bytes > c.core_.options.header_limit) {
       s->too_large = true;
       return 0;
@@ -568,7 +530,7 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     if (s == nullptr) return 0;
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
       s->in_done = true;
-      s->wake.cancel();
+      s->Wake();
     }
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) c.Start(*s);
     return 0;
@@ -584,7 +546,7 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       return 0;
     }
     s->in.append(reinterpret_cast<const char*>(data), len);
-    s->wake.cancel();
+    s->body_wake.cancel();
     return 0;
   }
 
@@ -598,7 +560,7 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     // What arrived and was never taken still counts against the connection's window.
     if (!s->in.empty()) nghttp2_session_consume_connection(session, s->in.size());
     s->in.clear();
-    s->wake.cancel();
+    s->Wake();
     return 0;
   }
 
@@ -659,7 +621,7 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     if (res.status == 101 || res.upgraded)  // HTTP/2 has no upgrade (RFC 9113 8.6)
       res = Response::Error(ErrorCode::kUpstreamUnavailable, "Invalid upgrade answer", s->req->request_id);
     co_await Answer(self, s, res);
-    ObserveExchange(self->core_.metrics, *s->req, res, obs::Protocol::kH2);
+    ObserveExchange(self->core_.metrics, *s->req, res, IsGrpc(*s->req) ? obs::Protocol::kGrpc : obs::Protocol::kH2);
     --self->core_.active;
     self->core_.metrics.in_flight().Decrement();
     std::erase(self->running_, s);
@@ -683,14 +645,15 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     if (req.target.size() > c.core_.options.target_limit)
       co_return Response::Error(ErrorCode::kUriTooLong, "Request URI too long", req.request_id);
     Response res;
-    {
-      Body body(c, s);
-      try {
-        res = co_await c.core_.handler(s->req, body);
-      } catch (...) {
-        res = ErrorFromException(std::current_exception(), req);
-      }
+    // Shared: a handler that passes the body on as a stream both ways (Request::body_owner)
+    // keeps it readable after it answered; the server lets go of it here.
+    auto body = std::make_shared<Body>(self, s);
+    try {
+      res = co_await c.core_.handler(s->req, *body);
+    } catch (...) {
+      res = ErrorFromException(std::current_exception(), req);
     }
+    req.body_owner.reset();
     co_return res;
   }
 
@@ -725,12 +688,12 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       // None for an empty body: the HEADERS frame ends the stream (gRPC's Trailers-Only form).
       fields.Push("content-length", fields.Number(res.body.size()));
     }
-    if (!head && !bodiless && !res.trailers.empty()) s->trailers = &res.trailers;
+    if (!head && !bodiless && !res.trailers.empty()) s->out.trailers = &res.trailers;
     // Trailers need a data provider too: they follow the body, even an empty one.
-    const bool has_body = streamed != nullptr || (!head && !bodiless && (!res.body.empty() || s->trailers != nullptr));
+    const bool has_body = streamed != nullptr || (!head && !bodiless && (!res.body.empty() || s->out.trailers != nullptr));
     if (streamed == nullptr) {
-      s->out = res.body;
-      s->out_eof = true;
+      s->out.piece = res.body;
+      s->out.eof = true;
     }
     nghttp2_data_provider provider{};
     provider.source.ptr = s.get();
@@ -744,20 +707,20 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     self->Kick();
     while (streamed != nullptr && !s->closed && !self->finishing_) {
       // One piece at a time: the next is pulled once nghttp2 has taken the last.
-      if (s->out_off < s->out.size()) {
+      if (s->out.pending()) {
         s->wake.expires_at(Clock::time_point::max());
         co_await s->wake.async_wait(net::as_tuple(net::use_awaitable));
         continue;
       }
       const auto piece = co_await streamed->Next();
       if (s->closed || self->finishing_) break;
-      s->out = piece;
-      s->out_off = 0;
+      s->out.piece = piece;
+      s->out.offset = 0;
       if (piece.empty()) {
-        s->out_eof = true;
-        if (streamed->status() == BodyStatus::kOk && s->trailers == nullptr) {
+        s->out.eof = true;
+        if (streamed->status() == BodyStatus::kOk && s->out.trailers == nullptr) {
           const Headers* t = streamed->trailers();
-          if (t != nullptr && !t->empty()) s->trailers = t;
+          if (t != nullptr && !t->empty()) s->out.trailers = t;
         }
         if (streamed->status() != BodyStatus::kOk) {
           obs::Warn("answer body failed midway; resetting the stream", {{"sent_bytes", streamed->consumed()}});
@@ -765,7 +728,7 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
         }
       }
       self->Resume(*s);
-      if (s->out_eof) break;
+      if (s->out.eof) break;
     }
     // Until the last frame is out (or the stream is reset): the piece stays valid meanwhile.
     // An upload still coming after the answer is dropped for a while (OnFrameSend), then reset.
@@ -780,8 +743,8 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
   }
 
   void Resume(Stream& s) {
-    if (s.deferred) {
-      s.deferred = false;
+    if (s.out.deferred) {
+      s.out.deferred = false;
       nghttp2_session_resume_data(session_, s.id);
     }
     Kick();
@@ -790,41 +753,18 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
   static ssize_t ReadAnswer(nghttp2_session* session, std::int32_t id, std::uint8_t* buf, std::size_t length,
                             std::uint32_t* flags, nghttp2_data_source* source, void*) {
     auto* s = static_cast<Stream*>(source->ptr);
-    const std::size_t left = s->out.size() - s->out_off;
-    if (left == 0 && !s->out_eof) {
-      s->deferred = true;
-      s->wake.cancel();  // its coroutine pulls the next piece
-      return NGHTTP2_ERR_DEFERRED;
-    }
-    const std::size_t n = std::min(left, length);
-    std::memcpy(buf, s->out.data() + s->out_off, n);
-    s->out_off += n;
-    if (s->out_off == s->out.size()) {
-      if (s->out_eof) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        if (s->trailers != nullptr && SubmitTrailers(session, id, *s->trailers)) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-      } else {
-        s->wake.cancel();
-      }
-    }
-    return static_cast<ssize_t>(n);
-  }
-
-  // The trailer fields, in a HEADERS frame that ends the stream (submitted from the data
-  // provider, as nghttp2 asks); false when none could be written.
-  static bool SubmitTrailers(nghttp2_session* session, std::int32_t id, const Headers& trailers) {
-    FieldList fields;
-    for (const auto& [k, v] : trailers)
-      if (!ConnectionSpecific(k) && !(k.size() > 0 && k[0] == ':')) fields.Add(k, v);
-    return fields.size() > 0 && nghttp2_submit_trailer(session, id, fields.data(), fields.size()) == 0;
+    bool pull = false;
+    const auto n = ProvideBody(s->out, session, id, buf, length, flags, pull);
+    if (pull) s->wake.cancel();  // its coroutine pulls the next piece
+    return n;
   }
 
   // A stream's request body, read as its handler asks (BodyReader) and, when passed on, handed
   // out piece by piece as its reader pulls (BodyStream). The window given back to the client is
   // what the handler took.
-  class Body final : public BodyReader, public BodyStream {
+  class Body final : public BodyReader, public BodyStream, public std::enable_shared_from_this<Body> {
    public:
-    Body(Connection& c, std::shared_ptr<Stream> s) : c_(c), s_(std::move(s)) {
+    Body(Self c, std::shared_ptr<Stream> s) : self_(std::move(c)), c_(*self_), s_(std::move(s)) {
       if (!s_->in_done) s_->body_taken = false;
     }
     ~Body() override {
@@ -877,11 +817,15 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       limit_ = limit;
       streaming_ = true;
       s_->req->body_stream = this;
+      s_->req->body_owner = this->shared_from_this();
       co_return Status::kOk;
     }
 
     BodyStatus status() const override { return streamed_; }
     std::optional<std::uint64_t> length() const override { return content_length(); }
+    const Headers* trailers() const override {
+      return s_->in_done && s_->in.empty() && !s_->trailers_in.empty() ? &s_->trailers_in : nullptr;
+    }
     std::uint64_t consumed() const override { return consumed_; }
     Task<std::string_view> Next() override {
       piece_.clear();
@@ -941,11 +885,12 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     }
     // Until something arrives (true) or `timeout` passes (false).
     Task<bool> Wait(Clock::duration timeout) {
-      s_->wake.expires_after(timeout);
-      auto [ec] = co_await s_->wake.async_wait(net::as_tuple(net::use_awaitable));
+      s_->body_wake.expires_after(timeout);
+      auto [ec] = co_await s_->body_wake.async_wait(net::as_tuple(net::use_awaitable));
       co_return ec == net::error::operation_aborted;
     }
 
+    Self self_;  ///< the body may outlive the handler (a stream both ways): the connection stays
     Connection& c_;
     std::shared_ptr<Stream> s_;
     std::optional<Status> status_;

@@ -186,4 +186,11 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ParseForm(std::s
   return out;
 }
 
+bool IsGrpc(const Request& req) {
+  const auto type = req.Header("content-type");
+  constexpr std::string_view kGrpc = "application/grpc";
+  if (type.size() < kGrpc.size() || !core::AsciiEqualsIgnoreCase(type.substr(0, kGrpc.size()), kGrpc)) return false;
+  return type.size() == kGrpc.size() || type[kGrpc.size()] == '+' || type[kGrpc.size()] == ';';
+}
+
 }  // namespace suite::http

@@ -59,7 +59,7 @@ Task<Response> Chain::Run(RequestContext& ctx, BodyReader& body) const {
   while (seen > 0) steps_[--seen].filter->OnResponse(ctx, res);
   for (auto& [name, value] : ctx.response_headers) res.Put(std::move(name), std::move(value));  // names lowercase
   // A gRPC caller reads grpc-status, not the HTTP status (the access event above keeps ours).
-  if (res.status != 200 && IsGrpc(ctx.req())) ToGrpcStatus(res);
+  if (res.status != 200 && suite::http::IsGrpc(ctx.req())) ToGrpcStatus(res);
   co_return res;
 }
 

@@ -40,6 +40,7 @@ void ApplyFile(const FileConfig& f, Config& c, suite::core::Env& env, std::chron
       continue;
     }
     o->request_timeout = u.timeout.value_or(timeout);
+    o->http2 = u.http2;
     c.upstreams.emplace_back(u.name, *o);
   }
   c.routes = f.routes;

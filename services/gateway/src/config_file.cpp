@@ -99,13 +99,17 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
     }
   for (auto u : root.Items("upstreams")) {
     if (!u.IsObject()) continue;
-    u.OnlyKeys({"name", "url", "timeout_ms"});
+    u.OnlyKeys({"name", "url", "timeout_ms", "protocol"});
     UpstreamSpec spec;
     u.Required("name", spec.name);
     u.Optional("url", spec.url);
     std::optional<std::int64_t> timeout;
     u.OptionalInt("timeout_ms", timeout, 100, 600'000);
     if (timeout) spec.timeout = std::chrono::milliseconds(*timeout);
+    // h2: HTTP/2 with prior knowledge (h2c), as gRPC services speak.
+    u.OptionalEnum("protocol", spec.http2, {{"http1", false}, {"h2", true}});
+    if (spec.http2 && (spec.name == "auth-user" || spec.name == "processing" || spec.name == "audit"))
+      u.Fail("protocol", "the suite's own services speak HTTP/1.1");
     if (!spec.name.empty() && (!IsName(spec.name) || spec.name == "gateway"))
       u.Fail("name", "must be lowercase letters, digits, '-' or '_' (and not \"gateway\")");
     if (!names.insert(spec.name).second) u.Fail("name", "duplicate upstream \"" + spec.name + "\"");

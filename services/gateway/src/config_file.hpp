@@ -37,6 +37,7 @@ struct UpstreamSpec {
   std::string name;
   std::optional<std::string> url;      ///< http://host:port; the three services default from the environment
   std::optional<std::chrono::milliseconds> timeout;
+  bool http2 = false;  ///< "protocol": "h2": HTTP/2 with prior knowledge (gRPC services)
 };
 
 struct TierSpec {

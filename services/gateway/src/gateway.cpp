@@ -12,7 +12,7 @@
 namespace gateway {
 
 std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
-                               const std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>>& pools) {
+                               const std::map<std::string, std::unique_ptr<suite::http::Upstream>>& pools) {
   std::vector<Route> routes;
   for (const auto& spec : specs) {
     Route r;
@@ -40,10 +40,10 @@ LeaseOptions LeaseOptionsFor(const Config& config, std::size_t loops) {
   return o;
 }
 
-std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> MakePools(const Config& config,
+std::map<std::string, std::unique_ptr<suite::http::Upstream>> MakePools(const Config& config,
                                                                              const suite::http::Loops& loops) {
-  std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> pools;
-  for (const auto& [name, options] : config.upstreams) pools[name] = std::make_unique<suite::http::UpstreamPool>(loops, options);
+  std::map<std::string, std::unique_ptr<suite::http::Upstream>> pools;
+  for (const auto& [name, options] : config.upstreams) pools[name] = suite::http::MakeUpstream(loops, options);
   return pools;
 }
 }  // namespace

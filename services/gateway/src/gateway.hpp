@@ -28,7 +28,7 @@ namespace gateway {
 
 /// The routes of the configuration, bound to the upstream pools by name.
 std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
-                               const std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>>& pools);
+                               const std::map<std::string, std::unique_ptr<suite::http::Upstream>>& pools);
 
 class Gateway {
  public:
@@ -54,8 +54,8 @@ class Gateway {
   RedisRateLimiter redis_limiter_;
   LeasedRateLimiter leased_limiter_;  ///< large limits spent from leases, small ones a trip each
   ResilientRateLimiter limiter_;  ///< Redis behind a breaker, this replica's share without it
-  std::map<std::string, std::unique_ptr<suite::http::UpstreamPool>> pools_;
-  suite::http::UpstreamPool& auth_user_;
+  std::map<std::string, std::unique_ptr<suite::http::Upstream>> pools_;
+  suite::http::Upstream& auth_user_;
   std::shared_ptr<JwksCache> jwks_;  ///< after the pools: its fetches go to auth-user
   AuthUserKeyVerifier key_verifier_;
   UserKeys user_keys_;

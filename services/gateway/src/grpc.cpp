@@ -8,14 +8,6 @@
 
 namespace gateway {
 
-bool IsGrpc(const suite::http::Request& req) {
-  const auto type = req.Header("content-type");
-  constexpr std::string_view kGrpc = "application/grpc";
-  if (type.size() < kGrpc.size() || !suite::core::AsciiEqualsIgnoreCase(type.substr(0, kGrpc.size()), kGrpc))
-    return false;
-  return type.size() == kGrpc.size() || type[kGrpc.size()] == '+' || type[kGrpc.size()] == ';';
-}
-
 int GrpcStatusFor(int http_status) {
   if (http_status >= 200 && http_status < 300) return 0;
   switch (http_status) {

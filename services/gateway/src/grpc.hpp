@@ -9,10 +9,6 @@
 
 namespace gateway {
 
-/// A gRPC call: `content-type: application/grpc`, alone or with a subtype (`+proto`, `+json`)
-/// or parameters.
-bool IsGrpc(const suite::http::Request& req);
-
 /// The gRPC status code for an HTTP status: 401 UNAUTHENTICATED (16), 403 PERMISSION_DENIED
 /// (7), 429 and 413/431 RESOURCE_EXHAUSTED (8), 502/503/504 UNAVAILABLE (14), 400
 /// INVALID_ARGUMENT (3), 404/405 UNIMPLEMENTED (12), 408 DEADLINE_EXCEEDED (4), 500 INTERNAL

@@ -29,7 +29,7 @@ struct JwksOptions {
 
 class JwksCache final : public SigningKeys, public std::enable_shared_from_this<JwksCache> {
  public:
-  JwksCache(boost::asio::io_context& io, suite::http::UpstreamPool& upstream,
+  JwksCache(boost::asio::io_context& io, suite::http::Upstream& upstream,
             const suite::security::IdentitySigner& signer, JwksOptions options = {});
   /// Starts the fetching coroutine on `io`: the first fetch now, then on schedule.
   void Start();
@@ -48,7 +48,7 @@ class JwksCache final : public SigningKeys, public std::enable_shared_from_this<
   suite::http::Task<bool> Fetch();
   bool Install(std::string_view jwks);  ///< the fetched document's keys become ours, when usable
   void Wake();  ///< cuts the loop's wait short (from any thread)
-  suite::http::UpstreamPool& upstream_;
+  suite::http::Upstream& upstream_;
   const suite::security::IdentitySigner& signer_;
   JwksOptions options_;
   boost::asio::io_context& io_;

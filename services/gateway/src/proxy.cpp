@@ -35,6 +35,7 @@ Task<Response> Proxy::Forward(RequestContext& ctx) const {
                                          Traceparent(req));
   out.body = std::move(req.body);
   out.body_stream = req.body_stream;  // a long upload passes through in pieces
+  out.body_owner = req.body_owner;    // (over HTTP/2 both ways at once: a gRPC stream)
   out.stream_response = true;         // and so does a long answer
   // A route's own deadline; never past the identity token's life (the upstream timeout).
   if (ctx.route->timeout) out.timeout = std::min(*ctx.route->timeout, max_timeout_);
@@ -57,6 +58,7 @@ Task<Response> Proxy::Forward(RequestContext& ctx) const {
   if (!head_length.empty()) res.Set("content-length", std::move(head_length));
   res.body = std::move(r.response.body);
   res.body_stream = std::move(r.response.body_stream);
+  res.trailers = std::move(r.response.trailers);  // an HTTP/2 upstream's (gRPC's grpc-status)
   if (res.status == 101 && r.response.upgraded) {
     res.Set("upgrade", "websocket");
     res.upgraded = std::move(r.response.upgraded);

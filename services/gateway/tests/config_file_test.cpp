@@ -90,6 +90,22 @@ TEST_CASE("config file: what it leaves out keeps the suite's own, a custom route
   CHECK(c.upstreams[1].timeout == std::chrono::milliseconds(2000));
 }
 
+TEST_CASE("config file: an upstream that speaks HTTP/2 (a gRPC service), and what protocol may not be") {
+  std::vector<std::string> errors;
+  const auto c = FileConfig::Read(nlohmann::json::parse(R"({
+    "upstreams": [{"name": "auth-user"}, {"name": "processing"}, {"name": "audit"},
+                  {"name": "orders", "url": "http://10.0.0.9:50051", "protocol": "h2"},
+                  {"name": "legacy", "url": "http://10.0.0.9:8080", "protocol": "http1"}]})"), errors);
+  REQUIRE(errors.empty());
+  CHECK(c.upstreams[3].http2);
+  CHECK_FALSE(c.upstreams[4].http2);
+  CHECK(ErrorsOf(R"({"upstreams": [{"name": "auth-user"}, {"name": "processing"}, {"name": "audit"},
+                                   {"name": "x", "url": "http://a:1", "protocol": "h3"}]})") ==
+        std::vector<std::string>{"/upstreams/3/protocol: must be one of http1, h2"});
+  CHECK(ErrorsOf(R"({"upstreams": [{"name": "auth-user", "protocol": "h2"}, {"name": "processing"}, {"name": "audit"}]})") ==
+        std::vector<std::string>{"/upstreams/0/protocol: the suite's own services speak HTTP/1.1"});
+}
+
 TEST_CASE("config: the file, then seed 001's variables over it") {
   const std::string path = "/tmp/gateway-config-test.json";
   std::ofstream(path) << R"({"rate_limit": {"period_seconds": 30}, "tiers": {"pro": {"requests": 77}},

@@ -41,6 +41,10 @@ struct ClientRequest {
   /// A body sent as it is pulled from here instead of `body` (Content-Length when its length
   /// is declared, else chunked). Once a byte of it is taken the request is never sent again.
   BodyStream* body_stream = nullptr;
+  /// With body_stream, to an HTTP/2 upstream: the body is pulled on after Call returned, while
+  /// the answer comes (a call streaming both ways), and this keeps it valid meanwhile
+  /// (Request::body_owner). Null: Call returns once the body was sent whole.
+  std::shared_ptr<void> body_owner;
   /// An answer longer than kBodyPiece, or chunked, comes back as `response.body_stream` (which
   /// holds the connection until it is read to its end or dropped) instead of whole in `body`.
   bool stream_response = false;
@@ -86,6 +90,12 @@ struct UpstreamOptions {
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::milliseconds idle_ttl{30'000};  ///< below the upstream's keep-alive timeout
   std::size_t max_response_body = 16 * 1024 * 1024;  ///< an answer held whole (not stream_response)
+  /// The upstream speaks HTTP/2 with prior knowledge (h2c; a gRPC service): H2UpstreamPool.
+  bool http2 = false;
+  /// HTTP/2: the streams one connection carries before another is opened (the upstream's own
+  /// SETTINGS_MAX_CONCURRENT_STREAMS when lower), and the connections per endpoint and loop.
+  std::uint32_t h2_streams_per_connection = 100;
+  std::size_t h2_max_connections = 8;
 
   std::vector<Endpoint> Endpoints() const;
 };
@@ -99,6 +109,8 @@ class Upstream {
   virtual Task<ClientResult> Call(ClientRequest request) = 0;
   /// "host:port": for logs and as a metric label (one per configured upstream).
   virtual const std::string& name() const = 0;
+  /// Endpoint ejections so far, every loop's (a counter for /metrics).
+  virtual std::uint64_t ejections() const { return 0; }
 };
 
 /// One pool of connections per event loop: a request goes out on its caller's loop.
@@ -112,8 +124,7 @@ class UpstreamPool final : public Upstream {
   Task<ClientResult> Call(ClientRequest request) override;
   const std::string& name() const override { return name_; }
   const UpstreamOptions& options() const;
-  /// Endpoint ejections so far, every loop's (a counter for /metrics).
-  std::uint64_t ejections() const;
+  std::uint64_t ejections() const override;
 
  private:
   struct Impl;
@@ -121,6 +132,33 @@ class UpstreamPool final : public Upstream {
   std::string name_;
   std::shared_ptr<std::atomic<std::uint64_t>> ejections_;
 };
+
+/// The pool for an upstream that speaks HTTP/2 with prior knowledge (h2c): requests go as
+/// streams, multiplexed on one connection per endpoint and loop (more once one carries
+/// `h2_streams_per_connection`), bodies both ways in pieces with HTTP/2's flow control (the
+/// window given back is what the caller took), trailers both ways (BodyStream::trailers,
+/// Response::trailers), and a body pulled on while the answer comes when the request says so
+/// (ClientRequest::body_owner: gRPC's streams both ways). Endpoints, health and ejection as
+/// UpstreamPool's. A request is sent again (another connection) only when it was never
+/// processed: the connection failed to open, or the upstream refused the stream
+/// (REFUSED_STREAM, or past a GOAWAY's last stream), with no byte of its body taken.
+class H2UpstreamPool final : public Upstream {
+ public:
+  H2UpstreamPool(const Loops& loops, UpstreamOptions options);
+  ~H2UpstreamPool() override;
+  Task<ClientResult> Call(ClientRequest request) override;
+  const std::string& name() const override { return name_; }
+  std::uint64_t ejections() const override;
+
+ private:
+  struct Impl;
+  std::vector<std::shared_ptr<Impl>> impls_;  ///< one per loop
+  std::string name_;
+  std::shared_ptr<std::atomic<std::uint64_t>> ejections_;
+};
+
+/// The pool `options` ask for: HTTP/2 (H2UpstreamPool) or HTTP/1.1 (UpstreamPool).
+std::unique_ptr<Upstream> MakeUpstream(const Loops& loops, UpstreamOptions options);
 
 /// Parses "http://host:port" (no path), or several such URLs separated by commas (the
 /// endpoints of one upstream, at most 16); nullopt when malformed.

@@ -53,6 +53,10 @@ struct Request {
   /// A streamed body (BodyReader::Open), then `body` is empty: owned by the connection, valid
   /// until the handler answers.
   BodyStream* body_stream = nullptr;
+  /// Set with body_stream when the body can still be read after the handler answered (HTTP/2:
+  /// the upload goes on while the answer is sent, as a gRPC call streaming both ways does).
+  /// A copy keeps body_stream valid; the server lets go of its own once the handler returned.
+  std::shared_ptr<void> body_owner;
   std::string remote_ip;    ///< the client (behind a trusted proxy: from X-Forwarded-For)
   std::string peer_ip;      ///< the connection's address, when it differs from remote_ip
   bool secure = false;
@@ -110,6 +114,10 @@ struct Response {
 /// The one place an error becomes an answer: status and envelope from its code, plus the
 /// headers it carries (Retry-After, WWW-Authenticate; every 401 says how to authenticate).
 Response ErrorReply(const core::ApiError& e, std::string_view request_id);
+
+/// A gRPC call: `content-type: application/grpc`, alone or with a subtype (`+proto`, `+json`)
+/// or parameters.
+bool IsGrpc(const Request& req);
 
 /// Appends "name: value\r\n" when `name` is a token and `value` holds no CR, LF or NUL; else
 /// appends nothing and returns false. For header lines rendered ahead (ClientRequest::header_lines).
