@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gRPC through the gateway (issue 25), with a real gRPC client and server (Debian's
 # python3-grpcio), the client over TLS (ALPN h2) and h2c, the server behind an upstream that
-# says "protocol": "h2":
+# says "protocol": "h2" (h2c, and over TLS by ALPN with its certificate checked):
 #  - passed through: unary with metadata both ways (the API key in it, taken by the gateway;
 #    trailing metadata back), server streaming, a 10 MiB streamed upload, a call streaming both
 #    ways in turns (each reply before the next message), a deadline, an error status of the
@@ -21,7 +21,7 @@ $PY -c 'import grpc' 2>/dev/null || install_deps python3-grpcio
 . "$ROOT/tests/e2e/gateway_alone.sh"
 alone_setup grpc "${GRPC_TEST_PORT_BASE:-20000}"
 DOWN=$((UP + 1))  # nothing listens there
-GRPC=$((UP + 2))  # the gRPC service
+GRPC=$((UP + 2)) GRPCS=$((UP + 3))  # the gRPC service in the clear, and over TLS
 cat > "$DIR/service.py" <<'PY'
 import hashlib, sys, time
 from concurrent import futures
@@ -55,7 +55,7 @@ def slow(request, context):
 def fail(request, context):
     context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
 
-handler = grpc.method_handlers_generic_handler("test.Svc", {
+handler = grpc.method_handlers_generic_handler(sys.argv[2], {
     "Unary": grpc.unary_unary_rpc_method_handler(unary),
     "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
     "Upload": grpc.stream_unary_rpc_method_handler(upload),
@@ -65,22 +65,31 @@ handler = grpc.method_handlers_generic_handler("test.Svc", {
 })
 server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
 server.add_generic_rpc_handlers((handler,))
-server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+if len(sys.argv) > 3:  # TLS: certificate and key
+    creds = grpc.ssl_server_credentials([(open(sys.argv[4], "rb").read(), open(sys.argv[3], "rb").read())])
+    server.add_secure_port("127.0.0.1:" + sys.argv[1], creds)
+else:
+    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
 server.start()
 server.wait_for_termination()
 PY
-$PY "$DIR/service.py" "$GRPC" & SERVICE_PID=$!
-trap 'kill $SERVICE_PID 2>/dev/null; alone_cleanup' EXIT
+$PY "$DIR/service.py" "$GRPC" test.Svc & SERVICE_PID=$!
+$PY "$DIR/service.py" "$GRPCS" secure.Svc "$DIR/certs/server.crt" "$DIR/certs/server.key" & SECURE_PID=$!
+trap 'kill $SERVICE_PID $SECURE_PID 2>/dev/null; alone_cleanup' EXIT
 cat > "$DIR/gateway.json" <<JSON
 {
   "upstreams": [{"name": "auth-user"}, {"name": "processing"}, {"name": "audit"},
                 {"name": "down", "url": "http://127.0.0.1:$DOWN"},
-                {"name": "grpc", "url": "http://127.0.0.1:$GRPC", "protocol": "h2"}],
+                {"name": "grpc", "url": "http://127.0.0.1:$GRPC", "protocol": "h2"},
+                {"name": "grpcs", "url": "https://localhost:$GRPCS", "protocol": "h2", "ca_file": "$DIR/certs/ca.crt"},
+                {"name": "untrusted", "url": "https://localhost:$GRPCS", "protocol": "h2"}],
   "routes": [
     {"prefix": "/echo.Echo/", "methods": ["POST"], "upstream": "processing", "auth": "api_key"},
     {"prefix": "/limited.Echo/", "methods": ["POST"], "upstream": "processing", "auth": "api_key", "rate_limit": 1},
     {"prefix": "/down.Down/", "methods": ["POST"], "upstream": "down", "auth": "api_key"},
-    {"prefix": "/test.Svc/", "methods": ["POST"], "upstream": "grpc", "auth": "api_key"}
+    {"prefix": "/test.Svc/", "methods": ["POST"], "upstream": "grpc", "auth": "api_key"},
+    {"prefix": "/secure.Svc/", "methods": ["POST"], "upstream": "grpcs", "auth": "api_key"},
+    {"prefix": "/untrusted.Svc/", "methods": ["POST"], "upstream": "untrusted", "auth": "api_key"}
   ]
 }
 JSON
@@ -137,6 +146,13 @@ with grpc.secure_channel(f"localhost:{tls_port}", creds) as tls, grpc.insecure_c
         replies.append(r.decode())
         turn.release()
     out["chat"] = replies
+    # The service over TLS: its certificate checked against the CA given; the system's store
+    # does not know that CA, so the other upstream cannot be reached.
+    secure = tls.unary_unary("/secure.Svc/Unary", request_serializer=None, response_deserializer=None)
+    out["secure_unary"] = secure(b"over tls", metadata=(("x-api-key", key), ("x-meta", "s")), timeout=10).decode()
+    secure_stream = tls.unary_stream("/secure.Svc/ServerStream", request_serializer=None, response_deserializer=None)
+    out["secure_stream"] = [m.decode() for m in secure_stream(b"", metadata=(("x-api-key", key),), timeout=10)]
+    out["untrusted"] = call(tls, "/untrusted.Svc/Unary", (("x-api-key", key),))
     slow = tls.unary_unary("/test.Svc/Slow", request_serializer=None, response_deserializer=None)
     try:
         slow(b"", metadata=(("x-api-key", key),), timeout=1)
@@ -161,6 +177,9 @@ for p in tls h2c; do
   check "the service's own error status ($p) passes" "$(q ${p}_fail)" "NOT_FOUND no such thing"
 done
 check "10 MiB streamed upload arrives whole, message by message" "$(q upload)" "$(q upload_expected)"
+check "unary to a TLS upstream (h2 by ALPN, its certificate checked)" "$(q secure_unary)" "echo:over tls|s|no-key|identity"
+check "server streaming from the TLS upstream" "$(q secure_stream)" "item 0 item 1 item 2 item 3 item 4"
+check "a TLS upstream whose certificate is not trusted: UNAVAILABLE" "$(q untrusted | cut -d' ' -f1)" UNAVAILABLE
 check "a call streaming both ways, in turns" "$(q chat)" "re:m0 re:m1 re:m2 re:m3 re:m4"
 check "a deadline passed: DEADLINE_EXCEEDED" "$(q deadline)" DEADLINE_EXCEEDED
 check "gRPC calls counted with the grpc protocol label" \

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <deque>
+#include <stdexcept>
 
 #include "head_writer.hpp"
 #include "suite/core/url.hpp"
@@ -343,6 +344,7 @@ UpstreamPool::UpstreamPool(net::io_context& io, UpstreamOptions options) : Upstr
 UpstreamPool::UpstreamPool(const Loops& loops, UpstreamOptions options)
     : name_(options.host + ":" + std::to_string(options.port)),
       ejections_(std::make_shared<std::atomic<std::uint64_t>>(0)) {
+  if (options.tls) throw std::invalid_argument("upstream " + name_ + ": TLS is spoken over HTTP/2 only (H2UpstreamPool)");
   for (auto* loop : loops) impls_.push_back(std::make_shared<Impl>(*loop, options, name_, ejections_));
 }
 
@@ -370,12 +372,13 @@ void UpstreamPool::Send(ClientRequest request, std::function<void(ClientResult)>
 }
 
 namespace {
-std::optional<Endpoint> ParseEndpoint(std::string_view text) {
+std::optional<Endpoint> ParseEndpoint(std::string_view text, bool& tls) {
   const auto url = core::ParseUrl(text);
-  // http://host:port: an explicit port, no credentials, no path beyond "/", no query.
-  if (!url || url->scheme != "http" || !url->port || !url->user.empty() || url->has_password ||
-      (!url->path.empty() && url->path != "/") || url->has_query || url->has_fragment)
+  // http(s)://host:port: an explicit port, no credentials, no path beyond "/", no query.
+  if (!url || (url->scheme != "http" && url->scheme != "https") || !url->port || !url->user.empty() ||
+      url->has_password || (!url->path.empty() && url->path != "/") || url->has_query || url->has_fragment)
     return std::nullopt;
+  tls = url->scheme == "https";
   return Endpoint{url->host, *url->port};
 }
 }  // namespace
@@ -383,10 +386,13 @@ std::optional<Endpoint> ParseEndpoint(std::string_view text) {
 std::optional<UpstreamOptions> ParseUpstreamUrl(std::string_view text) {
   constexpr std::size_t kMaxEndpoints = 16;
   std::vector<Endpoint> all;
+  bool tls = false;
   while (true) {
     const auto comma = text.find(',');
-    auto ep = ParseEndpoint(core::TrimSpace(text.substr(0, comma)));
-    if (!ep || all.size() == kMaxEndpoints) return std::nullopt;
+    bool this_tls = false;
+    auto ep = ParseEndpoint(core::TrimSpace(text.substr(0, comma)), this_tls);
+    if (!ep || all.size() == kMaxEndpoints || (!all.empty() && this_tls != tls)) return std::nullopt;
+    tls = this_tls;
     all.push_back(std::move(*ep));
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);
@@ -395,6 +401,7 @@ std::optional<UpstreamOptions> ParseUpstreamUrl(std::string_view text) {
   o.host = all.front().host;
   o.port = all.front().port;
   o.more.assign(all.begin() + 1, all.end());
+  o.tls = tls;
   return o;
 }
 

@@ -18,10 +18,13 @@
 #include <array>
 #include <charconv>
 #include <deque>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "h2_fields.hpp"
 #include "plain_stream.hpp"
+#include "tls_context.hpp"
+#include "tls_stream.hpp"
 #include "suite/http/body_stream.hpp"
 #include "suite/http/client.hpp"
 #include "suite/http/loop.hpp"
@@ -99,9 +102,9 @@ Task<bool> WaitOn(net::steady_timer& timer, Clock::time_point until) {
 class Link : public std::enable_shared_from_this<Link> {
  public:
   using Self = std::shared_ptr<Link>;
-  Link(const net::any_io_executor& ex, const UpstreamOptions& options)
+  Link(const net::any_io_executor& ex, const UpstreamOptions& options, std::shared_ptr<SSL_CTX> tls)
       : options_{options.connect_timeout, options.request_timeout, options.h2_streams_per_connection},
-        ex_(ex), stream_(ex), writer_wake_(ex) {}
+        ex_(ex), tls_ctx_(std::move(tls)), stream_(ex), writer_wake_(ex) {}
   ~Link() {
     if (session_ != nullptr) nghttp2_session_del(session_);
   }
@@ -110,8 +113,9 @@ class Link : public std::enable_shared_from_this<Link> {
 
   // The session exists from the start: requests are submitted while the connection opens, and
   // leave once it is open.
-  static Self Open(const net::any_io_executor& ex, const UpstreamOptions& options, const Endpoint& endpoint) {
-    auto link = std::make_shared<Link>(ex, options);
+  static Self Open(const net::any_io_executor& ex, const UpstreamOptions& options, const Endpoint& endpoint,
+                   std::shared_ptr<SSL_CTX> tls) {
+    auto link = std::make_shared<Link>(ex, options, std::move(tls));
     if (!link->Setup()) return nullptr;
     net::co_spawn(ex, Run(link, endpoint), LogException{"h2 upstream connection"});
     return link;
@@ -224,10 +228,60 @@ class Link : public std::enable_shared_from_this<Link> {
     self->stream_.expires_never();
     boost::system::error_code ignored;
     self->stream_.socket().set_option(tcp::no_delay(true), ignored);
+    if (self->tls_ctx_) {
+      std::string why;
+      if (!co_await Handshake(self, endpoint.host, why)) {
+        if (!self->dead_) self->connect_failed_ = true;
+        self->Fail("tls: " + why);
+        co_return;
+      }
+    }
     LaunchWriter(self);
     co_await Reader(self);
     self->Fail(self->error_.empty() ? "connection closed by the upstream" : self->error_);
   }
+  // TLS over the connected socket, within the connect timeout: the certificate verified (the
+  // context's trust, the endpoint's name), and h2 agreed by ALPN.
+  static Task<bool> Handshake(Self self, std::string host, std::string& why) {
+    try {
+      self->tls_ = TlsStream::Client(std::move(self->stream_.socket()), self->tls_ctx_.get(), host);
+    } catch (const std::exception& e) {
+      why = e.what();
+      co_return false;
+    }
+    self->tls_->expires_after(self->options_.connect_timeout);
+    auto [ec] = co_await self->tls_->async_handshake(net::as_tuple(net::use_awaitable));
+    self->tls_->expires_never();
+    if (ec) {
+      why = ec.message();
+      co_return false;
+    }
+    if (self->tls_->Alpn() != "h2") {
+      why = "the upstream did not agree to h2 (ALPN)";
+      co_return false;
+    }
+    co_return true;
+  }
+
+  // The transport's operations: TLS once it is set up, else the plain connection.
+  std::size_t ReadNow(void* into, std::size_t size, boost::system::error_code& ec) {
+    return tls_ ? tls_->ReadNow(into, size, ec) : stream_.ReadNow(into, size, ec);
+  }
+  tcp::socket& Socket() { return tls_ ? tls_->socket() : stream_.socket(); }
+  Task<boost::system::error_code> WriteOut() {
+    const auto timeout = options_.request_timeout;
+    if (tls_) {
+      tls_->expires_after(timeout);
+      auto [ec, n] = co_await net::async_write(*tls_, net::buffer(out_), net::as_tuple(net::use_awaitable));
+      tls_->expires_never();
+      co_return ec;
+    }
+    stream_.expires_after(timeout);
+    auto [ec, n] = co_await net::async_write(stream_, net::buffer(out_), net::as_tuple(net::use_awaitable));
+    stream_.expires_never();
+    co_return ec;
+  }
+
   // Spawned from a plain function: GCC 12 mishandles co_spawn's arguments inside a coroutine.
   static void LaunchWriter(const Self& self) { net::co_spawn(self->ex_, Writer(self), LogException{"h2 upstream writer"}); }
 
@@ -235,10 +289,10 @@ class Link : public std::enable_shared_from_this<Link> {
     int reads = 0;
     while (!self->dead_) {
       boost::system::error_code ec;
-      const std::size_t n = self->stream_.ReadNow(ReadBuffer(), kReadBuffer, ec);
+      const std::size_t n = self->ReadNow(ReadBuffer(), kReadBuffer, ec);
       if (ec == net::error::would_block) {
         reads = 0;
-        auto [wec] = co_await self->stream_.socket().async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable));
+        auto [wec] = co_await self->Socket().async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable));
         if (wec) break;
         continue;
       }
@@ -270,9 +324,7 @@ class Link : public std::enable_shared_from_this<Link> {
         break;
       }
       if (!self->out_.empty()) {
-        self->stream_.expires_after(self->options_.request_timeout);
-        auto [ec, n] = co_await net::async_write(self->stream_, net::buffer(self->out_), net::as_tuple(net::use_awaitable));
-        self->stream_.expires_never();
+        const auto ec = co_await self->WriteOut();
         if (ec) {
           self->Fail("write: " + ec.message());
           break;
@@ -306,9 +358,13 @@ class Link : public std::enable_shared_from_this<Link> {
       call->closed = true;
       call->Wake();
     }
-    stream_.cancel();
     boost::system::error_code ignored;
-    stream_.socket().close(ignored);
+    if (tls_) {
+      tls_->cancel();  // not closed: OpenSSL holds the descriptor until the connection goes
+    } else {
+      stream_.cancel();
+      stream_.socket().close(ignored);
+    }
     writer_wake_.cancel();
   }
 
@@ -419,7 +475,9 @@ class Link : public std::enable_shared_from_this<Link> {
     std::uint32_t h2_streams_per_connection;
   } options_;
   net::any_io_executor ex_;
-  PlainStream stream_;
+  std::shared_ptr<SSL_CTX> tls_ctx_;  ///< null: h2c
+  PlainStream stream_;                ///< connects; carries the session when in the clear
+  std::unique_ptr<TlsStream> tls_;    ///< carries it over TLS
   nghttp2_session* session_ = nullptr;
   std::unordered_map<std::int32_t, std::shared_ptr<Call>> calls_;  ///< open (or waiting to open)
   std::string out_;
@@ -565,8 +623,9 @@ bool Dropped(std::string_view name) {
 using namespace detail;
 
 struct H2UpstreamPool::Impl : std::enable_shared_from_this<H2UpstreamPool::Impl> {
-  Impl(net::io_context& io, const UpstreamOptions& o, std::string n, std::shared_ptr<std::atomic<std::uint64_t>> e)
-      : executor(io.get_executor()), options(o), name(std::move(n)), endpoints(1 + o.more.size(), o.health),
+  Impl(net::io_context& io, const UpstreamOptions& o, std::shared_ptr<SSL_CTX> t, std::string n,
+       std::shared_ptr<std::atomic<std::uint64_t>> e)
+      : executor(io.get_executor()), options(o), tls(std::move(t)), name(std::move(n)), endpoints(1 + o.more.size(), o.health),
         ejections(std::move(e)) {
     for (const auto& ep : o.Endpoints()) targets.push_back({ep, Authority(ep), {}});
   }
@@ -578,6 +637,7 @@ struct H2UpstreamPool::Impl : std::enable_shared_from_this<H2UpstreamPool::Impl>
   };
   net::any_io_executor executor;
   UpstreamOptions options;
+  std::shared_ptr<SSL_CTX> tls;  ///< the pool's, every loop's (null: h2c)
   std::string name;
   std::deque<Target> targets;
   EndpointSet endpoints;
@@ -603,7 +663,7 @@ struct H2UpstreamPool::Impl : std::enable_shared_from_this<H2UpstreamPool::Impl>
     }
     if (best) return best;
     if (least && t.links.size() >= options.h2_max_connections) return least;
-    auto link = Link::Open(executor, options, t.endpoint);
+    auto link = Link::Open(executor, options, t.endpoint, tls);
     if (link) t.links.push_back(link);
     return link;
   }
@@ -658,7 +718,7 @@ struct H2UpstreamPool::Impl : std::enable_shared_from_this<H2UpstreamPool::Impl>
     auto call = std::make_shared<detail::Call>(executor);
     FieldList fields;
     fields.Push(":method", req.method);
-    fields.Push(":scheme", "http");
+    fields.Push(":scheme", tls ? "https" : "http");
     fields.Push(":authority", target.authority);
     fields.Push(":path", req.target);
     for (const auto& [k, v] : req.headers)
@@ -773,7 +833,13 @@ struct H2UpstreamPool::Impl : std::enable_shared_from_this<H2UpstreamPool::Impl>
 H2UpstreamPool::H2UpstreamPool(const Loops& loops, UpstreamOptions options)
     : name_(options.host + ":" + std::to_string(options.port)),
       ejections_(std::make_shared<std::atomic<std::uint64_t>>(0)) {
-  for (auto* loop : loops) impls_.push_back(std::make_shared<Impl>(*loop, options, name_, ejections_));
+  std::shared_ptr<SSL_CTX> tls;
+  if (options.tls) {
+    std::string error;
+    tls = NewClientContext(options.tls_ca_file, std::string_view("\x02h2", 3), error);
+    if (!tls) throw std::invalid_argument("upstream " + name_ + ": " + error);
+  }
+  for (auto* loop : loops) impls_.push_back(std::make_shared<Impl>(*loop, options, tls, name_, ejections_));
 }
 H2UpstreamPool::~H2UpstreamPool() = default;
 

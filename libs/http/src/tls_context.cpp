@@ -119,4 +119,27 @@ void ConfigureTlsContext(SSL_CTX* ctx, bool h2) {
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 }
 
+std::shared_ptr<SSL_CTX> NewClientContext(const std::string& ca_file, std::string_view alpn, std::string& error) {
+  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  if (!ctx) {
+    error = "SSL_CTX_new failed";
+    return nullptr;
+  }
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  const int loaded = ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx.get())
+                                     : SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr);
+  if (loaded != 1) {
+    error = ca_file.empty() ? "the system's certificate store cannot be loaded" : "cannot load CA file " + ca_file;
+    return nullptr;
+  }
+  if (SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(alpn.data()),
+                              static_cast<unsigned>(alpn.size())) != 0) {
+    error = "ALPN cannot be set";
+    return nullptr;
+  }
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
+  return ctx;
+}
+
 }  // namespace suite::http::detail

@@ -1,5 +1,5 @@
 #pragma once
-// Internal to the server: a TLS connection whose socket OpenSSL reads and writes itself
+// Internal to libs/http: a TLS connection (the server's, or an upstream pool's) whose socket OpenSSL reads and writes itself
 // (SSL_set_fd), the way nginx does. Asio's ssl::stream keeps two 17 KB buffers per connection
 // plus a BIO pair, and copies every byte through them: 10,000 idle TLS connections cost ~780 MB
 // with it. Here an idle connection keeps the SSL object alone, whose record buffers OpenSSL
@@ -15,6 +15,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <chrono>
 #include <cstring>
@@ -44,20 +45,41 @@ class TlsStream {
   using executor_type = boost::asio::any_io_executor;
 
   /// `ctx` must outlive the stream (the server keeps the context a connection started with).
-  TlsStream(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx) {
+  TlsStream(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx) : TlsStream(std::move(socket), ctx, nullptr) {}
+  /// The client's side, to `host` (SNI, and the name or address its certificate must carry; the
+  /// context says whom to trust).
+  static std::unique_ptr<TlsStream> Client(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx, const std::string& host) {
+    return std::unique_ptr<TlsStream>(new TlsStream(std::move(socket), ctx, &host));
+  }
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+ private:
+  TlsStream(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx, const std::string* host) {
     SSL* ssl = SSL_new(ctx);
     if (ssl == nullptr) throw std::runtime_error("SSL_new failed");
     core_ = std::make_shared<Core>(std::move(socket), ssl);
     SSL_set_fd(ssl, core_->socket.native_handle());
-    SSL_set_accept_state(ssl);
+    if (host == nullptr) {
+      SSL_set_accept_state(ssl);
+    } else {
+      SSL_set_connect_state(ssl);
+      boost::system::error_code ec;
+      boost::asio::ip::make_address(*host, ec);
+      if (!ec) {  // an address: checked against the certificate's IP names; no SNI (RFC 6066 3)
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host->c_str());
+      } else {
+        SSL_set_tlsext_host_name(ssl, host->c_str());
+        SSL_set1_host(ssl, host->c_str());
+      }
+    }
     // The write buffer moves between retries (it lives in the operation); records are freed
     // while the connection is idle.
     SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     core_->socket.non_blocking(true);
   }
-  TlsStream(const TlsStream&) = delete;
-  TlsStream& operator=(const TlsStream&) = delete;
 
+ public:
   executor_type get_executor() { return core_->socket.get_executor(); }
   boost::asio::ip::tcp::socket& socket() { return core_->socket; }
 

@@ -41,6 +41,15 @@ void ApplyFile(const FileConfig& f, Config& c, suite::core::Env& env, std::chron
     }
     o->request_timeout = u.timeout.value_or(timeout);
     o->http2 = u.http2;
+    o->tls_ca_file = u.ca_file.value_or("");
+    if (o->tls && !o->http2) {
+      env.Fail("GATEWAY_CONFIG", "upstream " + u.name + ": https:// is spoken over HTTP/2 only (\"protocol\": \"h2\")");
+      continue;
+    }
+    if (!o->tls_ca_file.empty() && !std::ifstream(o->tls_ca_file)) {
+      env.Fail("GATEWAY_CONFIG", "upstream " + u.name + ": cannot read ca_file " + o->tls_ca_file);
+      continue;
+    }
     c.upstreams.emplace_back(u.name, *o);
   }
   c.routes = f.routes;

@@ -99,22 +99,27 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
     }
   for (auto u : root.Items("upstreams")) {
     if (!u.IsObject()) continue;
-    u.OnlyKeys({"name", "url", "timeout_ms", "protocol"});
+    u.OnlyKeys({"name", "url", "timeout_ms", "protocol", "ca_file"});
     UpstreamSpec spec;
     u.Required("name", spec.name);
     u.Optional("url", spec.url);
     std::optional<std::int64_t> timeout;
     u.OptionalInt("timeout_ms", timeout, 100, 600'000);
     if (timeout) spec.timeout = std::chrono::milliseconds(*timeout);
-    // h2: HTTP/2 with prior knowledge (h2c), as gRPC services speak.
+    // h2: HTTP/2, as gRPC services speak: with prior knowledge over http:// (h2c), agreed by
+    // ALPN over https://.
     u.OptionalEnum("protocol", spec.http2, {{"http1", false}, {"h2", true}});
+    u.Optional("ca_file", spec.ca_file);
     if (spec.http2 && (spec.name == "auth-user" || spec.name == "processing" || spec.name == "audit"))
       u.Fail("protocol", "the suite's own services speak HTTP/1.1");
     if (!spec.name.empty() && (!IsName(spec.name) || spec.name == "gateway"))
       u.Fail("name", "must be lowercase letters, digits, '-' or '_' (and not \"gateway\")");
     if (!names.insert(spec.name).second) u.Fail("name", "duplicate upstream \"" + spec.name + "\"");
     const bool known = spec.name == "auth-user" || spec.name == "processing" || spec.name == "audit";
-    if (spec.url && !suite::http::ParseUpstreamUrl(*spec.url)) u.Fail("url", "must look like http://host:port");
+    const auto parsed = spec.url ? suite::http::ParseUpstreamUrl(*spec.url) : std::nullopt;
+    if (spec.url && !parsed) u.Fail("url", "must look like http://host:port (or https://host:port)");
+    if (parsed && parsed->tls && !spec.http2) u.Fail("url", "https:// is spoken over HTTP/2 only: add \"protocol\": \"h2\"");
+    if (spec.ca_file && !(parsed && parsed->tls)) u.Fail("ca_file", "goes with an https:// url");
     if (!spec.url && !known) u.Fail("url", "is required (only auth-user, processing and audit default from the environment)");
     c.upstreams.push_back(std::move(spec));
   }

@@ -37,7 +37,8 @@ struct UpstreamSpec {
   std::string name;
   std::optional<std::string> url;      ///< http://host:port; the three services default from the environment
   std::optional<std::chrono::milliseconds> timeout;
-  bool http2 = false;  ///< "protocol": "h2": HTTP/2 with prior knowledge (gRPC services)
+  bool http2 = false;  ///< "protocol": "h2": HTTP/2 (gRPC services): h2c, or by ALPN over https://
+  std::optional<std::string> ca_file;  ///< https://: the CA bundle its certificate must chain to
 };
 
 struct TierSpec {

@@ -50,7 +50,7 @@ TEST_CASE("config file: every error listed with its JSON path, unknown keys refu
       "/extra: unknown key",
       "/upstreams/0/url: is required (only auth-user, processing and audit default from the environment)",
       "/upstreams/2/name: duplicate upstream \"auth-user\"",
-      "/upstreams/2/url: must look like http://host:port",
+      "/upstreams/2/url: must look like http://host:port (or https://host:port)",
       "/routes/1/prefix: duplicate route \"/ok\"",
       "/routes/1/methods: must name at least one method",
       "/routes/2/timout_ms: unknown key",
@@ -104,6 +104,16 @@ TEST_CASE("config file: an upstream that speaks HTTP/2 (a gRPC service), and wha
         std::vector<std::string>{"/upstreams/3/protocol: must be one of http1, h2"});
   CHECK(ErrorsOf(R"({"upstreams": [{"name": "auth-user", "protocol": "h2"}, {"name": "processing"}, {"name": "audit"}]})") ==
         std::vector<std::string>{"/upstreams/0/protocol: the suite's own services speak HTTP/1.1"});
+  // TLS to an upstream: HTTP/2 only, its CA with it.
+  CHECK(ErrorsOf(R"({"upstreams": [{"name": "auth-user"}, {"name": "processing"}, {"name": "audit"},
+                                   {"name": "x", "url": "https://a:443", "protocol": "h2", "ca_file": "/etc/ca.pem"}]})")
+            .empty());
+  CHECK(ErrorsOf(R"({"upstreams": [{"name": "auth-user"}, {"name": "processing"}, {"name": "audit"},
+                                   {"name": "x", "url": "https://a:443"}]})") ==
+        std::vector<std::string>{"/upstreams/3/url: https:// is spoken over HTTP/2 only: add \"protocol\": \"h2\""});
+  CHECK(ErrorsOf(R"({"upstreams": [{"name": "auth-user"}, {"name": "processing"}, {"name": "audit"},
+                                   {"name": "x", "url": "http://a:80", "protocol": "h2", "ca_file": "/etc/ca.pem"}]})") ==
+        std::vector<std::string>{"/upstreams/3/ca_file: goes with an https:// url"});
 }
 
 TEST_CASE("config: the file, then seed 001's variables over it") {

@@ -90,8 +90,13 @@ struct UpstreamOptions {
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::milliseconds idle_ttl{30'000};  ///< below the upstream's keep-alive timeout
   std::size_t max_response_body = 16 * 1024 * 1024;  ///< an answer held whole (not stream_response)
-  /// The upstream speaks HTTP/2 with prior knowledge (h2c; a gRPC service): H2UpstreamPool.
+  /// The upstream speaks HTTP/2 (a gRPC service): H2UpstreamPool, with prior knowledge in the
+  /// clear (h2c), or agreed by ALPN over TLS.
   bool http2 = false;
+  /// TLS to the upstream (https://; HTTP/2 only): its certificate must chain to `tls_ca_file`
+  /// (PEM; empty: the system's store) and carry the endpoint's host name or address.
+  bool tls = false;
+  std::string tls_ca_file;
   /// HTTP/2: the streams one connection carries before another is opened (the upstream's own
   /// SETTINGS_MAX_CONCURRENT_STREAMS when lower), and the connections per endpoint and loop.
   std::uint32_t h2_streams_per_connection = 100;
@@ -160,8 +165,8 @@ class H2UpstreamPool final : public Upstream {
 /// The pool `options` ask for: HTTP/2 (H2UpstreamPool) or HTTP/1.1 (UpstreamPool).
 std::unique_ptr<Upstream> MakeUpstream(const Loops& loops, UpstreamOptions options);
 
-/// Parses "http://host:port" (no path), or several such URLs separated by commas (the
-/// endpoints of one upstream, at most 16); nullopt when malformed.
+/// Parses "http://host:port" or "https://host:port" (no path), or several such URLs separated by
+/// commas (the endpoints of one upstream, at most 16, all of one scheme); nullopt when malformed.
 std::optional<UpstreamOptions> ParseUpstreamUrl(std::string_view url);
 
 }  // namespace suite::http
