@@ -371,8 +371,16 @@ for _ in $(seq 50); do
   call GET "/audit/access?request_id=$RID2" -H "Authorization: Bearer $ADMIN_TOKEN"
   [ "$(jq -r .count <<<"$BODY")" = 1 ] 2>/dev/null && break; sleep 0.1
 done
-check "an answered request" "$(jq -c '.items[0] | [.method, .route, .path, .http_status, .reason, .tier, .key_id, .auth_method]' <<<"$BODY")" \
-  '["POST","/process","/process",200,"-","enterprise","local","api_key+jwt"]'
+check "an answered request (over h2: curl's choice by ALPN)" "$(jq -c '.items[0] | [.method, .route, .path, .http_status, .reason, .tier, .key_id, .auth_method, .protocol]' <<<"$BODY")" \
+  '["POST","/process","/process",200,"-","enterprise","local","api_key+jwt","h2"]'
+H1_RID="e2e-h1-$(openssl rand -hex 6)"
+"${C[@]}" -o /dev/null --http1.1 -H "X-Request-ID: $H1_RID" "$GW/health"
+for _ in $(seq 50); do
+  call GET "/audit/access?request_id=$H1_RID&protocol=h1" -H "Authorization: Bearer $ADMIN_TOKEN"
+  [ "$(jq -r .count <<<"$BODY")" = 1 ] 2>/dev/null && break; sleep 0.1
+done
+check "an HTTP/1.1 request's event says h1 (and the protocol filter finds it)" "$(jq -r '.items[0].protocol' <<<"$BODY")" h1
+check "access log: protocol validated" "$(call GET "/audit/access?protocol=h3" -H "Authorization: Bearer $ADMIN_TOKEN"; echo "$STATUS")" 422
 call GET "/audit/access?reason=unauthenticated&limit=1" -H "Authorization: Bearer $ADMIN_TOKEN"
 check "a refusal, with its reason" "$(jq -c '.items[0] | [.http_status, .reason, .auth_method, .tier]' <<<"$BODY")" '[401,"unauthenticated","none","anonymous"]'
 check "access log is an admin's" "$(call GET /audit/access -H "Authorization: Bearer $ALICE"; echo "$STATUS")" 403

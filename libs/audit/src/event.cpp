@@ -15,7 +15,8 @@ namespace {
 namespace len {
 constexpr std::size_t kId = 36, kService = 64, kRequestId = 128, kDataset = 256, kAction = 256, kClient = 64,
                       kSubject = 256, kMethod = 16, kRoute = 256, kPath = 256, kReason = 64, kAuthMethod = 32,
-                      kKeyId = 128, kTier = 32, kUserAgent = 512, kEventType = 64, kUsername = 256;
+                      kKeyId = 128, kTier = 32, kUserAgent = 512, kEventType = 64, kUsername = 256,
+                      kProtocol = 8;
 }  // namespace len
 
 constexpr std::int64_t kMaxInt32 = std::numeric_limits<std::int32_t>::max();
@@ -231,6 +232,7 @@ std::string Event::ToLine() const {
     w.Int("bytes_in", std::max<std::int64_t>(a->bytes_in, 0));
     w.Int("bytes_out", std::max<std::int64_t>(a->bytes_out, 0));
     w.TextOrNull("user_agent", a->user_agent, len::kUserAgent);
+    w.TextOrNull("protocol", a->protocol, len::kProtocol);
   } else {
     const auto& s = std::get<SecurityRecord>(record);
     w.TextOrNull("request_id", std::string_view(request_id), len::kRequestId);
@@ -299,6 +301,7 @@ std::optional<Event> Event::Parse(std::string_view text, std::string& why) {
     a.bytes_in = r.Int("bytes_in", std::numeric_limits<std::int64_t>::max(), false);
     a.bytes_out = r.Int("bytes_out", std::numeric_limits<std::int64_t>::max(), false);
     a.user_agent = r.TextOrNull("user_agent", len::kUserAgent);
+    a.protocol = r.TextOrNull("protocol", len::kProtocol);
     e.record = std::move(a);
   } else if (type == "security") {
     e.request_id = r.Text("request_id", len::kRequestId, false);

@@ -29,7 +29,7 @@ int main() {
        .record = AccessRecord{.method = "POST", .route = "/process", .path = "/process", .http_status = 200,
                               .duration_ms = 2, .client = "192.0.2.1", .subject = "alice", .auth_method = "api_key",
                               .key_id = "local", .tier = "enterprise", .bytes_in = 80, .bytes_out = 200,
-                              .user_agent = "curl/7.88"}},
+                              .user_agent = "curl/7.88", .protocol = "h2"}},
       {.service = "gateway", .request_id = "r4",
        .record = AccessRecord{.method = long_text, .route = long_text, .path = not_utf8 + long_text,
                               .http_status = 431, .reason = long_text, .bytes_in = -1,

@@ -61,7 +61,8 @@ void Timing(const Request& req, TimingValues& out) {
   out.process_time = FixedPoint(out.process_buf, us, 1'000'000, 6, "");
 }
 
-void ObserveExchange(obs::Metrics& metrics, const Request& req, const Response& res, obs::Protocol protocol) {
+void ObserveExchange(obs::Metrics& metrics, const Request& req, const Response& res) {
+  const auto protocol = ProtocolOf(req, res.status);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - req.start).count();
   metrics.ObserveRequest(req.method, req.route, res.status, secs, protocol);
   // Written per request: built without a JSON document.

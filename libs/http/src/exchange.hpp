@@ -35,6 +35,6 @@ struct TimingValues {
 void Timing(const Request& req, TimingValues& out);
 
 /// One request's metrics and its log line, once its answer is written.
-void ObserveExchange(obs::Metrics& metrics, const Request& req, const Response& res, obs::Protocol protocol);
+void ObserveExchange(obs::Metrics& metrics, const Request& req, const Response& res);
 
 }  // namespace suite::http::detail

@@ -607,6 +607,7 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
       }
     }
     CompleteRequest(req, remote_ip_, secure_, true, false);
+    req.http2 = true;
     handle_.idle.store(false, std::memory_order_relaxed);
     if (watch_long_) watch_wake_.cancel();  // the watch ticks while streams run
     running_.push_back(it->second);
@@ -621,7 +622,7 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     if (res.status == 101 || res.upgraded)  // HTTP/2 has no upgrade (RFC 9113 8.6)
       res = Response::Error(ErrorCode::kUpstreamUnavailable, "Invalid upgrade answer", s->req->request_id);
     co_await Answer(self, s, res);
-    ObserveExchange(self->core_.metrics, *s->req, res, IsGrpc(*s->req) ? obs::Protocol::kGrpc : obs::Protocol::kH2);
+    ObserveExchange(self->core_.metrics, *s->req, res);
     --self->core_.active;
     self->core_.metrics.in_flight().Decrement();
     std::erase(self->running_, s);

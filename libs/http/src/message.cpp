@@ -6,6 +6,7 @@
 #include "head_writer.hpp"
 #include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
+#include "suite/observability/metrics.hpp"
 
 namespace suite::http {
 
@@ -191,6 +192,12 @@ bool IsGrpc(const Request& req) {
   constexpr std::string_view kGrpc = "application/grpc";
   if (type.size() < kGrpc.size() || !core::AsciiEqualsIgnoreCase(type.substr(0, kGrpc.size()), kGrpc)) return false;
   return type.size() == kGrpc.size() || type[kGrpc.size()] == '+' || type[kGrpc.size()] == ';';
+}
+
+obs::Protocol ProtocolOf(const Request& req, int status) {
+  if (status == 101 && req.upgrade) return obs::Protocol::kWs;
+  if (req.http2) return IsGrpc(req) ? obs::Protocol::kGrpc : obs::Protocol::kH2;
+  return obs::Protocol::kH1;
 }
 
 }  // namespace suite::http

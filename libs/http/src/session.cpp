@@ -266,8 +266,7 @@ class Connection {
   }
 
   void Observe(const Request& req, const Response& res) {
-    const bool upgraded = res.status == 101 && res.upgraded != nullptr;
-    ObserveExchange(core.metrics, req, res, upgraded ? obs::Protocol::kWs : obs::Protocol::kH1);
+    ObserveExchange(core.metrics, req, res);
   }
 
   ServerCore& core;

@@ -121,7 +121,9 @@ TEST_CASE("upstream URLs") {
   REQUIRE(u);
   CHECK(u->host == "auth-user");
   CHECK(u->port == 8081);
-  CHECK_FALSE(ParseUpstreamUrl("https://x:1"));
+  CHECK(ParseUpstreamUrl("https://x:1")->tls);  // (an HTTP/2 upstream's; UpstreamPool refuses it)
+  CHECK_FALSE(ParseUpstreamUrl("http://x:1")->tls);
+  CHECK_FALSE(ParseUpstreamUrl("http://a:1,https://b:2"));  // one scheme for all the endpoints
   CHECK_FALSE(ParseUpstreamUrl("http://x"));
   CHECK_FALSE(ParseUpstreamUrl("http://x:99999"));
   CHECK_FALSE(ParseUpstreamUrl("http://x:80/path"));

@@ -105,6 +105,11 @@ AccessFilter ParseAccessFilter(const Request& req) {
     else if (k == "request_id") f.request_id = Text(v, "request_id");
     else if (k == "reason") f.reason = Text(v, "reason");
     else if (k == "subject") f.subject = Text(v, "subject");
+    else if (k == "protocol") {
+      if (v != "h1" && v != "h2" && v != "grpc" && v != "ws")
+        throw suite::core::ValidationError("protocol", "must be h1, h2, grpc or ws");
+      f.protocol = v;
+    }
   }
   return f;
 }

@@ -31,7 +31,7 @@ const std::string kInsertSecurity = BatchInsert(
 const std::string kInsertAccess = BatchInsert(
     "access_events",
     "event_id, stream_id, timestamp, request_id, method, route, path, http_status, reason, duration_ms, client, "
-    "subject, auth_method, key_id, tier, bytes_in, bytes_out, user_agent");
+    "subject, auth_method, key_id, tier, bytes_in, bytes_out, user_agent, protocol");
 // The fresh process records (a replay inserts nothing) get their NDJSON outbox row in the same
 // statement.
 const std::string kInsertRequests =
@@ -61,7 +61,8 @@ std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& e
                         {"duration_ms", a->duration_ms}, {"client", opt(a->client)},
                         {"subject", opt(a->subject)}, {"auth_method", a->auth_method},
                         {"key_id", opt(a->key_id)}, {"tier", a->tier}, {"bytes_in", a->bytes_in},
-                        {"bytes_out", a->bytes_out}, {"user_agent", opt(a->user_agent)}});
+                        {"bytes_out", a->bytes_out}, {"user_agent", opt(a->user_agent)},
+                        {"protocol", opt(a->protocol)}});
     } else {
       // Security events: not in the NDJSON request log either.
       const auto& sec = std::get<suite::audit::SecurityRecord>(e.record);
@@ -248,13 +249,13 @@ nlohmann::json QueryAccess(suite::db::Pool& pool, const AccessFilter& f) {
     pqxx::read_transaction tx(c);
     auto rows = tx.exec_params(
         "SELECT " + kTimestamp + ", request_id, method, route, path, http_status, reason, duration_ms, client, "
-        "subject, auth_method, key_id, tier, bytes_in, bytes_out "
+        "subject, auth_method, key_id, tier, bytes_in, bytes_out, protocol "
         "FROM audit.access_events "
         "WHERE ($1::text IS NULL OR client = $1) AND ($2::text IS NULL OR request_id = $2) "
         "AND ($3::text IS NULL OR reason = $3) AND ($4::int IS NULL OR http_status = $4) "
-        "AND ($5::text IS NULL OR subject = $5) "
+        "AND ($5::text IS NULL OR subject = $5) AND ($8::text IS NULL OR protocol = $8) "
         "ORDER BY timestamp DESC, id DESC LIMIT $6 OFFSET $7",
-        f.client, f.request_id, f.reason, f.http_status, f.subject, f.limit, f.offset);
+        f.client, f.request_id, f.reason, f.http_status, f.subject, f.limit, f.offset, f.protocol);
     nlohmann::json items = nlohmann::json::array();
     for (const auto& row : rows) {
       items.push_back({{"timestamp", row[0].c_str()},    {"request_id", row[1].c_str()},
@@ -264,7 +265,7 @@ nlohmann::json QueryAccess(suite::db::Pool& pool, const AccessFilter& f) {
                        {"client", TextOrNull(row[8])},   {"subject", TextOrNull(row[9])},
                        {"auth_method", row[10].c_str()}, {"key_id", TextOrNull(row[11])},
                        {"tier", row[12].c_str()},        {"bytes_in", row[13].as<long long>()},
-                       {"bytes_out", row[14].as<long long>()}});
+                       {"bytes_out", row[14].as<long long>()}, {"protocol", TextOrNull(row[15])}});
     }
     return nlohmann::json{{"items", items}, {"count", items.size()}, {"limit", f.limit}, {"offset", f.offset}};
   });

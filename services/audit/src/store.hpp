@@ -38,7 +38,7 @@ struct RequestFilter {
 };
 
 struct AccessFilter {
-  std::optional<std::string> client, request_id, reason, subject;
+  std::optional<std::string> client, request_id, reason, subject, protocol;
   std::optional<int> http_status;
   int limit = 100;
   long long offset = 0;

@@ -220,7 +220,12 @@ TEST_CASE("chain: records stored before the chain existed are linked by the migr
   ChainDb db(5);  // the schema as it was before the hash chain
   if (!db.admin_dsn) return;
   WriteEvents(*db.pool, db.Batch("process", 4), "w");
-  WriteEvents(*db.pool, db.Batch("request", 2), "w");
+  // Access events as that schema held them (today's writer also fills columns added since).
+  db.Tamper(
+      "INSERT INTO audit.access_events (event_id, stream_id, timestamp, request_id, method, route, path, "
+      "http_status, reason, duration_ms, auth_method, tier, bytes_in, bytes_out) VALUES "
+      "(gen_random_uuid(), '0-1', now(), 'r1', 'GET', '/', '/', 200, '-', 1, 'none', 'anonymous', 0, 0), "
+      "(gen_random_uuid(), '0-2', now(), 'r2', 'GET', '/', '/', 404, '-', 1, 'none', 'anonymous', 0, 0)");
   db.pool->With([](pqxx::connection& c) { return suite::db::Migrate(c, "audit", Migrations()); });
   WriteEvents(*db.pool, db.Batch("process", 2), "w");
   const auto v = VerifyChains(*db.pool);
@@ -429,4 +434,33 @@ TEST_CASE("security events without details read back as null, and the answer is 
   CHECK(out["items"][0]["details"].is_null());
   CHECK(out["items"][0]["user_id"] == 42);
   CHECK(nlohmann::json::parse(out.dump())["items"][0]["event_type"] == "login_failure");
+}
+
+TEST_CASE("access events: the protocol is stored, filtered on and chained, events without it keep verifying") {
+  ChainDb db;
+  if (!db.admin_dsn) return;
+  // An older gateway's events (no protocol), then a newer one's: h2 and gRPC calls.
+  std::vector<StreamEvent> batch = db.Batch("request", 2);
+  for (const char* protocol : {"h2", "grpc", "grpc"}) {
+    auto e = db.Event("request");
+    e["protocol"] = protocol;
+    batch.push_back({"0-" + std::to_string(db.next), db.Typed(e)});
+  }
+  WriteEvents(*db.pool, batch, "w");
+  REQUIRE(VerifyChains(*db.pool)["valid"] == true);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.access_events WHERE protocol IS NULL") == 2);
+
+  AccessFilter grpc;
+  grpc.protocol = "grpc";
+  const auto items = QueryAccess(*db.pool, grpc)["items"];
+  REQUIRE(items.size() == 2);
+  CHECK(items[0]["protocol"] == "grpc");
+  CHECK(QueryAccess(*db.pool, AccessFilter{})["items"].size() == 5);
+  CHECK(QueryAccess(*db.pool, AccessFilter{})["items"][4]["protocol"].is_null());
+
+  // The field is part of what the hash covers.
+  db.Tamper("UPDATE audit.access_events SET protocol = 'h1' WHERE protocol = 'h2'");
+  const auto v = VerifyChains(*db.pool);
+  CHECK(Broken(v, "access_events")["reason"] == "hash");
+  CHECK(Broken(v, "access_events")["seq"] == 3);
 }

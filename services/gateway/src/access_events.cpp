@@ -34,7 +34,8 @@ suite::audit::Event AccessEvent(const RequestContext& ctx, const suite::http::Re
                                                                                : req.body.size()),
               .bytes_out = static_cast<std::int64_t>(res.body_stream != nullptr ? res.body_stream->length().value_or(0)
                                                                                 : res.body.size()),
-              .user_agent = text(req.Header("user-agent"))}};
+              .user_agent = text(req.Header("user-agent")),
+              .protocol = std::string(suite::obs::ProtocolLabel(suite::http::ProtocolOf(req, res.status)))}};
 }
 
 namespace {

@@ -45,6 +45,8 @@ struct AccessRecord {
   std::string tier = "anonymous";
   std::int64_t bytes_in = 0, bytes_out = 0;
   std::optional<std::string> user_agent;
+  /// How it came: h1, h2, grpc, ws (null in events of gateways older than the field).
+  std::optional<std::string> protocol;
 };
 
 /// type "security": seed 002's security event (logins, lockouts, key and role changes).
