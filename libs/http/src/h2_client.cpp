@@ -736,10 +736,10 @@ struct H2UpstreamPool::Impl : std::enable_shared_from_this<H2UpstreamPool::Impl>
     fields.Push("te", "trailers");  // the only value HTTP/2 allows; gRPC servers require it
     const bool streamed = req.body_stream != nullptr;
     if (streamed) {
-      if (const auto length = req.body_stream->length()) fields.Push("content-length", fields.Number(*length));
+      if (const auto length = req.body_stream->length()) fields.Push("content-length", fields.Number(*length), false);
     } else {
       if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
-        fields.Push("content-length", fields.Number(req.body.size()));
+        fields.Push("content-length", fields.Number(req.body.size()), false);
       call->body = req.body;  // a copy: a retry sends it again
       call->out.piece = call->body;
       call->out.eof = true;

@@ -40,7 +40,17 @@ class FieldList {
       lowered_.push_back(core::AsciiLower(name));
       name = lowered_.back();
     }
-    Push(name, value);
+    Push(name, value, !Unindexed(name));
+  }
+  /// Fields kept out of the HPACK tables: a value that differs with nearly every message (in
+  /// the table it would only push out the fields that repeat, which then go out whole again:
+  /// the rate-limit counters did so every twenty answers), and a cookie (RFC 7541 7.1.3: never
+  /// indexed, so that no other stream can probe for it).
+  static bool Unindexed(std::string_view lower_name) {
+    return lower_name == "x-ratelimit-remaining" || lower_name == "ratelimit" || lower_name == "content-length" ||
+           lower_name == "set-cookie" || lower_name == "cookie" || lower_name == "authorization" ||
+           lower_name == "x-api-key" || lower_name == "x-internal-identity" || lower_name == "x-request-id" ||
+           lower_name == "traceparent";
   }
   /// `index` false: a value unique to this answer (an id, a time), kept out of both sides'
   /// HPACK tables, where it would only push out what repeats.

@@ -681,13 +681,13 @@ class Connection : public std::enable_shared_from_this<Connection<Transport>> {
     fields.Push("x-response-time", timing.response_time, false);
     fields.Push("x-process-time", timing.process_time, false);
     if (streamed != nullptr) {
-      if (const auto length = streamed->length()) fields.Push("content-length", fields.Number(*length));
+      if (const auto length = streamed->length()) fields.Push("content-length", fields.Number(*length), false);
     } else if (head) {  // a HEAD answer describes the GET body
       const auto forwarded = res.Header("content-length");
-      fields.Push("content-length", forwarded.empty() ? fields.Number(res.body.size()) : forwarded);
+      fields.Push("content-length", forwarded.empty() ? fields.Number(res.body.size()) : forwarded, false);
     } else if (!bodiless && !res.body.empty()) {
       // None for an empty body: the HEADERS frame ends the stream (gRPC's Trailers-Only form).
-      fields.Push("content-length", fields.Number(res.body.size()));
+      fields.Push("content-length", fields.Number(res.body.size()), false);
     }
     if (!head && !bodiless && !res.trailers.empty()) s->out.trailers = &res.trailers;
     // Trailers need a data provider too: they follow the body, even an empty one.
