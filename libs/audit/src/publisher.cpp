@@ -31,6 +31,7 @@ PublisherOptions PublisherOptionsFromEnv(core::Env& env, const std::string& serv
   o.spool_name = service;
   o.spool_bytes = static_cast<std::uint64_t>(env.Int("AUDIT_SPOOL_BYTES", 64ll << 20, 1ll << 16, 64ll << 30));
   o.sync_interval = env.Millis("AUDIT_SPOOL_SYNC_MS", 100, 1, 60'000);
+  o.stream_max = env.Int("AUDIT_STREAM_MAX", 1'000'000, 1, 1'000'000'000);
   return o;
 }
 
@@ -63,6 +64,8 @@ void Publisher::ExportMetrics(obs::Metrics& metrics) {
                  [this] { return static_cast<double>(spool_->used_bytes()); });
   metrics.Expose("audit_spool_capacity_bytes", "The spool's size (AUDIT_SPOOL_BYTES)", Kind::kGauge, {},
                  [this] { return static_cast<double>(spool_->capacity()); });
+  metrics.Expose("audit_stream_full", "1 while the audit stream refuses entries at its cap (AUDIT_STREAM_MAX): the consumer is behind, events wait in the spool",
+                 Kind::kGauge, {}, [this] { return full_.load() ? 1.0 : 0.0; });
 }
 
 void Publisher::Stop() {
@@ -91,6 +94,18 @@ void Publisher::Publish(Event event) {
 
 namespace {
 constexpr std::size_t kBatchBytes = 64 * 1024;  ///< a turn's batch past this goes at once (~200 events)
+
+// XADD only below the cap. Entries leave the stream when every consumer group has acknowledged
+// them (the audit consumer trims up to there), never by length, so a stream at its cap means the
+// consumer is behind: the entry is refused and its events wait in the spool.
+const redis::Script& AddBelowCap() {
+  static const redis::Script script(R"(
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
+  return redis.error_reply('AUDITFULL the audit stream holds its cap of unacknowledged entries')
+end
+return redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[3]))");
+  return script;
+}
 
 // The events of a spool record: one line each.
 std::size_t EventsIn(std::string_view record) {
@@ -161,23 +176,30 @@ Task<std::size_t> Publisher::SendBatch(std::vector<std::string>& records) {
   auto answers = std::make_shared<Answers>();
   answers->events.resize(records.size());
   answers->left = records.size();
-  const auto maxlen = std::to_string(options_.stream_maxlen);
+  const auto cap = std::to_string(options_.stream_max);
   co_await http::Resume<bool>([&](auto done) {
     for (std::size_t i = 0; i < records.size(); ++i) {
       // A loop's batch (lines joined by newlines: an event's line has none) is one entry.
       answers->events[i] = EventsIn(records[i]);
       const char* field = answers->events[i] > 1 ? "events" : "event";
-      client_.Command({"XADD", options_.stream, "MAXLEN", "~", maxlen, "*", field, std::move(records[i])},
-                      [answers, i, done](redis::Reply r) {
-                        if (!r.ok()) answers->events[i] = 0;
-                        if (--answers->left == 0) done(true);
-                      });
+      client_.Eval(AddBelowCap(), {options_.stream}, {cap, field, std::move(records[i])},
+                   [this, answers, i, done](redis::Reply r) {
+                     if (!r.ok()) {
+                       answers->events[i] = 0;
+                       if (r.str.rfind("AUDITFULL", 0) == 0 && !full_.exchange(true))
+                         obs::Warn("audit stream at its cap: events wait in the spool until the consumer catches up",
+                                   {{"stream", options_.stream}, {"cap", options_.stream_max}});
+                     }
+                     if (--answers->left == 0) done(true);
+                   });
     }
   });
   // Only the leading run of successes leaves the spool: order is kept, failures are retried.
   // (A success after a failure may be sent twice; the consumer deduplicates by event_id.)
   std::size_t n = 0;
   for (; n < answers->events.size() && answers->events[n] != 0; ++n) published_ += answers->events[n];
+  if (n == answers->events.size() && full_.exchange(false))
+    obs::Info("audit stream below its cap again: the spool drains", {{"stream", options_.stream}});
   co_return n;
 }
 

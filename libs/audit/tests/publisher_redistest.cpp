@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -158,6 +159,50 @@ TEST_CASE("a loop's events of one turn go out as one entry (field events), in or
   const auto& second = range.elements[1].elements[1].elements;
   CHECK(second[0].str == "event");  // one event: the single-event field
   CHECK(RequestIdOf(second[1].str) == "r100");
+  Call(client, {"DEL", stream});
+  client.Stop();
+}
+
+TEST_CASE("at its cap the stream refuses entries, their events wait in the spool in order and go once it is trimmed") {
+  auto url = testing::ServerUrl("REDIS_URL");
+  if (!url) return;
+  testing::IoLoop loop;
+  redis::Client client(loop.runtime.io(), *redis::ParseUrl(*url), "test");
+  client.Start();
+  REQUIRE(testing::WaitConnected(client));
+  const std::string stream = "test.audit." + core::NewUuid();
+  {
+    audit::Publisher pub(client, {.stream = stream, .batch = 1, .stream_max = 5, .linger = std::chrono::microseconds(0)});
+    for (int i = 0; i < 12; ++i) pub.Publish(Numbered(i));
+    for (int i = 0; i < 300 && !(pub.published() == 5 && pub.stream_full()); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(pub.published() == 5);
+    CHECK(pub.stream_full());
+    CHECK(Call(client, {"XLEN", stream}).integer == 5);  // never past the cap, nothing trimmed
+    CHECK(pub.spool().pending() == 7);
+    CHECK(pub.dropped() == 0);
+    // A consumer catches up (reads, stores, acknowledges, trims what it read): the rest follows,
+    // in order, never more than the cap in the stream at once.
+    std::vector<std::string> seen;
+    long long most = 0;
+    for (int i = 0; i < 1000 && seen.size() < 12; ++i) {
+      const auto range = Call(client, {"XRANGE", stream, "-", "+"});
+      most = std::max(most, static_cast<long long>(range.elements.size()));
+      for (const auto& e : range.elements) {
+        seen.push_back(RequestIdOf(e.elements[1].elements[1].str));
+        Call(client, {"XDEL", stream, e.elements[0].str});
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::vector<std::string> expected;
+    for (int i = 0; i < 12; ++i) expected.push_back("r" + std::to_string(i));
+    CHECK(seen == expected);
+    CHECK(most <= 5);  // (the script checks the length before each XADD)
+    for (int i = 0; i < 300 && !pub.Drained(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(pub.Drained());
+    CHECK(pub.published() == 12);
+    CHECK(pub.dropped() == 0);
+  }
   Call(client, {"DEL", stream});
   client.Stop();
 }

@@ -5,6 +5,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include <algorithm>
+#include <charconv>
+#include <optional>
 #include <thread>
 
 #include "suite/http/resume.hpp"
@@ -42,6 +45,12 @@ void Consumer::ExportMetrics(suite::obs::Metrics& metrics) {
                  [this] { return static_cast<double>(ndjson_.rotations()); });
   metrics.Expose("audit_ndjson_behind", "1 while the NDJSON file lacks records PostgreSQL has", Kind::kGauge, {},
                  [this] { return ndjson_.behind() > 0 ? 1.0 : 0.0; });
+  metrics.Expose("audit_stream_lag", "Entries of the audit stream the consumer group has not read yet", Kind::kGauge, {},
+                 [this] { return static_cast<double>(lag_.load()); });
+  metrics.Expose("audit_stream_pending", "Entries the consumer group read and has not acknowledged yet", Kind::kGauge,
+                 {}, [this] { return static_cast<double>(pending_.load()); });
+  metrics.Expose("audit_stream_length", "Entries in the audit stream (unread, pending, and not yet trimmed)",
+                 Kind::kGauge, {}, [this] { return static_cast<double>(length_.load()); });
 }
 
 namespace {
@@ -118,6 +127,7 @@ Task<void> Consumer::Run() {
       continue;
     }
     MaybeApplyRetention();
+    if (std::chrono::steady_clock::now() - last_trim_ >= options_.trim_every) co_await Trim();
     std::vector<std::string> read = {"XREADGROUP", "GROUP", kGroup, options_.name, "COUNT", kBatch};
     if (from == ">") read.insert(read.end(), {"BLOCK", "1000"});
     read.insert(read.end(), {"STREAMS", options_.stream, from});
@@ -199,6 +209,69 @@ Task<bool> Consumer::Store(const std::vector<Reply>& entries) {
   busy_ = false;
   if (!r.ok()) obs::Warn("XACK failed; entries will be re-read", {{"error", r.str}});
   co_return r.ok();
+}
+
+namespace {
+// A stream entry id, "<ms>-<seq>", ordered as Redis orders them.
+std::optional<std::pair<unsigned long long, unsigned long long>> EntryId(std::string_view text) {
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  unsigned long long ms = 0, seq = 0;
+  const auto a = std::from_chars(text.data(), text.data() + dash, ms);
+  const auto b = std::from_chars(text.data() + dash + 1, text.data() + text.size(), seq);
+  if (a.ec != std::errc() || a.ptr != text.data() + dash || b.ec != std::errc() || b.ptr != text.data() + text.size())
+    return std::nullopt;
+  return std::make_pair(ms, seq);
+}
+}  // namespace
+
+Task<void> Consumer::Trim() {
+  last_trim_ = std::chrono::steady_clock::now();
+  std::vector<std::string> info = {"XINFO", "GROUPS", options_.stream};
+  const Reply groups = co_await redis_.Call(std::move(info));
+  if (!groups.ok() || groups.type != Reply::Type::kArray) co_return;
+  // The oldest entry some group still needs: its oldest pending one (read, not acknowledged),
+  // else the one after its last delivered (everything after is unread).
+  std::optional<std::pair<unsigned long long, unsigned long long>> keep;
+  std::string keep_text;
+  std::optional<long long> lag;
+  for (const auto& g : groups.elements) {
+    std::string name, last;
+    long long pending = -1;
+    for (std::size_t i = 0; i + 1 < g.elements.size(); i += 2) {
+      const auto& key = g.elements[i].str;
+      const auto& value = g.elements[i + 1];
+      if (key == "name") name = value.str;
+      else if (key == "pending") pending = value.integer;
+      else if (key == "last-delivered-id") last = value.str;
+      else if (key == "lag" && name == kGroup && value.type == Reply::Type::kInteger) lag = value.integer;
+    }
+    std::string need = last;
+    if (pending > 0) {
+      std::vector<std::string> summary = {"XPENDING", options_.stream, name};
+      const Reply p = co_await redis_.Call(std::move(summary));
+      if (!p.ok() || p.elements.size() < 2 || p.elements[1].type != Reply::Type::kString) co_return;
+      need = p.elements[1].str;
+    }
+    const auto id = EntryId(need);
+    if (name.empty() || pending < 0 || !id) co_return;  // unsure what this group needs: trim nothing
+    if (!keep || *id < *keep) {
+      keep = id;
+      keep_text = need;
+    }
+    if (name == kGroup) pending_ = pending;
+  }
+  // Entries older than `keep` were read and acknowledged by every group.
+  if (keep && *keep != std::make_pair(0ull, 0ull)) {
+    std::vector<std::string> trim = {"XTRIM", options_.stream, "MINID", keep_text};
+    const Reply t = co_await redis_.Call(std::move(trim));
+    if (!t.ok()) obs::Warn("audit stream trim failed", {{"error", t.str}});
+  }
+  std::vector<std::string> xlen = {"XLEN", options_.stream};
+  const Reply n = co_await redis_.Call(std::move(xlen));
+  if (n.ok()) length_ = n.integer;
+  // Redis gives no lag once it cannot tell (entries deleted midway): what is held but not pending.
+  lag_ = lag ? *lag : std::max(0LL, length_.load() - pending_.load());
 }
 
 Task<void> Consumer::Backoff() {

@@ -9,6 +9,9 @@
 /// and only then acknowledged (XACK). A failed read, write or acknowledgement backs off and
 /// starts again from the consumer's own pending entries. The NDJSON file follows from the outbox
 /// (ndjson.hpp): after each batch, and at each quiet second while it is behind (a full disk).
+/// Every `trim_every` it trims the stream up to the oldest entry some consumer group has not
+/// acknowledged (XTRIM MINID): entries leave the stream once read and stored, never by length
+/// (publishers hold their events in their spools while the stream is at its cap).
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -37,6 +40,7 @@ struct ConsumerOptions {
   /// leaving a checkpoint), checked every `retention_every`; 0 keeps everything.
   int retention_days = 0;
   std::chrono::milliseconds retention_every{3'600'000};
+  std::chrono::milliseconds trim_every{1000};
 };
 
 class Consumer {
@@ -55,7 +59,8 @@ class Consumer {
   bool Drained() const { return !busy_; }
   std::size_t written() const { return written_; }
   /// audit_events_written_total, audit_ndjson_lines_written_total, audit_ndjson_write_failures_total,
-  /// audit_ndjson_behind (1 while the file lacks records PostgreSQL has), audit_retention_deleted_total.
+  /// audit_ndjson_behind (1 while the file lacks records PostgreSQL has), audit_retention_deleted_total,
+  /// audit_stream_lag, audit_stream_pending, audit_stream_length (sampled at each trim).
   void ExportMetrics(suite::obs::Metrics& metrics);
 
  private:
@@ -74,6 +79,9 @@ class Consumer {
   void FlushNdjson();
   /// Starts a retention run on a worker when one is due.
   void MaybeApplyRetention();
+  /// Trims what every group acknowledged, and samples the group's lag and pending count and the
+  /// stream's length. Trims nothing when unsure (a group's state could not be read).
+  Task<void> Trim();
 
   suite::redis::Client& redis_;
   suite::db::Pool& pool_;
@@ -86,6 +94,8 @@ class Consumer {
   std::atomic<bool> stopping_{false}, busy_{false}, ended_{false}, retention_running_{false};
   std::chrono::steady_clock::time_point last_retention_{};
   std::atomic<std::size_t> retention_deleted_{0};
+  std::chrono::steady_clock::time_point last_trim_{};
+  std::atomic<long long> lag_{0}, pending_{0}, length_{0};
   std::atomic<std::size_t> written_{0}, ndjson_lines_{0}, ndjson_failed_{0};
 };
 

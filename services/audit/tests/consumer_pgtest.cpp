@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <fstream>
+#include <optional>
 #include <future>
 #include <thread>
 
@@ -8,6 +10,7 @@
 #include "suite/core/ids.hpp"
 #include "suite/db/migrations.hpp"
 #include "suite/http/server.hpp"
+#include "suite/observability/metrics.hpp"
 #include "suite/testing/env.hpp"
 #include "suite/testing/loop.hpp"
 
@@ -33,24 +36,38 @@ std::size_t Lines(const std::string& path) {
   for (std::string line; std::getline(in, line);) ++n;
   return n;
 }
+// A migrated database, a worker pool, and two Redis clients on one loop: the test's, and the
+// consumer's own (it blocks in XREADGROUP on its connection; as in the service, it has its own
+// client, so that the test's commands never queue behind a blocking read and time out).
+struct Setup {
+  std::optional<std::string> dsn = testing::ServerUrl("TEST_DATABASE_URL"), url = testing::ServerUrl("REDIS_URL");
+  std::optional<db::Pool> pool;
+  testing::IoLoop loop;
+  service::WorkerPool workers{{.threads = 2}};
+  std::optional<redis::Client> client, reader;
+  /// False when there is no database or Redis to test against.
+  bool Ready() {
+    if (!dsn || !url) return false;
+    pool.emplace(*dsn, 2, std::chrono::milliseconds(2000));
+    pool->With([](pqxx::connection& c) { return db::Migrate(c, "audit", ::audit::Migrations()); });
+    client.emplace(loop.runtime.io(), *redis::ParseUrl(*url), "test");
+    reader.emplace(loop.runtime.io(), *redis::ParseUrl(*url), "consumer");
+    client->Start();
+    reader->Start();
+    return testing::WaitConnected(*client) && testing::WaitConnected(*reader);
+  }
+};
 }  // namespace
 
 TEST_CASE("entries a dead consumer left unacknowledged are claimed, stored once, acknowledged") {
-  auto dsn = testing::ServerUrl("TEST_DATABASE_URL");
-  auto url = testing::ServerUrl("REDIS_URL");
-  if (!dsn || !url) return;
-  db::Pool pool(*dsn, 2, std::chrono::milliseconds(2000));
-  pool.With([](pqxx::connection& c) { return db::Migrate(c, "audit", ::audit::Migrations()); });
-  testing::IoLoop loop;
-  service::WorkerPool workers({.threads = 2});
-  redis::Client client(loop.runtime.io(), *redis::ParseUrl(*url), "test");
-  client.Start();
-  REQUIRE(testing::WaitConnected(client));
-  // The consumer blocks in XREADGROUP on its connection; as in the service, it has its own
-  // client, so that this test's commands never queue behind a blocking read and time out.
-  redis::Client reader(loop.runtime.io(), *redis::ParseUrl(*url), "consumer");
-  reader.Start();
-  REQUIRE(testing::WaitConnected(reader));
+  Setup setup;
+  if (!setup.dsn || !setup.url) return;
+  REQUIRE(setup.Ready());
+  auto& pool = *setup.pool;
+  auto& workers = setup.workers;
+  auto& loop = setup.loop;
+  auto& client = *setup.client;
+  auto& reader = *setup.reader;
 
   const std::string stream = "test.audit." + core::NewUuid(), tag = core::RandomHex(6);
   const std::string ndjson = "/tmp/consumer-test-" + tag + ".ndjson";
@@ -68,7 +85,8 @@ TEST_CASE("entries a dead consumer left unacknowledged are claimed, stored once,
 
   ::audit::Consumer consumer(reader, pool, workers,
                            {.stream = stream, .ndjson_path = ndjson, .name = "alive-" + tag,
-                            .claim_idle = std::chrono::milliseconds(0)});
+                            .claim_idle = std::chrono::milliseconds(0),
+                            .trim_every = std::chrono::hours(1)});  // (counts the stream's entries below)
   consumer.Start(loop.runtime.io());
   for (int i = 0; i < 500 && consumer.written() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(consumer.written() == 4);
@@ -128,4 +146,54 @@ TEST_CASE("entries a dead consumer left unacknowledged are claimed, stored once,
   client.Stop();
   workers.Stop();
   std::remove(ndjson.c_str());
+}
+
+TEST_CASE("the stream is trimmed up to what every group acknowledged, never past an entry one still needs") {
+  Setup setup;
+  if (!setup.dsn || !setup.url) return;
+  REQUIRE(setup.Ready());
+  auto& pool = *setup.pool;
+  auto& workers = setup.workers;
+  auto& loop = setup.loop;
+  auto& client = *setup.client;
+  auto& reader = *setup.reader;
+
+  const std::string stream = "test.audit." + core::NewUuid(), tag = core::RandomHex(6);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i)
+    ids.push_back(Call(client, {"XADD", stream, "*", "event", Event(core::NewUuid(), tag + "-" + std::to_string(i))}).str);
+  // Another group (a second reader of the stream) has read all ten and acknowledged four.
+  CHECK(Call(client, {"XGROUP", "CREATE", stream, "mirror", "0"}).ok());
+  CHECK(Call(client, {"XREADGROUP", "GROUP", "mirror", "m", "STREAMS", stream, ">"}).elements.size() == 1);
+  CHECK(Call(client, {"XACK", stream, "mirror", ids[0], ids[1], ids[2], ids[3]}).integer == 4);
+
+  obs::Metrics metrics("audit");
+  ::audit::Consumer consumer(reader, pool, workers,
+                             {.stream = stream, .ndjson_path = "/tmp/consumer-trim-" + tag + ".ndjson",
+                              .name = "trim-" + tag, .trim_every = std::chrono::milliseconds(20)});
+  consumer.ExportMetrics(metrics);
+  consumer.Start(loop.runtime.io());
+  auto length = [&] { return Call(client, {"XLEN", stream}).integer; };
+  auto wait_length = [&](long long n) {
+    for (int i = 0; i < 500 && length() != n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return length();
+  };
+  for (int i = 0; i < 500 && consumer.written() < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(consumer.written() == 10);
+  // Stored and acknowledged by the audit group: what the other group still holds stays.
+  CHECK(wait_length(6) == 6);
+  CHECK(Call(client, {"XRANGE", stream, "-", "+", "COUNT", "1"}).elements[0].elements[0].str == ids[4]);
+  // Once it acknowledged them too, only the last entry delivered is left (it marks the place).
+  CHECK(Call(client, {"XACK", stream, "mirror", ids[4], ids[5], ids[6], ids[7], ids[8], ids[9]}).integer == 6);
+  CHECK(wait_length(1) == 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a trim after it: the gauges sampled
+  const auto text = metrics.Render();
+  CHECK(text.find("audit_stream_pending 0") != std::string::npos);
+  CHECK(text.find("audit_stream_length 1") != std::string::npos);
+  CHECK(text.find("audit_stream_lag 0") != std::string::npos);
+  consumer.Drain();
+  Call(client, {"DEL", stream});
+  std::remove(("/tmp/consumer-trim-" + tag + ".ndjson").c_str());
+  reader.Stop();
+  client.Stop();
 }

@@ -32,7 +32,11 @@ namespace suite::audit {
 struct PublisherOptions {
   std::string stream = kStream;
   std::size_t batch = 128;
-  long long stream_maxlen = 1'000'000;  ///< approximate trim (MAXLEN ~)
+  /// The most entries the stream may hold. Entries leave it only once every consumer group
+  /// acknowledged them (the audit consumer trims up to there), never by length: at the cap an
+  /// entry is refused (AUDITFULL) and its events wait in the spool until the consumer catches
+  /// up. Back pressure, not loss.
+  long long stream_max = 1'000'000;
   /// Where the spool file lives; empty: an in-memory ring (what the process holds is lost
   /// with it: tests only).
   std::string spool_dir;
@@ -51,8 +55,8 @@ struct PublisherOptions {
   std::function<void(std::function<void()>)> at_turn_end;
 };
 
-/// AUDIT_SPOOL_DIR (default "spool"), AUDIT_SPOOL_BYTES (64 MiB), AUDIT_SPOOL_SYNC_MS (100);
-/// the spool file is named after `service`.
+/// AUDIT_SPOOL_DIR (default "spool"), AUDIT_SPOOL_BYTES (64 MiB), AUDIT_SPOOL_SYNC_MS (100),
+/// AUDIT_STREAM_MAX (1,000,000); the spool file is named after `service`.
 PublisherOptions PublisherOptionsFromEnv(core::Env& env, const std::string& service);
 
 class Publisher {
@@ -76,8 +80,10 @@ class Publisher {
   std::size_t dropped() const { return dropped_; }
   std::size_t published() const { return published_; }
   const Spool& spool() const { return *spool_; }
+  /// The stream refused entries at its cap (the consumer is behind); cleared by the next batch taken.
+  bool stream_full() const { return full_; }
   /// audit_events_published_total, audit_events_dropped_total, audit_events_queued,
-  /// audit_spool_used_bytes, audit_spool_capacity_bytes.
+  /// audit_spool_used_bytes, audit_spool_capacity_bytes, audit_stream_full.
   void ExportMetrics(obs::Metrics& metrics);
   /// Spools what the loops' batches hold, and, while the client's loop runs, lets the sender
   /// finish: a durable spool keeps what Redis has not taken for the next start; an in-memory one
@@ -106,6 +112,7 @@ class Publisher {
   std::atomic<bool> dirty_{false};
   std::atomic<bool> idle_{false};  ///< the sender waits for events: the next one must wake it
   std::atomic<std::size_t> dropped_{0}, published_{0};
+  std::atomic<bool> full_{false};  ///< the stream refused the last entries at its cap
   std::vector<Batch> batches_;  ///< one per loop, each touched by its loop only (and by Stop)
 };
 
