@@ -107,6 +107,9 @@ return redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[3]))");
   return script;
 }
 
+// How soon entries a full stream refused are offered again.
+constexpr std::chrono::milliseconds kFullRetry{20};
+
 // The events of a spool record: one line each.
 std::size_t EventsIn(std::string_view record) {
   return 1 + static_cast<std::size_t>(std::count(record.begin(), record.end(), '\n'));
@@ -236,6 +239,12 @@ Task<void> Publisher::Send() {
     spool_->Ack(ok);
     if (ok < batch.size()) {
       if (stopping_) co_return;
+      // A stream at its cap is not a failure: room comes back as audit trims what it stored,
+      // so the rest is offered again soon (a Redis that failed is given time).
+      if (full_) {
+        co_await Sleep(kFullRetry);
+        continue;
+      }
       co_await Sleep(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     } else {

@@ -127,7 +127,7 @@ Task<void> Consumer::Run() {
       continue;
     }
     MaybeApplyRetention();
-    if (std::chrono::steady_clock::now() - last_trim_ >= options_.trim_every) co_await Trim();
+    if (options_.trim && std::chrono::steady_clock::now() - last_trim_ >= options_.trim_every) co_await Trim();
     std::vector<std::string> read = {"XREADGROUP", "GROUP", kGroup, options_.name, "COUNT", kBatch};
     if (from == ">") read.insert(read.end(), {"BLOCK", "1000"});
     read.insert(read.end(), {"STREAMS", options_.stream, from});
@@ -149,7 +149,10 @@ Task<void> Consumer::Run() {
     if (!co_await Store(*entries)) {
       co_await Backoff();
       group = false;
+      continue;
     }
+    // What was just stored leaves the stream at once: publishers waiting at its cap go on.
+    if (options_.trim) co_await Trim();
   }
 }
 

@@ -9,8 +9,8 @@
 /// and only then acknowledged (XACK). A failed read, write or acknowledgement backs off and
 /// starts again from the consumer's own pending entries. The NDJSON file follows from the outbox
 /// (ndjson.hpp): after each batch, and at each quiet second while it is behind (a full disk).
-/// Every `trim_every` it trims the stream up to the oldest entry some consumer group has not
-/// acknowledged (XTRIM MINID): entries leave the stream once read and stored, never by length
+/// After each batch it stored, and every `trim_every`, it trims the stream up to the oldest entry
+/// some consumer group has not acknowledged (XTRIM MINID): entries leave the stream once read and stored, never by length
 /// (publishers hold their events in their spools while the stream is at its cap).
 #include <atomic>
 #include <chrono>
@@ -41,6 +41,7 @@ struct ConsumerOptions {
   int retention_days = 0;
   std::chrono::milliseconds retention_every{3'600'000};
   std::chrono::milliseconds trim_every{1000};
+  bool trim = true;  ///< false: the stream is left whole (a test that counts its entries)
 };
 
 class Consumer {

@@ -161,8 +161,10 @@ TEST_CASE("heap allocations per proxied POST /process through every filter, warm
   // with the rate limit's headers written without temporaries and set without a lowercase copy;
   // 39 with the connections' own streams (no timer wait per operation) and the heads' strings
   // from per-loop spares. The count moves with the timing (how many events an XADD batch
-  // carries): 42.6 was seen under TSan, hence the margin.
-  CHECK(per_request <= 45);
+  // carries): 42.6 was seen under TSan, hence the margin. +3 since the XADD runs in a script
+  // that checks the stream's cap (EVALSHA: its command line, kept for a NOSCRIPT retry): 47.7
+  // under ASan.
+  CHECK(per_request <= 50);
 
   loop.Stop();
   edge.reset();
