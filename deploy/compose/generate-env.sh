@@ -16,11 +16,12 @@ DB_PASSWORD=$(openssl rand -hex 16)
 API_KEY=$key
 BENCH_API_KEY=$bench
 ENV
-  jwt=$(openssl rand -hex 32) internal=$(openssl rand -hex 32)
+  jwt=$(openssl rand -hex 32) internal=$(openssl rand -hex 32) redis=$(openssl rand -hex 16)
+  echo "REDIS_PASSWORD=$redis" >> .env
   mkdir -p env
   common="BIND_ADDRESS=0.0.0.0
 INTERNAL_TOKEN_SECRET=$internal
-REDIS_URL=redis://redis:6379"
+REDIS_URL=redis://suite:$redis@redis:6379"
   cat > env/gateway.env <<ENV
 $common
 JWT_SECRET=$jwt
@@ -46,6 +47,13 @@ ENV
 fi
 # Added after the first release: an older .env gains it on the next run.
 grep -q '^GRAFANA_ADMIN_PASSWORD=' .env || echo "GRAFANA_ADMIN_PASSWORD=$(openssl rand -hex 12)" >> .env
+# Redis with an ACL user and password, added after the first release: an older stack's .env and
+# service files gain them (its Redis asks for the password from its next start).
+if ! grep -q '^REDIS_PASSWORD=' .env; then
+  redis=$(openssl rand -hex 16)
+  echo "REDIS_PASSWORD=$redis" >> .env
+  sed -i "s|^REDIS_URL=redis://redis:6379\$|REDIS_URL=redis://suite:$redis@redis:6379|" env/*.env
+fi
 if [ ! -f certs/server.key ]; then
   mkdir -p certs
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout certs/ca.key -out certs/ca.crt -days 90 \

@@ -94,11 +94,14 @@ pg_setup_suite() {  # pg_setup_suite <dir> <port> <db> <password>
   ) 9>"$dir.setup.lock"
 }
 
-redis_start() {  # redis_start <dir> <port> [extra args]
+# redis_start <dir> <port> [extra args]: with REDIS_PASSWORD set (write_env sets it), Redis asks
+# for it (requirepass, from a file of the directory's, mode 600: never on a command line).
+redis_start() {
   local dir=$1 port=$2; shift 2
   mkdir -p "$dir"
   redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$dir" --pidfile "$dir/redis.pid" \
+  (umask 077; if [ -n "${REDIS_PASSWORD:-}" ]; then echo "requirepass $REDIS_PASSWORD"; fi > "$dir/auth.conf")
+  redis-server "$dir/auth.conf" --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$dir" --pidfile "$dir/redis.pid" \
     --logfile "$dir/redis.log" "$@"
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
   log "redis did not start on $port"; return 1
@@ -281,13 +284,15 @@ wait_ready() {  # wait_ready <url> [curl args]: until /ready answers 200 (30 s)
 }
 
 # write_env <file> <dir> <pg port> <redis port> <port base> <secrets file>: the shared variables
-# of one stack (services on base+1..3, gateway HTTPS on base+443).
+# of one stack (services on base+1..3, gateway HTTPS on base+443). Leaves the secrets set in the
+# shell (REDIS_PASSWORD for redis_start), and exports REDISCLI_AUTH for redis-cli.
 write_env() {
   local file=$1 dir=$2 pgport=$3 rport=$4 base=$5 secrets=$6
   if [ ! -f "$secrets" ]; then
     umask 077
     cat > "$secrets" <<SECRETS
 DB_PASSWORD=${SUITE_DB_PASSWORD:-$(openssl rand -hex 16)}
+REDIS_PASSWORD=${SUITE_REDIS_PASSWORD:-$(openssl rand -hex 16)}
 JWT_SECRET=$(openssl rand -hex 32)
 INTERNAL_TOKEN_SECRET=$(openssl rand -hex 32)
 SIGNING_KEYS_SECRET=$(openssl rand -hex 32)
@@ -307,6 +312,12 @@ SECRETS
     echo "BENCH_API_KEY=sk-bench-$(openssl rand -hex 16)" >> "$secrets"
     . "$secrets"
   fi
+  # Redis with a password, added once to older files (their Redis asks for it from its next start).
+  if ! grep -q '^REDIS_PASSWORD=' "$secrets"; then
+    echo "REDIS_PASSWORD=${SUITE_REDIS_PASSWORD:-$(openssl rand -hex 16)}" >> "$secrets"
+    . "$secrets"
+  fi
+  export REDISCLI_AUTH=$REDIS_PASSWORD
   umask 077
   cat > "$file" <<ENV
 JWT_SECRET=$JWT_SECRET
@@ -315,7 +326,7 @@ SIGNING_KEYS_SECRET=$SIGNING_KEYS_SECRET
 API_KEY=$API_KEY
 BENCH_API_KEY=$BENCH_API_KEY
 API_KEYS='[{"key":"$API_KEY","name":"local","tier":"enterprise"},{"key":"$API_KEY_2","name":"local-free","tier":"free"},{"key":"$BENCH_API_KEY","name":"bench","tier":"unlimited"}]'
-REDIS_URL=redis://127.0.0.1:$rport
+REDIS_URL=redis://default:$REDIS_PASSWORD@127.0.0.1:$rport
 AUTH_PORT=$((base + 1))
 PROCESSING_PORT=$((base + 2))
 AUDIT_PORT=$((base + 3))

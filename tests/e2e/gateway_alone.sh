@@ -39,7 +39,7 @@ gateway_start() {
     TLS_CERT_FILE="$DIR/certs/server.crt" TLS_KEY_FILE="$DIR/certs/server.key" \
     API_KEYS="[{\"key\":\"$KEY\",\"name\":\"e2e\",\"tier\":\"enterprise\"}]" \
     JWT_SECRET="$(openssl rand -hex 32)" INTERNAL_TOKEN_SECRET="$(openssl rand -hex 32)" \
-    REDIS_URL="redis://127.0.0.1:$E2E_REDIS_PORT" PROCESSING_URL="http://127.0.0.1:$UP" \
+    REDIS_URL="$REDIS_URL" PROCESSING_URL="http://127.0.0.1:$UP" \
     RATE_LIMIT_REQUESTS=1000000 RATE_LIMIT_PERIOD_SECONDS=60 AUDIT_SPOOL_DIR="$DIR/spool" \
     "$@" "$BIN/services/gateway/gateway" > "$DIR/gateway.log" 2>&1 &
   GW_PID=$!; echo $GW_PID > "$DIR/gateway.pid"

@@ -12,7 +12,9 @@
 #include <array>
 #include <atomic>
 #include <deque>
+#include <charconv>
 #include <future>
+#include <mutex>
 #include <optional>
 
 #include <openssl/sha.h>
@@ -59,8 +61,6 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   tcp::socket socket;
   tcp::resolver resolver;
   net::steady_timer connect_timer, backoff_timer;
-  std::uint64_t connect_attempt = 0;
-  bool connect_timed_out = false;
   bool up = false;  ///< connected: commands are taken
   std::atomic<bool> is_connected{false};
   bool stopped = false;
@@ -80,6 +80,17 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   std::unique_ptr<Subscription> sub;  ///< set before Start(); used on the strand only
   net::steady_timer probe_timer;
+
+  // The server connected to; read by server() from any thread.
+  mutable std::mutex server_mutex;
+  Endpoint server;
+  // Sentinel mode: the sentinel asked first, and the client that hears of failovers.
+  std::size_t sentinel_first = 0;
+  std::unique_ptr<Client> watcher;
+  // The watcher's own: it connects to the sentinels themselves, in turn, rather than asking
+  // them for a primary.
+  bool sentinels_as_servers = false;
+  bool SentinelMode() const { return !options.sentinels.empty() && !sentinels_as_servers; }
 
   // -- the connection's coroutine --
 
@@ -101,60 +112,239 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     }
   }
 
-  net::awaitable<bool> Connect() {
-    auto [rec, results] = co_await resolver.async_resolve(options.host, std::to_string(options.port),
-                                                          net::as_tuple(net::use_awaitable));
+  // -- connecting --
+
+  // A deadline over several steps on one socket: past it the socket closes (and a resolution
+  // under way is cancelled), which ends whatever was awaited on it. Disarm() before the socket
+  // goes; fired() tells a timeout from another failure.
+  class Deadline {
+   public:
+    Deadline(net::steady_timer& timer, tcp::socket& socket, tcp::resolver* resolver, std::chrono::milliseconds within)
+        : timer_(timer), state_(std::make_shared<int>(kArmed)) {
+      timer_.expires_after(within);
+      timer_.async_wait([state = state_, &socket, resolver](error_code ec) {
+        if (ec || *state != kArmed) return;  // the socket may be gone once disarmed
+        *state = kFired;
+        error_code ignored;
+        socket.close(ignored);
+        if (resolver) resolver->cancel();
+      });
+    }
+    ~Deadline() { Disarm(); }
+    Deadline(const Deadline&) = delete;
+    Deadline& operator=(const Deadline&) = delete;
+    void Disarm() {
+      if (*state_ == kArmed) *state_ = kDisarmed;
+      timer_.cancel();
+    }
+    bool fired() const { return *state_ == kFired; }
+
+   private:
+    static constexpr int kArmed = 0, kDisarmed = 1, kFired = 2;
+    net::steady_timer& timer_;
+    std::shared_ptr<int> state_;
+  };
+
+  // Resolves and connects `socket` to `to` within connect_timeout.
+  net::awaitable<bool> Dial(tcp::socket& socket, tcp::resolver& resolver, net::steady_timer& timer, const Endpoint& to) {
+    Deadline deadline(timer, socket, &resolver, options.connect_timeout);
+    auto [rec, results] = co_await resolver.async_resolve(to.host, std::to_string(to.port), net::as_tuple(net::use_awaitable));
     if (stopped) co_return false;
     if (rec) {
-      obs::Warn("redis connect failed", {{"client", name}, {"error", rec.message()}});
+      obs::Warn(deadline.fired() ? "redis connect timeout" : "redis connect failed",
+                {{"client", name}, {"server", Describe(to)}, {"error", rec.message()}});
       co_return false;
     }
-    // The whole connect within its timeout: past it the socket closes, which ends the attempt.
-    const auto attempt = ++connect_attempt;
-    connect_timed_out = false;
-    connect_timer.expires_after(options.connect_timeout);
-    connect_timer.async_wait([w = weak_from_this(), attempt](error_code ec) {
-      auto self = w.lock();
-      if (ec || !self || self->connect_attempt != attempt) return;
-      self->connect_timed_out = true;
-      error_code ignored;
-      self->socket.close(ignored);
-    });
     auto [cec, endpoint] = co_await net::async_connect(socket, results, net::as_tuple(net::use_awaitable));
-    ++connect_attempt;  // a wait that fired meanwhile must not close what connected
-    connect_timer.cancel();
+    deadline.Disarm();  // a wait that fired meanwhile must not close what connected
     if (stopped) co_return false;
     if (cec) {
-      obs::Warn(connect_timed_out ? "redis connect timeout" : "redis connect failed",
-                {{"client", name}, {"error", cec.message()}});
+      obs::Warn(deadline.fired() ? "redis connect timeout" : "redis connect failed",
+                {{"client", name}, {"server", Describe(to)}, {"error", cec.message()}});
       error_code ignored;
       socket.close(ignored);
       co_return false;
     }
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    co_return true;
+  }
+
+  // Commands on a connection nobody else uses yet, and their replies, within command_timeout:
+  // a connection's setup, a question to a sentinel. nullopt when the connection failed.
+  net::awaitable<std::optional<std::vector<Reply>>> Exchange(tcp::socket& socket, net::steady_timer& timer,
+                                                             const std::vector<std::vector<std::string>>& commands) {
+    Deadline deadline(timer, socket, nullptr, options.command_timeout);
+    std::string bytes;
+    for (const auto& c : commands) Encode(bytes, c);
+    auto [wec, written] = co_await net::async_write(socket, net::buffer(bytes), net::as_tuple(net::use_awaitable));
+    if (wec) co_return std::nullopt;
+    detail::ReplyReader reader;
+    std::vector<Reply> replies;
+    std::array<char, 4096> buf;
+    bool broken = false;
+    while (replies.size() < commands.size()) {
+      auto [ec, n] = co_await socket.async_read_some(net::buffer(buf), net::as_tuple(net::use_awaitable));
+      if (ec || stopped || !reader.Feed(std::string_view(buf.data(), n))) co_return std::nullopt;
+      while (replies.size() < commands.size()) {
+        auto reply = reader.Next(broken);
+        if (broken) co_return std::nullopt;
+        if (!reply) break;
+        replies.push_back(std::move(*reply));
+      }
+    }
+    co_return replies;
+  }
+
+  std::vector<std::vector<std::string>> Authenticate() const {
+    if (!options.username.empty()) return {{"AUTH", options.username, options.password}};
+    if (!options.password.empty()) return {{"AUTH", options.password}};
+    return {};
+  }
+
+  static std::string Describe(const Endpoint& e) {
+    return e.host.find(':') == std::string::npos ? e.host + ":" + std::to_string(e.port)
+                                                 : "[" + e.host + "]:" + std::to_string(e.port);
+  }
+
+  net::awaitable<bool> Connect() {
+    Endpoint to{options.host, options.port};
+    if (sentinels_as_servers) {
+      to = options.sentinels[sentinel_first];
+      sentinel_first = (sentinel_first + 1) % options.sentinels.size();  // the next one after a loss
+    } else if (SentinelMode()) {
+      auto primary = co_await AskSentinels();
+      if (!primary || stopped) co_return false;
+      to = std::move(*primary);
+    }
+    if (!co_await Dial(socket, resolver, connect_timer, to)) co_return false;
+    // The setup, answered before the connection takes anything else: a wrong password or a
+    // server that is not the primary is a failed attempt, tried again after the backoff.
+    auto setup = Authenticate();
+    if (options.db != 0) setup.push_back({"SELECT", std::to_string(options.db)});
+    if (SentinelMode()) setup.push_back({"ROLE"});
+    if (!setup.empty()) {
+      auto replies = co_await Exchange(socket, connect_timer, setup);
+      std::string refused;
+      if (!replies) {
+        refused = "no answer";
+      } else {
+        for (std::size_t i = 0; i < setup.size() && refused.empty(); ++i)
+          if (!(*replies)[i].ok()) refused = setup[i][0] + ": " + (*replies)[i].str;
+        if (refused.empty() && SentinelMode() &&
+            (replies->back().elements.empty() || replies->back().elements[0].str != "master"))
+          refused = "ROLE: not the primary";  // a failover under way: the sentinels will say
+      }
+      if (stopped) co_return false;
+      if (!refused.empty()) {
+        obs::Error("redis refused the connection's setup", {{"client", name}, {"server", Describe(to)}, {"error", refused}});
+        error_code ignored;
+        socket.close(ignored);
+        co_return false;
+      }
+    }
+    {
+      std::lock_guard lock(server_mutex);
+      server = to;
+    }
     ++generation;
     up = true;
     is_connected = true;
     backoff = std::chrono::milliseconds(50);
-    // First on the connection, before anything a caller sends.
-    if (!options.username.empty())
-      Send(std::vector<std::string>{"AUTH", options.username, options.password}, Refused("AUTH"), std::nullopt);
-    else if (!options.password.empty())
-      Send(std::vector<std::string>{"AUTH", options.password}, Refused("AUTH"), std::nullopt);
-    if (options.db != 0) Send(std::vector<std::string>{"SELECT", std::to_string(options.db)}, Refused("SELECT"), std::nullopt);
-    obs::Info("redis connected", {{"client", name}});
+    obs::Info("redis connected", {{"client", name}, {"server", Describe(to)}});
     if (sub) SendSubscribe();
     co_return true;
   }
 
-  // A setup command's answer: an error (a wrong password, a missing database) is logged; the
-  // commands after it fail with Redis's own error (NOAUTH...).
-  Callback Refused(const char* what) {
-    return [w = weak_from_this(), what](Reply r) {
-      if (auto self = w.lock(); self && r.type == Reply::Type::kError && r.str != "connection lost")
-        obs::Error("redis refused the connection's setup", {{"client", self->name}, {"command", what}, {"error", r.str}});
-    };
+  // -- sentinel mode --
+
+  // The primary's address, from the first sentinel that knows it (the one that answered last
+  // time asked first). A connection of its own per question: sentinels are asked rarely.
+  net::awaitable<std::optional<Endpoint>> AskSentinels() {
+    auto question = Authenticate();
+    question.push_back({"SENTINEL", "get-master-addr-by-name", options.master_name});
+    for (std::size_t i = 0; i < options.sentinels.size() && !stopped; ++i) {
+      const std::size_t at = (sentinel_first + i) % options.sentinels.size();
+      const Endpoint& sentinel = options.sentinels[at];
+      tcp::socket s(strand);
+      tcp::resolver r(strand);
+      net::steady_timer t(strand);
+      std::optional<std::vector<Reply>> replies;
+      if (co_await Dial(s, r, t, sentinel)) replies = co_await Exchange(s, t, question);
+      error_code ignored;
+      s.close(ignored);
+      if (!replies) continue;
+      const Reply& answer = replies->back();
+      std::uint16_t port = 0;
+      if (answer.type == Reply::Type::kArray && answer.elements.size() == 2) {
+        const auto& p = answer.elements[1].str;
+        std::from_chars(p.data(), p.data() + p.size(), port);
+      }
+      if (port == 0 || answer.elements[0].str.empty()) {
+        obs::Warn("redis sentinel does not name the primary",
+                  {{"client", name}, {"sentinel", Describe(sentinel)}, {"primary", options.master_name},
+                   {"error", answer.type == Reply::Type::kError ? answer.str : "unknown primary"}});
+        continue;
+      }
+      sentinel_first = at;
+      co_return Endpoint{answer.elements[0].str, port};
+    }
+    obs::Warn("redis: no sentinel named the primary", {{"client", name}, {"primary", options.master_name}});
+    co_return std::nullopt;
+  }
+
+  // The primary moved (a sentinel said so): the connection to the old one is dropped, and the
+  // next attempt, made at once, asks the sentinels again.
+  void Follow(const Endpoint& primary) {
+    if (stopped) return;
+    if (up) {
+      if (primary == server) return;
+      obs::Warn("redis primary moved; reconnecting", {{"client", name}, {"from", Describe(server)}, {"to", Describe(primary)}});
+      Lose();
+    }
+    backoff = std::chrono::milliseconds(50);
+    backoff_timer.cancel();
+  }
+
+  // Told of every failover by the sentinels (+switch-master), through a subscriber client of
+  // their own that rotates over them. Whenever that subscription is (re)made, what was missed
+  // meanwhile is asked.
+  void Watch() {
+    Options o;
+    o.sentinels = options.sentinels;  // rotated over by the watcher, as endpoints
+    o.username = options.username;
+    o.password = options.password;
+    o.connect_timeout = options.connect_timeout;
+    o.command_timeout = options.command_timeout;
+    o.max_backoff = options.max_backoff;
+    o.subscriber_probe = options.subscriber_probe;
+    watcher = std::make_unique<Client>(strand.context(), std::move(o), name + "-sentinels");
+    watcher->impl_->sentinels_as_servers = true;
+    watcher->Subscribe(
+        {"+switch-master"},
+        [w = weak_from_this()](const std::string&, const std::string& payload) {
+          // "<name> <old ip> <old port> <new ip> <new port>"
+          auto self = w.lock();
+          if (!self) return;
+          std::vector<std::string_view> f;
+          for (std::string_view rest = payload; !rest.empty();) {
+            const auto sp = rest.find(' ');
+            f.push_back(rest.substr(0, sp));
+            rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
+          }
+          std::uint16_t port = 0;
+          if (f.size() != 5 || f[0] != self->options.master_name) return;
+          if (std::from_chars(f[4].data(), f[4].data() + f[4].size(), port).ec != std::errc{} || port == 0) return;
+          self->Follow(Endpoint{std::string(f[3]), port});
+        },
+        [w = weak_from_this()](bool subscribed) {
+          auto self = w.lock();
+          if (!self || !subscribed) return;
+          net::co_spawn(self->strand, [self]() -> net::awaitable<void> {
+            if (auto primary = co_await self->AskSentinels()) self->Follow(*primary);
+          }, net::detached);
+        });
+    watcher->Start();
   }
 
   // Replies as they come, each to its command, until the connection ends.
@@ -188,7 +378,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     }
     Pending p = std::move(pending.front());
     pending.pop_front();  // before the callback, which may send another command
+    // A primary demoted by a failover answers writes so; the sentinels know the new one.
+    const bool demoted = SentinelMode() && reply.type == Reply::Type::kError && reply.str.rfind("READONLY", 0) == 0;
+    const auto connection = generation;
     if (!p.done) p.cb(std::move(reply));
+    if (demoted && connection == generation) {
+      obs::Warn("redis server is no longer the primary; reconnecting", {{"client", name}, {"server", Describe(server)}});
+      Lose();
+    }
   }
 
   // The end of a connection, whatever the cause: its commands fail ("connection lost"), a
@@ -199,6 +396,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     ++generation;
     up = false;
     is_connected = false;
+    {
+      std::lock_guard lock(server_mutex);
+      server = {};
+    }
     error_code ignored;
     socket.close(ignored);
     out.clear();
@@ -343,6 +544,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     connect_timer.cancel();
     backoff_timer.cancel();
     probe_timer.cancel();
+    if (watcher) watcher->Stop();
     Lose();  // closes the socket, connected or still connecting
   }
 };
@@ -356,7 +558,9 @@ net::io_context& Client::io() const { return impl_->strand.context(); }
 
 void Client::Start() {
   net::dispatch(impl_->strand, [i = impl_] {
-    if (!i->stopped) net::co_spawn(i->strand, Impl::Run(i), net::detached);
+    if (i->stopped) return;
+    net::co_spawn(i->strand, Impl::Run(i), net::detached);
+    if (i->SentinelMode()) i->Watch();
   });
 }
 
@@ -376,6 +580,11 @@ void Client::Stop() {
 }
 
 bool Client::connected() const { return impl_->is_connected.load(); }
+
+Endpoint Client::server() const {
+  std::lock_guard lock(impl_->server_mutex);
+  return impl_->server;
+}
 
 void Client::ExportMetrics(obs::Metrics& metrics) {
   metrics.Expose("redis_connected", "1 while the Redis connection is up, by client", obs::Metrics::Kind::kGauge,

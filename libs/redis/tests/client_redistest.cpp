@@ -12,6 +12,7 @@
 #include "suite/redis/client.hpp"
 #include "suite/testing/env.hpp"
 #include "suite/testing/loop.hpp"
+#include "suite/testing/redis_servers.hpp"
 
 using namespace suite::redis;
 
@@ -377,4 +378,119 @@ TEST_CASE("subscriber: a connection that stops delivering is noticed by its prob
   CHECK(wait_for({"up", "down", "up"}));
   CHECK(relay.connections() >= 2);
   sub.Stop();
+}
+
+namespace {
+using suite::testing::RedisProcess;
+
+// Polls `done` every 50 ms for up to `limit`.
+template <class F>
+bool Eventually(F done, std::chrono::seconds limit = std::chrono::seconds(30)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+// The primary and replica servers of the sentinel tests: an ACL user, the default user off.
+const std::string kAcl = "user default off\nuser suite on >s3cret ~* &* +@all\n";
+std::string ServerConfig() {
+  return "save \"\"\nappendonly no\nrepl-diskless-sync-delay 0\n" + kAcl + "masteruser suite\nmasterauth s3cret\n";
+}
+
+Options Direct(std::uint16_t port) {
+  Options o;
+  o.port = port;
+  o.username = "suite";
+  o.password = "s3cret";
+  return o;
+}
+}  // namespace
+
+TEST_CASE("a wrong password fails the connection's setup: not connected, commands refused at once") {
+  if (!suite::testing::ServerUrl("REDIS_URL")) return;  // servers (and redis-server) required
+  suite::testing::TempDir dir;
+  RedisProcess server(dir.path, ServerConfig());
+  Loop loop;
+  auto wrong = Direct(server.port());
+  wrong.password = "not-it";
+  Client refused(loop.runtime.io(), wrong, "wrong");
+  Client right(loop.runtime.io(), Direct(server.port()), "right");
+  refused.Start();
+  right.Start();
+  REQUIRE(WaitConnected(right));
+  CHECK(Call(right, {"ACL", "WHOAMI"}).str == "suite");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK_FALSE(refused.connected());
+  CHECK(Call(refused, {"PING"}).str == "redis not connected");
+}
+
+TEST_CASE("sentinel mode: the primary is found and followed through a failover while idle and one after it died") {
+  if (!suite::testing::ServerUrl("REDIS_URL")) return;
+  suite::testing::TempDir dir;
+  RedisProcess a(dir.path, ServerConfig());
+  RedisProcess b(dir.path, ServerConfig() + "replicaof 127.0.0.1 " + std::to_string(a.port()) + "\n");
+  std::list<RedisProcess> sentinels;
+  std::string url = "redis+sentinel://suite:s3cret@";
+  for (int i = 0; i < 3; ++i) {
+    auto& s = sentinels.emplace_back(dir.path,
+        "sentinel monitor m 127.0.0.1 " + std::to_string(a.port()) + " 2\n"
+        "sentinel down-after-milliseconds m 500\nsentinel failover-timeout m 2000\n"
+        "sentinel auth-user m suite\nsentinel auth-pass m s3cret\n"
+        "sentinel sentinel-user suite\nsentinel sentinel-pass s3cret\n"
+        "user default off\nuser suite on >s3cret allchannels +@all\n", true);
+    url += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(s.port());
+  }
+  auto options = *ParseUrl(url + "/m");
+  options.subscriber_probe = std::chrono::milliseconds(1000);
+  options.max_backoff = std::chrono::milliseconds(500);
+  Loop loop;
+  Client client(loop.runtime.io(), options, "sentinel-test");
+  client.Start();
+  REQUIRE(Eventually([&] { return client.connected(); }, std::chrono::seconds(10)));
+  CHECK(client.server() == Endpoint{"127.0.0.1", a.port()});
+  REQUIRE(Call(client, {"SET", "k", "before"}).str == "OK");
+  auto Replicated = [&] { return Eventually([&] { return Call(client, {"WAIT", "1", "200"}).integer == 1; }); };
+  REQUIRE(Replicated());  // on the replica too
+  const std::string tag = suite::core::NewUuid();
+  const Script script("return ARGV[1] .. '" + tag + "'");
+  auto Run = [&] {
+    std::promise<Reply> p;
+    client.Eval(script, {}, {"x"}, [&](Reply r) { p.set_value(std::move(r)); });
+    return p.get_future().get().str;
+  };
+  CHECK(Run() == "x" + tag);
+  // The sentinels agree they can fail over (each sees the others and the replica).
+  Client s1(loop.runtime.io(), Direct(sentinels.front().port()), "s1");
+  s1.Start();
+  REQUIRE(WaitConnected(s1));
+  REQUIRE(Eventually([&] { return Call(s1, {"SENTINEL", "CKQUORUM", "m"}).str.rfind("OK 3 usable", 0) == 0; }));
+
+  // 1. The primary freezes while the client has nothing to send: only the sentinels' word
+  // (+switch-master) can move it, and it moves to the promoted replica.
+  a.Signal(SIGSTOP);
+  REQUIRE(Eventually([&] { return client.connected() && client.server() == Endpoint{"127.0.0.1", b.port()}; }));
+  CHECK(Call(client, {"GET", "k"}).str == "before");
+  CHECK(Run() == "x" + tag);  // the new primary lacked the script: EVAL again
+  CHECK(Call(client, {"SET", "k", "after-1"}).str == "OK");
+
+  // 2. The old primary wakes and the sentinels make it a replica of the new one; then the new
+  // primary dies (kill -9) and the client, which keeps writing, lands on the old one again.
+  a.Signal(SIGCONT);
+  Client direct_a(loop.runtime.io(), Direct(a.port()), "a");
+  direct_a.Start();
+  REQUIRE(Eventually([&] {
+    auto role = Call(direct_a, {"ROLE"});
+    return role.elements.size() == 5 && role.elements[0].str == "slave" && role.elements[3].str == "connected";
+  }));
+  REQUIRE(Eventually([&] { return Call(s1, {"SENTINEL", "CKQUORUM", "m"}).str.rfind("OK 3 usable", 0) == 0; }));
+  REQUIRE(Replicated());
+  b.Kill();
+  REQUIRE(Eventually([&] { return Call(client, {"SET", "k2", "after-2"}).str == "OK"; }));
+  CHECK(client.server() == Endpoint{"127.0.0.1", a.port()});
+  CHECK(Call(client, {"GET", "k"}).str == "after-1");
+  CHECK(Run() == "x" + tag);
+  client.Stop();
 }

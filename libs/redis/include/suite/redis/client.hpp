@@ -5,6 +5,11 @@
 /// Every command has a deadline. Commands issued while disconnected fail at once, so callers
 /// choose their own failure mode (fail open, buffer and retry, ...). Nothing blocks the loop,
 /// not even resolving the host name.
+///
+/// Given sentinels instead of a host, the client asks them for the named primary, checks with
+/// ROLE that the server it reached is the primary, and follows a failover: a sentinel's
+/// +switch-master, a READONLY answer or a lost connection sends it back to the sentinels. Lua
+/// scripts are run again by their source where the new primary lacks them (NOSCRIPT).
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -38,9 +43,19 @@ struct Reply {
   static Reply Failure(std::string why) { return Reply{Type::kError, std::move(why), 0, {}}; }
 };
 
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  bool operator==(const Endpoint&) const = default;
+};
+
 struct Options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
+  /// Sentinel mode: when set, host and port are not used. The primary named `master_name` is
+  /// asked of these in turn (the last one that answered first), with the same user and password.
+  std::vector<Endpoint> sentinels;
+  std::string master_name;
   std::string username;  ///< Redis 6 ACL user (empty: the default user)
   std::string password;
   int db = 0;
@@ -65,7 +80,9 @@ class Script {
 };
 
 /// redis://[[user]:password@]host[:port][/db]: user and password percent-decoded, an IPv6 host
-/// in brackets, db 0-15.
+/// in brackets, db 0-15. Or, for a primary watched by sentinels,
+/// redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master_name[/db] (port 26379
+/// unless given): the sentinels must accept the same user and password as the primary.
 std::optional<Options> ParseUrl(std::string_view url);
 /// Reads and checks the URL variable `name` (required), recording errors in `env`.
 Options OptionsFromEnv(core::Env& env, const char* name);
@@ -93,6 +110,9 @@ class Client {
   /// Eval, awaited (as Call). `script` must outlive the call.
   boost::asio::awaitable<Reply> Run(const Script& script, std::vector<std::string> keys, std::vector<std::string> args);
   bool connected() const;
+  /// The server connected to (the primary, in sentinel mode); empty when not connected. For
+  /// logs and tests; any thread.
+  Endpoint server() const;
   /// The loop the client runs on.
   boost::asio::io_context& io() const;
   /// redis_connected{client}: 1 while the connection is up.
