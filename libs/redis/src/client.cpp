@@ -8,6 +8,7 @@
 #include "resp.hpp"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 
 #include <array>
 #include <atomic>
@@ -29,10 +30,81 @@ using boost::system::error_code;
 using tcp = net::ip::tcp;
 using detail::Encode;
 
+namespace {
+constexpr auto kAwait = net::as_tuple(net::use_awaitable);
+
+// One connection's bytes: TCP, or TLS over TCP (rediss://), the TLS stream made anew for each
+// connection. Every operation goes through here, so the rest of the client never asks which.
+class Link {
+ public:
+  using Tls = net::ssl::stream<tcp::socket>;
+  explicit Link(net::io_context::executor_type ex) : plain_(ex) {}
+
+  /// Before each connection: a new TLS stream (and socket) when `ctx` is given.
+  void Reset(net::ssl::context* ctx) {
+    if (ctx) tls_ = std::make_shared<Tls>(tcp::socket(plain_.get_executor()), *ctx);
+  }
+  tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
+  bool is_open() { return socket().is_open(); }
+  void Close() {
+    error_code ignored;
+    socket().close(ignored);
+  }
+  auto ReadSome(net::mutable_buffer b) { return tls_ ? tls_->async_read_some(b, kAwait) : plain_.async_read_some(b, kAwait); }
+  auto WriteAll(net::const_buffer b) { return tls_ ? net::async_write(*tls_, b, kAwait) : net::async_write(plain_, b, kAwait); }
+  /// A write with a callback; the TLS stream is kept alive by it, whatever comes meanwhile.
+  template <class Handler>
+  void Write(net::const_buffer b, Handler handler) {
+    if (!tls_) return net::async_write(plain_, b, std::move(handler));
+    net::async_write(*tls_, b, [keep = tls_, handler = std::move(handler)](error_code ec, std::size_t n) mutable {
+      handler(ec, n);
+    });
+  }
+  /// The TLS handshake, when there is TLS: the certificate must name `host` (a DNS name, or
+  /// an IP address), which is also sent as SNI when it is a name.
+  net::awaitable<error_code> Handshake(const std::string& host) {
+    if (!tls_) co_return error_code{};
+    error_code not_ip;
+    net::ip::make_address(host, not_ip);
+    if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());
+    tls_->set_verify_callback(net::ssl::host_name_verification(host));
+    auto [ec] = co_await tls_->async_handshake(net::ssl::stream_base::client, kAwait);
+    co_return ec;
+  }
+
+ private:
+  tcp::socket plain_;
+  std::shared_ptr<Tls> tls_;
+};
+
+// The TLS settings of a client, once; nullptr with `error` set when a file cannot be used.
+std::shared_ptr<net::ssl::context> TlsContext(const Options& o, std::string& error) {
+  auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  ctx->set_verify_mode(net::ssl::verify_peer);
+  error_code ec;
+  if (o.tls_ca_file.empty()) {
+    ctx->set_default_verify_paths(ec);
+    if (ec) error = "the system's certificate store cannot be loaded";
+  } else {
+    ctx->load_verify_file(o.tls_ca_file, ec);
+    if (ec) error = "the CA file cannot be loaded";
+  }
+  if (!ec && !o.tls_cert_file.empty()) {
+    ctx->use_certificate_chain_file(o.tls_cert_file, ec);
+    if (!ec) ctx->use_private_key_file(o.tls_key_file, net::ssl::context::pem, ec);
+    if (ec) error = "the client certificate or its key cannot be loaded";
+  }
+  return ec ? nullptr : ctx;
+}
+}  // namespace
+
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   Impl(net::io_context& io, Options o, std::string n)
-      : strand(io.get_executor()), options(std::move(o)), name(std::move(n)), socket(strand), resolver(strand),
-        connect_timer(strand), backoff_timer(strand), deadline(strand), probe_timer(strand) {}
+      : strand(io.get_executor()), options(std::move(o)), name(std::move(n)), link(strand), resolver(strand),
+        connect_timer(strand), backoff_timer(strand), deadline(strand), probe_timer(strand) {
+    if (options.tls) tls = TlsContext(options, tls_error);
+  }
 
   using Clock = std::chrono::steady_clock;
   // A command sent (or about to be) and not answered yet.
@@ -58,7 +130,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   net::io_context::executor_type strand;
   Options options;
   std::string name;
-  tcp::socket socket;
+  Link link;
+  std::shared_ptr<net::ssl::context> tls;  ///< set with options.tls, unless its files failed
+  std::string tls_error;
   tcp::resolver resolver;
   net::steady_timer connect_timer, backoff_timer;
   bool up = false;  ///< connected: commands are taken
@@ -145,8 +219,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::shared_ptr<int> state_;
   };
 
-  // Resolves and connects `socket` to `to` within connect_timeout.
-  net::awaitable<bool> Dial(tcp::socket& socket, tcp::resolver& resolver, net::steady_timer& timer, const Endpoint& to) {
+  // Resolves and connects `link` to `to` (and makes TLS's handshake) within connect_timeout.
+  net::awaitable<bool> Dial(Link& link, tcp::resolver& resolver, net::steady_timer& timer, const Endpoint& to) {
+    if (options.tls && !tls) {
+      obs::Error("redis TLS cannot be set up", {{"client", name}, {"error", tls_error}});
+      co_return false;
+    }
+    link.Reset(tls.get());
+    auto& socket = link.socket();
     Deadline deadline(timer, socket, &resolver, options.connect_timeout);
     auto [rec, results] = co_await resolver.async_resolve(to.host, std::to_string(to.port), net::as_tuple(net::use_awaitable));
     if (stopped) co_return false;
@@ -156,35 +236,38 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       co_return false;
     }
     auto [cec, endpoint] = co_await net::async_connect(socket, results, net::as_tuple(net::use_awaitable));
+    error_code hec;
+    if (!cec && !stopped) {
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      hec = co_await link.Handshake(to.host);
+    }
     deadline.Disarm();  // a wait that fired meanwhile must not close what connected
     if (stopped) co_return false;
-    if (cec) {
-      obs::Warn(deadline.fired() ? "redis connect timeout" : "redis connect failed",
-                {{"client", name}, {"server", Describe(to)}, {"error", cec.message()}});
-      error_code ignored;
-      socket.close(ignored);
+    if (cec || hec) {
+      obs::Warn(deadline.fired() ? "redis connect timeout" : cec ? "redis connect failed" : "redis TLS handshake failed",
+                {{"client", name}, {"server", Describe(to)}, {"error", (cec ? cec : hec).message()}});
+      link.Close();
       co_return false;
     }
-    error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
     co_return true;
   }
 
   // Commands on a connection nobody else uses yet, and their replies, within command_timeout:
   // a connection's setup, a question to a sentinel. nullopt when the connection failed.
-  net::awaitable<std::optional<std::vector<Reply>>> Exchange(tcp::socket& socket, net::steady_timer& timer,
+  net::awaitable<std::optional<std::vector<Reply>>> Exchange(Link& link, net::steady_timer& timer,
                                                              const std::vector<std::vector<std::string>>& commands) {
-    Deadline deadline(timer, socket, nullptr, options.command_timeout);
+    Deadline deadline(timer, link.socket(), nullptr, options.command_timeout);
     std::string bytes;
     for (const auto& c : commands) Encode(bytes, c);
-    auto [wec, written] = co_await net::async_write(socket, net::buffer(bytes), net::as_tuple(net::use_awaitable));
+    auto [wec, written] = co_await link.WriteAll(net::buffer(bytes));
     if (wec) co_return std::nullopt;
     detail::ReplyReader reader;
     std::vector<Reply> replies;
     std::array<char, 4096> buf;
     bool broken = false;
     while (replies.size() < commands.size()) {
-      auto [ec, n] = co_await socket.async_read_some(net::buffer(buf), net::as_tuple(net::use_awaitable));
+      auto [ec, n] = co_await link.ReadSome(net::buffer(buf));
       if (ec || stopped || !reader.Feed(std::string_view(buf.data(), n))) co_return std::nullopt;
       while (replies.size() < commands.size()) {
         auto reply = reader.Next(broken);
@@ -217,14 +300,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       if (!primary || stopped) co_return false;
       to = std::move(*primary);
     }
-    if (!co_await Dial(socket, resolver, connect_timer, to)) co_return false;
+    if (!co_await Dial(link, resolver, connect_timer, to)) co_return false;
     // The setup, answered before the connection takes anything else: a wrong password or a
     // server that is not the primary is a failed attempt, tried again after the backoff.
     auto setup = Authenticate();
     if (options.db != 0) setup.push_back({"SELECT", std::to_string(options.db)});
     if (SentinelMode()) setup.push_back({"ROLE"});
     if (!setup.empty()) {
-      auto replies = co_await Exchange(socket, connect_timer, setup);
+      auto replies = co_await Exchange(link, connect_timer, setup);
       std::string refused;
       if (!replies) {
         refused = "no answer";
@@ -238,8 +321,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       if (stopped) co_return false;
       if (!refused.empty()) {
         obs::Error("redis refused the connection's setup", {{"client", name}, {"server", Describe(to)}, {"error", refused}});
-        error_code ignored;
-        socket.close(ignored);
+        link.Close();
         co_return false;
       }
     }
@@ -266,13 +348,12 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     for (std::size_t i = 0; i < options.sentinels.size() && !stopped; ++i) {
       const std::size_t at = (sentinel_first + i) % options.sentinels.size();
       const Endpoint& sentinel = options.sentinels[at];
-      tcp::socket s(strand);
+      Link s(strand);
       tcp::resolver r(strand);
       net::steady_timer t(strand);
       std::optional<std::vector<Reply>> replies;
       if (co_await Dial(s, r, t, sentinel)) replies = co_await Exchange(s, t, question);
-      error_code ignored;
-      s.close(ignored);
+      s.Close();
       if (!replies) continue;
       const Reply& answer = replies->back();
       std::uint16_t port = 0;
@@ -314,6 +395,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     o.sentinels = options.sentinels;  // rotated over by the watcher, as endpoints
     o.username = options.username;
     o.password = options.password;
+    o.tls = options.tls;
+    o.tls_ca_file = options.tls_ca_file;
+    o.tls_cert_file = options.tls_cert_file;
+    o.tls_key_file = options.tls_key_file;
     o.connect_timeout = options.connect_timeout;
     o.command_timeout = options.command_timeout;
     o.max_backoff = options.max_backoff;
@@ -354,7 +439,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::array<char, 16 * 1024> buf;
     bool broken = false;
     while (generation == connection) {
-      auto [ec, n] = co_await socket.async_read_some(net::buffer(buf), net::as_tuple(net::use_awaitable));
+      auto [ec, n] = co_await link.ReadSome(net::buffer(buf));
       if (ec || generation != connection) co_return;
       broken = !reader.Feed(std::string_view(buf.data(), n));
       while (!broken) {
@@ -391,7 +476,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   // The end of a connection, whatever the cause: its commands fail ("connection lost"), a
   // subscriber hears it is no longer told everything, and Run connects again.
   void Lose() {
-    if (!up && !socket.is_open()) return;
+    if (!up && !link.is_open()) return;
     const bool was_up = up;
     ++generation;
     up = false;
@@ -400,8 +485,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       std::lock_guard lock(server_mutex);
       server = {};
     }
-    error_code ignored;
-    socket.close(ignored);
+    link.Close();
     out.clear();
     deadline.cancel();
     armed_for.reset();
@@ -443,12 +527,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     }
     sending.swap(out);
     out.clear();
-    net::async_write(socket, net::buffer(sending), [self = shared_from_this(), connection = generation](error_code ec, std::size_t) {
+    link.Write(net::buffer(sending), [self = shared_from_this(), connection = generation](error_code ec, std::size_t) {
       self->writing = false;
       self->sending.clear();
       if (ec && connection == self->generation) {
-        error_code ignored;
-        self->socket.close(ignored);  // the read ends, and Run takes it from there
+        self->link.Close();  // the read ends, and Run takes it from there
         return;
       }
       self->Flush();

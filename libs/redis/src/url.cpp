@@ -1,5 +1,6 @@
 // redis:// and redis+sentinel:// URLs: REDIS_URL and the like, into a client's Options.
 #include <charconv>
+#include <fstream>
 
 #include "suite/core/url.hpp"
 #include "suite/redis/client.hpp"
@@ -7,7 +8,7 @@
 namespace suite::redis {
 
 namespace {
-constexpr std::string_view kSentinelScheme = "redis+sentinel://";
+constexpr std::string_view kSentinelScheme = "redis+sentinel://", kTlsSentinelScheme = "rediss+sentinel://";
 constexpr std::uint16_t kSentinelPort = 26379;
 
 bool ParseDb(std::string_view text, int& db) {
@@ -27,7 +28,6 @@ std::optional<core::Url> ParseHost(std::string_view userinfo, std::string_view h
 
 // redis+sentinel://[userinfo@]host[:port][,host[:port]...]/master_name[/db]
 std::optional<Options> ParseSentinelUrl(std::string_view text) {
-  text.remove_prefix(kSentinelScheme.size());
   const auto slash = text.find('/');
   if (slash == std::string_view::npos) return std::nullopt;  // the primary's name is required
   std::string_view authority = text.substr(0, slash), path = text.substr(slash + 1);
@@ -58,26 +58,47 @@ std::optional<Options> ParseSentinelUrl(std::string_view text) {
   if (db != std::string_view::npos && !ParseDb(path.substr(db + 1), o.db)) return std::nullopt;
   return o;
 }
+
+bool Readable(const std::string& path) { return std::ifstream(path).good(); }
 }  // namespace
 
 Options OptionsFromEnv(core::Env& env, const char* name) {
   const std::string url = env.Str(name);
   if (url.empty()) return {};  // already recorded as missing
   auto o = ParseUrl(url);
-  if (!o)
-    env.Fail(name, "must look like redis://[[user]:password@]host[:port][/db] or "
-                   "redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/primary_name[/db]");
-  return o.value_or(Options{});
+  if (!o) {
+    env.Fail(name, "must look like redis[s]://[[user]:password@]host[:port][/db] or "
+                   "redis[s]+sentinel://[[user]:password@]host[:port][,host[:port]...]/primary_name[/db]");
+    return {};
+  }
+  o->tls_ca_file = env.Str("REDIS_CA_FILE", "");
+  o->tls_cert_file = env.Str("REDIS_CERT_FILE", "");
+  o->tls_key_file = env.Str("REDIS_KEY_FILE", "");
+  const std::pair<const char*, const std::string*> files[] = {
+      {"REDIS_CA_FILE", &o->tls_ca_file}, {"REDIS_CERT_FILE", &o->tls_cert_file}, {"REDIS_KEY_FILE", &o->tls_key_file}};
+  for (const auto& [var, path] : files) {
+    if (path->empty()) continue;
+    if (!o->tls) env.Fail(var, std::string("is for TLS: ") + name + " must then start with rediss://");
+    else if (!Readable(*path)) env.Fail(var, "cannot be read");
+  }
+  if (o->tls_cert_file.empty() != o->tls_key_file.empty())
+    env.Fail("REDIS_CERT_FILE", "and REDIS_KEY_FILE go together (a client certificate and its key)");
+  return *o;
 }
 
 std::optional<Options> ParseUrl(std::string_view text) {
   std::optional<Options> parsed;
   if (text.substr(0, kSentinelScheme.size()) == kSentinelScheme) {
-    parsed = ParseSentinelUrl(text);
+    parsed = ParseSentinelUrl(text.substr(kSentinelScheme.size()));
+  } else if (text.substr(0, kTlsSentinelScheme.size()) == kTlsSentinelScheme) {
+    parsed = ParseSentinelUrl(text.substr(kTlsSentinelScheme.size()));
+    if (parsed) parsed->tls = true;
   } else {
     const auto url = core::ParseUrl(text);
-    if (!url || url->scheme != "redis" || url->has_query || url->has_fragment) return std::nullopt;
+    if (!url || (url->scheme != "redis" && url->scheme != "rediss") || url->has_query || url->has_fragment)
+      return std::nullopt;
     Options o;
+    o.tls = url->scheme == "rediss";
     o.host = url->host;
     if (url->port) o.port = *url->port;
     o.username = url->user;  // a Redis 6 ACL user ("" : the default user)

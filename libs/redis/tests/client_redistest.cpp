@@ -440,7 +440,7 @@ TEST_CASE("sentinel mode: the primary is found and followed through a failover w
         "sentinel down-after-milliseconds m 500\nsentinel failover-timeout m 2000\n"
         "sentinel auth-user m suite\nsentinel auth-pass m s3cret\n"
         "sentinel sentinel-user suite\nsentinel sentinel-pass s3cret\n"
-        "user default off\nuser suite on >s3cret allchannels +@all\n", true);
+        "user default off\nuser suite on >s3cret allchannels +@all\n", RedisProcess::kSentinel);
     url += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(s.port());
   }
   auto options = *ParseUrl(url + "/m");
@@ -493,4 +493,70 @@ TEST_CASE("sentinel mode: the primary is found and followed through a failover w
   CHECK(Call(client, {"GET", "k"}).str == "after-1");
   CHECK(Run() == "x" + tag);
   client.Stop();
+}
+
+namespace {
+// A CA, a server certificate for the name localhost only, a client certificate, and another CA,
+// made by the openssl command in `dir`.
+void MakeCertificates(const std::filesystem::path& dir) {
+  const std::string d = dir.string();
+  const std::string key = "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
+  const std::string ca = "-days 1 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign";
+  const std::string script =
+      "cd " + d + " && " + key + "-x509 -keyout ca.key -out ca.crt -subj /CN=test-ca " + ca + " && " +
+      key + "-x509 -keyout other.key -out other.crt -subj /CN=other-ca " + ca + " && " +
+      key + "-keyout server.key -out server.csr -subj /CN=localhost && " +
+      "printf 'subjectAltName=DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > server.ext && " +
+      "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 1 -extfile server.ext && " +
+      key + "-keyout client.key -out client.csr -subj /CN=suite && " +
+      "printf 'extendedKeyUsage=clientAuth\\n' > client.ext && " +
+      "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 1 -extfile client.ext";
+  REQUIRE(std::system(("(" + script + ") >/dev/null 2>&1").c_str()) == 0);
+}
+}  // namespace
+
+TEST_CASE("TLS (rediss://): the server's certificate and name are checked, a client certificate is shown when asked") {
+  if (!suite::testing::ServerUrl("REDIS_URL")) return;
+  suite::testing::TempDir dir;
+  MakeCertificates(dir.path);
+  const std::string d = dir.path.string() + "/";
+  RedisProcess server(dir.path, ServerConfig() + "tls-cert-file " + d + "server.crt\ntls-key-file " + d +
+                      "server.key\ntls-ca-cert-file " + d + "ca.crt\ntls-auth-clients yes\n", RedisProcess::kTls);
+  const std::string port = std::to_string(server.port());
+  auto Tls = [&](const std::string& host, const std::string& ca, bool client_certificate) {
+    auto o = *ParseUrl("rediss://suite:s3cret@" + host + ":" + port);
+    o.tls_ca_file = d + ca;
+    if (client_certificate) {
+      o.tls_cert_file = d + "client.crt";
+      o.tls_key_file = d + "client.key";
+    }
+    return o;
+  };
+  Loop loop;
+  Client good(loop.runtime.io(), Tls("localhost", "ca.crt", true), "tls");
+  Client other_ca(loop.runtime.io(), Tls("localhost", "other.crt", true), "other-ca");
+  Client wrong_name(loop.runtime.io(), Tls("127.0.0.1", "ca.crt", true), "wrong-name");  // the certificate names localhost only
+  Client anonymous(loop.runtime.io(), Tls("localhost", "ca.crt", false), "anonymous");
+  auto plain = Direct(server.port());  // TCP without TLS, to the TLS port
+  Client cleartext(loop.runtime.io(), plain, "cleartext");
+  for (auto* c : {&good, &other_ca, &wrong_name, &anonymous, &cleartext}) c->Start();
+  REQUIRE(WaitConnected(good));
+  CHECK(Call(good, {"ACL", "WHOAMI"}).str == "suite");
+  CHECK(Call(good, {"SET", "k", std::string(100000, 'x')}).str == "OK");  // many TLS records each way
+  CHECK(Call(good, {"GET", "k"}).str == std::string(100000, 'x'));
+  std::atomic<int> done{0};
+  std::promise<void> all;
+  for (int i = 0; i < 200; ++i)
+    good.Command({"INCR", "n"}, [&](Reply r) {
+      if (r.type == Reply::Type::kInteger && ++done == 200) all.set_value();
+    });
+  REQUIRE(all.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  CHECK(Call(good, {"GET", "n"}).str == "200");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK_FALSE(other_ca.connected());
+  CHECK_FALSE(wrong_name.connected());
+  CHECK_FALSE(anonymous.connected());
+  CHECK_FALSE(cleartext.connected());
+  CHECK(Call(anonymous, {"PING"}).str == "redis not connected");
+  CHECK(good.connected());
 }

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
+#include "suite/core/config.hpp"
 #include "suite/redis/client.hpp"
 
 using suite::redis::ParseUrl;
@@ -71,4 +74,41 @@ TEST_CASE("redis+sentinel URLs: sentinels, the primary's name, credentials for b
   for (int i = 0; i < 17; ++i) many += "h" + std::to_string(i) + ",";
   many.back() = '/';
   CHECK_FALSE(ParseUrl(many + "m"));                           // at most 16 sentinels
+}
+
+TEST_CASE("rediss URLs: TLS to the server, and to the sentinels") {
+  auto t = ParseUrl("rediss://suite:pw@redis.internal:6380/1");
+  REQUIRE(t);
+  CHECK(t->tls);
+  CHECK(t->host == "redis.internal");
+  CHECK(t->db == 1);
+  CHECK_FALSE(ParseUrl("redis://h")->tls);
+  auto s = ParseUrl("rediss+sentinel://suite:pw@s1,s2/m");
+  REQUIRE(s);
+  CHECK(s->tls);
+  CHECK(s->sentinels.size() == 2);
+  CHECK_FALSE(ParseUrl("redis+sentinel://s1/m")->tls);
+  CHECK_FALSE(ParseUrl("redisss://h"));
+}
+
+TEST_CASE("REDIS_CA_FILE, REDIS_CERT_FILE and REDIS_KEY_FILE: only with rediss://, readable, the last two together") {
+  auto errors = [](const char* url, const char* ca, const char* cert, const char* key) {
+    setenv("REDIS_URL", url, 1);
+    for (auto [n, v] : {std::pair{"REDIS_CA_FILE", ca}, {"REDIS_CERT_FILE", cert}, {"REDIS_KEY_FILE", key}})
+      v ? setenv(n, v, 1) : unsetenv(n);
+    suite::core::Env env("test");
+    auto o = suite::redis::OptionsFromEnv(env, "REDIS_URL");
+    std::string all;
+    for (const auto& e : env.errors()) all += e + "\n";
+    return std::pair{o, all};
+  };
+  auto [ok, none] = errors("rediss://:pw@h", "/etc/hostname", "/etc/hostname", "/etc/hostname");
+  CHECK(none.empty());
+  CHECK(ok.tls_ca_file == "/etc/hostname");
+  CHECK(ok.tls_key_file == "/etc/hostname");
+  CHECK(errors("redis://:pw@h", "/etc/hostname", nullptr, nullptr).second.find("REDIS_CA_FILE") != std::string::npos);
+  CHECK(errors("rediss://:pw@h", "/nonexistent/ca.crt", nullptr, nullptr).second.find("cannot be read") != std::string::npos);
+  CHECK(errors("rediss://:pw@h", nullptr, "/etc/hostname", nullptr).second.find("go together") != std::string::npos);
+  CHECK(errors("rediss://:pw@h", nullptr, nullptr, nullptr).second.empty());
+  for (const char* n : {"REDIS_URL", "REDIS_CA_FILE", "REDIS_CERT_FILE", "REDIS_KEY_FILE"}) unsetenv(n);
 }

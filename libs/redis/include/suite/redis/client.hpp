@@ -59,6 +59,11 @@ struct Options {
   std::string username;  ///< Redis 6 ACL user (empty: the default user)
   std::string password;
   int db = 0;
+  /// TLS (rediss://): the server's certificate is checked against `tls_ca_file` (else the
+  /// system's store) and the host's name or address; TLS 1.2 at least. A client certificate
+  /// when the server asks for one (Redis's tls-auth-clients, on by default).
+  bool tls = false;
+  std::string tls_ca_file, tls_cert_file, tls_key_file;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{1000};
   std::chrono::milliseconds max_backoff{2000};
@@ -83,8 +88,10 @@ class Script {
 /// in brackets, db 0-15. Or, for a primary watched by sentinels,
 /// redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master_name[/db] (port 26379
 /// unless given): the sentinels must accept the same user and password as the primary.
+/// rediss:// and rediss+sentinel:// are the same over TLS (sentinels included).
 std::optional<Options> ParseUrl(std::string_view url);
-/// Reads and checks the URL variable `name` (required), recording errors in `env`.
+/// Reads and checks the URL variable `name` (required), recording errors in `env`; with TLS,
+/// also REDIS_CA_FILE, REDIS_CERT_FILE and REDIS_KEY_FILE (optional; the last two together).
 Options OptionsFromEnv(core::Env& env, const char* name);
 
 class Client {

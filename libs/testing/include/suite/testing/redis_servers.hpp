@@ -46,16 +46,19 @@ inline bool Listening(std::uint16_t port) {
   return ok;
 }
 
-/// One redis-server process: a server, or a sentinel (`--sentinel`), from the configuration
-/// lines given (port, dir and logfile are added).
+/// One redis-server process: a server, or a sentinel, from the configuration lines given (port,
+/// dir and logfile are added; with kTls the port is the TLS one, and the configuration names
+/// the certificates).
 class RedisProcess {
  public:
-  RedisProcess(const std::filesystem::path& dir, std::string config, bool sentinel = false)
+  enum Kind { kServer, kSentinel, kTls };
+  RedisProcess(const std::filesystem::path& dir, std::string config, Kind kind = kServer)
       : port_(FreePort()), dir_(dir / std::to_string(port_)) {
+    const bool sentinel = kind == kSentinel;
     std::filesystem::create_directories(dir_);
     const auto conf = dir_ / "redis.conf";
-    std::ofstream(conf) << "port " << port_ << "\nbind 127.0.0.1\ndir " << dir_.string() << "\nlogfile "
-                        << (dir_ / "redis.log").string() << "\n" << config << "\n";
+    std::ofstream(conf) << (kind == kTls ? "port 0\ntls-port " : "port ") << port_ << "\nbind 127.0.0.1\ndir "
+                        << dir_.string() << "\nlogfile " << (dir_ / "redis.log").string() << "\n" << config << "\n";
     pid_ = ::fork();
     if (pid_ == 0) {
       const int null = ::open("/dev/null", O_RDWR);
