@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   if (s.algorithm == "ES256") users.SetSigner([&signing](const nlohmann::json& claims) { return signing.Sign(claims); });
   redis.Start();
   try {
+    pool.WaitReachable(std::chrono::seconds(60));  // then a failure below is the reason to exit
     pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "auth", auth::Migrations()); });
     signing.EnsureKey();
     if (!s.admin_user.empty() && users.EnsureAdmin(s.admin_user, s.admin_email, s.admin_password))

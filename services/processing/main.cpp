@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   // answers 503 until the database is back.
   host.readiness().Optional("database", [&pool] { return pool.Ping(); });
   try {
+    pool.WaitReachable(std::chrono::seconds(60));  // then a failure below is the reason to exit
     pool.With([](pqxx::connection& c) { return suite::db::Migrate(c, "processing", processing::Migrations()); });
   } catch (const std::exception& e) {
     suite::obs::Error("start-up failed", {{"error", e.what()}});

@@ -41,7 +41,7 @@ for overlay in dev prod; do
 done
 check "prod renders no Secret (they are created by whoever holds them)" "$(grep -c '^kind: Secret$' "$DIR/prod.yaml")" 0
 check "dev: PostgreSQL and Redis run in the cluster" "$(grep -cE '^  name: (postgres|redis)$' "$DIR/dev.yaml")" 4
-check "dev: Redis asks the services' ACL user for its password (default user off)" "$(grep -cE -- '^ +- ">?\$\(REDIS_PASSWORD\)"?$' "$DIR/dev.yaml") $(grep -c 'redis://suite:' "$DIR/k8s/overlays/dev/secrets.env")" "1 1"
+check "dev: Redis asks the services' ACL user for its password (default user off)" "$(grep -cE -- "^ +- ['\"]?>\\\$\\(REDIS_PASSWORD\\)['\"]?\$" "$DIR/dev.yaml") $(grep -c 'redis://suite:' "$DIR/k8s/overlays/dev/secrets.env")" "1 1"
 check "prod: images from the registry" "$(grep -E '^ +image: ' "$DIR/prod.yaml" | grep -vc 'registry.example.com/suite/')" 0
 check "prod: one load balancer (the gateway's)" "$(grep -c 'type: LoadBalancer' "$DIR/prod.yaml")" 1
 

@@ -3,7 +3,10 @@
 #include <poll.h>
 
 #include "suite/core/error.hpp"
+#include "suite/observability/log.hpp"
 #include "suite/observability/metrics.hpp"
+
+#include <thread>
 
 namespace suite::db {
 
@@ -108,6 +111,19 @@ bool Pool::Ping() {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+bool Pool::WaitReachable(std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  bool said = false;
+  while (!Ping()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    if (!said) obs::Warn("waiting for the database", {{"limit_ms", static_cast<long long>(limit.count())}});
+    said = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (said) obs::Info("the database answers");
+  return true;
 }
 
 }  // namespace suite::db

@@ -52,6 +52,10 @@ class Pool {
   }
   /// SELECT 1 with a fresh lease; false when the database does not answer.
   bool Ping();
+  /// At start: Ping() every 500 ms until the database answers or `limit` passed (logged once
+  /// while waiting). A service started beside its database (compose, a pod) waits for it
+  /// instead of exiting and counting on a restart.
+  bool WaitReachable(std::chrono::milliseconds limit);
   const std::string& dsn() const { return dsn_; }
   /// db_pool_connections{state}, db_pool_acquire_waits_total, db_pool_acquire_timeouts_total,
   /// db_pool_broken_connections_total, db_pool_retries_total.
