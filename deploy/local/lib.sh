@@ -59,6 +59,23 @@ pg_start() {  # pg_start <dir> <port>
   fi
 }
 
+# pg_start_replica <primary dir> <primary port> <dir> <port>: a streaming replica of that
+# PostgreSQL (pg_basebackup -R over its socket, as postgres), started like pg_start.
+pg_start_replica() {
+  local pdir=$1 pport=$2 dir=$3 port=$4
+  mkdir -p "$dir/sock"
+  dir=$(cd "$dir" && pwd) pdir=$(cd "$pdir" && pwd)
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+  chmod 700 "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    pg_run "$PGBIN/pg_basebackup" -h "$pdir/sock" -p "$pport" -U postgres -D "$dir/data" -R -X stream -c fast >/dev/null
+  fi
+  if ! pg_run "$PGBIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    pg_run "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+      -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 ${PG_EXTRA_OPTS:-}" start >/dev/null
+  fi
+}
+
 pg_stop() { [ -d "$1/data" ] && pg_run "$PGBIN/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true; }
 
 pg_psql() {  # pg_psql <dir> <port> [psql args]
@@ -248,7 +265,8 @@ svc_env() {
   case $1 in
     auth-user) export PORT=$AUTH_PORT DATABASE_URL=$AUTH_DATABASE_URL ;;
     processing) export PORT=$PROCESSING_PORT DATABASE_URL=$PROCESSING_DATABASE_URL ;;
-    audit) export PORT=$AUDIT_PORT DATABASE_URL=$AUDIT_DATABASE_URL ;;
+    audit) export PORT=$AUDIT_PORT DATABASE_URL=$AUDIT_DATABASE_URL
+      if [ -n "${AUDIT_DATABASE_READ_URL:-}" ]; then export DATABASE_READ_URL=$AUDIT_DATABASE_READ_URL; fi ;;
     gateway) export DOCS_DIR=${DOCS_DIR:-$bin/docs} ;;  # $bin: start_services' (the build's docs/)
   esac
 }

@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
   // a new migration needs the owner. Without it the service's role migrates, which succeeds
   // when nothing is pending (the deployment's migrate job ran) or when it owns the schema.
   const auto migrate_url = env.OptionalSecret("MIGRATE_DATABASE_URL");
+  // A streaming replica for the read routes, used while it is at most this far behind.
+  const auto read_url = env.OptionalSecret("DATABASE_READ_URL");
+  const auto read_max_lag = env.Millis("DATABASE_READ_MAX_LAG_MS", 5'000, 0, 3'600'000);
   const auto redis_options = suite::redis::OptionsFromEnv(env, "REDIS_URL");
   char hostname[256] = "audit";
   ::gethostname(hostname, sizeof hostname - 1);
@@ -44,12 +47,18 @@ int main(int argc, char** argv) {
   consumer_options.retention_every = env.Millis("AUDIT_RETENTION_EVERY_MS", 3'600'000, 1'000, 86'400'000);
   env.Finish();
 
+  std::unique_ptr<suite::db::Pool> read_pool;
   suite::service::Host host(std::move(host_config));
   auto& pool = host.Own<suite::db::Pool>(database_url, host.workers().threads(), std::chrono::milliseconds(2000));
+  // The replica's pool is not the host's: its db_pool_* series would clash with the primary's;
+  // the router's db_read_* series cover it. Made before the host, so it goes after it.
+  if (read_url) read_pool = std::make_unique<suite::db::Pool>(*read_url, host.workers().threads(), std::chrono::milliseconds(2000));
+  auto& reads = host.Own<suite::db::ReadRouter>(pool, read_pool.get(), read_max_lag);
   auto& redis = host.Own<suite::redis::Client>(host.io(), redis_options, "audit-consumer");
   host.readiness().Required("database", [&pool] { return pool.Ping(); });
   host.readiness().Optional("redis", [&redis] { return redis.connected(); });
   try {
+    pool.WaitReachable(std::chrono::seconds(60));  // then a failure below is the reason to exit
     if (migrate_url) {
       pqxx::connection owner(*migrate_url);
       suite::db::Migrate(owner, "audit", audit::Migrations());
@@ -64,7 +73,7 @@ int main(int argc, char** argv) {
     suite::obs::Error("start-up failed", {{"error", e.what()}});
     return 1;
   }
-  audit::Register(host.router(), host.workers(), pool);
+  audit::Register(host.router(), host.workers(), reads);
   host.ServeApi();
   return host.Run();
 }

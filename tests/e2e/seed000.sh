@@ -24,6 +24,9 @@ make_certs "$DIR/certs"
 write_env "$DIR/env" "$DIR" "$E2E_PG_PORT" "$E2E_REDIS_PORT" 28000 "$DIR/secrets"
 DB=suite_e2e_$(openssl rand -hex 4)  # a fresh database per run
 sed -i "s|/suite\$|/$DB|" "$DIR/env"
+# audit reads from the streaming replica tests/run keeps of the test PostgreSQL.
+printf "AUDIT_DATABASE_READ_URL=postgresql://audit:%s@127.0.0.1:%s/%s\nDATABASE_READ_MAX_LAG_MS=60000\n" \
+  "$DB_PASSWORD" "${E2E_PG_REPLICA_PORT:?}" "$DB" >> "$DIR/env"
 echo "RATE_LIMIT_REQUESTS=60" >> "$DIR/env"
 # Two gateways share the limits (the local fallback gives each half); under ASan a 50 ms Redis
 # deadline is too tight to be the subject of this test.
@@ -358,6 +361,7 @@ for _ in $(seq 50); do
   [ "$(jq -r .count <<<"$BODY")" -ge 5 ] 2>/dev/null && break; sleep 0.1
 done
 check "audit query" "$STATUS" 200
+check "audit read from the streaming replica (DATABASE_READ_URL)" "$(header x-read-from)" replica
 check "records (2,3,4,422,login)" "$(jq -r .count <<<"$BODY")" 5
 check "newest first" "$(jq -r '.items[0].dataset_id' <<<"$BODY")" by_login
 call GET "/audit/requests?request_id=$RID4" -H "Authorization: Bearer $ADMIN_TOKEN"

@@ -8,6 +8,7 @@
 #include "suite/core/ids.hpp"
 #include "suite/db/migrations.hpp"
 #include "suite/db/pool.hpp"
+#include "suite/db/read_router.hpp"
 #include "suite/testing/env.hpp"
 
 using namespace suite::db;
@@ -174,4 +175,107 @@ TEST_CASE("pool: an SQL error is not a disconnection, and is not retried") {
                   pqxx::data_exception);
   CHECK(attempts == 1);
   CHECK(pool.Ping());
+}
+
+namespace {
+// Replay paused on the replica for as long as this lives.
+struct ReplayPaused {
+  pqxx::connection& replica;
+  explicit ReplayPaused(pqxx::connection& c) : replica(c) {
+    pqxx::nontransaction(replica).exec("SELECT pg_wal_replay_pause()");
+  }
+  ~ReplayPaused() {
+    try {
+      pqxx::nontransaction(replica).exec("SELECT pg_wal_replay_resume()");
+    } catch (...) {
+    }
+  }
+};
+
+// Polls `done` for up to 15 s; an exception (a table not replicated yet) counts as not yet.
+template <class F>
+bool Eventually(F done) {
+  for (int i = 0; i < 300; ++i) {
+    try {
+      if (done()) return true;
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+}  // namespace
+
+TEST_CASE("read router: reads go to a replica that keeps up, to the primary past the lag bound, when it is away or not one") {
+  auto dsn = suite::testing::ServerUrl("TEST_DATABASE_URL");
+  auto read_dsn = suite::testing::ServerUrl("TEST_DATABASE_READ_URL");
+  if (!dsn || !read_dsn) return;
+  const std::string table = "rr_" + suite::core::RandomHex(6);
+  pqxx::connection writer(*dsn), replica_admin(*read_dsn);
+  pqxx::nontransaction(writer).exec0("CREATE TABLE " + table + " (id int)");
+  Pool primary(*dsn, 2, std::chrono::milliseconds(2000)), replica(*read_dsn, 2, std::chrono::milliseconds(2000));
+  auto count = [&](Pool& pool) {
+    return pool.With([&](pqxx::connection& c) { pqxx::read_transaction tx(c);
+      return tx.exec1("SELECT count(*) FROM " + table)[0].as<int>(); });
+  };
+  auto insert = [&] {
+    pqxx::work tx(writer);
+    tx.exec0("INSERT INTO " + table + " VALUES (1)");
+    tx.commit();
+    pqxx::nontransaction q(writer);
+    // The insert position: past the commit record even when it is not written out yet
+    // (synchronous_commit=off, as tests/run runs PostgreSQL).
+    return q.exec1("SELECT pg_current_wal_insert_lsn()::text")[0].as<std::string>();
+  };
+  // Sampled at every read: each read follows the replica's state as it is then.
+  ReadRouter patient(primary, &replica, std::chrono::minutes(1), std::chrono::milliseconds(0));
+  ReadRouter strict(primary, &replica, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  ReadFrom from{};
+
+  insert();
+  REQUIRE(Eventually([&] { return count(replica) == 1; }));
+  CHECK(patient.Read(count, from) == 1);
+  CHECK(from == ReadFrom::kReplica);
+  REQUIRE(patient.lag());
+
+  {
+    // Replay stops; the primary moves on; the replica receives the change but does not apply it.
+    ReplayPaused paused(replica_admin);
+    REQUIRE(Eventually([&] {
+      pqxx::nontransaction q(replica_admin);
+      return q.exec1("SELECT pg_get_wal_replay_pause_state()")[0].as<std::string>() == "paused";
+    }));
+    const auto lsn = insert();
+    REQUIRE(Eventually([&] {
+      pqxx::nontransaction q(replica_admin);
+      return q.exec1("SELECT pg_last_wal_receive_lsn() >= '" + lsn + "'::pg_lsn")[0].as<bool>();
+    }));
+    // Within a minute's bound the replica serves, and does not have the row yet: the read ran there.
+    CHECK(patient.Read(count, from) == 1);
+    CHECK(from == ReadFrom::kReplica);
+    // Past a bound of 0 the primary serves, with the row.
+    CHECK(strict.Read(count, from) == 2);
+    CHECK(from == ReadFrom::kPrimary);
+    REQUIRE(strict.lag());
+    CHECK(strict.lag()->count() > 0);
+  }
+  // Replay resumes: the replica catches up and serves again.
+  CHECK(Eventually([&] { return patient.Read(count, from) == 2 && from == ReadFrom::kReplica; }));
+
+  // A replica that does not answer: the primary, at once.
+  Pool away("postgresql://postgres:postgres@127.0.0.1:1/none", 1, std::chrono::milliseconds(500));
+  ReadRouter gone(primary, &away, std::chrono::minutes(1));
+  CHECK(gone.Read(count, from) == 2);
+  CHECK(from == ReadFrom::kPrimary);
+  CHECK_FALSE(gone.lag());
+  // A "replica" that is a primary (promoted, or named by mistake) is not read from.
+  Pool not_a_replica(*dsn, 1, std::chrono::milliseconds(2000));
+  ReadRouter wrong(primary, &not_a_replica, std::chrono::minutes(1));
+  CHECK(wrong.Read(count, from) == 2);
+  CHECK(from == ReadFrom::kPrimary);
+  // Without a replica: the primary.
+  ReadRouter none(primary, nullptr, std::chrono::minutes(1));
+  CHECK(none.Read(count, from) == 2);
+  CHECK(from == ReadFrom::kPrimary);
+  pqxx::nontransaction(writer).exec0("DROP TABLE " + table);
 }

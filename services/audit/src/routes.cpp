@@ -10,6 +10,7 @@ using suite::core::ApiError;
 using suite::core::ErrorCode;
 using suite::http::Request;
 using suite::http::Response;
+using suite::db::Pool;
 
 namespace {
 
@@ -114,77 +115,98 @@ AccessFilter ParseAccessFilter(const Request& req) {
   return f;
 }
 
+// Runs `answer(pool)` on the read replica while it keeps up (DATABASE_READ_URL), else on the
+// primary, and says which in X-Read-From.
+template <class F>
+Response Read(suite::db::ReadRouter& reads, F&& answer) {
+  suite::db::ReadFrom from;
+  Response res = reads.Read(answer, from);
+  res.Set("X-Read-From", suite::db::ToString(from));
+  return res;
+}
+
 }  // namespace
 
-void Register(suite::http::Router& router, suite::service::WorkerPool& workers, suite::db::Pool& pool) {
+void Register(suite::http::Router& router, suite::service::WorkerPool& workers, suite::db::ReadRouter& reads) {
   // Newest first; `next_cursor` (null on the last page) is passed back as `cursor`.
-  router.Blocking("GET", "/audit/requests", workers, [&pool](Request& req) {
+  router.Blocking("GET", "/audit/requests", workers, [&reads](Request& req) {
     RequireAdmin(req);
-    return Response::Json(200, QueryRequests(pool, ParseFilter(req, 50, 1000)));
+    const auto filter = ParseFilter(req, 50, 1000);
+    return Read(reads, [&](Pool& pool) { return Response::Json(200, QueryRequests(pool, filter)); });
   });
   // The same records as NDJSON, a page of up to 5,000 lines; the next page's cursor is in
   // X-Next-Cursor and in a Link header (rel="next"), absent on the last page.
-  router.Blocking("GET", "/audit/export", workers, [&pool](Request& req) {
+  router.Blocking("GET", "/audit/export", workers, [&reads](Request& req) {
     RequireAdmin(req);
-    auto filter = ParseFilter(req, 1000, 5000);
-    std::optional<std::string> next;
-    Response res;
-    res.status = 200;
-    res.body = ExportRequests(pool, filter, next);
-    res.Set("Content-Type", "application/x-ndjson");
-    if (next) {
-      res.Set("X-Next-Cursor", *next);
-      // The same query with the cursor replaced: a client follows the links to the end.
-      std::string query;
-      const auto form = suite::http::ParseForm(req.query);  // parsed by ParseFilter: valid
-      for (const auto& [k, v] : *form) {
-        if (k == "cursor") continue;
-        query += suite::http::PercentEncode(k) + "=" + suite::http::PercentEncode(v) + "&";
+    const auto filter = ParseFilter(req, 1000, 5000);
+    return Read(reads, [&](Pool& pool) {
+      std::optional<std::string> next;
+      Response res;
+      res.status = 200;
+      res.body = ExportRequests(pool, filter, next);
+      res.Set("Content-Type", "application/x-ndjson");
+      if (next) {
+        res.Set("X-Next-Cursor", *next);
+        // The same query with the cursor replaced: a client follows the links to the end.
+        std::string query;
+        const auto form = suite::http::ParseForm(req.query);  // parsed by ParseFilter: valid
+        for (const auto& [k, v] : *form) {
+          if (k == "cursor") continue;
+          query += suite::http::PercentEncode(k) + "=" + suite::http::PercentEncode(v) + "&";
+        }
+        res.Set("Link", "</audit/export?" + query + "cursor=" + *next + ">; rel=\"next\"");
       }
-      res.Set("Link", "</audit/export?" + query + "cursor=" + *next + ">; rel=\"next\"");
-    }
-    return res;
+      return res;
+    });
   });
   // Seed 000's SQLite queries as an API: counts by status, average duration by action.
-  router.Blocking("GET", "/audit/stats", workers, [&pool](Request& req) {
+  router.Blocking("GET", "/audit/stats", workers, [&reads](Request& req) {
     RequireAdmin(req);
     auto form = suite::http::ParseForm(req.query);
     if (!form) throw ApiError(ErrorCode::kBadRequest, "Malformed query string");
     std::optional<std::int64_t> since, until;
     TimeRange(*form, since, until);
-    auto out = RequestStats(pool, since, until);
-    auto iso = [](std::optional<std::int64_t> us) {
-      return us ? nlohmann::json(suite::core::IsoTimestamp(
-                      std::chrono::system_clock::time_point{std::chrono::microseconds(*us)}))
-                : nlohmann::json(nullptr);
-    };
-    out["since"] = iso(since);
-    out["until"] = iso(until);
-    return Response::Json(200, out);
+    return Read(reads, [&](Pool& pool) {
+      auto out = RequestStats(pool, since, until);
+      auto iso = [](std::optional<std::int64_t> us) {
+        return us ? nlohmann::json(suite::core::IsoTimestamp(
+                        std::chrono::system_clock::time_point{std::chrono::microseconds(*us)}))
+                  : nlohmann::json(nullptr);
+      };
+      out["since"] = iso(since);
+      out["until"] = iso(until);
+      return Response::Json(200, out);
+    });
   });
   // Walks every chain and reports the first broken link of each.
-  router.Blocking("GET", "/audit/verify", workers, [&pool](Request& req) {
+  router.Blocking("GET", "/audit/verify", workers, [&reads](Request& req) {
     RequireAdmin(req);
-    auto out = VerifyChains(pool);
-    out["verified_at"] = suite::core::NowIso();
-    return Response::Json(200, out);
+    return Read(reads, [&](Pool& pool) {
+      auto out = VerifyChains(pool);
+      out["verified_at"] = suite::core::NowIso();
+      return Response::Json(200, out);
+    });
   });
   // The gateway's access log: every answer, refusals with their reason.
-  router.Blocking("GET", "/audit/access", workers, [&pool](Request& req) {
+  router.Blocking("GET", "/audit/access", workers, [&reads](Request& req) {
     RequireAdmin(req);
-    return Response::Json(200, QueryAccess(pool, ParseAccessFilter(req)));
+    const auto filter = ParseAccessFilter(req);
+    return Read(reads, [&](Pool& pool) { return Response::Json(200, QueryAccess(pool, filter)); });
   });
   // Seed 002's security monitoring: the events for administrators, a summary for any user.
-  router.Blocking("GET", "/security/events", workers, [&pool](Request& req) {
+  router.Blocking("GET", "/security/events", workers, [&reads](Request& req) {
     RequireAdmin(req);
-    return Response::Json(200, QuerySecurityEvents(pool, ParseSecurityFilter(req)));
+    const auto filter = ParseSecurityFilter(req);
+    return Read(reads, [&](Pool& pool) { return Response::Json(200, QuerySecurityEvents(pool, filter)); });
   });
-  router.Blocking("GET", "/security/health", workers, [&pool](Request& req) {
+  router.Blocking("GET", "/security/health", workers, [&reads](Request& req) {
     const auto& id = req.identity;
     if (id.method == "none" || id.method.empty()) throw ApiError(ErrorCode::kUnauthenticated, "Authentication required");
-    auto out = SecurityHealth(pool);
-    out["timestamp"] = suite::core::NowIso();
-    return Response::Json(200, out);
+    return Read(reads, [&](Pool& pool) {
+      auto out = SecurityHealth(pool);
+      out["timestamp"] = suite::core::NowIso();
+      return Response::Json(200, out);
+    });
   });
 }
 
