@@ -42,7 +42,12 @@ done
 check "prod renders no Secret (they are created by whoever holds them)" "$(grep -c '^kind: Secret$' "$DIR/prod.yaml")" 0
 check "dev: PostgreSQL and Redis run in the cluster" "$(grep -cE '^  name: (postgres|redis)$' "$DIR/dev.yaml")" 4
 check "dev: Redis asks the services' ACL user for its password (default user off)" "$(grep -cE -- "^ +- ['\"]?>\\\$\\(REDIS_PASSWORD\\)['\"]?\$" "$DIR/dev.yaml") $(grep -c 'redis://suite:' "$DIR/k8s/overlays/dev/secrets.env")" "1 1"
-check "prod: images from the registry" "$(grep -E '^ +image: ' "$DIR/prod.yaml" | grep -vc 'registry.example.com/suite/')" 0
+check "prod: images from the registry (ours, and the Redis mirrored)" "$(grep -E '^ +image: ' "$DIR/prod.yaml" | grep -vc 'registry.example.com/')" 0
+check "prod: Redis in three pods, a server and a sentinel in each" \
+  "$(grep -A8 '^kind: StatefulSet' "$DIR/prod.yaml" | grep -c '^  name: redis$') $(grep -c 'redis-server /sentinel/sentinel.conf --sentinel' "$DIR/prod.yaml") $(grep -c 'sentinel monitor suite' "$DIR/prod.yaml")" "1 1 1"
+check "prod: every workload (four services, Redis) spread over nodes, each with a disruption budget" \
+  "$(grep -c 'topologyKey: kubernetes.io/hostname' "$DIR/prod.yaml") $(grep -c '^kind: PodDisruptionBudget$' "$DIR/prod.yaml")" "5 5"
+check "prod: audit may read from a replica (an optional key of the Secret)" "$(grep -c 'key: AUDIT_DATABASE_READ_URL' "$DIR/prod.yaml")" 1
 check "prod: one load balancer (the gateway's)" "$(grep -c 'type: LoadBalancer' "$DIR/prod.yaml")" 1
 
 echo "yamllint"
