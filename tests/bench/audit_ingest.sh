@@ -9,6 +9,9 @@
 #     that stored it (received_at): p50, p99, max;
 #   - exactly one record per answered request (wrk does not count the up to one answer per
 #     connection that arrives after its duration), and the chains verify.
+# With INGEST_DRAIN=<consumers> audit is stopped while wrk runs (the events wait in the stream)
+# and then that many audit consumers are started together: the records stored per second while
+# they drain the backlog is audit's capacity, printed against the gateway's peak of the same run.
 # Usage: tests/bench/audit_ingest.sh [build dir (default build/release)] [seconds (10)] [connections (32)]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +23,10 @@ CONNS=${3:-32}
 install_deps wrk
 DIR=$(mktemp -d /tmp/suite-ingest.XXXXXX)
 PG_PORT=${INGEST_PG_PORT:-23532} REDIS_PORT=${INGEST_REDIS_PORT:-23579} BASE=${INGEST_PORT_BASE:-23000}
-cleanup() { stop_services "$DIR"; redis_stop "$DIR/redis"; pg_stop "$DIR/pg"; rm -rf "$DIR"; }
+cleanup() {
+  for f in "$DIR"/audit-*.pid; do [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null; done
+  stop_services "$DIR"; redis_stop "$DIR/redis"; pg_stop "$DIR/pg"; rm -rf "$DIR"
+}
 trap cleanup EXIT
 
 make_certs "$DIR/certs"
@@ -50,15 +56,35 @@ done = function(summary, latency, requests)
     summary.duration, summary.errors.status))
 end
 LUA
+DRAIN=${INGEST_DRAIN:-0}
+if [ "$DRAIN" -gt 0 ]; then
+  log "audit stopped: the events wait in the stream"
+  kill -TERM "$(cat "$DIR/audit.pid")"; for _ in $(seq 100); do alive "$(cat "$DIR/audit.pid")" || break; sleep 0.1; done
+  rm -f "$DIR/audit.pid"
+fi
 log "wrk -t2 -c$CONNS -d${SECONDS_RUN}s POST /process through the gateway"
 wrk -t2 -c"$CONNS" -d"${SECONDS_RUN}s" --latency -s "$DIR/post.lua" "$GW/process" > "$DIR/wrk.out"
 t_end=$(date +%s%N)
 read -r _ reqs errors p50 p99 dur_us status_errors < <(grep '^WRK' "$DIR/wrk.out")
 answered=$((reqs - errors))
+if [ "$DRAIN" -gt 0 ]; then
+  sleep 2  # the publishers' last batches reach the stream
+  log "$DRAIN audit consumer(s) started on the backlog"
+  t_end=$(date +%s%N)
+  start_services "$BIN" "$DIR" "$DIR/env"  # the first, as the stack runs it
+  for i in $(seq 2 "$DRAIN"); do
+    mkdir -p "$DIR/audit-$i"
+    ( set -a; . "$DIR/env"; set +a; svc_env audit
+      export PORT=$((AUDIT_PORT + 10 * i)) AUDIT_CONSUMER_NAME=audit-$i AUDIT_LOG_FILE=$DIR/audit-$i/requests.log
+      exec "$BIN/services/audit/audit" ) >> "$DIR/logs/audit-$i.log" 2>&1 &
+    echo $! > "$DIR/audit-$i.pid"
+  done
+fi
 
-# The backlog: until every answered request is stored (at most 60 s).
-for _ in $(seq 600); do
-  [ "$(sql "SELECT count(*) FROM audit.requests WHERE dataset_id = 'ingest'")" -ge "$answered" ] && break
+# The backlog: until every answered request is stored, and as many access events (at most 120 s).
+for _ in $(seq 1200); do
+  [ "$(sql "SELECT count(*) FROM audit.requests WHERE dataset_id = 'ingest'")" -ge "$answered" ] &&
+    [ "$(sql "SELECT count(*) FROM audit.access_events WHERE path = '/process'")" -ge "$answered" ] && break
   sleep 0.1
 done
 drain_ms=$(( ($(date +%s%N) - t_end) / 1000000 ))
@@ -66,8 +92,10 @@ stored=$(sql "SELECT count(*) FROM audit.requests WHERE dataset_id = 'ingest'")
 distinct=$(sql "SELECT count(DISTINCT request_id) FROM audit.requests WHERE dataset_id = 'ingest'")
 access=$(sql "SELECT count(*) FROM audit.access_events WHERE path = '/process'")
 read -r window batches_p batches_a lag50 lag99 lagmax < <(sql "
-  WITH r AS (SELECT received_at, timestamp FROM audit.requests WHERE dataset_id = 'ingest')
-  SELECT round(extract(epoch FROM max(received_at) - min(received_at))::numeric, 3),
+  WITH r AS (SELECT received_at, timestamp FROM audit.requests WHERE dataset_id = 'ingest'),
+       a AS (SELECT received_at FROM audit.access_events WHERE path = '/process'),
+       span AS (SELECT received_at FROM r UNION ALL SELECT received_at FROM a)
+  SELECT round(extract(epoch FROM (SELECT max(received_at) - min(received_at) FROM span))::numeric, 3),
          (SELECT count(DISTINCT received_at) FROM r),
          (SELECT count(DISTINCT received_at) FROM audit.access_events WHERE path = '/process'),
          round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM received_at - timestamp)) * 1000)::numeric, 1),
@@ -78,10 +106,10 @@ valid=$(sql "SELECT bool_and(v.reason IS NULL) FROM unnest(ARRAY['requests','acc
 
 awk -v reqs="$reqs" -v errors="$errors" -v dur="$dur_us" -v p50="$p50" -v p99="$p99" -v stored="$stored" \
     -v access="$access" -v window="$window" -v bp="$batches_p" -v ba="$batches_a" -v drain="$drain_ms" \
-    -v l50="$lag50" -v l99="$lag99" -v lmax="$lagmax" -v conns="$CONNS" 'BEGIN {
+    -v l50="$lag50" -v l99="$lag99" -v lmax="$lagmax" -v conns="$CONNS" -v drain_n="$DRAIN" 'BEGIN {
   rps = reqs / (dur / 1e6); ingest = (stored + access) / (window > 0 ? window : 1)
   printf "gateway (reference)     %8.0f req/s  p50 %.2f ms  p99 %.2f ms  (%d requests, %d errors, %d connections)\n", rps, p50 / 1000, p99 / 1000, reqs, errors, conns
-  printf "audit ingestion         %8.0f records/s (%d process + %d access records over %.2f s)  = %.2fx the gateway'"'"'s records/s\n", ingest, stored, access, window, ingest / (2 * rps)
+  printf "audit ingestion         %8.0f records/s (%d process + %d access records over %.2f s)  = %.2fx the gateway'"'"'s records/s%s\n", ingest, stored, access, window, ingest / (2 * rps), (drain_n > 0 ? sprintf(" (%d consumer(s) draining a backlog: capacity)", drain_n) : "")
   printf "batch size              %8.1f process records per transaction, %.1f access events (%d and %d transactions)\n", stored / (bp > 0 ? bp : 1), access / (ba > 0 ? ba : 1), bp, ba
   printf "lag answer -> stored    p50 %.1f ms  p99 %.1f ms  max %.1f ms\n", l50, l99, lmax
   printf "backlog after the run   %d ms until every answered request was stored\n", drain
