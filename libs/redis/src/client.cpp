@@ -391,18 +391,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   // their own that rotates over them. Whenever that subscription is (re)made, what was missed
   // meanwhile is asked.
   void Watch() {
-    Options o;
-    o.sentinels = options.sentinels;  // rotated over by the watcher, as endpoints
-    o.username = options.username;
-    o.password = options.password;
-    o.tls = options.tls;
-    o.tls_ca_file = options.tls_ca_file;
-    o.tls_cert_file = options.tls_cert_file;
-    o.tls_key_file = options.tls_key_file;
-    o.connect_timeout = options.connect_timeout;
-    o.command_timeout = options.command_timeout;
-    o.max_backoff = options.max_backoff;
-    o.subscriber_probe = options.subscriber_probe;
+    // The same credentials, TLS and timeouts; the sentinels as its servers, no database.
+    Options o = options;
+    o.db = 0;
+    o.master_name.clear();
     watcher = std::make_unique<Client>(strand.context(), std::move(o), name + "-sentinels");
     watcher->impl_->sentinels_as_servers = true;
     watcher->Subscribe(

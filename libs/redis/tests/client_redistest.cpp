@@ -443,7 +443,7 @@ TEST_CASE("sentinel mode: the primary is found and followed through a failover w
         "user default off\nuser suite on >s3cret allchannels +@all\n", RedisProcess::kSentinel);
     url += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(s.port());
   }
-  auto options = *ParseUrl(url + "/m");
+  auto options = *ParseUrl(url + "/m/3");  // a database: SELECTed on the servers, never on the sentinels
   options.subscriber_probe = std::chrono::milliseconds(1000);
   options.max_backoff = std::chrono::milliseconds(500);
   Loop loop;
