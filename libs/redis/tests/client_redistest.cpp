@@ -560,3 +560,161 @@ TEST_CASE("TLS (rediss://): the server's certificate and name are checked, a cli
   CHECK(Call(anonymous, {"PING"}).str == "redis not connected");
   CHECK(good.connected());
 }
+
+namespace {
+// A sentinel of the test's own: it names whatever primary the test says, and sends its
+// subscribers what the test publishes. One thread per connection, blocking sockets.
+class FakeSentinel {
+ public:
+  FakeSentinel() : acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    accepting_ = std::thread([this] { Accept(); });
+  }
+  ~FakeSentinel() {
+    stopping_ = true;
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::socket wake(io_);
+    wake.connect(acceptor_.local_endpoint(), ec);  // ends the blocking accept
+    accepting_.join();
+    {
+      std::lock_guard lock(mu_);
+      for (auto& s : connections_) s->shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    }
+    for (auto& t : serving_) t.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  void Name(const std::string& host, std::uint16_t port) {
+    std::lock_guard lock(mu_);
+    primary_ = host + ":" + std::to_string(port);
+  }
+  void Publish(const std::string& channel, const std::string& payload) {
+    std::lock_guard lock(mu_);
+    for (auto& s : subscribers_) Write(*s, "*3\r\n$7\r\nmessage\r\n" + Bulk(channel) + Bulk(payload));
+  }
+  int asked() const { return asked_; }
+
+ private:
+  static std::string Bulk(const std::string& s) { return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n"; }
+  static void Write(boost::asio::ip::tcp::socket& s, const std::string& bytes) {
+    boost::system::error_code ec;
+    boost::asio::write(s, boost::asio::buffer(bytes), ec);
+  }
+  // One command (an array of bulk strings) off the front of `buf`, when it is all there.
+  static std::optional<std::vector<std::string>> Parse(std::string& buf) {
+    std::size_t at = 0;
+    auto line = [&]() -> std::optional<std::string> {
+      const auto end = buf.find("\r\n", at);
+      if (end == std::string::npos) return std::nullopt;
+      std::string l = buf.substr(at, end - at);
+      at = end + 2;
+      return l;
+    };
+    auto head = line();
+    if (!head || head->empty() || (*head)[0] != '*') return std::nullopt;
+    std::vector<std::string> args;
+    for (int i = 0, n = std::stoi(head->substr(1)); i < n; ++i) {
+      auto len = line();
+      if (!len) return std::nullopt;
+      const auto size = static_cast<std::size_t>(std::stoul(len->substr(1)));
+      if (buf.size() < at + size + 2) return std::nullopt;
+      args.push_back(buf.substr(at, size));
+      at += size + 2;
+    }
+    buf.erase(0, at);
+    return args;
+  }
+  void Accept() {
+    while (!stopping_) {
+      auto s = std::make_shared<boost::asio::ip::tcp::socket>(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(*s, ec);
+      if (ec || stopping_) return;
+      std::lock_guard lock(mu_);
+      connections_.push_back(s);
+      serving_.emplace_back([this, s] { Serve(s); });
+    }
+  }
+  void Serve(const std::shared_ptr<boost::asio::ip::tcp::socket>& s) {
+    std::string buf;
+    char chunk[4096];
+    for (;;) {
+      boost::system::error_code ec;
+      const auto n = s->read_some(boost::asio::buffer(chunk), ec);
+      if (ec) return;
+      buf.append(chunk, n);
+      while (auto cmd = Parse(buf)) {
+        std::lock_guard lock(mu_);
+        std::string verb = (*cmd)[0];
+        for (auto& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (verb == "AUTH") {
+          Write(*s, "+OK\r\n");
+        } else if (verb == "SENTINEL" && cmd->size() == 3) {
+          ++asked_;
+          const auto colon = primary_.rfind(':');
+          Write(*s, primary_.empty() ? "*-1\r\n" : "*2\r\n" + Bulk(primary_.substr(0, colon)) + Bulk(primary_.substr(colon + 1)));
+        } else if (verb == "SUBSCRIBE") {
+          for (std::size_t i = 1; i < cmd->size(); ++i) {
+            Write(*s, "*3\r\n$9\r\nsubscribe\r\n" + Bulk((*cmd)[i]) + ":" + std::to_string(i) + "\r\n");
+            if ((*cmd)[i] == "+switch-master") subscribers_.push_back(s);
+          }
+        } else {
+          Write(*s, "-ERR unknown command\r\n");
+        }
+      }
+    }
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> asked_{0};
+  std::mutex mu_;
+  std::string primary_;
+  std::vector<std::shared_ptr<boost::asio::ip::tcp::socket>> connections_, subscribers_;
+  std::thread accepting_;
+  std::vector<std::thread> serving_;
+};
+}  // namespace
+
+TEST_CASE("sentinel mode: a dead sentinel is passed over, another primary's switch ignored, a READONLY answer sends the client back to the sentinels") {
+  if (!suite::testing::ServerUrl("REDIS_URL")) return;
+  suite::testing::TempDir dir;
+  RedisProcess p(dir.path, ServerConfig()), q(dir.path, ServerConfig());
+  FakeSentinel sentinel;
+  sentinel.Name("127.0.0.1", p.port());
+  const auto dead = suite::testing::FreePort();  // nothing listens there
+  auto options = *ParseUrl("redis+sentinel://suite:s3cret@127.0.0.1:" + std::to_string(dead) + ",127.0.0.1:" +
+                           std::to_string(sentinel.port()) + "/m");
+  options.max_backoff = std::chrono::milliseconds(200);
+  Loop loop;
+  Client client(loop.runtime.io(), options, "fake-sentinel");
+  client.Start();
+  REQUIRE(Eventually([&] { return client.connected(); }, std::chrono::seconds(10)));
+  CHECK(client.server() == Endpoint{"127.0.0.1", p.port()});
+  CHECK(Call(client, {"SET", "k", "p"}).str == "OK");
+
+  // Another primary's failover is not ours.
+  sentinel.Publish("+switch-master", "other 127.0.0.1 " + std::to_string(p.port()) + " 127.0.0.1 " + std::to_string(q.port()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(client.server() == Endpoint{"127.0.0.1", p.port()});
+
+  // P is demoted behind the client's back (no sentinel told it): the next write is refused
+  // READONLY, and the client asks the sentinels again, who name Q now.
+  Client direct_p(loop.runtime.io(), Direct(p.port()), "p");
+  direct_p.Start();
+  REQUIRE(WaitConnected(direct_p));
+  sentinel.Name("127.0.0.1", q.port());
+  REQUIRE(Call(direct_p, {"REPLICAOF", "127.0.0.1", std::to_string(q.port())}).str == "OK");
+  const auto refused = Call(client, {"SET", "k", "after"});
+  CHECK(refused.str.rfind("READONLY", 0) == 0);
+  REQUIRE(Eventually([&] { return client.connected() && client.server() == Endpoint{"127.0.0.1", q.port()}; }));
+  CHECK(Call(client, {"SET", "k", "q"}).str == "OK");
+
+  // A switch the sentinels announce while the client is idle moves it at once.
+  REQUIRE(Call(direct_p, {"REPLICAOF", "NO", "ONE"}).str == "OK");
+  sentinel.Name("127.0.0.1", p.port());
+  sentinel.Publish("+switch-master", "m 127.0.0.1 " + std::to_string(q.port()) + " 127.0.0.1 " + std::to_string(p.port()));
+  REQUIRE(Eventually([&] { return client.connected() && client.server() == Endpoint{"127.0.0.1", p.port()}; }));
+  CHECK(Call(client, {"GET", "k"}).str == "q");  // P took Q's data while it was its replica
+  client.Stop();
+  direct_p.Stop();
+}
