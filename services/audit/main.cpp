@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
   // entries; those of replicas that went away are claimed after AUDIT_CLAIM_IDLE_MS.
   consumer_options.name = env.Str("AUDIT_CONSUMER_NAME", std::string(hostname));
   consumer_options.claim_idle = env.Millis("AUDIT_CLAIM_IDLE_MS", 60'000, 0, 86'400'000);
+  // The chains' lane: AUDIT_CHAIN_LANE, else the number the consumer's name ends with (a
+  // StatefulSet's ordinal: audit-0, audit-1 ...; compose's audit-1), else 0.
+  consumer_options.lane = static_cast<int>(env.Int("AUDIT_CHAIN_LANE", audit::LaneOf(consumer_options.name), 0, 1023));
   consumer_options.retention_days = static_cast<int>(env.Int("AUDIT_RETENTION_DAYS", 0, 0, 36'500));
   consumer_options.retention_every = env.Millis("AUDIT_RETENTION_EVERY_MS", 3'600'000, 1'000, 86'400'000);
   env.Finish();

@@ -16,6 +16,17 @@
 
 namespace audit {
 
+int LaneOf(std::string_view name) {
+  const auto dash = name.rfind('-');
+  if (dash == std::string_view::npos || dash + 1 == name.size() || name.size() - dash > 10) return 0;
+  int n = 0;
+  for (char c : name.substr(dash + 1)) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + (c - '0');
+  }
+  return n % 1024;
+}
+
 namespace net = boost::asio;
 using suite::http::Task;
 namespace obs = suite::obs;
@@ -194,7 +205,7 @@ Task<bool> Consumer::Store(const std::vector<Reply>& entries) {
   bool stored = false;
   const bool ran = co_await suite::http::RunOn(workers_, [&] {
     try {
-      written_ += WriteEvents(pool_, events, options_.name);
+      written_ += WriteEvents(pool_, events, options_.name, options_.lane);
       stored = true;
     } catch (const std::exception& e) {
       obs::Error("audit write failed; will retry", {{"error", e.what()}, {"count", events.size()}});

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ndjson.hpp"
@@ -29,11 +30,18 @@ class io_context;
 
 namespace audit {
 
+/// The lane a consumer's name implies: the number it ends with after a '-' (audit-0, audit-1 ...),
+/// modulo 1024; 0 for any other name.
+int LaneOf(std::string_view name);
+
 struct ConsumerOptions {
   std::string stream = "audit.events";
   std::string ndjson_path;
   NdjsonWriter::Rotation ndjson_rotation;
   std::string name;  ///< stable across restarts (the pod name), unique among live replicas
+  /// The hash chains' lane this consumer links its records into: consumers on different lanes
+  /// store in parallel (0 to 1023).
+  int lane = 0;
   std::chrono::milliseconds claim_idle{60'000};
   std::chrono::milliseconds claim_every{30'000};
   /// Records stored more than this many days ago are deleted (through audit.apply_retention,

@@ -42,7 +42,8 @@ const std::string kInsertRequests =
     " RETURNING id) INSERT INTO audit.ndjson_outbox (request_id, writer) SELECT id, $2 FROM fresh";
 }  // namespace
 
-std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events, const std::string& writer) {
+std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events, const std::string& writer,
+                        int lane) {
   using suite::audit::Name;
   auto requests = nlohmann::json::array(), security = nlohmann::json::array(), access = nlohmann::json::array();
   const auto opt = [](const std::optional<std::string>& s) { return s ? nlohmann::json(*s) : nlohmann::json(); };
@@ -80,6 +81,7 @@ std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& e
   return pool.With([&](pqxx::connection& c) {
     std::size_t fresh = 0;
     pqxx::work tx(c);
+    if (lane != 0) tx.exec_params("SELECT set_config('audit.lane', $1, true)", std::to_string(lane));
     if (!security.empty()) tx.exec_params(kInsertSecurity, text(security));
     if (!access.empty()) tx.exec_params(kInsertAccess, text(access));
     if (!requests.empty()) fresh = tx.exec_params(kInsertRequests, text(requests), writer).affected_rows();
@@ -91,7 +93,7 @@ std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& e
 const std::string kRequestColumns =
     "r.event_id::text, " + IsoOf("r.timestamp") + ", "
     "r.request_id, r.dataset_id, r.action, r.status, r.duration_ms, r.output::text, r.http_status, r.client, "
-    "r.subject, r.chain_seq, encode(r.hash, 'hex')";
+    "r.subject, r.chain_seq, encode(r.hash, 'hex'), r.chain_lane";
 
 nlohmann::ordered_json RequestLine(const pqxx::row& r, int f) {
   nlohmann::ordered_json line;
@@ -108,6 +110,7 @@ nlohmann::ordered_json RequestLine(const pqxx::row& r, int f) {
   line["event_id"] = r[f].c_str();
   line["chain_seq"] = r[f + 11].as<long long>();
   line["hash"] = r[f + 12].c_str();
+  line["chain_lane"] = r[f + 13].as<long long>();
   return line;
 }
 
@@ -215,17 +218,19 @@ nlohmann::json VerifyChains(suite::db::Pool& pool) {
     bool valid = true;
     for (const char* name : {"requests", "security_events", "access_events"}) {
       const auto r = tx.exec_params1(
-          "SELECT records, broken_seq, broken_event::text, reason, head_seq, encode(head_hash, 'hex'), from_seq "
-          "FROM audit.verify_chain($1)",
+          "SELECT records, broken_seq, broken_event::text, reason, head_seq, encode(head_hash, 'hex'), from_seq, "
+          "broken_lane, lanes FROM audit.verify_chain($1)",
           std::string(name));
       nlohmann::json chain = {{"valid", r[3].is_null()},
                               {"records", r[0].as<long long>()},
                               {"from_seq", r[6].as<long long>()},
                               {"head_seq", r[4].as<long long>()},
-                              {"head_hash", r[5].c_str()}};
+                              {"head_hash", r[5].c_str()},
+                              {"lanes", r[8].as<long long>()}};
       if (!r[3].is_null()) {
         valid = false;
-        chain["broken"] = {{"seq", r[1].as<long long>()}, {"event_id", TextOrNull(r[2])}, {"reason", r[3].c_str()}};
+        chain["broken"] = {{"seq", r[1].as<long long>()}, {"event_id", TextOrNull(r[2])}, {"reason", r[3].c_str()},
+                           {"lane", r[7].as<long long>()}};
       }
       chains[name] = std::move(chain);
     }
@@ -237,8 +242,9 @@ nlohmann::json ApplyRetention(suite::db::Pool& pool, int days) {
   return pool.With([&](pqxx::connection& c) {
     pqxx::work tx(c);
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& r : tx.exec_params("SELECT chain, deleted, through_seq FROM audit.apply_retention($1)", days))
-      out.push_back({{"chain", r[0].c_str()}, {"deleted", r[1].as<long long>()}, {"through_seq", r[2].as<long long>()}});
+    for (const auto& r : tx.exec_params("SELECT chain, deleted, through_seq, lane FROM audit.apply_retention($1)", days))
+      out.push_back({{"chain", r[0].c_str()}, {"deleted", r[1].as<long long>()}, {"through_seq", r[2].as<long long>()},
+                     {"lane", r[3].as<long long>()}});
     tx.commit();
     return out;
   });

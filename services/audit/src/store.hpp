@@ -55,7 +55,10 @@ struct SecurityFilter {
 /// with a row in `writer`'s NDJSON outbox, same transaction), security events into
 /// audit.security_events, access events into audit.access_events. Returns how many process
 /// records were new.
-std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events, const std::string& writer);
+/// `lane`: the hash chains this writer links its records into (audit.lane, 0 to 1023): writers
+/// on different lanes store in parallel.
+std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events, const std::string& writer,
+                        int lane = 0);
 /// The gateway's access events, newest first.
 nlohmann::json QueryAccess(suite::db::Pool& pool, const AccessFilter& f);
 /// The columns RequestLine reads, from `audit.requests r`.

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <future>
 #include <cstdio>
 #include <set>
 #include <thread>
@@ -263,8 +264,8 @@ TEST_CASE("retention deletes the oldest records through a checkpoint, and the ch
   auto out = ApplyRetention(*db.pool, 7);
   INFO(out.dump());
   REQUIRE(out.size() == 2);
-  CHECK(out[0] == nlohmann::json{{"chain", "requests"}, {"deleted", 3}, {"through_seq", 3}});
-  CHECK(out[1] == nlohmann::json{{"chain", "security_events"}, {"deleted", 1}, {"through_seq", 1}});
+  CHECK(out[0] == nlohmann::json{{"chain", "requests"}, {"deleted", 3}, {"through_seq", 3}, {"lane", 0}});
+  CHECK(out[1] == nlohmann::json{{"chain", "security_events"}, {"deleted", 1}, {"through_seq", 1}, {"lane", 0}});
   auto v = VerifyChains(*db.pool);
   INFO(v.dump());
   CHECK(v["valid"] == true);
@@ -289,6 +290,61 @@ TEST_CASE("retention deletes the oldest records through a checkpoint, and the ch
   db.Tamper("DELETE FROM audit.requests WHERE chain_seq = 5");
   CHECK(Broken(VerifyChains(*db.pool), "requests")["reason"] == "checkpoint");
   CHECK_THROWS(ApplyRetention(*db.pool, 0));
+}
+
+TEST_CASE("chain lanes: writers on two lanes store at once, each lane links and verifies on its own, a broken one is named") {
+  ChainDb db;
+  if (!db.admin_dsn) return;
+  WriteEvents(*db.pool, db.Batch("process", 3), "w");  // lane 0: the chain as it was
+  // A writer on lane 1 holds its lane's head (a transaction left open after its insert) ...
+  pqxx::connection held(db.dsn);
+  pqxx::work one(held);
+  one.exec("SELECT set_config('audit.lane', '1', true)");
+  one.exec_params("INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, status, duration_ms, "
+                  "http_status) VALUES ($1, '0-0', now(), 'held', 'success', 1, 200)",
+                  suite::core::NewUuid());
+  // ... a writer on lane 2 stores meanwhile, and one on lane 1 waits for the head.
+  auto lane2 = db.Batch("process", 5), lane1 = db.Batch("process", 4);
+  auto two = std::async(std::launch::async, [&] { return WriteEvents(*db.pool, lane2, "w", 2); });
+  REQUIRE(two.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(two.get() == 5);
+  auto also_one = std::async(std::launch::async, [&] { return WriteEvents(*db.pool, lane1, "w", 1); });
+  CHECK(also_one.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
+  one.commit();
+  REQUIRE(also_one.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(also_one.get() == 4);
+  // Many batches on two lanes at once.
+  std::vector<std::vector<StreamEvent>> batches;
+  for (int i = 0; i < 20; ++i) batches.push_back(db.Batch(i % 4 == 0 ? "security" : "process", 10));
+  auto run = [&](int lane) {
+    for (int i = lane - 1; i < 20; i += 2) WriteEvents(*db.pool, batches[static_cast<std::size_t>(i)], "w", lane);
+  };
+  std::thread a(run, 1), b(run, 2);
+  a.join();
+  b.join();
+  auto v = VerifyChains(*db.pool);
+  INFO(v.dump());
+  CHECK(v["valid"] == true);
+  CHECK(v["chains"]["requests"]["records"] == 3 + 1 + 5 + 4 + 150);
+  CHECK(v["chains"]["requests"]["lanes"] == 3);
+  CHECK(v["chains"]["requests"]["head_seq"] == 3);  // lane 0's
+  CHECK(v["chains"]["security_events"]["records"] == 50);
+  // Each lane counts from 1 and links to its own records only.
+  for (int lane : {1, 2})
+    CHECK(db.Scalar("SELECT count(*) FROM audit.requests a JOIN audit.requests b ON b.chain_lane = a.chain_lane "
+                    "AND b.chain_seq = a.chain_seq + 1 AND b.prev_hash = a.hash WHERE a.chain_lane = " +
+                    std::to_string(lane)) ==
+          db.Scalar("SELECT count(*) - 1 FROM audit.requests WHERE chain_lane = " + std::to_string(lane)));
+  CHECK(db.Scalar("SELECT min(chain_seq) FROM audit.requests WHERE chain_lane = 2") == 1);
+  // A record of lane 2 changed: the chain is broken there, and says so.
+  db.Tamper("UPDATE audit.requests SET status = 'failure' WHERE chain_lane = 2 AND chain_seq = 3");
+  v = VerifyChains(*db.pool);
+  INFO(v.dump());
+  CHECK(Broken(v, "requests")["lane"] == 2);
+  CHECK(Broken(v, "requests")["seq"] == 3);
+  CHECK(Broken(v, "requests")["reason"] == "hash");
+  // A lane out of range is refused.
+  CHECK_THROWS(WriteEvents(*db.pool, db.Batch("process", 1), "w", 1024));
 }
 
 TEST_CASE("the service role may add and read records, and change none") {
