@@ -11,6 +11,7 @@
 #include "suite/http/server.hpp"
 #include "suite/testing/env.hpp"
 #include "suite/testing/loop.hpp"
+#include "suite/testing/redis_servers.hpp"
 
 using namespace suite;
 
@@ -204,5 +205,40 @@ TEST_CASE("at its cap the stream refuses entries, their events wait in the spool
     CHECK(pub.dropped() == 0);
   }
   Call(client, {"DEL", stream});
+  client.Stop();
+}
+
+TEST_CASE("Redis refusing writes at its maxmemory: the events wait in the spool, in order, and go once it takes writes again") {
+  if (!testing::ServerUrl("REDIS_URL")) return;  // servers (and redis-server) required
+  testing::TempDir dir;
+  testing::RedisProcess server(dir.path, "save \"\"\nappendonly no\nmaxmemory-policy noeviction\n");
+  redis::Options o;
+  o.port = server.port();
+  testing::IoLoop loop;
+  redis::Client client(loop.runtime.io(), o, "test");
+  client.Start();
+  REQUIRE(testing::WaitConnected(client));
+  const std::string stream = "audit.oom";
+  {
+    audit::Publisher pub(client, {.stream = stream, .batch = 4, .linger = std::chrono::microseconds(0)});
+    // Any memory is past the limit now: every write is refused with OOM, reads still served.
+    REQUIRE(Call(client, {"CONFIG", "SET", "maxmemory", "1"}).str == "OK");
+    CHECK(Call(client, {"XADD", stream, "*", "f", "v"}).str.rfind("OOM", 0) == 0);
+    for (int i = 0; i < 10; ++i) pub.Publish(Numbered(i));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // several refused rounds
+    CHECK(pub.published() == 0);
+    CHECK(pub.spool().pending() == 10);
+    CHECK(pub.dropped() == 0);
+    CHECK(Call(client, {"EXISTS", stream}).integer == 0);
+    // Room again: everything arrives, once, in order.
+    REQUIRE(Call(client, {"CONFIG", "SET", "maxmemory", "0"}).str == "OK");
+    for (int i = 0; i < 500 && !pub.Drained(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(pub.Drained());
+    CHECK(pub.published() == 10);
+    std::vector<std::string> seen, expected;
+    for (const auto& e : Call(client, {"XRANGE", stream, "-", "+"}).elements) seen.push_back(RequestIdOf(e.elements[1].elements[1].str));
+    for (int i = 0; i < 10; ++i) expected.push_back("r" + std::to_string(i));
+    CHECK(seen == expected);
+  }
   client.Stop();
 }
