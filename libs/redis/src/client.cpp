@@ -158,6 +158,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   // The server connected to; read by server() from any thread.
   mutable std::mutex server_mutex;
   Endpoint server;
+  std::optional<Endpoint> last_primary;  ///< sentinel mode: the primary connected to last
+  std::atomic<std::uint64_t> switches{0};
   // Sentinel mode: the sentinel asked first, and the client that hears of failovers.
   std::size_t sentinel_first = 0;
   std::unique_ptr<Client> watcher;
@@ -328,6 +330,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     {
       std::lock_guard lock(server_mutex);
       server = to;
+    }
+    if (SentinelMode()) {
+      if (last_primary && *last_primary != to) {
+        ++switches;
+        obs::Warn("redis failed over: connected to the new primary",
+                  {{"client", name}, {"from", Describe(*last_primary)}, {"to", Describe(to)}});
+      }
+      last_primary = to;
     }
     ++generation;
     up = true;
@@ -656,6 +666,8 @@ void Client::Stop() {
 
 bool Client::connected() const { return impl_->is_connected.load(); }
 
+std::uint64_t Client::primary_switches() const { return impl_->switches.load(); }
+
 Endpoint Client::server() const {
   std::lock_guard lock(impl_->server_mutex);
   return impl_->server;
@@ -664,6 +676,9 @@ Endpoint Client::server() const {
 void Client::ExportMetrics(obs::Metrics& metrics) {
   metrics.Expose("redis_connected", "1 while the Redis connection is up, by client", obs::Metrics::Kind::kGauge,
                  {{"client", impl_->name}}, [i = impl_] { return i->is_connected.load() ? 1.0 : 0.0; });
+  metrics.Expose("redis_primary_switches_total", "Failovers a client followed to a new primary (sentinel mode), by client",
+                 obs::Metrics::Kind::kCounter, {{"client", impl_->name}},
+                 [i = impl_] { return static_cast<double>(i->switches.load()); });
 }
 
 void Client::Subscribe(std::vector<std::string> channels, MessageFn on_message, std::function<void(bool)> on_state) {

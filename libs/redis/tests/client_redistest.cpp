@@ -492,6 +492,7 @@ TEST_CASE("sentinel mode: the primary is found and followed through a failover w
   CHECK(client.server() == Endpoint{"127.0.0.1", a.port()});
   CHECK(Call(client, {"GET", "k"}).str == "after-1");
   CHECK(Run() == "x" + tag);
+  CHECK(client.primary_switches() == 2);
   client.Stop();
 }
 
@@ -715,6 +716,7 @@ TEST_CASE("sentinel mode: a dead sentinel is passed over, another primary's swit
   sentinel.Publish("+switch-master", "m 127.0.0.1 " + std::to_string(q.port()) + " 127.0.0.1 " + std::to_string(p.port()));
   REQUIRE(Eventually([&] { return client.connected() && client.server() == Endpoint{"127.0.0.1", p.port()}; }));
   CHECK(Call(client, {"GET", "k"}).str == "q");  // P took Q's data while it was its replica
+  CHECK(client.primary_switches() == 2);  // P to Q, Q to P
   client.Stop();
   direct_p.Stop();
 }

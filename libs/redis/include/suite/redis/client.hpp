@@ -120,9 +120,12 @@ class Client {
   /// The server connected to (the primary, in sentinel mode); empty when not connected. For
   /// logs and tests; any thread.
   Endpoint server() const;
+  /// Sentinel mode: how many times the client has connected to another primary than the one
+  /// before (a failover it followed). Any thread.
+  std::uint64_t primary_switches() const;
   /// The loop the client runs on.
   boost::asio::io_context& io() const;
-  /// redis_connected{client}: 1 while the connection is up.
+  /// redis_connected{client}: 1 while the connection is up; redis_primary_switches_total{client}.
   void ExportMetrics(obs::Metrics& metrics);
 
   using MessageFn = std::function<void(const std::string& channel, const std::string& payload)>;
