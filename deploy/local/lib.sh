@@ -112,12 +112,13 @@ pg_setup_suite() {  # pg_setup_suite <dir> <port> <db> <password>
 }
 
 # redis_start <dir> <port> [extra args]: with REDIS_PASSWORD set (write_env sets it), Redis asks
-# for it (requirepass, from a file of the directory's, mode 600: never on a command line).
+# for it, and gives it to its primary when it is a replica (requirepass and masterauth, from a
+# file of the directory's, mode 600: never on a command line).
 redis_start() {
   local dir=$1 port=$2; shift 2
   mkdir -p "$dir"
   redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-  (umask 077; if [ -n "${REDIS_PASSWORD:-}" ]; then echo "requirepass $REDIS_PASSWORD"; fi > "$dir/auth.conf")
+  (umask 077; if [ -n "${REDIS_PASSWORD:-}" ]; then printf 'requirepass %s\nmasterauth %s\n' "$REDIS_PASSWORD" "$REDIS_PASSWORD"; fi > "$dir/auth.conf")
   redis-server "$dir/auth.conf" --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$dir" --pidfile "$dir/redis.pid" \
     --logfile "$dir/redis.log" "$@"
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
@@ -197,6 +198,18 @@ start_services() {
   done
 }
 
+# start_instance <bin> <run dir> <env file> <service> <instance> [VAR=value ...]: one more
+# instance of a service, as start_services starts it but with these variables on top (its own
+# ports, spool, consumer name ...); pid in <run dir>/<service>-<instance>.pid, log in
+# <run dir>/logs/<service>-<instance>.log.
+start_instance() {
+  local bin=$1 run=$2 envfile=$3 svc=$4 inst=$5; shift 5
+  mkdir -p "$run/logs"
+  ( set -a; . "$envfile"; set +a; svc_env "$svc"; [ $# -eq 0 ] || export "$@"
+    exec "$bin/services/$svc/$svc" ) >> "$run/logs/$svc-$inst.log" 2>&1 &
+  echo $! > "$run/$svc-$inst.pid"
+}
+
 # mail_start <run dir> <env file>: the SMTP sink that receives the suite's mails when the env
 # file sets MAIL_DIR: Debian's aiosmtpd, STARTTLS required (the stack's certificate), each mail
 # stored as a file in the Maildir $MAIL_DIR (new/). Pid in <run dir>/mail.pid.
@@ -267,7 +280,7 @@ svc_env() {
     processing) export PORT=$PROCESSING_PORT DATABASE_URL=$PROCESSING_DATABASE_URL ;;
     audit) export PORT=$AUDIT_PORT DATABASE_URL=$AUDIT_DATABASE_URL
       if [ -n "${AUDIT_DATABASE_READ_URL:-}" ]; then export DATABASE_READ_URL=$AUDIT_DATABASE_READ_URL; fi ;;
-    gateway) export DOCS_DIR=${DOCS_DIR:-$bin/docs} ;;  # $bin: start_services' (the build's docs/)
+    gateway) export DOCS_DIR=${DOCS_DIR:-$bin/docs} ;;  # $bin: start_services' or start_instance's (the build's docs/)
   esac
 }
 

@@ -74,10 +74,8 @@ if [ "$DRAIN" -gt 0 ]; then
   start_services "$BIN" "$DIR" "$DIR/env"  # the first, as the stack runs it
   for i in $(seq 2 "$DRAIN"); do
     mkdir -p "$DIR/audit-$i"
-    ( set -a; . "$DIR/env"; set +a; svc_env audit
-      export PORT=$((AUDIT_PORT + 10 * i)) AUDIT_CONSUMER_NAME=audit-$i AUDIT_LOG_FILE=$DIR/audit-$i/requests.log
-      exec "$BIN/services/audit/audit" ) >> "$DIR/logs/audit-$i.log" 2>&1 &
-    echo $! > "$DIR/audit-$i.pid"
+    start_instance "$BIN" "$DIR" "$DIR/env" audit "$i" PORT=$((AUDIT_PORT + 10 * i)) AUDIT_CONSUMER_NAME=audit-$i \
+      AUDIT_LOG_FILE="$DIR/audit-$i/requests.log"
   done
 fi
 

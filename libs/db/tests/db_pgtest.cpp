@@ -10,6 +10,9 @@
 #include "suite/db/pool.hpp"
 #include "suite/db/read_router.hpp"
 #include "suite/testing/env.hpp"
+#include "suite/testing/loop.hpp"
+
+using suite::testing::Eventually;
 
 using namespace suite::db;
 
@@ -192,18 +195,6 @@ struct ReplayPaused {
   }
 };
 
-// Polls `done` for up to 15 s; an exception (a table not replicated yet) counts as not yet.
-template <class F>
-bool Eventually(F done) {
-  for (int i = 0; i < 300; ++i) {
-    try {
-      if (done()) return true;
-    } catch (const std::exception&) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
 }  // namespace
 
 TEST_CASE("read router: reads go to a replica that keeps up, to the primary past the lag bound, when it is away or not one") {

@@ -5,10 +5,10 @@
 // commands in order. Nothing here blocks the loop: the host name resolves asynchronously.
 #include "suite/redis/client.hpp"
 
+#include "link.hpp"
 #include "resp.hpp"
 
 #include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
 
 #include <array>
 #include <atomic>
@@ -29,75 +29,8 @@ namespace net = boost::asio;
 using boost::system::error_code;
 using tcp = net::ip::tcp;
 using detail::Encode;
-
-namespace {
-constexpr auto kAwait = net::as_tuple(net::use_awaitable);
-
-// One connection's bytes: TCP, or TLS over TCP (rediss://), the TLS stream made anew for each
-// connection. Every operation goes through here, so the rest of the client never asks which.
-class Link {
- public:
-  using Tls = net::ssl::stream<tcp::socket>;
-  explicit Link(net::io_context::executor_type ex) : plain_(ex) {}
-
-  /// Before each connection: a new TLS stream (and socket) when `ctx` is given.
-  void Reset(net::ssl::context* ctx) {
-    if (ctx) tls_ = std::make_shared<Tls>(tcp::socket(plain_.get_executor()), *ctx);
-  }
-  tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
-  bool is_open() { return socket().is_open(); }
-  void Close() {
-    error_code ignored;
-    socket().close(ignored);
-  }
-  auto ReadSome(net::mutable_buffer b) { return tls_ ? tls_->async_read_some(b, kAwait) : plain_.async_read_some(b, kAwait); }
-  auto WriteAll(net::const_buffer b) { return tls_ ? net::async_write(*tls_, b, kAwait) : net::async_write(plain_, b, kAwait); }
-  /// A write with a callback; the TLS stream is kept alive by it, whatever comes meanwhile.
-  template <class Handler>
-  void Write(net::const_buffer b, Handler handler) {
-    if (!tls_) return net::async_write(plain_, b, std::move(handler));
-    net::async_write(*tls_, b, [keep = tls_, handler = std::move(handler)](error_code ec, std::size_t n) mutable {
-      handler(ec, n);
-    });
-  }
-  /// The TLS handshake, when there is TLS: the certificate must name `host` (a DNS name, or
-  /// an IP address), which is also sent as SNI when it is a name.
-  net::awaitable<error_code> Handshake(const std::string& host) {
-    if (!tls_) co_return error_code{};
-    error_code not_ip;
-    net::ip::make_address(host, not_ip);
-    if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());
-    tls_->set_verify_callback(net::ssl::host_name_verification(host));
-    auto [ec] = co_await tls_->async_handshake(net::ssl::stream_base::client, kAwait);
-    co_return ec;
-  }
-
- private:
-  tcp::socket plain_;
-  std::shared_ptr<Tls> tls_;
-};
-
-// The TLS settings of a client, once; nullptr with `error` set when a file cannot be used.
-std::shared_ptr<net::ssl::context> TlsContext(const Options& o, std::string& error) {
-  auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  ctx->set_verify_mode(net::ssl::verify_peer);
-  error_code ec;
-  if (o.tls_ca_file.empty()) {
-    ctx->set_default_verify_paths(ec);
-    if (ec) error = "the system's certificate store cannot be loaded";
-  } else {
-    ctx->load_verify_file(o.tls_ca_file, ec);
-    if (ec) error = "the CA file cannot be loaded";
-  }
-  if (!ec && !o.tls_cert_file.empty()) {
-    ctx->use_certificate_chain_file(o.tls_cert_file, ec);
-    if (!ec) ctx->use_private_key_file(o.tls_key_file, net::ssl::context::pem, ec);
-    if (ec) error = "the client certificate or its key cannot be loaded";
-  }
-  return ec ? nullptr : ctx;
-}
-}  // namespace
+using detail::Link;
+using detail::TlsContext;
 
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   Impl(net::io_context& io, Options o, std::string n)

@@ -17,6 +17,7 @@
 using namespace suite::redis;
 
 using suite::testing::Call;
+using suite::testing::Eventually;
 using suite::testing::WaitConnected;
 using Loop = suite::testing::IoLoop;
 
@@ -382,17 +383,6 @@ TEST_CASE("subscriber: a connection that stops delivering is noticed by its prob
 
 namespace {
 using suite::testing::RedisProcess;
-
-// Polls `done` every 50 ms for up to `limit`.
-template <class F>
-bool Eventually(F done, std::chrono::seconds limit = std::chrono::seconds(30)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
-}
 
 // The primary and replica servers of the sentinel tests: an ACL user, the default user off.
 const std::string kAcl = "user default off\nuser suite on >s3cret ~* &* +@all\n";
