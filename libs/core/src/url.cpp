@@ -8,7 +8,21 @@
 
 namespace suite::core {
 
+namespace {
+// "scheme://": our URLs all have an authority. Checked before Boost.URL 1.81 sees the text: its
+// parser asserts (in builds with assertions on) on some URIs without one ("s:?", "s:[") instead
+// of answering, and those are refused below anyway.
+bool HasAuthority(std::string_view text) {
+  const auto sep = text.find("://");
+  if (sep == std::string_view::npos || sep == 0 || !std::isalpha(static_cast<unsigned char>(text[0]))) return false;
+  for (const char c : text.substr(0, sep))
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return false;
+  return true;
+}
+}  // namespace
+
 std::optional<Url> ParseUrl(std::string_view text) {
+  if (!HasAuthority(text)) return std::nullopt;
   auto parsed = boost::urls::parse_absolute_uri(text);
   if (!parsed || !parsed->has_authority()) return std::nullopt;
   const auto& u = *parsed;

@@ -112,3 +112,11 @@ TEST_CASE("REDIS_CA_FILE, REDIS_CERT_FILE and REDIS_KEY_FILE: only with rediss:/
   CHECK(errors("rediss://:pw@h", nullptr, nullptr, nullptr).second.empty());
   for (const char* n : {"REDIS_URL", "REDIS_CA_FILE", "REDIS_CERT_FILE", "REDIS_KEY_FILE"}) unsetenv(n);
 }
+
+TEST_CASE("URLs without an authority are refused before Boost.URL, which asserts on some (found by fuzz_redis_url)") {
+  CHECK_FALSE(ParseUrl("wAe:?"));
+  CHECK_FALSE(ParseUrl("s2:["));
+  CHECK_FALSE(ParseUrl(std::string_view("tttt:\x06", 6)));
+  CHECK_FALSE(ParseUrl("redis:host:6379"));
+  CHECK_FALSE(ParseUrl("1redis://host"));
+}
