@@ -142,8 +142,9 @@ std::size_t NdjsonWriter::FlushBatch(bool& more) {
     }
     auto rows = tx.exec_params(
         "SELECT o.request_id, " + kRequestColumns +
-            " FROM audit.ndjson_outbox o JOIN audit.requests r ON r.id = o.request_id "
-            "WHERE o.writer = $1 ORDER BY o.request_id LIMIT $2",
+            " FROM (SELECT request_id, received_at FROM audit.ndjson_outbox WHERE writer = $1 "
+            "ORDER BY request_id LIMIT $2) o "
+            "JOIN audit.requests r ON r.id = o.request_id AND r.received_at = o.received_at ORDER BY o.request_id",
         writer_, kBatch);
     more = rows.size() == static_cast<std::size_t>(kBatch);
     if (rows.empty()) {

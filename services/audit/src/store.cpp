@@ -16,30 +16,19 @@ nlohmann::json JsonOrNull(const pqxx::field& f) {
   return f.is_null() ? nlohmann::json(nullptr) : nlohmann::json::parse(f.c_str(), nullptr, false);
 }
 
-// One statement per table for a whole batch: the rows travel as one JSON array, typed by the
-// table's own row type, in the batch's order. The chain's triggers lock the head once for the
+// Security events: one statement for the batch, the rows as one JSON array typed by the table's
+// row type, in the batch's order; the chain's triggers lock the lane's head once for the
 // statement, drop replays and link each row.
-std::string BatchInsert(const std::string& table, const std::string& columns) {
-  return "INSERT INTO audit." + table + " (" + columns + ") SELECT " + columns +
-         " FROM jsonb_populate_recordset(NULL::audit." + table + ", $1::jsonb) WITH ORDINALITY ORDER BY ordinality " +
-         "ON CONFLICT (event_id) DO NOTHING";
-}
-const std::string kInsertSecurity = BatchInsert(
-    "security_events",
-    "event_id, stream_id, timestamp, request_id, service, event_type, severity, user_id, username, client, "
-    "user_agent, details");
-const std::string kInsertAccess = BatchInsert(
-    "access_events",
-    "event_id, stream_id, timestamp, request_id, method, route, path, http_status, reason, duration_ms, client, "
-    "subject, auth_method, key_id, tier, bytes_in, bytes_out, user_agent, protocol");
-// The fresh process records (a replay inserts nothing) get their NDJSON outbox row in the same
-// statement.
-const std::string kInsertRequests =
-    "WITH fresh AS (" +
-    BatchInsert("requests",
-                "event_id, stream_id, timestamp, request_id, dataset_id, action, status, duration_ms, output, "
-                "http_status, client, subject") +
-    " RETURNING id) INSERT INTO audit.ndjson_outbox (request_id, writer) SELECT id, $2 FROM fresh";
+const std::string kInsertSecurity =
+    "INSERT INTO audit.security_events (event_id, stream_id, timestamp, request_id, service, event_type, severity, "
+    "user_id, username, client, user_agent, details) SELECT event_id, stream_id, timestamp, request_id, service, "
+    "event_type, severity, user_id, username, client, user_agent, details "
+    "FROM jsonb_populate_recordset(NULL::audit.security_events, $1::jsonb) WITH ORDINALITY ORDER BY ordinality "
+    "ON CONFLICT (event_id) DO NOTHING";
+// Access events and process records: through the append functions (the service's role may not
+// insert into those tables), which drop replays, store the batch and link it as one (010).
+const std::string kAppendAccess = "SELECT audit.append_access_events($1::jsonb, $2::integer, NULL)";
+const std::string kAppendRequests = "SELECT audit.append_requests($1::jsonb, $2::integer, $3::text)";
 }  // namespace
 
 std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& events, const std::string& writer,
@@ -81,10 +70,12 @@ std::size_t WriteEvents(suite::db::Pool& pool, const std::vector<StreamEvent>& e
   return pool.With([&](pqxx::connection& c) {
     std::size_t fresh = 0;
     pqxx::work tx(c);
-    if (lane != 0) tx.exec_params("SELECT set_config('audit.lane', $1, true)", std::to_string(lane));
-    if (!security.empty()) tx.exec_params(kInsertSecurity, text(security));
-    if (!access.empty()) tx.exec_params(kInsertAccess, text(access));
-    if (!requests.empty()) fresh = tx.exec_params(kInsertRequests, text(requests), writer).affected_rows();
+    if (!security.empty()) {
+      if (lane != 0) tx.exec_params("SELECT set_config('audit.lane', $1, true)", std::to_string(lane));
+      tx.exec_params(kInsertSecurity, text(security));
+    }
+    if (!access.empty()) tx.exec_params(kAppendAccess, text(access), lane);
+    if (!requests.empty()) fresh = tx.exec_params1(kAppendRequests, text(requests), lane, writer)[0].as<std::size_t>();
     tx.commit();
     return fresh;
   });

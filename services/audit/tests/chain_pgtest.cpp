@@ -129,12 +129,21 @@ TEST_CASE("chain: each record links to its predecessor, a replay is dropped and 
   CHECK(v["chains"]["security_events"]["records"] == 2);
   CHECK(v["chains"]["access_events"]["records"] == 3);
   CHECK(v["chains"]["requests"]["head_hash"].get<std::string>().size() == 64);
-  // Stored in order, each linked to the one before it; the first to 32 zero bytes.
-  CHECK(db.Scalar("SELECT count(*) FROM audit.requests a JOIN audit.requests b ON b.chain_seq = a.chain_seq + 1 "
-                  "WHERE b.prev_hash = a.hash") == 6);
-  CHECK(db.Scalar("SELECT count(*) FROM audit.requests WHERE chain_seq = 1 AND prev_hash = '\\x" +
-                  std::string(64, '0') + "'") == 1);
+  // Each record carries its own digest; each batch links to the one before it, the first to 32
+  // zero bytes, and the head holds the last batch's link.
   CHECK(db.Scalar("SELECT count(DISTINCT hash) FROM audit.requests") == 7);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.requests WHERE prev_hash IS NOT NULL") == 0);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.chain_batches WHERE chain = 'requests'") == 3);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.chain_batches a JOIN audit.chain_batches b ON b.chain = a.chain "
+                  "AND b.lane = a.lane AND b.first_seq = a.last_seq + 1 AND b.prev_link = a.link "
+                  "WHERE a.chain = 'requests'") == 2);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.chain_batches WHERE chain = 'requests' AND first_seq = 1 AND "
+                  "prev_link = '\\x" + std::string(64, '0') + "'") == 1);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.chain_batches b JOIN audit.chain_heads h USING (chain, lane) "
+                  "WHERE b.chain = 'requests' AND b.last_seq = h.seq AND b.link = h.hash") == 1);
+  // A batch's records are stored at one instant: their partition's.
+  CHECK(db.Scalar("SELECT count(*) FROM audit.requests r JOIN audit.chain_batches b ON b.chain = 'requests' "
+                  "AND r.chain_seq BETWEEN b.first_seq AND b.last_seq AND r.received_at = b.stored_at") == 7);
 }
 
 TEST_CASE("chain: concurrent writers commit one after another and the chain verifies") {
@@ -155,10 +164,10 @@ TEST_CASE("chain: concurrent writers commit one after another and the chain veri
   CHECK(v["chains"]["security_events"]["records"] == 140);
 }
 
-TEST_CASE("chain: a record changed behind the triggers is reported with its place and reason") {
+TEST_CASE("chain: a record changed behind the append functions is reported with its place and reason") {
   ChainDb db;
   if (!db.admin_dsn) return;
-  WriteEvents(*db.pool, db.Batch("process", 6), "w");
+  for (int i = 0; i < 3; ++i) WriteEvents(*db.pool, db.Batch("process", 2), "w");  // batches 1-2, 3-4, 5-6
   WriteEvents(*db.pool, db.Batch("security", 4), "w");
   REQUIRE(VerifyChains(*db.pool)["valid"] == true);
 
@@ -172,7 +181,25 @@ TEST_CASE("chain: a record changed behind the triggers is reported with its plac
     CHECK(Broken(v, "requests")["event_id"].is_string());
     CHECK(v["chains"]["security_events"]["valid"] == true);
   }
-  SECTION("content changed and its hash recomputed: the next record's link") {
+  SECTION("content changed and its digest made anew: the batch no longer matches its link") {
+    db.Tamper("UPDATE audit.requests SET status = 'failure' WHERE chain_seq = 4");
+    db.Tamper("DO $$BEGIN SET LOCAL timezone = 'UTC'; SET LOCAL datestyle = 'ISO, MDY'; EXECUTE format("
+              "'UPDATE audit.requests x SET hash = %s WHERE x.chain_seq = 4', audit.chain_v2_digest('requests', "
+              "'x')); END$$");
+    auto v = VerifyChains(*db.pool);
+    INFO(v.dump());
+    CHECK(Broken(v, "requests")["seq"] == 3);
+    CHECK(Broken(v, "requests")["reason"] == "batch");
+    // ... and the batch's own hash made anew too: its link no longer matches.
+    db.Tamper("UPDATE audit.chain_batches b SET rows_hash = (SELECT sha256(string_agg(x.hash, ''::bytea ORDER BY "
+              "x.chain_seq)) FROM audit.requests x WHERE x.chain_seq BETWEEN 3 AND 4) WHERE b.chain = 'requests' "
+              "AND b.first_seq = 3");
+    v = VerifyChains(*db.pool);
+    INFO(v.dump());
+    CHECK(Broken(v, "requests")["seq"] == 3);
+    CHECK(Broken(v, "requests")["reason"] == "batch");
+  }
+  SECTION("the security events (linked row to row): content changed and its hash recomputed") {
     db.Tamper("UPDATE audit.security_events SET severity = 'INFO' WHERE chain_seq = 2");
     db.Tamper("DO $$BEGIN SET LOCAL timezone = 'UTC'; EXECUTE format('UPDATE audit.security_events x SET hash = "
               "audit.chain_digest(x.prev_hash, x.chain_seq, (SELECT row_to_json(c) FROM (SELECT %s) c)) "
@@ -182,32 +209,53 @@ TEST_CASE("chain: a record changed behind the triggers is reported with its plac
     CHECK(Broken(v, "security_events")["seq"] == 3);
     CHECK(Broken(v, "security_events")["reason"] == "link");
   }
-  SECTION("a record removed: gap") {
+  SECTION("a record removed: gap, at the first one missing") {
     db.Tamper("DELETE FROM audit.requests WHERE chain_seq = 4");
+    const auto v = VerifyChains(*db.pool);
+    INFO(v.dump());
+    CHECK(Broken(v, "requests")["seq"] == 4);
+    CHECK(Broken(v, "requests")["reason"] == "gap");
+  }
+  SECTION("a whole batch removed, records and link: gap, at the first record after it") {
+    db.Tamper("DELETE FROM audit.requests WHERE chain_seq IN (3, 4)");
+    db.Tamper("DELETE FROM audit.chain_batches WHERE chain = 'requests' AND first_seq = 3");
     const auto v = VerifyChains(*db.pool);
     INFO(v.dump());
     CHECK(Broken(v, "requests")["seq"] == 5);
     CHECK(Broken(v, "requests")["reason"] == "gap");
   }
-  SECTION("the newest records removed: head") {
+  SECTION("the newest batch removed: head") {
     db.Tamper("DELETE FROM audit.requests WHERE chain_seq >= 5");
+    db.Tamper("DELETE FROM audit.chain_batches WHERE chain = 'requests' AND first_seq = 5");
     const auto v = VerifyChains(*db.pool);
     INFO(v.dump());
     CHECK(Broken(v, "requests")["seq"] == 5);
     CHECK(Broken(v, "requests")["reason"] == "head");
     CHECK(v["chains"]["requests"]["records"] == 4);
   }
-  SECTION("the oldest removed without a checkpoint") {
+  SECTION("the oldest batch removed without a checkpoint") {
     db.Tamper("DELETE FROM audit.requests WHERE chain_seq <= 2");
+    db.Tamper("DELETE FROM audit.chain_batches WHERE chain = 'requests' AND first_seq = 1");
     const auto v = VerifyChains(*db.pool);
     INFO(v.dump());
     CHECK(Broken(v, "requests")["seq"] == 3);
     CHECK(Broken(v, "requests")["reason"] == "checkpoint");
   }
+  SECTION("a record added where no batch covers it: extra") {
+    db.Tamper("INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, status, duration_ms, "
+              "http_status, chain_lane, chain_seq, hash) VALUES (gen_random_uuid(), '0-0', now(), 'forged', "
+              "'success', 1, 200, 0, 7, '\\x00')");
+    const auto v = VerifyChains(*db.pool);
+    INFO(v.dump());
+    CHECK(Broken(v, "requests")["seq"] == 7);
+    CHECK(Broken(v, "requests")["reason"] == "extra");
+  }
   SECTION("the triggers refuse the same changes without the superuser's bypass") {
     pqxx::connection c(db.dsn);
     for (const char* sql : {"UPDATE audit.requests SET status = 'failure'", "DELETE FROM audit.requests",
-                            "TRUNCATE audit.requests", "DELETE FROM audit.chain_checkpoints"}) {
+                            "TRUNCATE audit.requests", "DELETE FROM audit.chain_checkpoints",
+                            "DELETE FROM audit.chain_batches", "UPDATE audit.chain_batches SET link = ''",
+                            "DELETE FROM audit.requests_p0"}) {
       pqxx::work tx(c);
       INFO(sql);
       CHECK_THROWS_AS(tx.exec(sql), pqxx::sql_error);
@@ -220,7 +268,9 @@ TEST_CASE("chain: a record changed behind the triggers is reported with its plac
 TEST_CASE("chain: records stored before the chain existed are linked by the migration") {
   ChainDb db(5);  // the schema as it was before the hash chain
   if (!db.admin_dsn) return;
-  WriteEvents(*db.pool, db.Batch("process", 4), "w");
+  db.Tamper(
+      "INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, status, duration_ms, http_status) "
+      "SELECT gen_random_uuid(), '0-' || i, now(), 'r' || i, 'success', i, 200 FROM generate_series(1, 4) i");
   // Access events as that schema held them (today's writer also fills columns added since).
   db.Tamper(
       "INSERT INTO audit.access_events (event_id, stream_id, timestamp, request_id, method, route, path, "
@@ -236,59 +286,162 @@ TEST_CASE("chain: records stored before the chain existed are linked by the migr
   CHECK(v["chains"]["access_events"]["head_seq"] == 2);
 }
 
-TEST_CASE("retention deletes the oldest records through a checkpoint, and the chain still verifies") {
-  ChainDb db;
+TEST_CASE("chain: records linked one by one before the tables were partitioned keep verifying, batches follow them") {
+  ChainDb db(9);  // the schema before partitions and batches: the triggers link each record
   if (!db.admin_dsn) return;
-  // Four records stored ten days ago, then three today (the received time is part of the hash,
-  // so it is set at insert, as the trigger sees it).
   {
     pqxx::connection c(db.dsn);
     pqxx::work tx(c);
-    for (int i = 0; i < 4; ++i)
-      tx.exec_params("INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, status, duration_ms, "
-                     "http_status, received_at) VALUES ($1, '0-0', now() - interval '10 days', $2, 'success', 1, 200, "
-                     "now() - interval '10 days')",
-                     suite::core::NewUuid(), "old-" + std::to_string(i));
+    tx.exec("INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, status, duration_ms, "
+            "http_status, received_at) SELECT gen_random_uuid(), '0-' || i, now(), 'v1-' || i, 'success', i, 200, "
+            "now() - interval '3 days' FROM generate_series(1, 5) i");
+    tx.exec("INSERT INTO audit.ndjson_outbox (request_id, writer) SELECT id, 'w' FROM audit.requests "
+            "WHERE request_id = 'v1-5'");
+    tx.exec("SELECT set_config('audit.lane', '2', true)");
+    tx.exec("INSERT INTO audit.access_events (event_id, stream_id, timestamp, request_id, method, route, path, "
+            "http_status, reason, duration_ms, auth_method, tier, bytes_in, bytes_out) SELECT gen_random_uuid(), "
+            "'0-' || i, now(), 'a' || i, 'GET', '/', '/', 200, '-', 1, 'none', 'anonymous', 0, 0 "
+            "FROM generate_series(1, 3) i");
+    tx.commit();
+  }
+  db.pool->With([](pqxx::connection& c) { return suite::db::Migrate(c, "audit", Migrations()); });
+  CHECK(db.Scalar("SELECT count(*) FROM audit.requests_p0") == 5);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.ndjson_outbox WHERE received_at IS NOT NULL") == 1);
+  // A replay of a record stored before is still dropped.
+  {
+    pqxx::connection c(db.dsn);
+    pqxx::work tx(c);
+    CHECK(tx.exec1("SELECT audit.append_requests(jsonb_agg(to_jsonb(r) - 'id'), 0, 'w') FROM audit.requests r "
+                   "WHERE request_id = 'v1-1'")[0].as<int>() == 0);
+    tx.commit();
+  }
+  WriteEvents(*db.pool, db.Batch("process", 2), "w");
+  WriteEvents(*db.pool, db.Batch("request", 2), "w", 2);
+  auto v = VerifyChains(*db.pool);
+  INFO(v.dump());
+  CHECK(v["valid"] == true);
+  CHECK(v["chains"]["requests"]["records"] == 7);
+  CHECK(v["chains"]["requests"]["head_seq"] == 7);
+  CHECK(v["chains"]["access_events"]["records"] == 5);
+  CHECK(db.Scalar("SELECT batch_from FROM audit.chain_heads WHERE chain = 'access_events' AND lane = 2") == 4);
+  // The first batch links to the last record linked one by one.
+  CHECK(db.Scalar("SELECT count(*) FROM audit.chain_batches b JOIN audit.requests r ON r.chain_seq = 5 "
+                  "AND b.prev_link = r.hash WHERE b.chain = 'requests' AND b.first_seq = 6") == 1);
+  // The records from before the partitions are checked as before.
+  db.Tamper("UPDATE audit.requests SET status = 'failure' WHERE request_id = 'v1-2'");
+  v = VerifyChains(*db.pool);
+  INFO(v.dump());
+  CHECK(Broken(v, "requests")["reason"] == "hash");
+  CHECK(Broken(v, "requests")["seq"] == 2);
+  db.Tamper("UPDATE audit.requests SET status = 'success' WHERE request_id = 'v1-2'");
+  // Retention drops the first partition once its last line is written: a checkpoint at the last
+  // record linked one by one.
+  db.Tamper("DELETE FROM audit.ndjson_outbox WHERE received_at < now() - interval '1 day'");
+  {
+    pqxx::connection c(db.dsn);
+    pqxx::work tx(c);
+    const auto r = tx.exec("SELECT chain, deleted, through_seq, lane FROM audit.apply_retention_at(2, now()) "
+                           "ORDER BY chain");
+    REQUIRE(r.size() == 0);  // the first partition ends now: not two days old yet
+    const auto later = tx.exec("SELECT chain, deleted, through_seq, lane FROM audit.apply_retention_at(2, "
+                               "now() + interval '2 days 1 minute') ORDER BY chain");
+    REQUIRE(later.size() == 2);
+    CHECK(later[0][0].as<std::string>() == "access_events");
+    CHECK(later[0][2].as<long long>() == 3);
+    CHECK(later[0][3].as<int>() == 2);
+    CHECK(later[1][0].as<std::string>() == "requests");
+    CHECK(later[1][1].as<long long>() == 5);
+    CHECK(later[1][2].as<long long>() == 5);
+    tx.commit();
+  }
+  v = VerifyChains(*db.pool);
+  INFO(v.dump());
+  CHECK(v["valid"] == true);
+  CHECK(v["chains"]["requests"]["records"] == 2);
+  CHECK(v["chains"]["requests"]["from_seq"] == 6);
+  CHECK(v["chains"]["access_events"]["records"] == 2);
+}
+
+TEST_CASE("retention drops whole partitions through a checkpoint per lane, and the chains still verify") {
+  ChainDb db;
+  if (!db.admin_dsn) return;
+  // Security events (not partitioned): one stored nine days ago, one today.
+  {
+    pqxx::connection c(db.dsn);
+    pqxx::work tx(c);
     tx.exec_params("INSERT INTO audit.security_events (event_id, stream_id, timestamp, service, event_type, severity, "
                    "received_at) VALUES ($1, '0-0', now(), 'auth-user', 'login_failure', 'INFO', "
                    "now() - interval '9 days')",
                    suite::core::NewUuid());
     tx.commit();
   }
-  WriteEvents(*db.pool, db.Batch("process", 3), "w");
   WriteEvents(*db.pool, db.Batch("security", 1), "w");
-  // One old record whose NDJSON line is not written yet stops the deletion before it.
-  db.Tamper("INSERT INTO audit.ndjson_outbox (request_id, writer) SELECT id, 'w2' FROM audit.requests "
-            "WHERE chain_seq = 4");
-
+  // Process records on two lanes and access events today, in today's partitions.
+  WriteEvents(*db.pool, db.Batch("process", 3), "w");
+  WriteEvents(*db.pool, db.Batch("process", 2), "w", 1);
+  WriteEvents(*db.pool, db.Batch("request", 4), "w");
+  const auto as_of = [](int days) { return "now() + interval '" + std::to_string(days) + " days'"; };
+  const auto retention_at = [&](int days, int ahead) {
+    nlohmann::json out = nlohmann::json::array();
+    pqxx::connection c(db.dsn);
+    pqxx::work tx(c);
+    for (const auto& r : tx.exec("SELECT chain, deleted, through_seq, lane FROM audit.apply_retention_at(" +
+                                 std::to_string(days) + ", " + as_of(ahead) + ") ORDER BY chain, lane"))
+      out.push_back({{"chain", r[0].c_str()}, {"deleted", r[1].as<long long>()},
+                     {"through_seq", r[2].as<long long>()}, {"lane", r[3].as<long long>()}});
+    tx.commit();
+    return out;
+  };
+  // Today, nothing partitioned is old enough: only the old security event goes.
   auto out = ApplyRetention(*db.pool, 7);
+  INFO(out.dump());
+  REQUIRE(out.size() == 1);
+  CHECK(out[0] == nlohmann::json{{"chain", "security_events"}, {"deleted", 1}, {"through_seq", 1}, {"lane", 0}});
+  const std::string today = "'_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')";
+  CHECK(db.Scalar("SELECT count(*) FROM pg_class WHERE relname = 'requests' || " + today) == 1);
+
+  // Ten days on, today's partitions are past a 7-day retention, but one of the process records
+  // has no NDJSON line yet: the requests keep it (the access events do not wait for lines).
+  db.Tamper("DELETE FROM audit.ndjson_outbox WHERE request_id <> (SELECT id FROM audit.requests "
+            "WHERE chain_lane = 0 AND chain_seq = 2)");
+  CHECK(db.Scalar("SELECT count(*) FROM audit.ndjson_outbox") == 1);
+  out = retention_at(7, 10);
+  INFO(out.dump());
+  REQUIRE(out.size() == 2);
+  CHECK(out[0] == nlohmann::json{{"chain", "access_events"}, {"deleted", 4}, {"through_seq", 4}, {"lane", 0}});
+  CHECK(out[1] == nlohmann::json{{"chain", "security_events"}, {"deleted", 1}, {"through_seq", 2}, {"lane", 0}});
+  CHECK(db.Scalar("SELECT count(*) FROM pg_class WHERE relname IN ('access_events' || " + today +
+                  ", 'requests' || " + today + ")") == 1);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.event_ids WHERE kind = 'a'") == 0);
+  // Once the line is written the requests' partition goes too, a checkpoint on each lane.
+  db.Tamper("DELETE FROM audit.ndjson_outbox");
+  out = retention_at(7, 10);
   INFO(out.dump());
   REQUIRE(out.size() == 2);
   CHECK(out[0] == nlohmann::json{{"chain", "requests"}, {"deleted", 3}, {"through_seq", 3}, {"lane", 0}});
-  CHECK(out[1] == nlohmann::json{{"chain", "security_events"}, {"deleted", 1}, {"through_seq", 1}, {"lane", 0}});
+  CHECK(out[1] == nlohmann::json{{"chain", "requests"}, {"deleted", 2}, {"through_seq", 2}, {"lane", 1}});
+  CHECK(db.Scalar("SELECT count(*) FROM audit.chain_batches WHERE chain = 'requests'") == 0);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.event_ids") == 0);
+  // New records link on from the checkpoints, in the day's partition (made anew: this clock went
+  // back ten days).
+  WriteEvents(*db.pool, db.Batch("process", 2), "w");
+  WriteEvents(*db.pool, db.Batch("process", 1), "w", 1);
   auto v = VerifyChains(*db.pool);
   INFO(v.dump());
   CHECK(v["valid"] == true);
   CHECK(v["chains"]["requests"]["from_seq"] == 4);
-  CHECK(v["chains"]["requests"]["records"] == 4);
-  CHECK(v["chains"]["security_events"]["records"] == 1);
-  // Nothing more is old enough: a second run deletes nothing and leaves no checkpoint.
-  CHECK(ApplyRetention(*db.pool, 7).empty());
-  CHECK(db.Scalar("SELECT count(*) FROM audit.chain_checkpoints") == 2);
-  // Once the line is written, the rest of the old prefix goes too, and new records still link.
-  db.Tamper("DELETE FROM audit.ndjson_outbox");
-  out = ApplyRetention(*db.pool, 7);
-  REQUIRE(out.size() == 1);
-  CHECK(out[0]["through_seq"] == 4);
-  WriteEvents(*db.pool, db.Batch("process", 2), "w");
-  v = VerifyChains(*db.pool);
-  INFO(v.dump());
-  CHECK(v["valid"] == true);
-  CHECK(v["chains"]["requests"]["from_seq"] == 5);
-  CHECK(v["chains"]["requests"]["head_seq"] == 9);
+  CHECK(v["chains"]["requests"]["head_seq"] == 5);
+  CHECK(v["chains"]["requests"]["records"] == 3);
+  CHECK(v["chains"]["access_events"]["records"] == 0);
+  CHECK(v["chains"]["security_events"]["records"] == 0);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.requests r WHERE r.tableoid = (SELECT oid FROM pg_class WHERE "
+                  "relname = 'requests_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD'))") == 3);
+  // Nothing more is old enough: a second run drops nothing and leaves no checkpoint.
+  CHECK(retention_at(7, 10).empty());
+  CHECK(db.Scalar("SELECT count(*) FROM audit.chain_checkpoints") == 5);
   // A checkpoint is part of the evidence: the first kept record must follow it.
-  db.Tamper("DELETE FROM audit.requests WHERE chain_seq = 5");
-  CHECK(Broken(VerifyChains(*db.pool), "requests")["reason"] == "checkpoint");
+  db.Tamper("DELETE FROM audit.requests WHERE chain_lane = 0 AND chain_seq = 4");
+  CHECK(Broken(VerifyChains(*db.pool), "requests")["reason"] == "gap");
   CHECK_THROWS(ApplyRetention(*db.pool, 0));
 }
 
@@ -299,10 +452,11 @@ TEST_CASE("chain lanes: writers on two lanes store at once, each lane links and 
   // A writer on lane 1 holds its lane's head (a transaction left open after its insert) ...
   pqxx::connection held(db.dsn);
   pqxx::work one(held);
-  one.exec("SELECT set_config('audit.lane', '1', true)");
-  one.exec_params("INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, status, duration_ms, "
-                  "http_status) VALUES ($1, '0-0', now(), 'held', 'success', 1, 200)",
-                  suite::core::NewUuid());
+  one.exec_params("SELECT audit.append_requests($1::jsonb, 1, 'w')",
+                  nlohmann::json::array({{{"event_id", suite::core::NewUuid()}, {"stream_id", "0-0"},
+                                          {"timestamp", suite::core::NowIso()}, {"request_id", "held"},
+                                          {"status", "success"}, {"duration_ms", 1}, {"http_status", 200}}})
+                      .dump());
   // ... a writer on lane 2 stores meanwhile, and one on lane 1 waits for the head.
   auto lane2 = db.Batch("process", 5), lane1 = db.Batch("process", 4);
   auto two = std::async(std::launch::async, [&] { return WriteEvents(*db.pool, lane2, "w", 2); });
@@ -329,12 +483,13 @@ TEST_CASE("chain lanes: writers on two lanes store at once, each lane links and 
   CHECK(v["chains"]["requests"]["lanes"] == 3);
   CHECK(v["chains"]["requests"]["head_seq"] == 3);  // lane 0's
   CHECK(v["chains"]["security_events"]["records"] == 50);
-  // Each lane counts from 1 and links to its own records only.
+  // Each lane counts from 1 and its batches link to its own only.
   for (int lane : {1, 2})
-    CHECK(db.Scalar("SELECT count(*) FROM audit.requests a JOIN audit.requests b ON b.chain_lane = a.chain_lane "
-                    "AND b.chain_seq = a.chain_seq + 1 AND b.prev_hash = a.hash WHERE a.chain_lane = " +
-                    std::to_string(lane)) ==
-          db.Scalar("SELECT count(*) - 1 FROM audit.requests WHERE chain_lane = " + std::to_string(lane)));
+    CHECK(db.Scalar("SELECT count(*) FROM audit.chain_batches a JOIN audit.chain_batches b ON b.chain = a.chain "
+                    "AND b.lane = a.lane AND b.first_seq = a.last_seq + 1 AND b.prev_link = a.link "
+                    "WHERE a.chain = 'requests' AND a.lane = " + std::to_string(lane)) ==
+          db.Scalar("SELECT count(*) - 1 FROM audit.chain_batches WHERE chain = 'requests' AND lane = " +
+                    std::to_string(lane)));
   CHECK(db.Scalar("SELECT min(chain_seq) FROM audit.requests WHERE chain_lane = 2") == 1);
   // A record of lane 2 changed: the chain is broken there, and says so.
   db.Tamper("UPDATE audit.requests SET status = 'failure' WHERE chain_lane = 2 AND chain_seq = 3");
@@ -365,11 +520,13 @@ TEST_CASE("the service role may add and read records, and change none") {
   auto events = db.Batch("process", 2);
   {
     pqxx::work tx(c);
+    auto rows = nlohmann::json::array();
     for (const auto& e : events)
-      tx.exec_params("INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, status, duration_ms, "
-                     "http_status) VALUES ($1, $2, now(), 'r', 'success', 1, 200)",
-                     e.event.event_id, e.stream_id);
-    tx.exec("INSERT INTO audit.ndjson_outbox (request_id, writer) SELECT id, 'w' FROM audit.requests");
+      rows.push_back({{"event_id", e.event.event_id}, {"stream_id", e.stream_id}, {"timestamp", suite::core::NowIso()},
+                      {"request_id", "r"}, {"status", "success"}, {"duration_ms", 1}, {"http_status", 200}});
+    CHECK(tx.exec_params1("SELECT audit.append_requests($1::jsonb, 0, 'w')", rows.dump())[0].as<int>() == 2);
+    CHECK(tx.exec_params1("SELECT audit.append_requests($1::jsonb, 0, 'w')", rows.dump())[0].as<int>() == 0);
+    CHECK(tx.exec1("SELECT count(*) FROM audit.ndjson_outbox")[0].as<int>() == 2);
     tx.exec("DELETE FROM audit.ndjson_outbox");
     tx.exec("INSERT INTO audit.ndjson_files (writer, path, size) VALUES ('w', '/tmp/x', 0)");
     tx.exec("UPDATE audit.ndjson_files SET size = 10");
@@ -378,7 +535,13 @@ TEST_CASE("the service role may add and read records, and change none") {
     tx.commit();
   }
   for (const char* sql :
-       {"UPDATE audit.requests SET status = 'failure'", "DELETE FROM audit.requests", "TRUNCATE audit.requests",
+       {"INSERT INTO audit.requests (event_id, stream_id, timestamp, request_id, status, duration_ms, http_status, "
+        "chain_lane, chain_seq, hash) VALUES (gen_random_uuid(), '0-0', now(), 'r', 'success', 1, 200, 0, 9, '')",
+        "INSERT INTO audit.requests_p0 (event_id, stream_id, timestamp, request_id, status, duration_ms, "
+        "http_status, chain_lane, chain_seq, hash) VALUES (gen_random_uuid(), '0-0', now(), 'r', 'success', 1, 200, "
+        "0, 9, '')",
+        "SELECT * FROM audit.apply_retention_at(1, now() + interval '100 days')",
+        "UPDATE audit.requests SET status = 'failure'", "DELETE FROM audit.requests", "TRUNCATE audit.requests",
         "ALTER TABLE audit.requests DISABLE TRIGGER requests_append_only", "UPDATE audit.chain_heads SET seq = 0",
         "INSERT INTO audit.chain_checkpoints (chain, through_seq, hash, deleted, days) VALUES ('requests', 1, '', 1, 1)",
         "DROP TABLE audit.requests", "CREATE TABLE audit.x (a int)", "DELETE FROM audit.schema_migrations"}) {
