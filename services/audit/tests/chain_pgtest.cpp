@@ -502,6 +502,43 @@ TEST_CASE("chain lanes: writers on two lanes store at once, each lane links and 
   CHECK_THROWS(WriteEvents(*db.pool, db.Batch("process", 1), "w", 1024));
 }
 
+TEST_CASE("chain lanes: an event two lanes store at once is stored once, whichever commits, and no lane has a gap") {
+  ChainDb db;
+  if (!db.admin_dsn) return;
+  for (const bool first_commits : {true, false}) {
+    INFO("the first writer " << (first_commits ? "commits" : "rolls back"));
+    // Lane 1 stores an event and holds its transaction open (a consumer whose entry was claimed
+    // by another meanwhile); lane 2 gets the same event and one more.
+    auto shared = db.Batch("process", 1), more = db.Batch("process", 1);
+    auto both = shared;
+    both.push_back(more.front());
+    pqxx::connection held(db.dsn);
+    pqxx::work one(held);
+    auto rows = nlohmann::json::array();
+    rows.push_back({{"event_id", shared.front().event.event_id}, {"stream_id", "0-0"},
+                    {"timestamp", shared.front().event.timestamp}, {"request_id", shared.front().event.request_id},
+                    {"status", "success"}, {"duration_ms", 1}, {"http_status", 200}});
+    CHECK(one.exec_params1("SELECT audit.append_requests($1::jsonb, 1, 'w')", rows.dump())[0].as<int>() == 1);
+    auto two = std::async(std::launch::async, [&] { return WriteEvents(*db.pool, both, "w", 2); });
+    // Lane 2 waits for lane 1's verdict on the shared event ...
+    CHECK(two.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
+    if (first_commits)
+      one.commit();
+    else
+      one.abort();
+    REQUIRE(two.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    // ... and then stores what lane 1 did not.
+    CHECK(two.get() == (first_commits ? 1u : 2u));
+    CHECK(db.Scalar("SELECT count(*) FROM audit.requests WHERE event_id = '" + shared.front().event.event_id +
+                    "'") == 1);
+  }
+  const auto v = VerifyChains(*db.pool);
+  INFO(v.dump());
+  CHECK(v["valid"] == true);
+  CHECK(v["chains"]["requests"]["records"] == 4);
+  CHECK(db.Scalar("SELECT count(*) FROM audit.event_ids") == 4);
+}
+
 TEST_CASE("the service role may add and read records, and change none") {
   ChainDb db;
   if (!db.admin_dsn) return;
