@@ -1,5 +1,7 @@
 #include "suite/security/es256.hpp"
 
+#include <algorithm>
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -151,6 +153,10 @@ std::string SignEs256(const EcKey& key, const std::string& kid, const nlohmann::
   return input + "." + Base64UrlEncode(key.Sign(input));
 }
 
+bool IsAsymmetricJwsAlgorithm(std::string_view alg) {
+  return alg == "ES256" || alg == "RS256" || alg == "PS256" || alg == "EdDSA";
+}
+
 JwkSet JwkSet::FromJwks(const nlohmann::json& jwks) {
   if (!jwks.is_object() || !jwks.contains("keys") || !jwks["keys"].is_array())
     throw std::invalid_argument("not a JWKS document");
@@ -159,13 +165,15 @@ JwkSet JwkSet::FromJwks(const nlohmann::json& jwks) {
     if (!k.is_object() || !k.contains("kid") || !k["kid"].is_string()) continue;
     if (k.contains("use") && k["use"] != "sig") continue;
     const auto kty = k.value("kty", nlohmann::json()).is_string() ? k["kty"].get<std::string>() : std::string();
-    const char* alg = kty == "EC" ? "ES256" : kty == "RSA" ? "RS256" : nullptr;
-    if (alg == nullptr || (k.contains("alg") && k["alg"] != alg)) continue;
+    const auto alg = k.contains("alg") ? (k["alg"].is_string() ? k["alg"].get<std::string>() : std::string("?"))
+                                       : std::string();
     try {
-      if (kty == "EC") set.Add(k["kid"], EcKey::FromJwk(k));
-      else set.Add(k["kid"], RsaKey::FromJwk(k));
+      if (kty == "EC" && (alg.empty() || alg == "ES256")) set.Add(k["kid"], EcKey::FromJwk(k));
+      else if (kty == "RSA" && (alg.empty() || alg == "RS256" || alg == "PS256")) set.Add(k["kid"], RsaKey::FromJwk(k), alg);
+      else if (kty == "OKP" && (alg.empty() || alg == "EdDSA")) set.Add(k["kid"], EdKey::FromJwk(k));
+      // Anything else (an HMAC secret, "alg":"none", an encryption algorithm) is not ours to use.
     } catch (const std::invalid_argument&) {
-      // Another curve, a weak modulus: not ours to use.
+      // Another curve, a weak modulus: not ours to use either.
     }
   }
   return set;
@@ -178,21 +186,33 @@ nlohmann::json JwkSet::Verify(std::string_view token, const JwtOptions& opts,
 
 nlohmann::json JwkSet::Verify(const detail::TokenParts& parts, const JwtOptions& opts,
                               std::chrono::system_clock::time_point now) const {
-  const auto alg = parts.header.find("alg");
-  if (alg == parts.header.end() || (*alg != "ES256" && *alg != "RS256"))
+  const auto alg_it = parts.header.find("alg");
+  if (alg_it == parts.header.end() || !alg_it->is_string()) throw JwtError("The specified alg value is not allowed");
+  const auto& alg = alg_it->get_ref<const std::string&>();
+  if (!IsAsymmetricJwsAlgorithm(alg) ||
+      (!opts.algorithms.empty() && std::find(opts.algorithms.begin(), opts.algorithms.end(), alg) == opts.algorithms.end()))
     throw JwtError("The specified alg value is not allowed");
   const auto kid = parts.header.find("kid");
   if (kid == parts.header.end() || !kid->is_string()) throw JwtError("Token has no key id (kid)");
-  const auto key = keys_.find(kid->get_ref<const std::string&>());
-  if (key == keys_.end()) throw UnknownKeyError("Unknown signing key");
-  // The key decides the algorithm: the token's `alg` must name it.
+  const auto entry = keys_.find(kid->get_ref<const std::string&>());
+  if (entry == keys_.end()) throw UnknownKeyError("Unknown signing key");
+  if (!entry->second.alg.empty() && alg != entry->second.alg) throw JwtError("The specified alg value is not allowed");
+  // The key decides the algorithm: the token's `alg` must be one its type signs with.
   const bool verified = std::visit(
       [&](const auto& k) {
-        constexpr bool kEc = std::is_same_v<std::decay_t<decltype(k)>, EcKey>;
-        if (*alg != (kEc ? "ES256" : "RS256")) throw JwtError("The specified alg value is not allowed");
-        return k.Verify(parts.signing_input, parts.signature);
+        using K = std::decay_t<decltype(k)>;
+        if constexpr (std::is_same_v<K, EcKey>) {
+          if (alg != "ES256") throw JwtError("The specified alg value is not allowed");
+          return k.Verify(parts.signing_input, parts.signature);
+        } else if constexpr (std::is_same_v<K, RsaKey>) {
+          if (alg != "RS256" && alg != "PS256") throw JwtError("The specified alg value is not allowed");
+          return k.Verify(parts.signing_input, parts.signature, alg == "PS256" ? RsaPadding::kPss : RsaPadding::kPkcs1);
+        } else {
+          if (alg != "EdDSA") throw JwtError("The specified alg value is not allowed");
+          return k.Verify(parts.signing_input, parts.signature);
+        }
       },
-      key->second);
+      entry->second.key);
   if (!verified) throw JwtError("Signature verification failed");
   return detail::CheckClaims(parts.payload, opts, now);
 }

@@ -74,34 +74,58 @@ nlohmann::json RsaKey::PublicJwk(const std::string& kid) const {
           {"alg", "RS256"}};
 }
 
-std::string RsaKey::Sign(std::string_view data) const {
+namespace {
+// PKCS#1 v1.5, or PSS with MGF1-SHA-256 and a salt as long as the digest (RFC 7518 3.5: exactly,
+// when verifying).
+bool SetPadding(EVP_PKEY_CTX* pctx, RsaPadding padding) {
+  if (padding == RsaPadding::kPkcs1) return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
+  return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1;
+}
+}  // namespace
+
+std::string RsaKey::Sign(std::string_view data, RsaPadding padding) const {
   if (!private_) throw std::logic_error("public key only");
   MdCtx md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by md
   std::size_t len = bytes_;
   std::string out(len, '\0');
-  if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key_.get()) != 1 ||
+  if (!md || EVP_DigestSignInit(md.get(), &pctx, EVP_sha256(), nullptr, key_.get()) != 1 ||
+      !SetPadding(pctx, padding) ||
       EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
                      reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1)
-    throw std::runtime_error("RS256 signing failed");
+    throw std::runtime_error("RSA signing failed");
   out.resize(len);
   return out;
 }
 
-bool RsaKey::Verify(std::string_view data, std::string_view signature) const {
-  // RFC 7518 §3.3: the signature is exactly as long as the modulus.
+bool RsaKey::Verify(std::string_view data, std::string_view signature, RsaPadding padding) const {
+  // RFC 7518 3.3 and 3.5: the signature is exactly as long as the modulus.
   if (signature.size() != bytes_) return false;
   MdCtx md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_PKEY_CTX* pctx = nullptr;  // owned by md
   return md && EVP_DigestVerifyInit(md.get(), &pctx, EVP_sha256(), nullptr, key_.get()) == 1 &&
-         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
+         SetPadding(pctx, padding) &&
          EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
                           reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
 }
 
-std::string SignRs256(const RsaKey& key, const std::string& kid, const nlohmann::json& claims) {
-  const nlohmann::json header = {{"alg", "RS256"}, {"typ", "JWT"}, {"kid", kid}};
+namespace {
+std::string SignRsa(const RsaKey& key, const char* alg, RsaPadding padding, const std::string& kid,
+                    const nlohmann::json& claims) {
+  const nlohmann::json header = {{"alg", alg}, {"typ", "JWT"}, {"kid", kid}};
   const std::string input = Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(claims.dump());
-  return input + "." + Base64UrlEncode(key.Sign(input));
+  return input + "." + Base64UrlEncode(key.Sign(input, padding));
+}
+}  // namespace
+
+std::string SignRs256(const RsaKey& key, const std::string& kid, const nlohmann::json& claims) {
+  return SignRsa(key, "RS256", RsaPadding::kPkcs1, kid, claims);
+}
+
+std::string SignPs256(const RsaKey& key, const std::string& kid, const nlohmann::json& claims) {
+  return SignRsa(key, "PS256", RsaPadding::kPss, kid, claims);
 }
 
 }  // namespace suite::security

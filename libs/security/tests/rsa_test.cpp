@@ -96,11 +96,51 @@ TEST_CASE("RSA JWKs: weak, oversized and odd keys are not taken") {
   // In a JWKS: skipped, with "use":"enc" keys and algorithms that do not match the key type.
   auto enc = Key().PublicJwk("enc");
   enc["use"] = "enc";
-  auto ps = Key().PublicJwk("ps");
-  ps["alg"] = "PS256";
+  auto oaep = Key().PublicJwk("oaep");
+  oaep["alg"] = "RSA-OAEP";
   auto ec_as_rs = EcKey::Generate().PublicJwk("x");
   ec_as_rs["alg"] = "RS256";
-  const auto set = JwkSet::FromJwks({{"keys", {weak, enc, ps, ec_as_rs, jwk}}});
-  CHECK(set.size() == 1);
+  auto hs = Key().PublicJwk("hs");
+  hs["alg"] = "HS256";
+  auto ps = Key().PublicJwk("ps");
+  ps["alg"] = "PS256";
+  const auto set = JwkSet::FromJwks({{"keys", {weak, enc, oaep, ec_as_rs, hs, ps, jwk}}});
+  CHECK(set.size() == 2);
   CHECK(set.Contains("r"));
+  CHECK(set.Contains("ps"));
+}
+
+TEST_CASE("PS256: verifies with RSA keys, bound to the JWK's algorithm, with the salt RFC 7518 asks") {
+  JwkSet set;
+  set.Add("any", RsaKey::FromJwk(Key().PublicJwk("any")));        // no alg in the JWK: RS256 or PS256
+  set.Add("ps", RsaKey::FromJwk(Key().PublicJwk("ps")), "PS256");  // published as PS256 only
+  set.Add("rs", RsaKey::FromJwk(Key().PublicJwk("rs")), "RS256");
+  CHECK(set.Verify(SignPs256(Key(), "any", Claims()))["sub"] == "alice");
+  CHECK(set.Verify(SignRs256(Key(), "any", Claims()))["sub"] == "alice");
+  CHECK(set.Verify(SignPs256(Key(), "ps", Claims()))["sub"] == "alice");
+  CHECK_THROWS_WITH(set.Verify(SignRs256(Key(), "ps", Claims())), "The specified alg value is not allowed");
+  CHECK_THROWS_WITH(set.Verify(SignPs256(Key(), "rs", Claims())), "The specified alg value is not allowed");
+  // A PSS signature is randomised: two signatures of one input differ, both verify.
+  const std::string input = "a.b";
+  const auto one = Key().Sign(input, RsaPadding::kPss), two = Key().Sign(input, RsaPadding::kPss);
+  CHECK(one != two);
+  CHECK(Key().Verify(input, one, RsaPadding::kPss));
+  CHECK(Key().Verify(input, two, RsaPadding::kPss));
+  // One padding's signature is no signature of the other.
+  CHECK_FALSE(Key().Verify(input, one, RsaPadding::kPkcs1));
+  CHECK_FALSE(Key().Verify(input, Key().Sign(input), RsaPadding::kPss));
+  // A token whose header says PS256 over an RS256 signature, and the other way round.
+  auto swap_alg = [](const std::string& token, const char* alg) {
+    const auto dot = token.find('.');
+    const auto rest = token.substr(dot);
+    const auto header = Base64UrlEncode(nlohmann::json{{"alg", alg}, {"typ", "JWT"}, {"kid", "any"}}.dump());
+    return header + rest;
+  };
+  CHECK_THROWS_WITH(set.Verify(swap_alg(SignRs256(Key(), "any", Claims()), "PS256")), "Signature verification failed");
+  CHECK_THROWS_WITH(set.Verify(swap_alg(SignPs256(Key(), "any", Claims()), "RS256")), "Signature verification failed");
+  // The caller's algorithms: an issuer that allows only RS256 refuses PS256 before any check.
+  JwtOptions rs_only;
+  rs_only.algorithms = {"RS256"};
+  CHECK(set.Verify(SignRs256(Key(), "any", Claims()), rs_only)["sub"] == "alice");
+  CHECK_THROWS_WITH(set.Verify(SignPs256(Key(), "any", Claims()), rs_only), "The specified alg value is not allowed");
 }

@@ -1,9 +1,10 @@
 #pragma once
 /// ES256 (ECDSA P-256 with SHA-256) JSON Web Tokens and their JWKs, over OpenSSL 3, and the
-/// JwkSet that verifies them (and RS256 ones, rsa.hpp). Verification is pinned to the key the
-/// token's `kid` names and to that key's algorithm: a token naming another `alg` (RS256 against
-/// an EC key, HS256 with the public key as secret, "none") or an unknown `kid` is refused before
-/// any signature check. Claims are checked as Hs256 checks them.
+/// JwkSet that verifies them and RS256, PS256 (rsa.hpp) and EdDSA (eddsa.hpp) ones. Verification
+/// is pinned to the key the token's `kid` names and to that key's algorithm: a token naming
+/// another `alg` (RS256 against an EC key, PS256 against a key published as RS256, HS256 with the
+/// public key as secret, "none"), an algorithm the caller does not allow, or an unknown `kid` is
+/// refused before any signature check. Claims are checked as Hs256 checks them.
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -12,6 +13,7 @@
 #include <string_view>
 #include <variant>
 
+#include "suite/security/eddsa.hpp"
 #include "suite/security/jwt.hpp"
 #include "suite/security/rsa.hpp"
 
@@ -52,16 +54,21 @@ class UnknownKeyError : public JwtError {
   using JwtError::JwtError;
 };
 
-/// Public keys by `kid` (a JWKS document's keys).
+/// Public keys by `kid` (a JWKS document's keys), each with the algorithms it may verify.
 class JwkSet {
  public:
   JwkSet() = default;
-  /// From {"keys":[...]}: signing keys with a kid that are EC P-256 (ES256) or RSA (RS256) are
-  /// taken; others (another curve or alg, "use":"enc", a weak modulus) skipped. Throws
+  /// From {"keys":[...]}: signing keys with a kid that are EC P-256 (ES256), RSA (RS256, or
+  /// PS256 when the JWK says so) or OKP Ed25519 (EdDSA) are taken; others (another curve,
+  /// "use":"enc", an `alg` that does not fit the key, a weak modulus) skipped. Throws
   /// std::invalid_argument when the document is not a JWKS.
   static JwkSet FromJwks(const nlohmann::json& jwks);
-  void Add(const std::string& kid, EcKey key) { keys_.insert_or_assign(kid, Key(std::move(key))); }
-  void Add(const std::string& kid, RsaKey key) { keys_.insert_or_assign(kid, Key(std::move(key))); }
+  void Add(const std::string& kid, EcKey key) { keys_.insert_or_assign(kid, Entry{Key(std::move(key)), {}}); }
+  /// An RSA key verifies RS256 and PS256 tokens unless `alg` names one of them.
+  void Add(const std::string& kid, RsaKey key, std::string alg = {}) {
+    keys_.insert_or_assign(kid, Entry{Key(std::move(key)), std::move(alg)});
+  }
+  void Add(const std::string& kid, EdKey key) { keys_.insert_or_assign(kid, Entry{Key(std::move(key)), {}}); }
   bool Contains(const std::string& kid) const { return keys_.count(kid) != 0; }
   std::size_t size() const { return keys_.size(); }
   /// The claims, or JwtError.
@@ -71,9 +78,16 @@ class JwkSet {
                         std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
  private:
-  using Key = std::variant<EcKey, RsaKey>;  ///< ES256, RS256
-  std::map<std::string, Key, std::less<>> keys_;
+  using Key = std::variant<EcKey, RsaKey, EdKey>;
+  struct Entry {
+    Key key;
+    std::string alg;  ///< the one algorithm the JWK named (RSA keys), else empty
+  };
+  std::map<std::string, Entry, std::less<>> keys_;
 };
+
+/// Whether `alg` is one a JwkSet verifies (ES256, RS256, PS256, EdDSA).
+bool IsAsymmetricJwsAlgorithm(std::string_view alg);
 
 /// Authenticated encryption of secrets at rest (XChaCha20-Poly1305, libsodium) under a key
 /// derived from a passphrase of at least 32 bytes. `context` is bound to the ciphertext (the

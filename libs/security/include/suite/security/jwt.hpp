@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace suite::security {
 
@@ -28,6 +29,9 @@ struct JwtOptions {
   std::chrono::seconds leeway{0};
   /// When set: `exp` at most this far ahead of now, and of `iat` when present.
   std::optional<std::chrono::seconds> max_lifetime;
+  /// The asymmetric algorithms a JwkSet may verify for this caller (ES256, RS256, PS256, EdDSA);
+  /// empty: all four. HS256 and "none" are never among them.
+  std::vector<std::string> algorithms;
 };
 
 namespace detail {
