@@ -16,7 +16,7 @@
 namespace suite::security {
 namespace {
 constexpr std::size_t kMaxTokenBytes = 8192;
-constexpr core::JsonLimits kLimits{.max_bytes = kMaxTokenBytes, .max_depth = 8, .max_elements = 256,
+constexpr core::JsonLimits kLimits{.max_bytes = kMaxTokenBytes, .max_depth = 8, .max_elements = 1024,
                                    .max_string = 2048};
 
 std::int64_t Seconds(std::chrono::system_clock::time_point tp) {
@@ -243,11 +243,18 @@ nlohmann::json CheckClaims(const std::string& payload_raw, const JwtOptions& opt
   }
   if (opts.issuer && (!claims.contains("iss") || claims["iss"] != *opts.issuer))
     throw JwtError("Invalid issuer");
-  if (opts.audience) {
+  // `aud` is a string or an array of strings (RFC 7519 4.1.3); one of them must be ours.
+  const auto ours = [&](const nlohmann::json& a) {
+    if (!a.is_string()) return false;
+    const auto& s = a.get_ref<const std::string&>();
+    if (opts.audience && s == *opts.audience) return true;
+    return std::find(opts.audiences.begin(), opts.audiences.end(), s) != opts.audiences.end();
+  };
+  if (opts.audience || !opts.audiences.empty()) {
     const auto& aud = claims.contains("aud") ? claims["aud"] : nlohmann::json();
-    bool ok = aud.is_string() && aud == *opts.audience;
+    bool ok = ours(aud);
     if (aud.is_array())
-      for (const auto& a : aud) ok = ok || (a.is_string() && a == *opts.audience);
+      for (const auto& a : aud) ok = ok || ours(a);
     if (!ok) throw JwtError("Invalid audience");
   }
   return claims;

@@ -23,7 +23,7 @@ TEST_CASE("EdDSA: RFC 8037 A.4's signature verifies with its published key") {
   CHECK_FALSE(key.has_private());
 }
 
-TEST_CASE("EdDSA: sign, publish, verify; forged, confused and malformed tokens are refused") {
+TEST_CASE("EdDSA: sign, publish, verify, and forged, confused and malformed tokens are refused") {
   const auto key = EdKey::Generate();
   const auto ec = EcKey::Generate();
   const auto set = JwkSet::FromJwks({{"keys", {key.PublicJwk("ed"), ec.PublicJwk("ec")}}});

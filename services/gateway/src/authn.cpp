@@ -46,8 +46,26 @@ VerifiedToken FromClaims(const nlohmann::json& claims, bool from_jwks) {
 
 void ApplyJwt(Identity& id, const VerifiedToken& token) {
   if (token.subject) id.subject = *token.subject;
-  if (token.from_jwks)  // roles only from auth-user's keys
+  if (token.from_jwks)  // roles only from published keys
     for (const auto& r : token.roles) id.roles.push_back(r);
+  id.scopes = token.scopes;
+  id.issuer = token.issuer;
+}
+
+// A token signed with a key its configured issuer has not published (yet).
+class ForeignUnknownKey : public suite::security::UnknownKeyError {
+ public:
+  ForeignUnknownKey(const std::string& what, int issuer) : UnknownKeyError(what), issuer(issuer) {}
+  int issuer;
+};
+
+void Cache(std::string_view token, const VerifiedToken& verified, const nlohmann::json& claims,
+           const suite::security::JwtOptions& options, TokenCache* cache, std::chrono::system_clock::time_point now) {
+  if (cache != nullptr && claims.contains("exp") && claims["exp"].is_number_integer())
+    cache->Put(token, verified,
+               std::chrono::system_clock::time_point(std::chrono::seconds(claims["exp"].get<std::int64_t>())) +
+                   options.leeway,
+               now);
 }
 
 // A bearer token's claims: from the cache, or verified (and then cached until its exp).
@@ -58,16 +76,35 @@ VerifiedToken Verify(std::string_view token, const JwtVerifiers& jwt) {
   // Split once; the header's alg only picks the verifier, each pins its own algorithm.
   const auto parts = suite::security::detail::SplitToken(token);
   const auto alg = parts.header.find("alg");
-  const bool from_jwks =
-      jwt.es256 && jwt.es256_options && alg != parts.header.end() && (*alg == "ES256" || *alg == "RS256");
+  const bool asymmetric = alg != parts.header.end() && alg->is_string() &&
+                          suite::security::IsAsymmetricJwsAlgorithm(alg->get_ref<const std::string&>());
+  // A configured issuer's token, by its `iss` (not trusted yet: it only picks the keys, which
+  // then check it): any `iss` but auth-user's must be a configured issuer's, or the token is
+  // refused before any key is fetched.
+  if (asymmetric && jwt.foreign != nullptr && !jwt.foreign->set.empty()) {
+    const auto iss = PeekIssuer(parts.payload);
+    const bool auth_user = jwt.es256_options && jwt.es256_options->issuer && iss == jwt.es256_options->issuer;
+    if (iss && !auth_user) {
+      const int i = jwt.foreign->set.Find(*iss);
+      if (i < 0) throw suite::security::JwtError("Invalid issuer");
+      const auto index = static_cast<std::size_t>(i);
+      const auto& options = jwt.foreign->set.options(index);
+      nlohmann::json claims;
+      try {
+        claims = jwt.foreign->keys[index]->Keys()->Verify(parts, options, now);
+      } catch (const suite::security::UnknownKeyError& e) {
+        throw ForeignUnknownKey(e.what(), i);
+      }
+      auto verified = MapClaims(jwt.foreign->set.spec(index), claims, jwt.foreign->tiers);
+      Cache(token, verified, claims, options, jwt.cache, now);
+      return verified;
+    }
+  }
+  const bool from_jwks = jwt.es256 && jwt.es256_options && asymmetric;
   const auto& options = from_jwks ? *jwt.es256_options : jwt.hs256_options;
   const auto claims = from_jwks ? jwt.es256->Verify(parts, options, now) : jwt.hs256.Verify(parts, options, now);
   auto verified = FromClaims(claims, from_jwks);
-  if (jwt.cache != nullptr && claims.contains("exp") && claims["exp"].is_number_integer())
-    jwt.cache->Put(token, verified,
-                   std::chrono::system_clock::time_point(std::chrono::seconds(claims["exp"].get<std::int64_t>())) +
-                       options.leeway,
-                   now);
+  Cache(token, verified, claims, options, jwt.cache, now);
   return verified;
 }
 
@@ -109,6 +146,8 @@ Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const 
   if (token && policy != AuthPolicy::kApiKey) {
     try {
       claims = Verify(*token, jwt);
+    } catch (const ForeignUnknownKey& e) {
+      throw UnknownSigningKey(std::string("Invalid JWT token: ") + e.what(), e.issuer);
     } catch (const suite::security::UnknownKeyError& e) {
       throw UnknownSigningKey(std::string("Invalid JWT token: ") + e.what());
     } catch (const suite::security::JwtError& e) {
@@ -123,7 +162,9 @@ Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const 
   if (key) ApplyKey(id, *key);
   if (key && claims) id.method = "api_key+jwt";
   else id.method = key ? "api_key" : "jwt";
-  if (!key) id.tier = "free";
+  // Without a key, the tier is the token's issuer's say (a configured issuer's tier claim or
+  // default), else seed 000's free.
+  if (!key) id.tier = claims && claims->tier ? *claims->tier : "free";
   return id;
 }
 
@@ -139,15 +180,17 @@ FilterStatus Refused(RequestContext& ctx, const ApiError& e, std::string_view wh
 }
 }  // namespace
 
-std::optional<FilterStatus> AuthnFilter::Try(RequestContext& ctx, const PresentedApiKey& key, bool last) {
+std::optional<FilterStatus> AuthnFilter::Try(RequestContext& ctx, const PresentedApiKey& key, bool last, int& issuer) {
   const auto& req = ctx.req();
   try {
     // The key set is a locked snapshot: taken only when there is a token to check.
     const auto keys = req.HasHeader("authorization") ? keys_.Keys() : nullptr;
     ctx.identity = Authenticate(req, ctx.route->auth, key,
-                                {config_.hs256, config_.hs256_options, keys.get(), &config_.es256_options, &tokens_});
+                                {config_.hs256, config_.hs256_options, keys.get(), &config_.es256_options, &tokens_,
+                                 config_.foreign});
     return FilterStatus::kContinue;
   } catch (const UnknownSigningKey& e) {
+    issuer = e.issuer;
     if (!last) return std::nullopt;
     suite::obs::Warn("authentication failed", {{"request_id", req.request_id}, {"reason", e.what()},
                                                {"client", req.remote_ip}, {"path", req.path}});
@@ -178,9 +221,15 @@ Task<FilterStatus> AuthnFilter::OnRequest(RequestContext& ctx) {
                                "key_lookups_throttled");
       }
     }
-  if (auto decided = Try(ctx, key, false)) co_return *decided;
-  co_await keys_.Refetch();
-  co_return *Try(ctx, key, true);
+  int issuer = -1;
+  if (auto decided = Try(ctx, key, false, issuer)) co_return *decided;
+  // The keys of the issuer whose token named an unknown kid: fetched again (at most once per
+  // min_refetch), then the token is checked once more.
+  if (issuer >= 0 && config_.foreign != nullptr)
+    co_await config_.foreign->keys[static_cast<std::size_t>(issuer)]->Refetch();
+  else
+    co_await keys_.Refetch();
+  co_return *Try(ctx, key, true, issuer);
 }
 
 }  // namespace gateway

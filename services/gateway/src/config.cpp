@@ -53,6 +53,10 @@ void ApplyFile(const FileConfig& f, Config& c, suite::core::Env& env, std::chron
     c.upstreams.emplace_back(u.name, *o);
   }
   c.routes = f.routes;
+  for (const auto& i : f.issuers)
+    if (i.ca_file && !std::ifstream(*i.ca_file))
+      env.Fail("GATEWAY_CONFIG", "issuer " + i.name + ": cannot read ca_file " + *i.ca_file);
+  c.issuers = f.issuers;
   auto& rl = c.rate_limit;
   auto& body = c.body_limits;
   for (const auto& [name, t] : f.tiers) {

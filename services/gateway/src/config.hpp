@@ -51,6 +51,7 @@ struct Config {
   TrustedHosts trusted_hosts;                    ///< TRUSTED_HOSTS (default: any)
   TrustedProxies trusted_proxies;                ///< TRUSTED_PROXIES (default: none)
   Cors cors;                                     ///< CORS_ORIGINS (default: none)
+  std::vector<IssuerSpec> issuers;               ///< the file's "issuers": providers beside auth-user
   std::chrono::seconds identity_ttl{30};         ///< the upstream timeout, rounded up
   std::chrono::milliseconds drain{10'000};
   std::size_t loops = 1;  ///< EVENT_LOOPS: one acceptor, upstream pools and Redis connection each

@@ -86,7 +86,7 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
   FileConfig c;
   ConfigReader root(j, errors);
   if (!root.IsObject()) return c;
-  root.OnlyKeys({"upstreams", "routes", "tiers", "rate_limit", "cors", "trusted_hosts", "trusted_proxies"});
+  root.OnlyKeys({"upstreams", "routes", "tiers", "rate_limit", "cors", "trusted_hosts", "trusted_proxies", "issuers"});
 
   // A file that leaves out the upstreams or the routes keeps the suite's own.
   std::optional<FileConfig> defaults;
@@ -220,6 +220,8 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
   };
   list("trusted_hosts", c.trusted_hosts);
   list("trusted_proxies", c.trusted_proxies);
+  // A token's tier claim may name the tiers of callers who identified themselves.
+  c.issuers = ReadIssuers(root, {"free", "pro", "enterprise"});
   return c;
 }
 

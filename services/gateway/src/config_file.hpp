@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "issuers.hpp"
 #include "rate_limit_config.hpp"
 #include "routes.hpp"
 
@@ -55,6 +56,7 @@ struct FileConfig {
   std::optional<int> period_seconds, replicas;
   std::optional<FailureMode> failure_mode;
   std::optional<std::vector<std::string>> cors_origins, trusted_hosts, trusted_proxies;
+  std::vector<IssuerSpec> issuers;  ///< identity providers beside auth-user (issuers.hpp)
 
   /// Reads and validates `j`; appends "<json path>: <problem>" to `errors`.
   static FileConfig Read(const nlohmann::json& j, std::vector<std::string>& errors);

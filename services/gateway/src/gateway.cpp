@@ -81,9 +81,22 @@ Gateway::Gateway(std::shared_ptr<const Config> config, const suite::http::Loops&
                    "Upstream endpoints ejected after failures in a row (passive health), by upstream",
                    suite::obs::Metrics::Kind::kCounter, {{"upstream", name}},
                    [p = pool.get()] { return static_cast<double>(p->ejections()); });
+  if (!config->issuers.empty()) {
+    issuers_ = IssuerSet(config->issuers);
+    issuer_fetches_ = std::make_unique<suite::service::WorkerPool>(
+        suite::service::WorkerPool::Options{.threads = 1, .max_queue = 64, .max_wait = std::chrono::seconds(120)});
+    foreign_ = std::make_unique<ForeignIssuers>(ForeignIssuers{issuers_, {}, {"free", "pro", "enterprise"}});
+    for (const auto& spec : config->issuers) {
+      JwksOptions options{spec.refresh, spec.retry, spec.min_refetch, spec.max_document_bytes};
+      issuer_keys_.push_back(
+          std::make_shared<JwksCache>(*loops.front(), IssuerFetcher(*issuer_fetches_, spec), spec.name, options));
+      foreign_->keys.push_back(issuer_keys_.back().get());
+    }
+  }
   chain_.store(Build(config));
   leased_limiter_.Start(loops);
   jwks_->Start();
+  for (auto& keys : issuer_keys_) keys->Start();
   revocations_.Subscribe({suite::security::kApiKeyRevocations},
                          [this](const std::string&, const std::string& payload) { user_keys_.Revoked(payload); },
                          [this](bool live) { user_keys_.SetLive(live); });
@@ -108,7 +121,7 @@ std::shared_ptr<const Chain> Gateway::Build(std::shared_ptr<const Config> config
   chain->Add<RouteFilter>(BuildRoutes(c.routes, pools_));
   // Who is calling decides the tier: the body cap and the bucket come after it. A failed
   // authentication is answered after the rate limit has counted it.
-  chain->Add<AuthnFilter>(AuthnFilter::Config{c.api_keys, jwt_, c.jwt, c.es256}, *jwks_, &user_keys_);
+  chain->Add<AuthnFilter>(AuthnFilter::Config{c.api_keys, jwt_, c.jwt, c.es256, foreign_.get()}, *jwks_, &user_keys_);
   // Then whether it may: 403 for a route's role it does not hold, before anything is read.
   chain->Add<AuthorizationFilter>();
   // A declared body past the cap is refused before Redis is asked, and before it is read.
@@ -130,6 +143,10 @@ void Gateway::Reload(std::shared_ptr<const Config> config) {
     suite::obs::Error("configuration not reloaded: upstreams changed (a restart applies them)");
     return;
   }
+  if (config->issuers.size() != config_->issuers.size() ||
+      !std::equal(config->issuers.begin(), config->issuers.end(), config_->issuers.begin(),
+                  [](const auto& a, const auto& b) { return a.name == b.name && a.issuer == b.issuer; }))
+    suite::obs::Warn("the issuers change at the next start (the running ones stay)");
   if (config->rate_limit_fallback.mode != config_->rate_limit_fallback.mode ||
       config->rate_limit_fallback.replicas != config_->rate_limit_fallback.replicas)
     suite::obs::Warn("the rate limit's failure mode and replica count change at the next start");
@@ -143,6 +160,8 @@ Gateway::~Gateway() {
   if (events_redis_) events_redis_->Stop();
   revocations_.Stop();
   jwks_->Stop();
+  for (auto& keys : issuer_keys_) keys->Stop();
+  if (issuer_fetches_) issuer_fetches_->Stop();
 }
 
 namespace {

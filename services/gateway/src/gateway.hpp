@@ -20,6 +20,7 @@
 #include "routes.hpp"
 #include "user_keys.hpp"
 #include "suite/http/client.hpp"
+#include "suite/service/worker_pool.hpp"
 #include "suite/http/router.hpp"
 #include "suite/observability/metrics.hpp"
 #include "suite/security/identity.hpp"
@@ -57,6 +58,12 @@ class Gateway {
   std::map<std::string, std::unique_ptr<suite::http::Upstream>> pools_;
   suite::http::Upstream& auth_user_;
   std::shared_ptr<JwksCache> jwks_;  ///< after the pools: its fetches go to auth-user
+  // The issuers configured beside auth-user, as started: their keys, fetched on a thread of
+  // their own (blocking libcurl), and what the authentication filter is given of them.
+  IssuerSet issuers_;
+  std::unique_ptr<suite::service::WorkerPool> issuer_fetches_;
+  std::vector<std::shared_ptr<JwksCache>> issuer_keys_;
+  std::unique_ptr<ForeignIssuers> foreign_;
   AuthUserKeyVerifier key_verifier_;
   UserKeys user_keys_;
   suite::redis::Client revocations_;  ///< subscribed to api-keys.revoked (its own connection)

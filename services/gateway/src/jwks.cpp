@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 
+#include "oidc_fetch.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/core/json.hpp"
 #include "suite/http/resume.hpp"
@@ -28,9 +29,34 @@ void Spawn(net::io_context& io, suite::http::Task<void> run) {
 }
 }  // namespace
 
+namespace {
+// auth-user's JWKS, asked as the gateway (its internal identity token).
+suite::http::Task<std::optional<std::string>> FetchFromAuthUser(suite::http::Upstream* upstream,
+                                                                const suite::security::IdentitySigner* signer) {
+  suite::http::ClientRequest req;
+  req.method = "GET";
+  req.target = kPath;
+  const std::string rid = suite::core::NewUuid();
+  suite::security::Identity gateway;
+  gateway.subject = "gateway";
+  gateway.method = "service";
+  req.headers = {{"x-request-id", rid}, {"x-internal-identity", signer->Sign(gateway, {rid, "GET", kPath})}};
+  const auto r = co_await upstream->Call(std::move(req));
+  if (r.status != suite::http::ClientResult::Status::kOk || r.response.status != 200) {
+    suite::obs::Warn("JWKS fetch failed; keeping the keys we have",
+                     {{"issuer", "auth-user"}, {"status", r.response.status}, {"error", r.error}});
+    co_return std::nullopt;
+  }
+  co_return r.response.body;
+}
+}  // namespace
+
 JwksCache::JwksCache(net::io_context& io, suite::http::Upstream& upstream,
                      const suite::security::IdentitySigner& signer, JwksOptions options)
-    : upstream_(upstream), signer_(signer), options_(options), io_(io), timer_(io),
+    : JwksCache(io, [u = &upstream, s = &signer] { return FetchFromAuthUser(u, s); }, "auth-user", options) {}
+
+JwksCache::JwksCache(net::io_context& io, Fetcher fetch, std::string name, JwksOptions options)
+    : fetch_(std::move(fetch)), name_(std::move(name)), options_(options), io_(io), timer_(io),
       keys_(std::make_shared<const suite::security::JwkSet>()) {}
 
 void JwksCache::Start() { Spawn(io_, Run(shared_from_this())); }
@@ -90,7 +116,8 @@ suite::http::Task<void> JwksCache::Run(std::shared_ptr<JwksCache> self) {
       co_await self->timer_.async_wait(net::as_tuple(net::use_awaitable));  // cancelled: asked, or stopping
     }
     // Requests that ask while this fetch is under way wait for its end, as those before it do.
-    const bool ok = co_await self->Fetch();
+    const auto body = co_await self->fetch_();
+    const bool ok = body && self->Install(*body);
     std::vector<std::function<void()>> waiters;
     {
       std::lock_guard lock(self->mu_);
@@ -105,25 +132,9 @@ suite::http::Task<void> JwksCache::Run(std::shared_ptr<JwksCache> self) {
   }
 }
 
-suite::http::Task<bool> JwksCache::Fetch() {
-  suite::http::ClientRequest req;
-  req.method = "GET";
-  req.target = kPath;
-  const std::string rid = suite::core::NewUuid();
-  suite::security::Identity gateway;
-  gateway.subject = "gateway";
-  gateway.method = "service";
-  req.headers = {{"x-request-id", rid}, {"x-internal-identity", signer_.Sign(gateway, {rid, "GET", kPath})}};
-  const auto r = co_await upstream_.Call(std::move(req));
-  if (r.status != suite::http::ClientResult::Status::kOk || r.response.status != 200) {
-    suite::obs::Warn("JWKS fetch failed; keeping the keys we have", {{"status", r.response.status}, {"error", r.error}});
-    co_return false;
-  }
-  co_return Install(r.response.body);
-}
-
 bool JwksCache::Install(std::string_view body) {
-  auto parsed = suite::core::ParseJson(body, {.max_bytes = 256 * 1024, .max_depth = 8, .max_elements = 10'000, .max_string = 4096});
+  auto parsed = suite::core::ParseJson(
+      body, {.max_bytes = options_.max_document_bytes, .max_depth = 8, .max_elements = 10'000, .max_string = 4096});
   try {
     if (!parsed.ok()) throw std::invalid_argument(parsed.error);
     auto set = std::make_shared<const suite::security::JwkSet>(suite::security::JwkSet::FromJwks(parsed.value));
@@ -131,9 +142,26 @@ bool JwksCache::Install(std::string_view body) {
     keys_ = std::move(set);
     return true;
   } catch (const std::exception& e) {
-    suite::obs::Warn("JWKS unusable; keeping the keys we have", {{"error", e.what()}});
+    suite::obs::Warn("JWKS unusable; keeping the keys we have", {{"issuer", name_}, {"error", e.what()}});
     return false;
   }
+}
+
+namespace {
+suite::http::Task<std::optional<std::string>> FetchIssuer(suite::http::Offload* pool,
+                                                          std::shared_ptr<const IssuerSpec> spec) {
+  std::optional<std::string> body;
+  std::string error;
+  if (!co_await suite::http::RunOn(*pool, [&] { body = FetchIssuerKeys(*spec, error); }))
+    error = "the fetch queue is full";
+  if (!body)
+    suite::obs::Warn("JWKS fetch failed; keeping the keys we have", {{"issuer", spec->name}, {"error", error}});
+  co_return body;
+}
+}  // namespace
+
+JwksCache::Fetcher IssuerFetcher(suite::http::Offload& pool, IssuerSpec spec) {
+  return [pool = &pool, spec = std::make_shared<const IssuerSpec>(std::move(spec))] { return FetchIssuer(pool, spec); };
 }
 
 }  // namespace gateway

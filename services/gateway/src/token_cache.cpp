@@ -18,6 +18,8 @@ void TokenCache::Put(std::string_view token, VerifiedToken claims, Clock::time_p
   std::size_t bytes = token.size() * 2 + 64;  // the key, its copy in the order, the entry
   if (claims.subject) bytes += claims.subject->size();
   for (const auto& r : claims.roles) bytes += r.size() + 32;
+  for (const auto& s : claims.scopes) bytes += s.size() + 32;
+  bytes += claims.issuer.size() + (claims.tier ? claims.tier->size() : 0);
   if (bytes > limits_.bytes) return;
   std::lock_guard lock(mu_);
   if (const auto it = entries_.find(token); it != entries_.end()) {

@@ -21,8 +21,11 @@ namespace gateway {
 /// What authentication takes from a verified token.
 struct VerifiedToken {
   std::optional<std::string> subject;
-  std::vector<std::string> roles;  ///< as the token lists them (granted only from auth-user's keys)
-  bool from_jwks = false;          ///< signed by a key of auth-user's JWKS
+  std::vector<std::string> roles;   ///< as the token lists them (granted only when from_jwks)
+  std::vector<std::string> scopes;  ///< a configured issuer's (issuers.hpp)
+  std::optional<std::string> tier;  ///< a configured issuer's (its tier claim, or its default)
+  std::string issuer;               ///< a configured issuer's name; empty: auth-user or the shared secret
+  bool from_jwks = false;           ///< signed by a key of auth-user's JWKS, or of a configured issuer
 };
 
 class TokenCache {

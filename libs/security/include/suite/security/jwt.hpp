@@ -26,6 +26,7 @@ std::string Sha256Hex(std::string_view data);
 struct JwtOptions {
   std::optional<std::string> issuer;    ///< required `iss` when set
   std::optional<std::string> audience;  ///< required in `aud` when set
+  std::vector<std::string> audiences;   ///< when not empty: `aud` must hold one of them
   std::chrono::seconds leeway{0};
   /// When set: `exp` at most this far ahead of now, and of `iat` when present.
   std::optional<std::chrono::seconds> max_lifetime;
