@@ -67,7 +67,9 @@ config() {
   "routes": [
     {"prefix": "/health", "methods": ["GET"], "upstream": "gateway", "auth": "none", "rate_limited": false},
     {"prefix": "/ready", "methods": ["GET"], "upstream": "gateway", "auth": "none", "rate_limited": false},
-    {"prefix": "/echo", "methods": ["GET"], "upstream": "echo", "auth": "jwt", "rate_limited": false}
+    {"prefix": "/echo", "methods": ["GET"], "upstream": "echo", "auth": "jwt", "rate_limited": false},
+    {"prefix": "/scoped", "methods": ["GET"], "upstream": "echo", "auth": "jwt", "rate_limited": false,
+     "require": {"scopes": ["process:write"], "issuers": ["local"]}}
   ],
   "issuers": [{
     "name": "local",
@@ -126,6 +128,17 @@ id=$(identity; echo)
 check "... for its own subject, with no role" "$(jq -c '[.sub, (.roles // [])]' <<<"$id" 2>/dev/null)" '["alice",[]]'
 get "$(rs256 "$DIR/idp/k2.pem" k1 "$(claims)")"
 check "another key under the provider's kid: 401" "$STATUS" 401
+
+# A route that requires a scope and this issuer.
+call GET /scoped -H "Authorization: Bearer $(rs256 "$DIR/idp/k1.pem" k1 "$(claims)")"
+check "a route's required scope and issuer: the provider's token passes" "$STATUS" 200
+call GET /scoped -H "Authorization: Bearer $(rs256 "$DIR/idp/k1.pem" k1 "$(claims '.scope = "openid"')")"
+check "without the scope: 403" "$STATUS" 403
+check "... naming it" "$(jq -r .detail <<<"$BODY")" "Scopes required: process:write"
+check "... in WWW-Authenticate too" "$(header www-authenticate)" 'Bearer realm="api", error="insufficient_scope", scope="process:write"'
+call GET /scoped -H "Authorization: Bearer $(jwt_hs256 "$JWT_SECRET" "$(claims)")"
+check "the shared secret's token on that route: 403" "$STATUS" 403
+check "... naming the issuer it needs" "$(jq -r .detail <<<"$BODY")" "A token from local required; scopes required: process:write"
 
 # A key rotated in: fetched on its first token. Then a flood of unknown kids: one fetch.
 jwks "$DIR/idp/k1.pem:k1" "$DIR/idp/k2.pem:k2" > "$DIR/idp/jwks.json.tmp" && mv "$DIR/idp/jwks.json.tmp" "$DIR/idp/jwks.json"

@@ -129,6 +129,8 @@ Response ErrorReply(const core::ApiError& e, std::string_view request_id) {
   r.headers.emplace_back("content-type", "application/json");
   if (r.status == 401)  // RFC 9110 11.6.1
     r.headers.emplace_back("www-authenticate", e.challenge().empty() ? "Bearer realm=\"api\"" : e.challenge());
+  else if (!e.challenge().empty())  // a 403 for a scope the token lacks (RFC 6750 3.1)
+    r.headers.emplace_back("www-authenticate", e.challenge());
   if (e.retry_after() > 0) r.headers.emplace_back("retry-after", std::to_string(e.retry_after()));
   return r;
 }

@@ -34,13 +34,17 @@ void ApplyKey(Identity& id, const ApiKey& key) {
     if (!id.HasRole(role)) id.roles.push_back(role);
 }
 
+// auth-user's tokens (roles, and OAuth's space-separated `scope`), or a shared-secret one.
 VerifiedToken FromClaims(const nlohmann::json& claims, bool from_jwks) {
   VerifiedToken t;
   t.from_jwks = from_jwks;
+  t.issuer = from_jwks ? "auth-user" : "shared-secret";
   if (claims.contains("sub") && claims["sub"].is_string()) t.subject = claims["sub"].get<std::string>();
   if (claims.contains("roles") && claims["roles"].is_array())
     for (const auto& r : claims["roles"])
       if (r.is_string()) t.roles.push_back(r.get<std::string>());
+  if (from_jwks)
+    if (const auto scope = claims.find("scope"); scope != claims.end()) t.scopes = ClaimValues(&*scope);
   return t;
 }
 

@@ -126,6 +126,11 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
   if (root.Has("upstreams") && !names.count("auth-user"))
     root.Fail("upstreams", "an upstream named auth-user is required (signing keys, issued API keys)");
 
+  // A token's tier claim may name the tiers of callers who identified themselves.
+  c.issuers = ReadIssuers(root, {"free", "pro", "enterprise"});
+  std::set<std::string> issuer_names = {"auth-user", "shared-secret"};
+  for (const auto& i : c.issuers) issuer_names.insert(i.name);
+
   std::set<std::string> prefixes;
   if (!root.Has("routes")) {
     c.routes = defaults->routes;
@@ -136,7 +141,7 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
   }
   for (auto r : root.Items("routes")) {
     if (!r.IsObject()) continue;
-    r.OnlyKeys({"prefix", "methods", "upstream", "auth", "rate_limited", "rate_limit", "body_limit_bytes", "role",
+    r.OnlyKeys({"prefix", "methods", "upstream", "auth", "rate_limited", "rate_limit", "body_limit_bytes", "role", "require",
                 "timeout_ms", "websocket", "websocket_idle_ms", "websocket_lifetime_ms"});
     RouteSpec spec;
     r.Required("prefix", spec.prefix);
@@ -166,6 +171,26 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
     if (r.Has("role") && (!IsName(spec.role)))
       r.Fail("role", "must be lowercase letters, digits, '-' or '_'");
     if (!spec.role.empty() && spec.auth == AuthPolicy::kNone) r.Fail("role", "needs an auth policy other than none");
+    if (auto need = r.At("require"); need && need->IsObject()) {
+      need->OnlyKeys({"scopes", "roles", "issuers"});
+      need->Optional("scopes", spec.require.scopes);
+      need->Optional("roles", spec.require.roles);
+      need->Optional("issuers", spec.require.issuers);
+      for (const auto* list : {&spec.require.scopes, &spec.require.roles, &spec.require.issuers}) {
+        const char* key = list == &spec.require.scopes ? "scopes" : list == &spec.require.roles ? "roles" : "issuers";
+        if (list->size() > 32) need->Fail(key, "at most 32");
+        for (const auto& v : *list) {
+          bool printable = !v.empty() && v.size() <= 256;
+          for (unsigned char ch : v) printable = printable && ch > 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
+          if (!printable) need->Fail(key, "each is 1 to 256 printable characters, no space, quote or backslash");
+        }
+      }
+      for (const auto& i : spec.require.issuers)
+        if (!issuer_names.count(i))
+          need->Fail("issuers", "\"" + i + "\" is not auth-user, shared-secret or a configured issuer's name");
+      if (!spec.require.empty() && spec.auth == AuthPolicy::kNone)
+        need->Fail("", "needs an auth policy other than none");
+    }
     if (!spec.prefix.empty() && !IsPathPrefix(spec.prefix))
       r.Fail("prefix", "must start with '/' and hold no space, '?', '#' or '%'");
     if (!prefixes.insert(spec.prefix).second) r.Fail("prefix", "duplicate route \"" + spec.prefix + "\"");
@@ -220,8 +245,6 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
   };
   list("trusted_hosts", c.trusted_hosts);
   list("trusted_proxies", c.trusted_proxies);
-  // A token's tier claim may name the tiers of callers who identified themselves.
-  c.issuers = ReadIssuers(root, {"free", "pro", "enterprise"});
   return c;
 }
 

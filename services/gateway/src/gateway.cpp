@@ -24,6 +24,7 @@ std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
     r.rate_limit = spec.rate_limit;
     r.body_limit = spec.body_limit;
     r.role = spec.role;
+    r.require = spec.require;
     r.timeout = spec.timeout;
     r.websocket = spec.websocket;
     r.relay = spec.relay;

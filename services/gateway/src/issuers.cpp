@@ -124,8 +124,10 @@ std::vector<IssuerSpec> ReadIssuers(ConfigReader& root, const std::set<std::stri
 
     if (!spec.name.empty() && !IsName(spec.name))
       r.Fail("name", "must be 1 to 64 lowercase letters, digits, '-' or '_'");
-    // Its subjects are "<name>:<sub>": a static API key's are "api-key:<name>".
-    if (spec.name == "api-key") r.Fail("name", "\"api-key\" is taken (static API keys' subjects)");
+    // Its subjects are "<name>:<sub>": a static API key's are "api-key:<name>"; auth-user and
+    // shared-secret name the built-in issuers in routes' "require".
+    if (spec.name == "api-key" || spec.name == "auth-user" || spec.name == "shared-secret")
+      r.Fail("name", "\"" + spec.name + "\" is taken (api-key, auth-user and shared-secret are built in)");
     if (!spec.name.empty() && !names.insert(spec.name).second) r.Fail("name", "duplicate issuer \"" + spec.name + "\"");
     if (!spec.issuer.empty() && !issuers.insert(spec.issuer).second)
       r.Fail("issuer", "another issuer has the same iss: a token could not be matched to one");
@@ -148,11 +150,7 @@ std::vector<IssuerSpec> ReadIssuers(ConfigReader& root, const std::set<std::stri
   return out;
 }
 
-namespace {
-
-// An array of strings, or one space-separated string; at most kMaxClaimValues values of at most
-// kMaxClaimValueBytes each (longer ones are skipped).
-std::vector<std::string> Values(const nlohmann::json* v) {
+std::vector<std::string> ClaimValues(const nlohmann::json* v) {
   std::vector<std::string> out;
   const auto take = [&out](std::string_view s) {
     if (!s.empty() && s.size() <= kMaxClaimValueBytes && out.size() < kMaxClaimValues &&
@@ -175,8 +173,6 @@ std::vector<std::string> Values(const nlohmann::json* v) {
   return out;
 }
 
-}  // namespace
-
 VerifiedToken MapClaims(const IssuerSpec& spec, const nlohmann::json& claims, const std::set<std::string>& tiers) {
   VerifiedToken t;
   t.from_jwks = true;  // the issuer's roles count: the operator configured where they are
@@ -188,8 +184,8 @@ VerifiedToken MapClaims(const IssuerSpec& spec, const nlohmann::json& claims, co
   // Named with its issuer: "keycloak:alice" is not auth-user's alice (whose name has no ':'),
   // and owns none of her jobs or keys.
   t.subject = spec.name + ":" + sub->get<std::string>();
-  if (spec.roles) t.roles = Values(spec.roles->Find(claims));
-  if (spec.scopes) t.scopes = Values(spec.scopes->Find(claims));
+  if (spec.roles) t.roles = ClaimValues(spec.roles->Find(claims));
+  if (spec.scopes) t.scopes = ClaimValues(spec.scopes->Find(claims));
   t.tier = spec.default_tier;
   if (spec.tier)
     if (const auto* tier = spec.tier->Find(claims); tier != nullptr && tier->is_string() && tiers.count(tier->get<std::string>()))

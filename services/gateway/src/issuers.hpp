@@ -66,6 +66,10 @@ std::vector<IssuerSpec> ReadIssuers(suite::core::ConfigReader& root, const std::
 /// Limits on what a token may bring: roles and scopes beyond these are not taken.
 inline constexpr std::size_t kMaxClaimValues = 64, kMaxClaimValueBytes = 256;
 
+/// A claim's values: an array of strings, or one space-separated string; at most
+/// kMaxClaimValues of at most kMaxClaimValueBytes each (longer ones skipped), no repeats.
+std::vector<std::string> ClaimValues(const nlohmann::json* v);
+
 /// What a verified token of `spec` says about its holder, by the issuer's claim paths: the
 /// subject (required: JwtError without one; "<issuer name>:<sub>", so that no provider's user is
 /// taken for auth-user's user of the same name), roles and scopes (an array of strings, or one

@@ -1,5 +1,8 @@
 #include "routes.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace gateway {
 
 using suite::core::ApiError;
@@ -55,8 +58,38 @@ FilterStatus RouteFilter::OnRequest(RequestContext& ctx) {
 }
 
 FilterStatus AuthorizationFilter::OnRequest(RequestContext& ctx) {
-  if (ctx.deferred || ctx.route->role.empty() || ctx.identity.HasRole(ctx.route->role)) return FilterStatus::kContinue;
-  return ctx.Refuse(ApiError(ErrorCode::kForbidden, "Role '" + ctx.route->role + "' required"), "forbidden");
+  if (ctx.deferred) return FilterStatus::kContinue;
+  const auto& route = *ctx.route;
+  const auto& id = ctx.identity;
+  if (!route.role.empty() && !id.HasRole(route.role))
+    return ctx.Refuse(ApiError(ErrorCode::kForbidden, "Role '" + route.role + "' required"), "forbidden");
+  if (route.require.empty()) return FilterStatus::kContinue;
+  const auto& need = route.require;
+  const auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out;
+  };
+  std::vector<std::string> roles, scopes;
+  for (const auto& r : need.roles)
+    if (!id.HasRole(r)) roles.push_back(r);
+  for (const auto& s : need.scopes)
+    if (std::find(id.scopes.begin(), id.scopes.end(), s) == id.scopes.end()) scopes.push_back(s);
+  const bool issuer_ok =
+      need.issuers.empty() || std::find(need.issuers.begin(), need.issuers.end(), id.issuer) != need.issuers.end();
+  if (roles.empty() && scopes.empty() && issuer_ok) return FilterStatus::kContinue;
+  std::string why;
+  if (!issuer_ok) why = "a token from " + join(need.issuers) + " required";
+  if (!roles.empty()) why += (why.empty() ? "" : "; ") + std::string("roles required: ") + join(roles);
+  if (!scopes.empty()) why += (why.empty() ? "" : "; ") + std::string("scopes required: ") + join(scopes);
+  why[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(why[0])));
+  ApiError e(ErrorCode::kForbidden, why);
+  if (!scopes.empty()) {
+    std::string list;
+    for (const auto& s : scopes) list += (list.empty() ? "" : " ") + s;
+    e.Challenge("Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"" + list + "\"");
+  }
+  return ctx.Refuse(e, scopes.empty() ? "forbidden" : "insufficient_scope");
 }
 
 }  // namespace gateway

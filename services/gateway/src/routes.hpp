@@ -25,6 +25,14 @@ enum class AuthPolicy {
   kAny,           ///< an API key or a JWT
 };
 
+/// What a route asks of an authenticated caller beyond its auth policy: every scope and every
+/// role listed, and a token from one of the issuers listed ("auth-user", "shared-secret", or a
+/// configured issuer's name). Empty lists ask nothing.
+struct RouteRequirement {
+  std::vector<std::string> scopes, roles, issuers;
+  bool empty() const { return scopes.empty() && roles.empty() && issuers.empty(); }
+};
+
 struct Route {
   std::string prefix;   ///< exact path, or a prefix when it ends with '/' ("/auth/" also matches "/auth")
   std::string methods;  ///< the Allow list ("GET, POST"); HEAD is allowed wherever GET is
@@ -34,6 +42,7 @@ struct Route {
   std::optional<int> rate_limit;              ///< requests per period for this route, below the tier's
   std::optional<std::size_t> body_limit;      ///< bytes, below the tier's
   std::string role;                           ///< a role the caller must hold (403 otherwise); empty: none
+  RouteRequirement require;                   ///< scopes, roles, issuers (403 naming what is missing)
   std::optional<std::chrono::milliseconds> timeout;  ///< the upstream's answer deadline for this route
   bool not_found = false;                     ///< the route of every unknown path: answers 404
   bool websocket = false;                     ///< a GET with `Upgrade: websocket` is relayed after its 101
@@ -43,9 +52,11 @@ struct Route {
   bool Allows(std::string_view method) const;
 };
 
-/// 403 for an authenticated caller without the route's role (roles come only from auth-user:
-/// its ES256 tokens and the keys it issued). The service checks again; this keeps the request
-/// from reaching it at all.
+/// 403 for an authenticated caller without the route's role, or what its `require` lists (roles
+/// come only from published keys: auth-user's tokens and the keys it issued, a configured
+/// issuer's tokens). The answer names what is missing, never the token; a missing scope also
+/// says so in WWW-Authenticate (RFC 6750 3.1, insufficient_scope). The service checks again;
+/// this keeps the request from reaching it at all.
 class AuthorizationFilter final : public SyncFilter {
  public:
   FilterStatus OnRequest(RequestContext& ctx) override;

@@ -24,7 +24,7 @@ struct VerifiedToken {
   std::vector<std::string> roles;   ///< as the token lists them (granted only when from_jwks)
   std::vector<std::string> scopes;  ///< a configured issuer's (issuers.hpp)
   std::optional<std::string> tier;  ///< a configured issuer's (its tier claim, or its default)
-  std::string issuer;               ///< a configured issuer's name; empty: auth-user or the shared secret
+  std::string issuer;               ///< "auth-user", "shared-secret", or a configured issuer's name
   bool from_jwks = false;           ///< signed by a key of auth-user's JWKS, or of a configured issuer
 };
 

@@ -751,6 +751,54 @@ TEST_CASE("authorization filter: a route's role, or 403, a pending 401 is left a
   CHECK(f.OnRequest(pending) == FilterStatus::kContinue);
 }
 
+TEST_CASE("authorization filter: a route's required scopes, roles and issuers, or 403 naming what is missing") {
+  AuthorizationFilter f;
+  Route route{.prefix = "/process"};
+  route.require = {.scopes = {"process:write", "jobs:read"}, .roles = {"analyst"}, .issuers = {"keycloak", "auth-user"}};
+  auto run = [&](suite::security::Identity id) {
+    auto ctx = std::make_unique<RequestContext>(RequestContext{.request = Req("POST", "/process")});
+    ctx->route = &route;
+    ctx->identity = std::move(id);
+    const auto status = f.OnRequest(*ctx);
+    return std::make_pair(status, std::move(ctx));
+  };
+  suite::security::Identity good;
+  good.method = "jwt";
+  good.issuer = "keycloak";
+  good.roles = {"analyst", "reader"};
+  good.scopes = {"openid", "process:write", "jobs:read"};
+  CHECK(run(good).first == FilterStatus::kContinue);
+  auto from_auth_user = good;
+  from_auth_user.issuer = "auth-user";
+  CHECK(run(from_auth_user).first == FilterStatus::kContinue);
+  // A scope missing: 403, the scope named in the body and in WWW-Authenticate (RFC 6750).
+  auto narrow = good;
+  narrow.scopes = {"process:write"};
+  auto [status, ctx] = run(narrow);
+  REQUIRE(status == FilterStatus::kStop);
+  CHECK(ctx->reply->status == 403);
+  CHECK(ctx->reason == "insufficient_scope");
+  CHECK(ctx->reply->body.find("Scopes required: jobs:read") != std::string::npos);
+  CHECK(ctx->reply->Header("www-authenticate") ==
+        "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"jobs:read\"");
+  // Everything missing at once: each named, the issuer first.
+  suite::security::Identity shared;
+  shared.method = "jwt";
+  shared.issuer = "shared-secret";
+  auto [status2, ctx2] = run(shared);
+  REQUIRE(status2 == FilterStatus::kStop);
+  CHECK(ctx2->reply->body.find("A token from keycloak, auth-user required; roles required: analyst; scopes required: "
+                               "process:write, jobs:read") != std::string::npos);
+  // An API key alone carries no token, so no issuer.
+  suite::security::Identity key;
+  key.method = "api_key";
+  key.roles = {"analyst"};
+  key.scopes = good.scopes;
+  auto [status3, ctx3] = run(key);
+  CHECK(status3 == FilterStatus::kStop);
+  CHECK(ctx3->reason == "forbidden");
+}
+
 TEST_CASE("chain: the forwarded traceparent carries the request's trace id (the one in its logs)") {
   Rig rig;
   auto req = Req("POST", "/auth/login");

@@ -143,6 +143,33 @@ TEST_CASE("issuers: what would weaken them is refused with its path") {
   CHECK_THAT(Joined(Errors("{" + ok + "}, {" + ok + "}")), Contains("duplicate issuer \"x\""));
 }
 
+TEST_CASE("routes: require names scopes, roles and known issuers, and needs an auth policy") {
+  const auto read = [](const std::string& route, const std::string& issuers = "") {
+    std::vector<std::string> errors;
+    const auto c = FileConfig::Read(nlohmann::json::parse(R"({"routes": [)" + route + "]" +
+                                                          (issuers.empty() ? "" : ", \"issuers\": [" + issuers + "]") + "}"),
+                                    errors);
+    return std::make_pair(c, Joined(errors));
+  };
+  const std::string base = R"("prefix": "/process", "methods": ["POST"], "upstream": "processing")";
+  auto [ok, none] = read("{" + base + R"(, "require": {"scopes": ["process:write"], "roles": ["analyst"],
+                                         "issuers": ["keycloak", "auth-user", "shared-secret"]}})",
+                         kKeycloak);
+  INFO(none);
+  CHECK(none.empty());
+  REQUIRE(ok.routes.size() == 1);
+  CHECK(ok.routes[0].require.scopes == std::vector<std::string>{"process:write"});
+  CHECK(ok.routes[0].require.issuers.size() == 3);
+  CHECK_THAT(read("{" + base + R"(, "require": {"issuers": ["okta"]}})").second,
+             Contains("/routes/0/require/issuers: \"okta\" is not auth-user, shared-secret or a configured issuer's name"));
+  CHECK_THAT(read("{" + base + R"(, "auth": "none", "require": {"scopes": ["a"]}})").second,
+             Contains("/routes/0/require: needs an auth policy other than none"));
+  CHECK_THAT(read("{" + base + R"(, "require": {"scopes": ["a b"]}})").second, Contains("/routes/0/require/scopes"));
+  CHECK_THAT(read("{" + base + R"(, "require": {"groups": ["a"]}})").second, Contains("/routes/0/require"));
+  CHECK_THAT(Joined(Errors(R"({"name": "auth-user", "issuer": "i", "audiences": ["a"], "jwks_uri": "https://x/j"})")),
+             Contains("is taken"));
+}
+
 TEST_CASE("issuers: the claim layouts of Keycloak, Auth0 and Entra ID map to subject, roles, scopes and tier") {
   std::vector<std::string> errors;
   const auto specs = Read(std::string(kKeycloak) + "," + kAuth0 + "," + kEntra, errors);
@@ -231,7 +258,7 @@ TEST_CASE("issuers: a token is checked with its own issuer's keys and rules, an 
                              {"exp", Now() + 60}};
   const auto alice = auth(sec::SignEs256(au_key, "au1", au));
   CHECK(alice.subject == "alice");
-  CHECK(alice.issuer.empty());
+  CHECK(alice.issuer == "auth-user");
   CHECK(alice.tier == "free");
   // An iss nobody configured: refused before any key is looked at (no fetch).
   auto stranger = kc;
@@ -277,7 +304,7 @@ TEST_CASE("issuers: a token is checked with its own issuer's keys and rules, an 
   // An HS256 token naming a configured iss meets the shared secret, never the issuer's keys.
   CHECK_THROWS_WITH(auth(hs.Sign(kc) + "x"), Contains("Signature verification failed"));
   const auto shared = auth(hs.Sign(kc));
-  CHECK(shared.issuer.empty());
+  CHECK(shared.issuer == "shared-secret");
   CHECK_FALSE(shared.HasRole("admin"));
   CHECK(shared.subject == "u-1");
   // No subject where Keycloak puts it.

@@ -21,8 +21,8 @@ struct Identity {
   std::string method;              ///< api_key | jwt | api_key+jwt | none
   std::string api_key_id;
   std::string client_ip;
-  std::vector<std::string> scopes;  ///< a configured issuer's token's (the gateway's route policies)
-  std::string issuer;               ///< that issuer's name in the gateway's file; empty otherwise
+  std::vector<std::string> scopes;  ///< the bearer token's (the gateway's route policies)
+  std::string issuer;               ///< whose token: auth-user, shared-secret, a configured issuer; empty: none
   bool HasRole(std::string_view r) const;
   nlohmann::json ToJson() const;
   static Identity FromJson(const nlohmann::json& j);
