@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   outbox.Start();
-  auto& throttle = host.Own<auth::Throttle>(pool, s.login_per_minute, s.register_per_minute, s.mail_per_minute);
+  auto& throttle =
+      host.Own<auth::Throttle>(pool, s.login_per_minute, s.register_per_minute, s.mail_per_minute, s.token_per_minute);
+  auto& clients = host.Own<auth::ServiceClients>(pool, s.clients);
   auto& keys = host.Own<auth::ApiKeys>(pool, auth::ApiKeyConfig{.max_per_user = s.max_keys_per_user});
   // Revocations reach gateway caches at once (pub/sub); a gateway that missed one still
   // re-checks a cached key within its cache lifetime.
@@ -60,7 +62,8 @@ int main(int argc, char** argv) {
       if (!reply.ok()) suite::obs::Warn("API-key revocation not published", {{"error", reply.str}});
     });
   });
-  auth::Register(host.router(), host.workers(), {users, throttle, keys, signing});
+  auth::Register(host.router(), host.workers(),
+                 {users, throttle, keys, signing, clients, s.email.public_base_url, s.algorithm});
   host.ServeApi();
   return host.Run();
 }

@@ -13,7 +13,8 @@ mkdir -p "$DIR/logs"
 . "$ROOT/tests/checks.sh"
 cleanup() {
   local rc=$?
-  [ -f "$DIR/gateway2.pid" ] && kill -TERM "$(cat "$DIR/gateway2.pid")" 2>/dev/null
+  [ -f "$DIR/gateway2.pid" ] && kill -TERM "$(cat "$DIR/gateway2.pid")" 2>/dev/null || true
+  [ -f "$DIR/gateway3.pid" ] && kill -TERM "$(cat "$DIR/gateway3.pid")" 2>/dev/null || true
   stop_services "$DIR"
   if [ $fails -ne 0 ] || [ $rc -ne 0 ]; then for f in "$DIR"/logs/*.log; do echo "--- $f"; tail -n 30 "$f"; done; fi
   if [ -n "${E2E_KEEP:-}" ]; then echo "kept $DIR"; else rm -rf "$DIR"; fi
@@ -314,6 +315,60 @@ FORGED=$(jwt_hs256 "$JWT_SECRET" "{\"sub\":\"mallory\",\"roles\":[\"admin\"],\"e
 check "an HS256 token claiming admin: authenticated, no role (403)" "$(call GET /audit/requests -H "Authorization: Bearer $FORGED"; echo "$STATUS")" 403
 call GET /users/me -H "Authorization: Bearer ${NEW}x"
 check "a bad token: 401 with error=invalid_token" "$STATUS $(header www-authenticate)" '401 Bearer realm="api", error="invalid_token"'
+
+echo "auth-user as an OpenID issuer: discovery, service accounts (client_credentials), a foreign gateway"
+# A gateway of another deployment (its own auth-user would be JWT_ISSUER=elsewhere) that lists
+# this auth-user as a foreign issuer by its discovery document. Its rate-limit counters are in a
+# Redis database of their own: the refusals below do not spend this run's anonymous budget.
+GW3_PORT=$((HTTPS_PORT + 2))
+jq --arg d "$PUBLIC_BASE_URL/.well-known/openid-configuration" --arg ca "$DIR/certs/ca.crt" \
+  '.issuers = [{name: "partner", issuer: "suite-auth", discovery_url: $d, audiences: ["suite-api"],
+                algorithms: ["ES256"], ca_file: $ca}]' "$ROOT/deploy/gateway/gateway.json" > "$DIR/gateway3.json"
+( set -a; . "$DIR/env"; set +a; HTTPS_PORT=$GW3_PORT METRICS_PORT=$((METRICS_PORT + 2)) HTTP_PORT=0 JWT_ISSUER=elsewhere \
+  REDIS_URL="${REDIS_URL%/[0-9]*}/2" RATE_LIMIT_REQUESTS=100000 GATEWAY_CONFIG="$DIR/gateway3.json" \
+  exec "$BIN/services/gateway/gateway" ) >>"$DIR/logs/gateway3.log" 2>&1 &
+echo $! > "$DIR/gateway3.pid"
+wait_ready "https://localhost:$GW3_PORT/ready" --cacert "$DIR/certs/ca.crt"
+G3=https://localhost:$GW3_PORT
+call GET /.well-known/openid-configuration
+check "discovery public at the gateway" "$STATUS $(jq -c '[.issuer, .jwks_uri, .token_endpoint, .grant_types_supported]' <<<"$BODY")" \
+  "200 [\"suite-auth\",\"$PUBLIC_BASE_URL/.well-known/jwks.json\",\"$PUBLIC_BASE_URL/oauth/token\",[\"client_credentials\"]]"
+check "service accounts are an admin's" "$(call POST /auth/clients -H "Authorization: Bearer $ALICE" "${J[@]}" -d '{"name":"x"}'; echo "$STATUS")" 403
+call POST /auth/clients -H "Authorization: Bearer $NEW" "${J[@]}" -d '{"name":"reporting","scopes":["process:write","jobs:read"],"tier":"pro"}'
+check "a service account: 201, its secret shown once" "$STATUS $(jq -c '[.scopes, .tier, (.client_secret | length)]' <<<"$BODY")" \
+  '201 [["process:write","jobs:read"],"pro",67]'
+CLIENT_ID=$(jq -r .client_id <<<"$BODY") CLIENT_SECRET=$(jq -r .client_secret <<<"$BODY")
+F=(-H 'Content-Type: application/x-www-form-urlencoded')
+call POST /oauth/token "${F[@]}" -u "$CLIENT_ID:$CLIENT_SECRET" -d 'grant_type=client_credentials&scope=jobs:read'
+check "client_credentials (Basic, passed on by the gateway): a bearer token for the scopes asked" \
+  "$STATUS $(jq -c '[.token_type, .scope, .expires_in]' <<<"$BODY") $(header cache-control)" '200 ["Bearer","jobs:read",900] no-store'
+CLIENT_TOKEN=$(jq -r .access_token <<<"$BODY")
+check "its claims: the client as subject, scope, tier" \
+  "$(cut -d. -f2 <<<"$CLIENT_TOKEN" | tr '_-' '/+' | base64 -d 2>/dev/null | jq -c '[.sub, .scope, .tier, .iss, .aud]')" \
+  "[\"client:$CLIENT_ID\",\"jobs:read\",\"pro\",\"suite-auth\",\"suite-api\"]"
+GW=$G3 call POST /oauth/token "${F[@]}" -d "grant_type=client_credentials&client_id=$CLIENT_ID&client_secret=$CLIENT_SECRET"
+check "client_secret_post, no scope asked: all of the client's" "$STATUS $(jq -r .scope <<<"$BODY")" "200 process:write jobs:read"
+GW=$G3 call POST /oauth/token "${F[@]}" -u "$CLIENT_ID:${CLIENT_SECRET}x" -d 'grant_type=client_credentials'
+check "a wrong secret: 401 invalid_client (RFC 6749 5.2)" "$STATUS $(jq -r .error <<<"$BODY") $(header www-authenticate)" '401 invalid_client Basic realm="oauth"'
+GW=$G3 call POST /oauth/token "${F[@]}" -u "$CLIENT_ID:$CLIENT_SECRET" -d 'grant_type=client_credentials&scope=admin'
+check "a scope the client lacks: 400 invalid_scope" "$STATUS $(jq -r .error <<<"$BODY")" "400 invalid_scope"
+GW=$G3 call POST /oauth/token "${F[@]}" -u "$CLIENT_ID:$CLIENT_SECRET" -d 'grant_type=password&username=admin'
+check "another grant: 400 unsupported_grant_type" "$STATUS $(jq -r .error <<<"$BODY")" "400 unsupported_grant_type"
+GW=$G3 call POST /oauth/token "${F[@]}" -u "$CLIENT_ID:$CLIENT_SECRET" -d "grant_type=client_credentials&client_id=$CLIENT_ID"
+check "credentials twice: 400 invalid_request" "$STATUS $(jq -r .error <<<"$BODY")" "400 invalid_request"
+call GET /protected -H "Authorization: Bearer $CLIENT_TOKEN"
+check "the client's token at the gateway: its subject" "$STATUS $(jq -r .subject <<<"$BODY")" "200 client:$CLIENT_ID"
+GW=$G3 call GET /protected -H "Authorization: Bearer $CLIENT_TOKEN"
+check "the foreign gateway takes auth-user's token through its discovery document" "$STATUS $(jq -r .subject <<<"$BODY")" \
+  "200 partner:client:$CLIENT_ID"
+GW=$G3 call GET /protected -H "Authorization: Bearer $NEW"
+check "... an admin's too, as the partner's user" "$STATUS $(jq -r .subject <<<"$BODY")" "200 partner:admin"
+GW=$G3 call GET /audit/requests -H "Authorization: Bearer $NEW"
+check "... whose roles the partner's block does not map: 403 on an admin route" "$STATUS" 403
+check "revoke the service account" "$(call DELETE "/auth/clients/$CLIENT_ID" -H "Authorization: Bearer $NEW"; echo "$STATUS")" 200
+GW=$G3 call POST /oauth/token "${F[@]}" -u "$CLIENT_ID:$CLIENT_SECRET" -d 'grant_type=client_credentials'
+check "a revoked client gets no token" "$STATUS $(jq -r .error <<<"$BODY")" "401 invalid_client"
+kill -TERM "$(cat "$DIR/gateway3.pid")"; rm -f "$DIR/gateway3.pid"
 
 echo "TOTP second factor"
 totp() {  # totp <base32 secret> <offset seconds>: the RFC 6238 code, as an authenticator app makes it

@@ -3,7 +3,9 @@
 
 #include "suite/core/config.hpp"
 #include "suite/core/json.hpp"
+#include "suite/core/ids.hpp"
 #include "suite/observability/log.hpp"
+#include "suite/security/jwt.hpp"
 
 namespace auth {
 
@@ -204,6 +206,136 @@ void RegisterApiKeys(suite::http::Router& router, suite::service::WorkerPool& wo
   });
 }
 
+// OAuth 2.0's token endpoint answers errors as RFC 6749 5.2 says (`error` a code,
+// `error_description`), beside our `detail` and `request_id`; never cached.
+Response OAuthError(const Request& req, int status, const char* error, const std::string& description,
+                    bool basic = false) {
+  auto res = Response::Json(status, {{"error", error}, {"error_description", description}, {"detail", description},
+                                     {"request_id", req.request_id}});
+  res.Set("cache-control", "no-store");
+  if (status == 401) res.Set("www-authenticate", basic ? "Basic realm=\"oauth\"" : "Bearer realm=\"oauth\"");
+  return res;
+}
+
+// The client's credentials: HTTP Basic (client_secret_basic) or the form (client_secret_post),
+// not both (RFC 6749 2.3.1).
+struct ClientCredentials {
+  std::string id, secret;
+  bool basic = false;
+};
+std::optional<ClientCredentials> BasicCredentials(std::string_view header) {
+  if (header.size() < 6 || (header.substr(0, 6) != "Basic " && header.substr(0, 6) != "basic ")) return std::nullopt;
+  std::string b64(header.substr(6));
+  if (b64.size() > 1024) return std::nullopt;
+  for (auto& ch : b64) ch = ch == '+' ? '-' : ch == '/' ? '_' : ch;
+  while (!b64.empty() && b64.back() == '=') b64.pop_back();
+  const auto decoded = suite::security::Base64UrlDecode(b64);
+  if (!decoded) return std::nullopt;
+  const auto colon = decoded->find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return ClientCredentials{decoded->substr(0, colon), decoded->substr(colon + 1), true};
+}
+
+void RegisterOAuth(suite::http::Router& router, suite::service::WorkerPool& workers, Users& users,
+                   ServiceClients& clients, Throttle& throttle, const std::string& public_base_url,
+                   const std::string& algorithm) {
+  // OpenID Connect Discovery: what another gateway (or any OIDC client) needs to take our tokens.
+  router.Blocking("GET", "/.well-known/openid-configuration", workers, [&users, public_base_url, algorithm](Request&) {
+    const auto& cfg = users.config();
+    auto res = Response::Json(
+        200, {{"issuer", cfg.issuer},
+              {"jwks_uri", public_base_url + "/.well-known/jwks.json"},
+              {"token_endpoint", public_base_url + "/oauth/token"},
+              {"grant_types_supported", {"client_credentials"}},
+              {"token_endpoint_auth_methods_supported", {"client_secret_basic", "client_secret_post"}},
+              {"response_types_supported", {"token"}},
+              {"subject_types_supported", {"public"}},
+              {"id_token_signing_alg_values_supported", {algorithm}},
+              {"claims_supported", {"iss", "sub", "aud", "exp", "iat", "jti", "roles", "scope", "client_id", "tier"}}});
+    res.Set("cache-control", "public, max-age=300");
+    return res;
+  });
+  // client_credentials (RFC 6749 4.4): a service account's token, without a user.
+  router.Blocking("POST", "/oauth/token", workers, [&users, &clients, &throttle](Request& req) {
+    throttle.Token(Client(req).ip);
+    if (req.Header("content-type").rfind("application/x-www-form-urlencoded", 0) != 0)
+      return OAuthError(req, 400, "invalid_request", "The body must be application/x-www-form-urlencoded");
+    const auto form = suite::http::ParseForm(req.body);
+    if (!form) return OAuthError(req, 400, "invalid_request", "Malformed form body");
+    std::optional<std::string> grant, scope, form_id, form_secret;
+    for (const auto& [k, v] : *form) {
+      auto& slot = k == "grant_type" ? grant : k == "scope" ? scope : k == "client_id" ? form_id
+                   : k == "client_secret" ? form_secret : scope;
+      if (k != "grant_type" && k != "scope" && k != "client_id" && k != "client_secret") continue;
+      if (slot) return OAuthError(req, 400, "invalid_request", "Parameter " + k + " given twice");
+      slot = v;
+    }
+    if (!grant) return OAuthError(req, 400, "invalid_request", "grant_type is required");
+    if (*grant != "client_credentials")
+      return OAuthError(req, 400, "unsupported_grant_type", "Only client_credentials is supported here");
+    auto creds = BasicCredentials(req.Header("authorization"));
+    if (creds && (form_id || form_secret))
+      return OAuthError(req, 400, "invalid_request", "Client credentials in both the header and the body");
+    if (!creds) {
+      if (!form_id || !form_secret) return OAuthError(req, 401, "invalid_client", "Client authentication required");
+      creds = ClientCredentials{*form_id, *form_secret, false};
+    }
+    if (scope && scope->size() > 2048) return OAuthError(req, 400, "invalid_scope", "scope is too long");
+    const auto client = clients.Authenticate(creds->id, creds->secret);
+    if (!client) {
+      users.Emit("client_authentication_failed", Severity::kWarning, std::nullopt, "", Client(req),
+                 {{"client_id", creds->id.substr(0, 64)}});
+      return OAuthError(req, 401, "invalid_client", "Client authentication failed", creds->basic);
+    }
+    const auto granted = GrantedScopes(*client, scope.value_or(""));
+    if (!granted) return OAuthError(req, 400, "invalid_scope", "A requested scope is not granted to this client");
+    std::string scope_text;
+    for (const auto& s : *granted) scope_text += (scope_text.empty() ? "" : " ") + s;
+    const auto& cfg = users.config();
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto ttl = clients.config().token_ttl.count();
+    const nlohmann::json claims = {{"iss", cfg.issuer}, {"aud", cfg.audience}, {"sub", "client:" + client->client_id},
+                                   {"client_id", client->client_id}, {"scope", scope_text},
+                                   {"roles", nlohmann::json::array()}, {"tier", client->tier}, {"type", "access"},
+                                   {"jti", suite::core::NewUuid()}, {"iat", now}, {"exp", now + ttl}};
+    users.Emit("client_token_issued", Severity::kInfo, std::nullopt, "", Client(req),
+               {{"client_id", client->client_id}, {"scope", scope_text}});
+    auto res = Response::Json(200, {{"access_token", users.SignAccess(claims)}, {"token_type", "Bearer"},
+                                    {"expires_in", ttl}, {"scope", scope_text}});
+    res.Set("cache-control", "no-store");
+    return res;
+  });
+  // The service accounts (administrators).
+  router.Blocking("POST", "/auth/clients", workers, [&users, &clients](Request& req) {
+    const auto admin = Admin(req);
+    const auto body = JsonObject(req);
+    std::vector<std::string> scopes;
+    if (const auto it = body.find("scopes"); it != body.end() && !it->is_null()) {
+      if (!it->is_array()) throw ValidationError("scopes", "must be a list of strings", "type_error.list");
+      for (const auto& s : *it) {
+        if (!s.is_string()) throw ValidationError("scopes", "must be a list of strings", "type_error.list");
+        scopes.push_back(s.get<std::string>());
+      }
+    }
+    auto out = clients.Create(admin, Field(body, "name"), scopes, OptionalField(body, "tier").value_or("free"));
+    users.Emit("client_created", Severity::kWarning, std::nullopt, admin, Client(req),
+               {{"client_id", out["client_id"]}, {"scopes", out["scopes"]}, {"tier", out["tier"]}});
+    return Response::Json(201, out);
+  });
+  router.Blocking("GET", "/auth/clients", workers, [&clients](Request& req) {
+    Admin(req);
+    return Response::Json(200, clients.List());
+  });
+  router.Blocking("DELETE", "/auth/clients/*", workers, [&users, &clients](Request& req) {
+    const auto admin = Admin(req);
+    const std::string id = req.path.substr(std::string_view("/auth/clients/").size());
+    auto out = clients.Revoke(id);
+    users.Emit("client_revoked", Severity::kWarning, std::nullopt, admin, Client(req), {{"client_id", id}});
+    return Response::Json(200, out);
+  });
+}
+
 }  // namespace
 
 void Register(suite::http::Router& router, suite::service::WorkerPool& workers, Components c) {
@@ -212,6 +344,7 @@ void Register(suite::http::Router& router, suite::service::WorkerPool& workers, 
   ApiKeys& keys = c.keys;
   SigningKeys& signing = c.signing;
   RegisterApiKeys(router, workers, users, keys);
+  RegisterOAuth(router, workers, users, c.clients, throttle, c.public_base_url, c.algorithm);
   // TOTP second factor of the signed-in user.
   router.Blocking("POST", "/auth/totp/enroll", workers, [&users](Request& req) {
     return Response::Json(200, users.TotpEnroll(Caller(req), Client(req)));

@@ -33,6 +33,9 @@ Settings Settings::FromEnv(suite::core::Env& env) {
   s.totp_issuer = env.Str("TOTP_ISSUER", "suite");
   s.max_keys_per_user = static_cast<int>(env.Int("MAX_API_KEYS_PER_USER", 20, 1, 1000));
   s.mail_per_minute = static_cast<int>(env.Int("MAIL_RATE_PER_MINUTE", 5, 0, 100'000));
+  s.token_per_minute = static_cast<int>(env.Int("OAUTH_TOKEN_RATE_PER_MINUTE", 120, 0, 100'000));
+  s.clients.token_ttl = std::chrono::seconds(env.Int("CLIENT_TOKEN_EXPIRE_SECONDS", 900, 60, 86'400));
+  s.clients.max_clients = static_cast<int>(env.Int("MAX_SERVICE_CLIENTS", 1000, 1, 100'000));
   // E-mail (seed 004): SMTP_HOST/PORT/USER/PASSWORD, EMAIL_FROM (defaults to SMTP_USER).
   auto& smtp = s.smtp;
   smtp.host = env.Str("SMTP_HOST", "");

@@ -2,6 +2,7 @@
 // auth-user's configuration, read once from the environment (README lists each variable).
 #include <string>
 
+#include "clients.hpp"
 #include "email_tokens.hpp"
 #include "mail.hpp"
 #include "sessions.hpp"
@@ -29,6 +30,8 @@ struct Settings {
   suite::security::PasswordParams password;
   std::string totp_issuer;
   int login_per_minute = 10, register_per_minute = 5, mail_per_minute = 5;
+  int token_per_minute = 120;  ///< POST /oauth/token per client address (OAUTH_TOKEN_RATE_PER_MINUTE)
+  ClientConfig clients;        ///< CLIENT_TOKEN_EXPIRE_SECONDS, MAX_SERVICE_CLIENTS
   int max_keys_per_user = 20;
   std::string admin_user, admin_email, admin_password;  ///< the bootstrap admin (optional)
 

@@ -67,6 +67,10 @@ class Users {
   void ResetPassword(const std::string& token, const std::string& new_password, const ClientInfo& client);
   /// How access tokens are signed; unset: HS256 with the shared secret.
   void SetSigner(TokenSigner signer) { signer_ = std::move(signer); }
+  /// Signs access-token claims as users' tokens are signed (ES256 with the current key, or
+  /// HS256 when ACCESS_TOKEN_ALGORITHM says so).
+  std::string SignAccess(const nlohmann::json& claims) const { return signer_ ? signer_(claims) : jwt_.Sign(claims); }
+  const AuthConfig& config() const { return config_; }
   /// Where mails go; nullptr (the default): none are sent, and verification cannot be required.
   void SetOutbox(Outbox* outbox) { outbox_ = outbox; }
   /// Token response (access, refresh and device token); throws ApiError 401 (bad

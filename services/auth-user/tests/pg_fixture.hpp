@@ -36,6 +36,13 @@ inline void Sql(suite::db::Pool& pool, const std::string& sql) {
   });
 }
 
+inline long long Scalar(suite::db::Pool& pool, const std::string& sql) {
+  return pool.With([&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    return tx.exec1(sql)[0].as<long long>();
+  });
+}
+
 /// The ApiError code `f` throws (and a test failure when it throws none).
 inline suite::core::ErrorCode CodeOf(const std::function<void()>& f) {
   try {

@@ -43,8 +43,13 @@ VerifiedToken FromClaims(const nlohmann::json& claims, bool from_jwks) {
   if (claims.contains("roles") && claims["roles"].is_array())
     for (const auto& r : claims["roles"])
       if (r.is_string()) t.roles.push_back(r.get<std::string>());
-  if (from_jwks)
+  if (from_jwks) {
     if (const auto scope = claims.find("scope"); scope != claims.end()) t.scopes = ClaimValues(&*scope);
+    // A service account's token carries the tier its administrator gave it.
+    if (const auto tier = claims.find("tier"); tier != claims.end() && tier->is_string() &&
+                                               (*tier == "free" || *tier == "pro" || *tier == "enterprise"))
+      t.tier = tier->get<std::string>();
+  }
   return t;
 }
 

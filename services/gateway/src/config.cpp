@@ -199,6 +199,11 @@ Config Config::FromEnv(suite::core::Env& env) {
   c.jwt.leeway = std::chrono::seconds(env.Int("JWT_LEEWAY_SECONDS", 60, 0, 600));
   // auth-user's ES256 access tokens: its issuer and audience, its own lifetime (24 h at most).
   c.es256.issuer = env.Str("JWT_ISSUER", "suite-auth");
+  // auth-user's own iss is matched before the configured issuers: one of them with that iss
+  // would never be used.
+  for (const auto& i : c.issuers)
+    if (i.issuer == *c.es256.issuer)
+      env.Fail("GATEWAY_CONFIG", "issuer " + i.name + ": its iss is auth-user's own (JWT_ISSUER)");
   c.es256.audience = env.Str("JWT_AUDIENCE", "suite-api");
   c.es256.max_lifetime = std::chrono::seconds(86'400);
   c.es256.leeway = c.jwt.leeway;

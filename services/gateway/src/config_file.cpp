@@ -32,6 +32,8 @@ const char* const kDefaultConfig = R"json({
     {"prefix": "/auth/refresh", "methods": ["POST"], "upstream": "auth-user", "auth": "none"},
     {"prefix": "/auth/logout", "methods": ["POST"], "upstream": "auth-user", "auth": "none"},
     {"prefix": "/.well-known/jwks.json", "methods": ["GET"], "upstream": "auth-user", "auth": "none"},
+    {"prefix": "/.well-known/openid-configuration", "methods": ["GET"], "upstream": "auth-user", "auth": "none"},
+    {"prefix": "/oauth/token", "methods": ["POST"], "upstream": "auth-user", "auth": "none", "pass_authorization": true},
     {"prefix": "/auth/verify-email", "methods": ["GET", "POST"], "upstream": "auth-user", "auth": "none"},
     {"prefix": "/auth/resend-verification", "methods": ["POST"], "upstream": "auth-user", "auth": "none"},
     {"prefix": "/auth/forgot-password", "methods": ["POST"], "upstream": "auth-user", "auth": "none"},
@@ -142,6 +144,7 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
   for (auto r : root.Items("routes")) {
     if (!r.IsObject()) continue;
     r.OnlyKeys({"prefix", "methods", "upstream", "auth", "rate_limited", "rate_limit", "body_limit_bytes", "role", "require",
+                "pass_authorization",
                 "timeout_ms", "websocket", "websocket_idle_ms", "websocket_lifetime_ms"});
     RouteSpec spec;
     r.Required("prefix", spec.prefix);
@@ -171,6 +174,10 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
     if (r.Has("role") && (!IsName(spec.role)))
       r.Fail("role", "must be lowercase letters, digits, '-' or '_'");
     if (!spec.role.empty() && spec.auth == AuthPolicy::kNone) r.Fail("role", "needs an auth policy other than none");
+    // Credentials the gateway checked never go further; only those it did not look at may.
+    r.Optional("pass_authorization", spec.pass_authorization);
+    if (spec.pass_authorization && spec.auth != AuthPolicy::kNone)
+      r.Fail("pass_authorization", "only on a route with auth \"none\" (the gateway keeps the credentials it checks)");
     if (auto need = r.At("require"); need && need->IsObject()) {
       need->OnlyKeys({"scopes", "roles", "issuers"});
       need->Optional("scopes", spec.require.scopes);

@@ -49,13 +49,14 @@ std::string Traceparent(const suite::http::Request& req) {
 }
 
 std::string UpstreamHeaderLines(const suite::http::Request& req, std::string_view identity_token,
-                                std::string_view traceparent) {
+                                std::string_view traceparent, bool pass_authorization) {
   std::string out;
   out.reserve(384 + identity_token.size());
   std::string_view xff;
   for (const auto& [k, v] : req.headers) {
     if (k == "x-forwarded-for") xff = v;  // kept as history, the client address appended
-    if (!Stripped(k)) suite::http::AppendHeaderLine(out, k, v);  // a value the parser took: it passes
+    if (!Stripped(k) || (pass_authorization && k == "authorization"))
+      suite::http::AppendHeaderLine(out, k, v);  // a value the parser took: it passes
   }
   suite::http::AppendHeaderLine(out, "x-request-id", req.request_id);
   suite::http::AppendHeaderLine(out, "traceparent", traceparent);

@@ -10,8 +10,10 @@ namespace gateway {
 /// headers, credentials and every client-sent X-Internal-* / X-Auth-* removed; request id,
 /// forwarding headers, traceparent and the signed identity added. Written once, from the
 /// received request's fields, with no list of copies in between.
+/// `pass_authorization`: the client's Authorization goes on as it came (a route with auth
+/// "none" whose upstream authenticates the client itself: OAuth's token endpoint, HTTP Basic).
 std::string UpstreamHeaderLines(const suite::http::Request& req, std::string_view identity_token,
-                                std::string_view traceparent);
+                                std::string_view traceparent, bool pass_authorization = false);
 /// The client's `traceparent` when well-formed (W3C), else a new one.
 std::string Traceparent(const suite::http::Request& req);
 /// The target without the `api_key` query parameter (the key stays at the edge).

@@ -25,6 +25,7 @@ std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
     r.body_limit = spec.body_limit;
     r.role = spec.role;
     r.require = spec.require;
+    r.pass_authorization = spec.pass_authorization;
     r.timeout = spec.timeout;
     r.websocket = spec.websocket;
     r.relay = spec.relay;

@@ -32,7 +32,7 @@ Task<Response> Proxy::Forward(RequestContext& ctx) const {
   out.method = req.method;
   out.target = UpstreamTarget(req);
   out.header_lines = UpstreamHeaderLines(req, signer_.Sign(ctx.identity, {req.request_id, req.method, req.path}),
-                                         Traceparent(req));
+                                         Traceparent(req), ctx.route->pass_authorization);
   out.body = std::move(req.body);
   out.body_stream = req.body_stream;  // a long upload passes through in pieces
   out.body_owner = req.body_owner;    // (over HTTP/2 both ways at once: a gRPC stream)

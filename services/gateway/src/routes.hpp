@@ -43,6 +43,7 @@ struct Route {
   std::optional<std::size_t> body_limit;      ///< bytes, below the tier's
   std::string role;                           ///< a role the caller must hold (403 otherwise); empty: none
   RouteRequirement require;                   ///< scopes, roles, issuers (403 naming what is missing)
+  bool pass_authorization = false;            ///< auth "none" only: the client's Authorization reaches the upstream
   std::optional<std::chrono::milliseconds> timeout;  ///< the upstream's answer deadline for this route
   bool not_found = false;                     ///< the route of every unknown path: answers 404
   bool websocket = false;                     ///< a GET with `Upgrade: websocket` is relayed after its 101

@@ -25,7 +25,7 @@ TEST_CASE("config file: the shipped gateway.json is the built-in default, and va
   std::vector<std::string> errors;
   const auto c = FileConfig::Load(SUITE_SOURCE_DIR "/deploy/gateway/gateway.json", errors);
   CHECK(errors.empty());
-  CHECK(c.routes.size() == 25);
+  CHECK(c.routes.size() == 27);
   CHECK(c.routes[2].prefix == "/process");
   CHECK(c.routes[2].auth == AuthPolicy::kApiKeyAndJwt);
   CHECK(c.tiers.at("enterprise").body_limit == 100u * 1024 * 1024);
@@ -138,7 +138,7 @@ TEST_CASE("config: the file, then seed 001's variables over it") {
     CHECK(c.trusted_hosts.Allows("override.example"));
     CHECK_FALSE(c.trusted_hosts.Allows("api.example.com"));
     CHECK(c.cors.Allows("https://a.example"));
-    CHECK(c.routes.size() == 25);
+    CHECK(c.routes.size() == 27);
     CHECK(c.Upstream("processing") != nullptr);
   }
   std::ofstream(path) << R"({"rate_limit": {"period_seconds": "soon"}})";
