@@ -383,6 +383,7 @@ SMTP_CA_FILE=$dir/certs/ca.crt
 EMAIL_FROM=no-reply@suite.local
 MAIL_DIR=$dir/mail
 PUBLIC_BASE_URL=https://localhost:$((base + 443))
+CORS_ORIGINS=http://localhost:3000,http://localhost:3001,http://localhost:8000
 ADMIN_USERNAME=admin
 ADMIN_EMAIL=admin@example.com
 ADMIN_PASSWORD=$ADMIN_PASSWORD

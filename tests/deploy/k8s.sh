@@ -42,6 +42,8 @@ done
 check "prod renders no Secret (they are created by whoever holds them)" "$(grep -c '^kind: Secret$' "$DIR/prod.yaml")" 0
 check "dev: PostgreSQL and Redis run in the cluster" "$(grep -cE '^  name: (postgres|redis)$' "$DIR/dev.yaml")" 4
 check "dev: Redis asks the services' ACL user for its password (default user off)" "$(grep -cE -- "^ +- ['\"]?>\\\$\\(REDIS_PASSWORD\\)['\"]?\$" "$DIR/dev.yaml") $(grep -c 'redis://suite:' "$DIR/k8s/overlays/dev/secrets.env")" "1 1"
+check "CORS: dev allows seed 001's development origins, prod none" \
+  "$(grep -c 'CORS_ORIGINS: http://localhost:3000,http://localhost:3001,http://localhost:8000' "$DIR/dev.yaml") $(grep -cE 'CORS_ORIGINS: (""|'"''"')$' "$DIR/prod.yaml")" "1 1"
 check "prod: images from the registry (ours, and the Redis mirrored)" "$(grep -E '^ +image: ' "$DIR/prod.yaml" | grep -vc 'registry.example.com/')" 0
 check "prod: Redis in three pods, a server and a sentinel in each" \
   "$(grep -A8 '^kind: StatefulSet' "$DIR/prod.yaml" | grep -c '^  name: redis$') $(grep -c 'redis-server /sentinel/sentinel.conf --sentinel' "$DIR/prod.yaml") $(grep -c 'sentinel monitor suite' "$DIR/prod.yaml")" "1 1 1"

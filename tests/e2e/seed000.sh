@@ -520,6 +520,15 @@ sleep 0.2
 check "one trace id in the gateway's and the service's log lines (W3C traceparent)" \
   "$(grep -h '"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"' "$DIR/logs/gateway.log" "$DIR/logs/processing.log" | jq -r .service | sort -u | xargs)" "gateway processing"
 check "TLS 1.1 refused" "$(echo | openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >/dev/null 2>&1; echo $?)" 1
+# Seed 003's tier body limits hold end to end: the service behind takes what the gateway
+# admitted for the caller's tier (free: 5 MB), past its own 1 MiB default, and no more.
+# (2,048 strings of 2 KiB: within the JSON limits on strings and elements, which stay.)
+python3 -c 'import json; print(json.dumps({"test_name": "big", "chunks": ["x" * 2048] * 2048}))' > "$DIR/4mb.json"
+python3 -c 'import json; print(json.dumps({"test_name": "big", "chunks": ["x" * 2048] * 3072}))' > "$DIR/6mb.json"
+call POST /api/test -H "X-API-Key: $API_KEY_2" "${J[@]}" --data-binary @"$DIR/4mb.json"
+check "a free key's 4 MB body: taken by processing too" "$STATUS $(jq -r '.received_data.chunks | length' <<<"$BODY")" "200 2048"
+call POST /api/test -H "X-API-Key: $API_KEY_2" "${J[@]}" --data-binary @"$DIR/6mb.json"
+check "... 6 MB: 413 at the gateway, the tier's cap named" "$STATUS $(jq -c '[.error.details.limit_bytes, .error.details.tier]' <<<"$BODY")" '413 [5242880,"free"]'
 redis-cli -u "$REDIS_URL" DEL 'rl:{key:local-free}' >/dev/null  # this test's own bucket
 codes=""
 for _ in $(seq 61); do codes="$codes $("${C[@]}" -o /dev/null -w '%{http_code}' -X POST "$GW/api/test" -H "X-API-Key: $API_KEY_2" "${J[@]}" -d '{}')"; done

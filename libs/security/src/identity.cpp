@@ -65,6 +65,7 @@ std::string IdentitySigner::Sign(const Identity& id, const Binding& to) const {
   text("rid", to.request_id);
   text("mth", to.method);
   text("pth", to.path);
+  if (id.body_limit > 0) claims += ",\"blim\":" + std::to_string(id.body_limit);
   claims += ",\"iat\":" + std::to_string(now) + ",\"exp\":" + std::to_string(now + ttl_.count()) + "}";
   return jwt_.SignPayload(claims);
 }
@@ -81,12 +82,14 @@ Identity IdentitySigner::Verify(std::string_view token, const Binding& to) const
   if (!bound("rid", to.request_id) || !bound("mth", to.method) || !bound("pth", to.path))
     throw JwtError("internal identity issued for another request");
   // The token carries short claim names; map them onto the identity's fields.
-  return Identity::FromJson({{"subject", c.value("sub", nlohmann::json())},
-                             {"roles", c.value("roles", nlohmann::json())},
-                             {"tier", c.value("tier", nlohmann::json())},
-                             {"method", c.value("amr", nlohmann::json())},
-                             {"api_key_id", c.value("kid", nlohmann::json())},
-                             {"client_ip", c.value("cip", nlohmann::json())}});
+  auto id = Identity::FromJson({{"subject", c.value("sub", nlohmann::json())},
+                                {"roles", c.value("roles", nlohmann::json())},
+                                {"tier", c.value("tier", nlohmann::json())},
+                                {"method", c.value("amr", nlohmann::json())},
+                                {"api_key_id", c.value("kid", nlohmann::json())},
+                                {"client_ip", c.value("cip", nlohmann::json())}});
+  if (const auto it = c.find("blim"); it != c.end() && it->is_number_unsigned()) id.body_limit = it->get<std::uint64_t>();
+  return id;
 }
 
 }  // namespace suite::security

@@ -20,7 +20,9 @@ HostConfig HostConfig::FromEnv(core::Env& env, std::string service, std::uint16_
   // Behind the gateway every request comes from one address (its upstream pool): a per-client
   // cap here would refuse the gateway itself under load, so it defaults to the total cap.
   c.server = http::ServerOptionsFromEnv(env, http::ServerOptions{}.max_connections);
-  c.json.max_bytes = c.server.body_limit;
+  c.body_limit_max = static_cast<std::size_t>(env.Int("BODY_LIMIT_MAX_BYTES", 100LL * 1024 * 1024, 1024, 1LL << 30));
+  if (c.body_limit_max < c.server.body_limit) c.body_limit_max = c.server.body_limit;
+  c.json.max_bytes = c.body_limit_max;
   c.json.max_depth = static_cast<std::size_t>(env.Int("JSON_MAX_DEPTH", 64, 1, 1000));
   c.json.max_elements = static_cast<std::size_t>(env.Int("JSON_MAX_ELEMENTS", 100'000, 1, 100'000'000));
   return c;
@@ -71,8 +73,12 @@ http::Server& Host::Serve(const std::vector<http::Listener>& listeners, http::Se
 void Host::ServeApi() {
   identity_ = std::make_unique<security::IdentitySigner>(config_.internal_secret);
   AddProbes(router_, metrics_, workers_, config_.service, readiness_);
-  Serve({{.address = config_.bind, .port = config_.port}}, config_.server,
-        WithIdentity(router_, *identity_, config_.server.body_limit));
+  // The server takes bodies up to the most any request may bring; each is read under its own
+  // cap (WithIdentity: what the gateway admitted it for, else BODY_LIMIT_BYTES).
+  auto options = config_.server;
+  options.body_limit = config_.body_limit_max;
+  Serve({{.address = config_.bind, .port = config_.port}}, options,
+        WithIdentity(router_, *identity_, config_.server.body_limit, config_.body_limit_max));
 }
 
 void Host::ServeAdmin(std::uint16_t port) {

@@ -1,5 +1,7 @@
 #include "suite/service/identity_guard.hpp"
 
+#include <algorithm>
+
 #include "suite/observability/log.hpp"
 
 namespace suite::service {
@@ -25,17 +27,23 @@ std::optional<Response> Admit(Request& req, const security::IdentitySigner& veri
   }
 }
 
+// The body is read up to what the gateway admitted the caller for (its tier's cap, signed in
+// the identity), never past `body_limit_max`; a request that says nothing gets `body_limit`.
 Task<Response> Guarded(const Router& router, const security::IdentitySigner& verifier, std::size_t body_limit,
-                       RequestPtr req, BodyReader& body) {
+                       std::size_t body_limit_max, RequestPtr req, BodyReader& body) {
   if (auto refusal = Admit(*req, verifier)) co_return std::move(*refusal);
-  co_return co_await router.Handle(std::move(req), body, body_limit);
+  const auto admitted = req->identity.body_limit;
+  const std::size_t limit =
+      admitted > 0 ? static_cast<std::size_t>(std::min<std::uint64_t>(admitted, body_limit_max)) : body_limit;
+  co_return co_await router.Handle(std::move(req), body, limit);
 }
 
 }  // namespace
 
-HeadHandler WithIdentity(const Router& router, const security::IdentitySigner& verifier, std::size_t body_limit) {
-  return [&router, &verifier, body_limit](RequestPtr req, BodyReader& body) {
-    return Guarded(router, verifier, body_limit, std::move(req), body);
+HeadHandler WithIdentity(const Router& router, const security::IdentitySigner& verifier, std::size_t body_limit,
+                         std::size_t body_limit_max) {
+  return [&router, &verifier, body_limit, body_limit_max](RequestPtr req, BodyReader& body) {
+    return Guarded(router, verifier, body_limit, body_limit_max, std::move(req), body);
   };
 }
 

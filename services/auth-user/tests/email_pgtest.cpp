@@ -186,3 +186,26 @@ TEST_CASE("a mail header cannot be split by a line break") {
   CHECK(msg.find("To: a@example.com\r\n") != std::string::npos);
   CHECK(msg.find("line one\r\nline two\r\n") != std::string::npos);
 }
+
+TEST_CASE("e-mail addresses are one address whatever their case: one account per mailbox, found either way") {
+  Fixture f;
+  if (!f.Ready()) return;
+  auto users = f.MakeUsers();
+  std::string upper = f.email;
+  for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  users.Register(f.name, f.email, f.password, f.client);
+  // The same mailbox in capitals: answered as a new account (the address stays secret), none made.
+  users.Register("u" + f.name, upper, f.password, f.client);
+  CHECK(auth_test::Scalar(*f.pool, "SELECT count(*) FROM auth.users WHERE lower(email) = lower('" + f.email + "')") == 1);
+  CHECK(f.Mails(f.email).size() == 2);  // the owner is told someone tried
+  // Without verification: a conflict, as for the same spelling.
+  auto plain = f.MakeUsers(false);
+  CHECK(CodeOf([&] { plain.Register("p" + f.name, upper, f.password, f.client); }) == ErrorCode::kConflict);
+  // Another account cannot take it in capitals either (409, not a server error).
+  const auto other = "q" + f.name;
+  plain.Register(other, other + "@example.com", f.password, f.client);
+  CHECK(CodeOf([&] { plain.UpdateMe(other, std::nullopt, upper); }) == ErrorCode::kConflict);
+  // The forgotten-password mail goes to the account whatever the case typed.
+  users.ForgotPassword(upper, f.client);
+  CHECK(f.Mails(f.email).size() == 3);
+}

@@ -178,13 +178,16 @@ Identity Authenticate(const suite::http::Request& req, AuthPolicy policy, const 
 }
 
 namespace {
-// A refused caller is limited as who it provably is: an address.
+// A refused caller is limited as who it provably is: an address. A route that keeps seed 001's
+// status answers 403 with the same message (and no challenge: 403 asks for none).
 FilterStatus Refused(RequestContext& ctx, const ApiError& e, std::string_view why) {
   auto& id = ctx.identity;
   id = Identity{};
   id.client_ip = ctx.req().remote_ip;
   id.tier = "anonymous";
   id.method = "none";
+  if (ctx.route->unauthenticated_status == 403 && e.code() == ErrorCode::kUnauthenticated)
+    return ctx.Defer(ApiError(ErrorCode::kForbidden, e.what()), why);
   return ctx.Defer(e, why);
 }
 }  // namespace

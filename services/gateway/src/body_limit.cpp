@@ -21,6 +21,7 @@ FilterStatus BodyLimitFilter::OnRequest(RequestContext& ctx) {
   std::size_t cap = limits_.For(ctx.identity.tier);
   if (ctx.route->body_limit) cap = std::min(cap, *ctx.route->body_limit);
   ctx.body_limit = cap;
+  ctx.identity.body_limit = cap;  // the service behind reads up to what was admitted here
   if (!ctx.content_length || *ctx.content_length <= cap) return FilterStatus::kContinue;
   return ctx.Refuse(suite::core::ApiError(suite::core::ErrorCode::kPayloadTooLarge, "Request body too large",
                                           {{"limit_bytes", cap}, {"tier", ctx.identity.tier}}),

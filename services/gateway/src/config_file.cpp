@@ -144,7 +144,7 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
   for (auto r : root.Items("routes")) {
     if (!r.IsObject()) continue;
     r.OnlyKeys({"prefix", "methods", "upstream", "auth", "rate_limited", "rate_limit", "body_limit_bytes", "role", "require",
-                "pass_authorization",
+                "pass_authorization", "unauthenticated_status",
                 "timeout_ms", "websocket", "websocket_idle_ms", "websocket_lifetime_ms"});
     RouteSpec spec;
     r.Required("prefix", spec.prefix);
@@ -176,6 +176,10 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
     if (!spec.role.empty() && spec.auth == AuthPolicy::kNone) r.Fail("role", "needs an auth policy other than none");
     // Credentials the gateway checked never go further; only those it did not look at may.
     r.Optional("pass_authorization", spec.pass_authorization);
+    // Seed 001 answers missing or invalid credentials with 403 (FastAPI's APIKeyHeader); ours is
+    // 401 with WWW-Authenticate (RFC 9110). A route its clients call may keep seed 001's.
+    r.OptionalInt("unauthenticated_status", spec.unauthenticated_status, 401, 403);
+    if (spec.unauthenticated_status == 402) r.Fail("unauthenticated_status", "must be 401 or 403");
     if (spec.pass_authorization && spec.auth != AuthPolicy::kNone)
       r.Fail("pass_authorization", "only on a route with auth \"none\" (the gateway keeps the credentials it checks)");
     if (auto need = r.At("require"); need && need->IsObject()) {

@@ -31,6 +31,7 @@ struct RouteSpec {
   std::string role;                    ///< required role (403 without it)
   RouteRequirement require;            ///< scopes, roles, issuers (403 without them)
   bool pass_authorization = false;     ///< auth "none": Authorization forwarded (OAuth's token endpoint)
+  int unauthenticated_status = 401;    ///< missing or bad credentials: 401, or seed 001's 403
   std::optional<std::chrono::milliseconds> timeout;  ///< below the upstream's (and UPSTREAM_TIMEOUT_MS)
   bool websocket = false;              ///< a GET asking `Upgrade: websocket` is relayed after its 101
   suite::http::RelayLimits relay;      ///< a relayed connection's idle limit and lifetime

@@ -26,6 +26,7 @@ std::vector<Route> BuildRoutes(const std::vector<RouteSpec>& specs,
     r.role = spec.role;
     r.require = spec.require;
     r.pass_authorization = spec.pass_authorization;
+    r.unauthenticated_status = spec.unauthenticated_status;
     r.timeout = spec.timeout;
     r.websocket = spec.websocket;
     r.relay = spec.relay;

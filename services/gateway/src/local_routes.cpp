@@ -29,7 +29,6 @@ void RegisterLocalRoutes(suite::http::Router& router, suite::http::Offload& work
   suite::service::AddHealth(router, workers, "gateway", readiness);
   const auto& rl = config.rate_limit;
   const std::string per = " requests per " + std::to_string(rl.period.count()) + "s";
-  const std::string limit = rl.single ? std::to_string(rl.anonymous) + per : "by tier" + per;
   const nlohmann::json tiers = {{"anonymous", rl.anonymous}, {"free", rl.free}, {"pro", rl.pro}, {"enterprise", rl.enterprise}};
   const nlohmann::json origins = config.cors.origins();
   router.Inline("GET", "/health/detailed", [&rl, origins](Request&) {
@@ -45,9 +44,12 @@ void RegisterLocalRoutes(suite::http::Router& router, suite::http::Offload& work
                                 {"subject", id.subject},
                                 {"timestamp", suite::core::NowIso()}});
   });
-  router.Inline("GET", "/api/status", [&rl, limit, tiers, origins](Request&) {
+  // Seed 001's "limit" is the one that applies to the caller: its own tier's, in seed 001's words.
+  router.Inline("GET", "/api/status", [&rl, per, tiers, origins](Request& req) {
+    const std::string limit = std::to_string(rl.LimitFor(req.identity.tier)) + per;
     return Response::Json(200, {{"api_status", "running"}, {"authentication", "enabled"},
-                                {"rate_limiting", {{"enabled", rl.enabled}, {"limit", limit}, {"tiers", tiers}}},
+                                {"rate_limiting", {{"enabled", rl.enabled}, {"limit", limit}, {"tier", req.identity.tier},
+                                                   {"tiers", tiers}}},
                                 {"cors", {{"allowed_origins", origins}}},
                                 {"timestamp", suite::core::NowIso()}});
   });

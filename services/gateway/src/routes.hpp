@@ -44,6 +44,7 @@ struct Route {
   std::string role;                           ///< a role the caller must hold (403 otherwise); empty: none
   RouteRequirement require;                   ///< scopes, roles, issuers (403 naming what is missing)
   bool pass_authorization = false;            ///< auth "none" only: the client's Authorization reaches the upstream
+  int unauthenticated_status = 401;           ///< 403 for seed 001's clients (FastAPI's APIKeyHeader answers 403)
   std::optional<std::chrono::milliseconds> timeout;  ///< the upstream's answer deadline for this route
   bool not_found = false;                     ///< the route of every unknown path: answers 404
   bool websocket = false;                     ///< a GET with `Upgrade: websocket` is relayed after its 101

@@ -146,6 +146,8 @@ struct Rig {
         {.prefix = "/jobs/", .methods = "GET, POST", .auth = AuthPolicy::kAny, .upstream = &upstream,
          .rate_limit = 5, .body_limit = 1000},
         {.prefix = "/auth/login", .methods = "POST", .auth = AuthPolicy::kNone, .upstream = &upstream},
+        {.prefix = "/seed001", .methods = "GET", .auth = AuthPolicy::kApiKey, .upstream = &upstream,
+         .unauthenticated_status = 403},
     });
     chain.Add<AuthnFilter>(AuthnFilter::Config{keys, hs, hs_options, es_options}, signing);
     chain.Add<BodyLimitFilter>(BodyLimits{});
@@ -726,6 +728,22 @@ TEST_CASE("access event line: valid JSON whatever the client sent") {
   CHECK(a.user_agent == "ua\n\"x\"\xc3\xa9");  // valid UTF-8 kept
   CHECK_FALSE(a.subject);
   CHECK(a.http_status == 404);
+}
+
+TEST_CASE("a route keeping seed 001's status answers missing or invalid credentials 403, with our message") {
+  Rig rig;
+  auto none = rig.Run(Req("GET", "/seed001"));
+  CHECK(none.status == 403);
+  CHECK(Body(none)["detail"] == "API key required (query param 'api_key' or header 'X-API-Key')");
+  CHECK(none.Header("www-authenticate").empty());
+  auto bad = rig.Run(Req("GET", "/seed001", {{"x-api-key", "sk-wrong-key-000"}}));
+  CHECK(bad.status == 403);
+  CHECK(Body(bad)["detail"] == "Invalid API key");
+  CHECK(rig.Run(Req("GET", "/seed001", {{"x-api-key", "sk-ent-key-123"}})).status == 200);
+  // Elsewhere the same refusal is 401 with its challenge.
+  auto elsewhere = rig.Run(Req("GET", "/jobs/1"));
+  CHECK(elsewhere.status == 401);
+  CHECK(elsewhere.Header("www-authenticate") == "Bearer realm=\"api\"");
 }
 
 TEST_CASE("authorization filter: a route's role, or 403, a pending 401 is left alone") {

@@ -5,6 +5,8 @@
 
 #include "config.hpp"
 #include "config_file.hpp"
+#include "local_routes.hpp"
+#include "suite/testing/task.hpp"
 
 using namespace gateway;
 
@@ -150,4 +152,28 @@ TEST_CASE("config: the file, then seed 001's variables over it") {
   for (const char* v : {"GATEWAY_CONFIG", "TLS_CERT_FILE", "TLS_KEY_FILE", "JWT_SECRET", "INTERNAL_TOKEN_SECRET",
                         "API_KEYS", "REDIS_URL", "TRUSTED_HOSTS"})
     unsetenv(v);
+}
+
+TEST_CASE("GET /api/status: the limit that applies to the caller, in seed 001's words") {
+  struct Inline final : suite::http::Offload {
+    void Submit(std::function<void()> task, std::function<void()>) override { task(); }
+  } workers;
+  suite::service::Readiness readiness;
+  Config config;
+  config.rate_limit.period = std::chrono::seconds(60);
+  suite::http::Router router;
+  RegisterLocalRoutes(router, workers, readiness, config);
+  auto status = [&](const char* tier) {
+    auto req = std::make_shared<suite::http::Request>();
+    req->method = "GET";
+    req->path = "/api/status";
+    req->identity.tier = tier;
+    const auto res = suite::testing::RunTask(router.Dispatch(req));
+    return nlohmann::json::parse(res.body)["rate_limiting"];
+  };
+  CHECK(status("pro")["limit"] == std::to_string(config.rate_limit.pro) + " requests per 60s");
+  CHECK(status("enterprise")["limit"] == std::to_string(config.rate_limit.enterprise) + " requests per 60s");
+  CHECK(status("anonymous")["limit"] == std::to_string(config.rate_limit.anonymous) + " requests per 60s");
+  CHECK(status("free")["tier"] == "free");
+  CHECK(status("free")["tiers"]["pro"] == config.rate_limit.pro);
 }

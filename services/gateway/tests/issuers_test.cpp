@@ -166,6 +166,12 @@ TEST_CASE("routes: require names scopes, roles and known issuers, and needs an a
              Contains("/routes/0/require: needs an auth policy other than none"));
   CHECK_THAT(read("{" + base + R"(, "require": {"scopes": ["a b"]}})").second, Contains("/routes/0/require/scopes"));
   CHECK_THAT(read("{" + base + R"(, "require": {"groups": ["a"]}})").second, Contains("/routes/0/require"));
+  // Seed 001's status for missing credentials: 401 or 403 only; the token endpoint's pass-through
+  // only where the gateway checks no credentials.
+  CHECK(read("{" + base + R"(, "unauthenticated_status": 403})").first.routes.at(0).unauthenticated_status == 403);
+  CHECK_THAT(read("{" + base + R"(, "unauthenticated_status": 402})").second, Contains("must be 401 or 403"));
+  CHECK_THAT(read("{" + base + R"(, "unauthenticated_status": 500})").second, Contains("unauthenticated_status"));
+  CHECK_THAT(read("{" + base + R"(, "pass_authorization": true})").second, Contains("only on a route with auth \"none\""));
   CHECK_THAT(Joined(Errors(R"({"name": "auth-user", "issuer": "i", "audiences": ["a"], "jwks_uri": "https://x/j"})")),
              Contains("is taken"));
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <optional>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct Identity {
   std::string client_ip;
   std::vector<std::string> scopes;  ///< the bearer token's (the gateway's route policies)
   std::string issuer;               ///< whose token: auth-user, shared-secret, a configured issuer; empty: none
+  /// The body cap the gateway admitted this request under (its tier's, or its route's): the
+  /// service reads up to it, within its own BODY_LIMIT_MAX_BYTES. 0: not said.
+  std::uint64_t body_limit = 0;
   bool HasRole(std::string_view r) const;
   nlohmann::json ToJson() const;
   static Identity FromJson(const nlohmann::json& j);

@@ -34,7 +34,11 @@ struct HostConfig {
   std::size_t loops = 1;         ///< event loops, one thread each (suite/http/loop.hpp)
   std::chrono::milliseconds drain{10'000};
   http::ServerOptions server;    ///< limits, timeouts and connection caps
-  core::JsonLimits json;         ///< request bodies: max_bytes = the body limit
+  core::JsonLimits json;         ///< request bodies: max_bytes = body_limit_max
+  /// The most a request may bring when the gateway admitted it for that much (its tier's cap,
+  /// in the identity token): BODY_LIMIT_MAX_BYTES, 100 MiB by default (seed 003's enterprise
+  /// tier). A request that says nothing gets server.body_limit (BODY_LIMIT_BYTES, 1 MiB).
+  std::size_t body_limit_max = 100 * 1024 * 1024;
 
   static HostConfig FromEnv(core::Env& env, std::string service, std::uint16_t default_port);
 };
