@@ -28,23 +28,46 @@ rs256() {
   p=$(printf '%s' "$3" | b64url)
   printf '%s.%s.%s' "$h" "$p" "$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -sign "$1" -binary | b64url)"
 }
-# jwks <key.pem:kid>...: the public JWKS of those keys
+# es256 <key.pem> <kid> <claims>: the same with a P-256 key (openssl's DER signature made r||s)
+es256() {
+  local h p
+  h=$(printf '{"alg":"ES256","typ":"JWT","kid":"%s"}' "$2" | b64url)
+  p=$(printf '%s' "$3" | b64url)
+  printf '%s.%s.%s' "$h" "$p" "$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -sign "$1" -binary | python3 -c '
+import sys
+d = sys.stdin.buffer.read()
+def integer(i):  # DER INTEGER at i: its value (32 bytes) and the next index
+    n = d[i + 1]
+    v = d[i + 2:i + 2 + n].lstrip(b"\0")
+    return v.rjust(32, b"\0"), i + 2 + n
+i = 2 if d[1] < 0x80 else 3
+r, i = integer(i)
+s, _ = integer(i)
+sys.stdout.buffer.write(r + s)' | b64url)"
+}
+# jwks <key.pem:kid[:EC]>...: the public JWKS of those keys (RSA, or P-256 with :EC)
 jwks() {
   python3 - "$@" <<'PY'
 import base64, json, subprocess, sys
+b = lambda x: base64.urlsafe_b64encode(x).rstrip(b"=").decode()
 keys = []
 for arg in sys.argv[1:]:
-    path, kid = arg.split(":")
+    path, kid, *kind = arg.split(":")
+    if kind == ["EC"]:
+        der = subprocess.check_output(["openssl", "ec", "-in", path, "-pubout", "-outform", "DER"], stderr=subprocess.DEVNULL)
+        point = der[-65:]  # 04 || x || y
+        keys.append({"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256", "x": b(point[1:33]), "y": b(point[33:])})
+        continue
     mod = subprocess.check_output(["openssl", "rsa", "-in", path, "-noout", "-modulus"], stderr=subprocess.DEVNULL)
     n = bytes.fromhex(mod.decode().strip().split("=")[1])
-    b = lambda x: base64.urlsafe_b64encode(x).rstrip(b"=").decode()
     keys.append({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": b(n), "e": "AQAB"})
 print(json.dumps({"keys": keys}))
 PY
 }
 fetches() { cat "$DIR/idp/fetches" 2>/dev/null || echo 0; }
 for k in k1 k2 k3; do openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$DIR/idp/$k.pem" 2>/dev/null; done
-jwks "$DIR/idp/k1.pem:k1" > "$DIR/idp/jwks.json"
+for k in e1 e2; do openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$DIR/idp/$k.pem" 2>/dev/null; done
+jwks "$DIR/idp/k1.pem:k1" "$DIR/idp/e1.pem:e1:EC" > "$DIR/idp/jwks.json"
 # provider_start: the provider alone (HTTPS); the upstream is a process of its own (HTTP).
 provider_start() {
   python3 "$ROOT/tests/e2e/oidc_provider.py" "$IDP" 0 "$DIR/certs/server.crt" "$DIR/certs/server.key" "$DIR/idp" &
@@ -76,7 +99,7 @@ config() {
     "issuer": "$ISS",
     "discovery_url": "$ISS/.well-known/openid-configuration",
     "audiences": ["suite-api"],
-    "algorithms": ["RS256"],
+    "algorithms": ["RS256", "ES256"],
     "clock_skew_seconds": 5,
     "min_refetch_seconds": 2,
     "ca_file": "$1",
@@ -103,6 +126,8 @@ get() { call GET /echo -H "Authorization: Bearer $1"; }
 identity() { jq -r '."x-internal-identity"' <<<"$BODY" | cut -d. -f2 | tr '_-' '/+' | base64 -d 2>/dev/null || true; }
 
 # The provider's token: its keys fetched through its discovery document, over TLS.
+get "$(es256 "$DIR/idp/e1.pem" e1 "$(claims)")"
+check "the provider's ES256 token passes" "$STATUS" 200
 get "$(rs256 "$DIR/idp/k1.pem" k1 "$(claims)")"
 check "the provider's RS256 token passes" "$STATUS" 200
 id=$(identity; echo)
@@ -141,12 +166,17 @@ check "the shared secret's token on that route: 403" "$STATUS" 403
 check "... naming the issuer it needs" "$(jq -r .detail <<<"$BODY")" "A token from local required; scopes required: process:write"
 
 # A key rotated in: fetched on its first token. Then a flood of unknown kids: one fetch.
-jwks "$DIR/idp/k1.pem:k1" "$DIR/idp/k2.pem:k2" > "$DIR/idp/jwks.json.tmp" && mv "$DIR/idp/jwks.json.tmp" "$DIR/idp/jwks.json"
+jwks "$DIR/idp/k1.pem:k1" "$DIR/idp/k2.pem:k2" "$DIR/idp/e2.pem:e2:EC" > "$DIR/idp/jwks.json.tmp" &&
+  mv "$DIR/idp/jwks.json.tmp" "$DIR/idp/jwks.json"
 sleep 2  # past min_refetch since the first fetch
 before=$(fetches)
 get "$(rs256 "$DIR/idp/k2.pem" k2 "$(claims)")"
 check "a key rotated in passes on its first token" "$STATUS" 200
 check "... after one fetch" "$(( $(fetches) - before ))" 1
+get "$(es256 "$DIR/idp/e2.pem" e2 "$(claims)")"
+check "an ES256 key rotated in with it passes, no fetch more" "$STATUS $(( $(fetches) - before ))" "200 1"
+get "$(es256 "$DIR/idp/e2.pem" e1 "$(claims)")"
+check "an ES256 token under another key's kid: 401" "$STATUS" 401
 before=$(fetches)
 token=$(rs256 "$DIR/idp/k3.pem" k3 "$(claims)")
 pids=()
@@ -165,8 +195,34 @@ check "the provider down: its known keys still verify" "$STATUS" 200
 gateway_stop
 check "the gateway exits 0 on SIGTERM" "$GW_RC" 0
 
-# A provider whose certificate does not chain to the configured CA: its keys are never taken.
+# Issuers whose JWKS is past the size cap, or never comes: refused, each fetch bounded.
 provider_start
+cat > "$DIR/bounded.json" <<JSON
+{
+  "upstreams": [{"name": "auth-user"}, {"name": "echo", "url": "http://127.0.0.1:$ECHO"}],
+  "routes": [{"prefix": "/echo", "methods": ["GET"], "upstream": "echo", "auth": "jwt", "rate_limited": false}],
+  "issuers": [
+    {"name": "huge", "issuer": "https://huge.example", "jwks_uri": "https://localhost:$IDP/huge", "audiences": ["suite-api"],
+     "algorithms": ["RS256"], "ca_file": "$DIR/certs/ca.crt", "max_document_bytes": 65536},
+    {"name": "slow", "issuer": "https://slow.example", "jwks_uri": "https://localhost:$IDP/slow", "audiences": ["suite-api"],
+     "algorithms": ["RS256"], "ca_file": "$DIR/certs/ca.crt", "fetch_timeout_ms": 500}
+  ]
+}
+JSON
+gateway_start GATEWAY_CONFIG="$DIR/bounded.json" JWT_SECRET="$JWT_SECRET" INTERNAL_TOKEN_SECRET="$INTERNAL"
+t0=$(date +%s%N)
+get "$(rs256 "$DIR/idp/k1.pem" k1 "$(claims '.iss = "https://huge.example"')")"
+check "a JWKS past max_document_bytes: never taken, 401" "$STATUS" 401
+get "$(rs256 "$DIR/idp/k1.pem" k1 "$(claims '.iss = "https://slow.example"')")"
+check "an issuer that does not answer: 401" "$STATUS" 401
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$ms" -lt 10000 ] && pass "... both answered within the fetch bounds ($ms ms)" || fail "the bounded fetches took $ms ms"
+check "the log names the size cap" "$(grep -c '"error":"JWKS: answer larger than 65536 bytes","issuer":"huge"' "$DIR/gateway.log" | awk '{print ($1 > 0)}')" 1
+check "the log names the timeout" "$(grep '"issuer":"slow"' "$DIR/gateway.log" | grep -c 'JWKS fetch failed' | awk '{print ($1 > 0)}')" 1
+gateway_stop
+check "the gateway exits 0 on SIGTERM" "$GW_RC" 0
+
+# A provider whose certificate does not chain to the configured CA: its keys are never taken.
 make_certs "$DIR/other"
 config "$DIR/other/ca.crt"
 before=$(fetches)

@@ -37,6 +37,11 @@ class Provider(Handler):
         if self.path == "/.well-known/openid-configuration":
             self.answer(200, json.dumps({"issuer": ISSUER, "jwks_uri": ISSUER + "/jwks",
                                          "id_token_signing_alg_values_supported": ["RS256"]}))
+        elif self.path == "/huge":  # a JWKS past any sane cap
+            self.answer(200, '{"keys": [' + ",".join(['{"kty":"oct","kid":"%d","k":"AAAA"}' % i for i in range(20000)]) + "]}")
+        elif self.path == "/slow":  # an issuer that never answers in time
+            threading.Event().wait(30)
+            self.answer(200, '{"keys": []}')
         elif self.path == "/jwks":
             with LOCK:
                 path = os.path.join(STATE, "fetches")

@@ -68,12 +68,6 @@ const std::vector<std::pair<std::string_view, FailureMode>> kModes = {
     {"local", FailureMode::kLocal}, {"open", FailureMode::kOpen}, {"closed", FailureMode::kClosed}};
 constexpr std::int64_t kMaxBody = 1LL << 30;
 
-bool IsName(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
-  return true;
-}
 
 bool IsPathPrefix(const std::string& s) {
   if (s.empty() || s.front() != '/' || s.size() > 256) return false;
@@ -114,7 +108,7 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
     u.Optional("ca_file", spec.ca_file);
     if (spec.http2 && (spec.name == "auth-user" || spec.name == "processing" || spec.name == "audit"))
       u.Fail("protocol", "the suite's own services speak HTTP/1.1");
-    if (!spec.name.empty() && (!IsName(spec.name) || spec.name == "gateway"))
+    if (!spec.name.empty() && (!IsConfigName(spec.name) || spec.name == "gateway"))
       u.Fail("name", "must be lowercase letters, digits, '-' or '_' (and not \"gateway\")");
     if (!names.insert(spec.name).second) u.Fail("name", "duplicate upstream \"" + spec.name + "\"");
     const bool known = spec.name == "auth-user" || spec.name == "processing" || spec.name == "audit";
@@ -171,7 +165,7 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
     if (spec.websocket && spec.upstream == "gateway") r.Fail("websocket", "needs an upstream (the gateway's own routes speak HTTP only)");
     if (spec.websocket && std::find(spec.methods.begin(), spec.methods.end(), "GET") == spec.methods.end())
       r.Fail("websocket", "needs GET among the methods (an upgrade is a GET)");
-    if (r.Has("role") && (!IsName(spec.role)))
+    if (r.Has("role") && (!IsConfigName(spec.role)))
       r.Fail("role", "must be lowercase letters, digits, '-' or '_'");
     if (!spec.role.empty() && spec.auth == AuthPolicy::kNone) r.Fail("role", "needs an auth policy other than none");
     // Credentials the gateway checked never go further; only those it did not look at may.

@@ -52,14 +52,14 @@ suite::security::JwtOptions IssuerSpec::Options() const {
   return o;
 }
 
-namespace {
-
-bool IsName(const std::string& s) {
+bool IsConfigName(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
   return true;
 }
+
+namespace {
 
 // An http(s) URL with a host, no user information or fragment.
 bool IsFetchUrl(const std::string& s) {
@@ -122,7 +122,7 @@ std::vector<IssuerSpec> ReadIssuers(ConfigReader& root, const std::set<std::stri
     spec.fetch_timeout = std::chrono::milliseconds(timeout);
     spec.max_document_bytes = static_cast<std::size_t>(max_bytes);
 
-    if (!spec.name.empty() && !IsName(spec.name))
+    if (!spec.name.empty() && !IsConfigName(spec.name))
       r.Fail("name", "must be 1 to 64 lowercase letters, digits, '-' or '_'");
     // Its subjects are "<name>:<sub>": a static API key's are "api-key:<name>"; auth-user and
     // shared-secret name the built-in issuers in routes' "require".

@@ -60,6 +60,9 @@ struct IssuerSpec {
   suite::security::JwtOptions Options() const;
 };
 
+/// A name in the gateway's file (upstream, issuer, role): 1 to 64 of a-z 0-9 '-' '_'.
+bool IsConfigName(const std::string& s);
+
 /// Reads "issuers" of the gateway's file; `tiers` are the configured tier names.
 std::vector<IssuerSpec> ReadIssuers(suite::core::ConfigReader& root, const std::set<std::string>& tiers);
 

@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 
+#include "forwarding.hpp"
 #include "oidc_fetch.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/core/json.hpp"
@@ -33,15 +34,7 @@ namespace {
 // auth-user's JWKS, asked as the gateway (its internal identity token).
 suite::http::Task<std::optional<std::string>> FetchFromAuthUser(suite::http::Upstream* upstream,
                                                                 const suite::security::IdentitySigner* signer) {
-  suite::http::ClientRequest req;
-  req.method = "GET";
-  req.target = kPath;
-  const std::string rid = suite::core::NewUuid();
-  suite::security::Identity gateway;
-  gateway.subject = "gateway";
-  gateway.method = "service";
-  req.headers = {{"x-request-id", rid}, {"x-internal-identity", signer->Sign(gateway, {rid, "GET", kPath})}};
-  const auto r = co_await upstream->Call(std::move(req));
+  const auto r = co_await upstream->Call(ServiceRequest(*signer, "GET", kPath));
   if (r.status != suite::http::ClientResult::Status::kOk || r.response.status != 200) {
     suite::obs::Warn("JWKS fetch failed; keeping the keys we have",
                      {{"issuer", "auth-user"}, {"status", r.response.status}, {"error", r.error}});

@@ -1,5 +1,6 @@
 #include "user_keys.hpp"
 
+#include "forwarding.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
@@ -53,16 +54,8 @@ KeyCheck AuthUserKeyVerifier::Read(const suite::http::ClientResult& r) {
 }
 
 Task<KeyCheck> AuthUserKeyVerifier::Verify(std::string key) {
-  suite::http::ClientRequest req;
-  req.method = "POST";
-  req.target = kVerifyPath;
-  const std::string rid = suite::core::NewUuid();
-  suite::security::Identity self;
-  self.subject = "gateway";
-  self.method = "service";
-  req.headers = {{"content-type", "application/json"},
-                 {"x-request-id", rid},
-                 {suite::security::kIdentityHeader, signer_.Sign(self, {rid, "POST", kVerifyPath})}};
+  auto req = ServiceRequest(signer_, "POST", kVerifyPath);
+  req.headers.emplace_back("content-type", "application/json");
   req.body = nlohmann::json{{"key", std::move(key)}}.dump();
   const auto result = co_await auth_user_.Call(std::move(req));
   co_return Read(result);
