@@ -2,9 +2,7 @@
 /// What crosses the gateway, in both directions (pure functions).
 #include <string>
 
-#include "suite/http/client.hpp"
 #include "suite/http/message.hpp"
-#include "suite/security/identity.hpp"
 
 namespace gateway {
 
@@ -24,10 +22,5 @@ std::string UpstreamTarget(const suite::http::Request& req);
 suite::http::Headers DownstreamHeaders(suite::http::Headers upstream);
 /// An `Upgrade` field asking for WebSocket (RFC 6455: the token "websocket", any case).
 bool IsWebSocket(std::string_view upgrade);
-
-/// A request the gateway itself makes to one of the suite's services (auth-user's JWKS, its key
-/// verification): a fresh request id, and the gateway's own service identity signed for it.
-suite::http::ClientRequest ServiceRequest(const suite::security::IdentitySigner& signer, std::string method,
-                                          std::string target);
 
 }  // namespace gateway

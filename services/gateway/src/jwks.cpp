@@ -8,8 +8,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 
-#include "forwarding.hpp"
 #include "oidc_fetch.hpp"
+#include "service_request.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/core/json.hpp"
 #include "suite/http/resume.hpp"

@@ -1,6 +1,6 @@
 #include "user_keys.hpp"
 
-#include "forwarding.hpp"
+#include "service_request.hpp"
 #include "suite/core/ids.hpp"
 #include "suite/core/json.hpp"
 #include "suite/observability/log.hpp"
