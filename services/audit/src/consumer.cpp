@@ -46,6 +46,9 @@ void Consumer::ExportMetrics(suite::obs::Metrics& metrics) {
   using Kind = suite::obs::Metrics::Kind;
   metrics.Expose("audit_events_written_total", "Audit process records stored in PostgreSQL", Kind::kCounter, {},
                  [this] { return static_cast<double>(written_.load()); });
+  metrics.Expose("audit_events_consumed_total",
+                 "Audit events of every kind taken from the stream and stored (a replay dropped counts too)",
+                 Kind::kCounter, {}, [this] { return static_cast<double>(consumed_.load()); });
   metrics.Expose("audit_ndjson_lines_written_total", "Lines appended to the NDJSON request log", Kind::kCounter, {},
                  [this] { return static_cast<double>(ndjson_lines_.load()); });
   metrics.Expose("audit_ndjson_write_failures_total", "NDJSON appends that failed (retried until they succeed)",
@@ -206,6 +209,7 @@ Task<bool> Consumer::Store(const std::vector<Reply>& entries) {
   const bool ran = co_await suite::http::RunOn(workers_, [&] {
     try {
       written_ += WriteEvents(pool_, events, options_.name, options_.lane);
+      consumed_ += events.size();  // every kind, replays included: what publishers count
       stored = true;
     } catch (const std::exception& e) {
       obs::Error("audit write failed; will retry", {{"error", e.what()}, {"count", events.size()}});

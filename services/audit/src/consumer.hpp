@@ -67,7 +67,9 @@ class Consumer {
   /// No batch between read and acknowledgement.
   bool Drained() const { return !busy_; }
   std::size_t written() const { return written_; }
-  /// audit_events_written_total, audit_ndjson_lines_written_total, audit_ndjson_write_failures_total,
+  std::size_t consumed() const { return consumed_; }  ///< events of every kind stored or dropped as replays
+  /// audit_events_written_total (process records), audit_events_consumed_total (events of every
+  /// kind, as publishers count them), audit_ndjson_lines_written_total, audit_ndjson_write_failures_total,
   /// audit_ndjson_behind (1 while the file lacks records PostgreSQL has), audit_retention_deleted_total,
   /// audit_stream_lag, audit_stream_pending, audit_stream_length (sampled at each trim).
   void ExportMetrics(suite::obs::Metrics& metrics);
@@ -105,7 +107,7 @@ class Consumer {
   std::atomic<std::size_t> retention_deleted_{0};
   std::chrono::steady_clock::time_point last_trim_{};
   std::atomic<long long> lag_{0}, pending_{0}, length_{0};
-  std::atomic<std::size_t> written_{0}, ndjson_lines_{0}, ndjson_failed_{0};
+  std::atomic<std::size_t> written_{0}, consumed_{0}, ndjson_lines_{0}, ndjson_failed_{0};
 };
 
 }  // namespace audit
