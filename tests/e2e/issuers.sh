@@ -14,7 +14,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/checks.sh"
 : "${E2E_REDIS_PORT:?}"
 . "$ROOT/tests/e2e/gateway_alone.sh"
-alone_setup issuers "${ISSUERS_TEST_PORT_BASE:-26000}"
+alone_setup issuers "${ISSUERS_TEST_PORT_BASE:-16000}"  # clear of audit_spool.sh (26000), which may run alongside
 IDP=$((UP + 1)) ECHO=$((UP + 2))
 mkdir -p "$DIR/idp"
 PROVIDER_PID= ECHO_PID=
