@@ -47,18 +47,19 @@ VerifiedToken FromClaims(const nlohmann::json& claims, bool from_jwks) {
     if (const auto scope = claims.find("scope"); scope != claims.end()) t.scopes = ClaimValues(&*scope);
     // A service account's token carries the tier its administrator gave it.
     if (const auto tier = claims.find("tier"); tier != claims.end() && tier->is_string() &&
-                                               (*tier == "free" || *tier == "pro" || *tier == "enterprise"))
+                                               kTokenTiers.count(tier->get_ref<const std::string&>()))
       t.tier = tier->get<std::string>();
   }
   return t;
 }
 
-void ApplyJwt(Identity& id, const VerifiedToken& token) {
-  if (token.subject) id.subject = *token.subject;
+// `token` is this request's own copy (verified now, or taken from the cache): moved, not copied.
+void ApplyJwt(Identity& id, VerifiedToken& token) {
+  if (token.subject) id.subject = std::move(*token.subject);
   if (token.from_jwks)  // roles only from published keys
-    for (const auto& r : token.roles) id.roles.push_back(r);
-  id.scopes = token.scopes;
-  id.issuer = token.issuer;
+    for (auto& r : token.roles) id.roles.push_back(std::move(r));
+  id.scopes = std::move(token.scopes);
+  id.issuer = std::move(token.issuer);
 }
 
 // A token signed with a key its configured issuer has not published (yet).

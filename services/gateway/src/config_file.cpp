@@ -123,7 +123,7 @@ FileConfig FileConfig::Read(const nlohmann::json& j, std::vector<std::string>& e
     root.Fail("upstreams", "an upstream named auth-user is required (signing keys, issued API keys)");
 
   // A token's tier claim may name the tiers of callers who identified themselves.
-  c.issuers = ReadIssuers(root, {"free", "pro", "enterprise"});
+  c.issuers = ReadIssuers(root, kTokenTiers);
   std::set<std::string> issuer_names = {"auth-user", "shared-secret"};
   for (const auto& i : c.issuers) issuer_names.insert(i.name);
 

@@ -88,7 +88,7 @@ Gateway::Gateway(std::shared_ptr<const Config> config, const suite::http::Loops&
     issuers_ = IssuerSet(config->issuers);
     issuer_fetches_ = std::make_unique<suite::service::WorkerPool>(
         suite::service::WorkerPool::Options{.threads = 1, .max_queue = 64, .max_wait = std::chrono::seconds(120)});
-    foreign_ = std::make_unique<ForeignIssuers>(ForeignIssuers{issuers_, {}, {"free", "pro", "enterprise"}});
+    foreign_ = std::make_unique<ForeignIssuers>(ForeignIssuers{issuers_, {}, kTokenTiers});
     for (const auto& spec : config->issuers) {
       JwksOptions options{spec.refresh, spec.retry, spec.min_refetch, spec.max_document_bytes};
       issuer_keys_.push_back(

@@ -62,11 +62,20 @@ bool IsConfigName(const std::string& s) {
 namespace {
 
 // An http(s) URL with a host, no user information or fragment.
+// An http(s) URL of at most 2048 bytes, with a host and no user information.
+std::optional<suite::core::Url> HttpUrl(std::string_view s) {
+  if (s.size() > 2048) return std::nullopt;
+  auto url = suite::core::ParseUrl(s);
+  if (!url || (url->scheme != "https" && url->scheme != "http") || url->host.empty() || !url->user.empty() ||
+      url->has_password)
+    return std::nullopt;
+  return url;
+}
+
+// One the file may name: no fragment either.
 bool IsFetchUrl(const std::string& s) {
-  if (s.size() > 2048) return false;
-  const auto url = suite::core::ParseUrl(s);
-  return url && (url->scheme == "https" || url->scheme == "http") && !url->host.empty() && url->user.empty() &&
-         !url->has_password && !url->has_fragment;
+  const auto url = HttpUrl(s);
+  return url && !url->has_fragment;
 }
 
 void ReadPath(ConfigReader& r, std::string_view key, std::optional<ClaimPath>& out) {
@@ -227,11 +236,8 @@ std::optional<std::string> JwksUriOf(const IssuerSpec& spec, std::string_view di
     return std::nullopt;
   }
   const auto jwks = doc.find("jwks_uri");
-  const auto url = jwks != doc.end() && jwks->is_string() && jwks->get_ref<const std::string&>().size() <= 2048
-                       ? suite::core::ParseUrl(jwks->get<std::string>())
-                       : std::nullopt;
-  if (!url || url->host.empty() || (url->scheme != "https" && url->scheme != "http") || !url->user.empty() ||
-      url->has_password) {
+  const auto url = jwks != doc.end() && jwks->is_string() ? HttpUrl(jwks->get_ref<const std::string&>()) : std::nullopt;
+  if (!url) {
     error = "the discovery document has no usable jwks_uri";
     return std::nullopt;
   }

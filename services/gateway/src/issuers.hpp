@@ -63,6 +63,9 @@ struct IssuerSpec {
 /// A name in the gateway's file (upstream, issuer, role): 1 to 64 of a-z 0-9 '-' '_'.
 bool IsConfigName(const std::string& s);
 
+/// The tiers a token's tier claim may name: those of callers who identified themselves.
+inline const std::set<std::string> kTokenTiers = {"free", "pro", "enterprise"};
+
 /// Reads "issuers" of the gateway's file; `tiers` are the configured tier names.
 std::vector<IssuerSpec> ReadIssuers(suite::core::ConfigReader& root, const std::set<std::string>& tiers);
 
